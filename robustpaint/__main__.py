@@ -1,0 +1,3 @@
+from robustpaint.cli import main
+
+raise SystemExit(main())

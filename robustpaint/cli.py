@@ -1,0 +1,455 @@
+"""The `robustpaint` command: every task, training and evaluation, headless, on the same core as the app.
+
+A user mistake (bad file, value, class or model) prints one line and exits with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from robustpaint import __version__
+from robustpaint.core.errors import RobustPaintError
+
+TASK_COMMANDS = ("generate", "sketch", "inpaint", "translate", "superres", "paint")
+
+
+class UsageError(RobustPaintError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _positive_int(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
+        return value
+    return parse
+
+
+def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--model", default=None, help="model name or .safetensors path (default: resnet18)")
+    p.add_argument("--eps", type=_non_negative, help="radius of the ball around the start image (default: preset)")
+    p.add_argument("--step-size", type=_non_negative, help="PGD step size (default: preset)")
+    p.add_argument("--steps", type=_positive_int(100_000), help="number of PGD steps (default: preset)")
+    p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
+    p.add_argument("--best", action="store_true", help="keep the lowest-loss iterate instead of the last")
+    p.add_argument("--out", help=out_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="robustpaint", description="Image synthesis with a single robust "
+                                     "classifier. Without a command, starts the desktop app.")
+    parser.add_argument("--version", action="version", version=f"robustpaint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="class-conditional generation from a Gaussian seed")
+    p.add_argument("--class", dest="classes", required=True, help="class name(s), comma separated")
+    p.add_argument("-n", "--count", type=_positive_int(1024), default=1, help="images per class")
+    p.add_argument("--temperature", type=_non_negative, default=1.0)
+    p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
+    p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default 32)")
+    _add_run_options(p, "output folder (default: .)")
+
+    for name, helptext in (("sketch", "move a drawing towards a class"),
+                           ("translate", "push an image towards another class")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("input")
+        p.add_argument("--to" if name == "translate" else "--class", dest="target", required=True,
+                       help="target class")
+        _add_run_options(p, "output PNG")
+
+    p = sub.add_parser("inpaint", help="fill the masked region so the image reads as its class")
+    p.add_argument("input")
+    p.add_argument("--mask", required=True, help="PNG, white = hole to fill")
+    p.add_argument("--class", dest="target", help="class to read as (default: the model's guess)")
+    p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the hole (default 10)")
+    _add_run_options(p, "output PNG")
+
+    p = sub.add_parser("superres", help="upsample, then move towards the class within a small ball")
+    p.add_argument("input")
+    p.add_argument("--factor", type=int, default=4, help="2 to 8")
+    p.add_argument("--class", dest="target", help="class (default: the model's guess)")
+    _add_run_options(p, "output PNG")
+
+    p = sub.add_parser("paint", help="feature painting: make a neuron fire inside the brushed region")
+    p.add_argument("input")
+    p.add_argument("--neuron", required=True, help="representation unit(s), comma separated")
+    p.add_argument("--mask", required=True, help="PNG, white = where the feature should appear")
+    p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the mask (default 90)")
+    _add_run_options(p, "output PNG")
+
+    p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
+    p.add_argument("input")
+    p.add_argument("--model", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--top", type=_positive_int(1000), default=5)
+    p.add_argument("--json", action="store_true", help="one JSON object with classes, logits, probabilities")
+
+    p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
+    p.add_argument("input")
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+
+    models = sub.add_parser("models", help="list or import models").add_subparsers(dest="models_command",
+                                                                                   metavar="ACTION")
+    models.add_parser("list", help="shipped and imported models with their cards")
+    p = models.add_parser("import", help="convert an authors' robustness-library .pt into our format")
+    p.add_argument("path")
+    p.add_argument("--name", required=True)
+    p.add_argument("--dataset", default="cifar10", help="cifar10, imagenet, restricted_imagenet, horse2zebra, "
+                   "apple2orange, summer2winter")
+    p.add_argument("--arch", help="architecture (default: the dataset's ResNet-50)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow arbitrary unpickling (runs code from the file: only for files you trust)")
+
+    p = sub.add_parser("train", help="(adversarial) training")
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--data", default="cifar10", help="cifar10, a folder with train/ and test/, or a .tar.gz of one")
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=_positive_int(10_000), default=15)
+    p.add_argument("--batch-size", type=_positive_int(65_536), default=128)
+    p.add_argument("--lr", type=_non_negative, default=0.2)
+    p.add_argument("--weight-decay", type=_non_negative, default=5e-4)
+    p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle")
+    p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2", help="none = standard training")
+    p.add_argument("--eps", type=_non_negative, default=0.5)
+    p.add_argument("--attack-steps", type=_positive_int(1000), default=1, help="1 = FGSM with random start")
+    p.add_argument("--attack-step-size", type=_non_negative)
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--max-batches", type=_positive_int(10**9), help="stop each epoch after this many (smoke runs)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--fp32-weights", action="store_true", help="store fp32 instead of fp16 weights")
+
+    p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
+    p.add_argument("--model", default=None)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--norm", choices=("l2", "linf"), default="l2")
+    p.add_argument("--eps", type=_non_negative, default=0.5)
+    p.add_argument("--steps", type=_positive_int(10_000), default=20)
+    p.add_argument("--step-size", type=_non_negative, help="default 2.5 eps / steps")
+    p.add_argument("--restarts", type=_positive_int(100), default=1)
+    p.add_argument("--limit", type=_positive_int(10**9), help="clean accuracy on all, robust on the first N images")
+    p.add_argument("--batch-size", type=_positive_int(65_536), default=250)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-card", action="store_true", help="print only; leave the card unchanged")
+
+    seeds = sub.add_parser("seeds", help="class-conditional seeds for generation").add_subparsers(
+        dest="seeds_command", metavar="ACTION")
+    p = seeds.add_parser("fit", help="fit per-class Gaussian seeds on training images, stored next to the weights")
+    p.add_argument("--model", default=None)
+    p.add_argument("--data", required=True)
+    p.add_argument("--rank", type=_positive_int(4096), default=32)
+    p.add_argument("--pool", type=_positive_int(64), default=1)
+    return parser
+
+
+def _check_device(name: str) -> str:
+    import torch
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r} (use cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device cuda asked for, but no CUDA GPU is available")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"there is no {name} (this machine has {torch.cuda.device_count()} CUDA GPU(s))")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("device mps asked for, but MPS is not available")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"unsupported device {name!r} (use cpu, cuda, cuda:N or mps)")
+    return name
+
+
+def class_index(classes: list[str], name: str) -> int:
+    name = name.strip()
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    lowered = [c.lower() for c in classes]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
+    raise UsageError(f"unknown class {name!r}; this model knows: {shown}")
+
+
+def _check_writable_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"output folder {folder} is a file")
+    probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
+    import os
+    if not os.access(probe, os.W_OK):
+        raise UsageError(f"cannot write to {folder}: permission denied")
+
+
+def _progress(args, total: int):
+    from tqdm import tqdm
+    bar = tqdm(total=total, disable=getattr(args, "quiet", False), file=sys.stderr, unit="step", leave=False)
+
+    def update(step: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"loss {loss:.3f}")
+
+    return bar, update
+
+
+def _run_task(args) -> int:
+    from robustpaint.core.imageio import load_image, load_mask, save_png
+    from robustpaint.core.recipes import load_model_bundle, make_recipe, run_recipe
+    from robustpaint.core.tasks import PRESETS
+
+    device = _check_device(args.device)
+    bundle = load_model_bundle(args.model, device)
+    model, card, seeds, entry = bundle
+    fields = {"eps": args.eps, "step_size": args.step_size, "steps": args.steps, "norm": args.norm,
+              "seed": args.seed, "bf16": args.bf16, "track_best": args.best}
+    task = args.command
+    size = (card.get("input_size", 32),) * 2
+
+    if task == "generate":
+        targets = [class_index(model.classes, c) for c in args.classes.split(",") if c.strip()]
+        if not targets:
+            raise UsageError("--class needs at least one class name")
+        fields["targets"] = [t for t in targets for _ in range(args.count)]
+        fields.update(candidates=len(fields["targets"]), temperature=args.temperature, size=args.size)
+        if args.mix:
+            other, _, weight = args.mix.partition(":")
+            try:
+                w = float(weight or 0.5)
+            except ValueError:
+                raise UsageError(f"--mix takes CLASS:WEIGHT, not {args.mix!r}") from None
+            if not 0 <= w <= 1:
+                raise UsageError("the --mix weight must be between 0 and 1")
+            fields["mix"] = [class_index(model.classes, other), w]
+        out_dir = Path(args.out or ".")
+        _check_writable_folder(out_dir)
+    else:
+        # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly.
+        image = load_image(args.input, size=None if task == "superres" else size)
+        fields["image"] = image
+        if getattr(args, "mask", None):
+            fields["mask"] = load_mask(args.mask, tuple(image.shape[-2:]))
+        if getattr(args, "target", None):
+            fields["targets"] = [class_index(model.classes, args.target)]
+        if task == "superres":
+            fields["factor"] = args.factor
+        if task == "paint":
+            try:
+                fields["neurons"] = [int(v) for v in args.neuron.split(",")]
+            except ValueError:
+                raise UsageError(f"--neuron takes unit numbers, not {args.neuron!r}") from None
+        if getattr(args, "lam", None) is not None:
+            fields["lam"] = args.lam
+        out_file = Path(args.out or f"{Path(args.input).stem}-{task}.png")
+        _check_writable_folder(out_file.parent)
+
+    recipe = make_recipe(task, entry.name, card.get("weights_sha256", ""), **fields)
+    steps = args.steps or PRESETS[task].steps
+    bar, update = _progress(args, steps)
+    with bar:
+        images, recipe = run_recipe(recipe, device, bundle, update)
+
+    if task == "generate":
+        written = []
+        for i, (img, t) in enumerate(zip(images, fields["targets"])):
+            path = out_dir / f"{model.classes[t]}-{i:03d}.png"
+            # Each file replays its own image: the recipe names the batch and this image's index in it.
+            save_png(img, path, {**recipe, "index": i})
+            written.append(str(path))
+        print("\n".join(written))
+    else:
+        save_png(images[0], out_file, recipe)
+        print(out_file)
+    return 0
+
+
+def _classify(args) -> int:
+    import torch
+
+    from robustpaint.core.imageio import load_image
+    from robustpaint.core.recipes import load_model_bundle
+
+    model, card, _, _ = load_model_bundle(args.model, _check_device(args.device))
+    image = load_image(args.input, size=(card.get("input_size", 32),) * 2).to(args.device)
+    with torch.no_grad():
+        logits = model(image)[0].float().cpu()
+    probabilities = logits.softmax(0)
+    if args.json:
+        print(json.dumps({"classes": model.classes, "logits": logits.tolist(),
+                          "probabilities": probabilities.tolist()}))
+    else:
+        top = probabilities.topk(min(args.top, len(model.classes)))
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"{model.classes[i]:>16s}  {p * 100:5.1f}%")
+    return 0
+
+
+def _replay(args) -> int:
+    from robustpaint.core.imageio import read_recipe, save_png
+    from robustpaint.core.recipes import run_recipe
+
+    recipe = read_recipe(args.input)
+    steps = recipe.get("steps")
+    bar, update = _progress(args, steps or 0)
+    with bar:
+        images, recipe = run_recipe(recipe, _check_device(args.device), progress=update)
+    save_png(images[int(recipe.get("index", 0))], args.out, recipe)
+    print(args.out)
+    return 0
+
+
+def _models(args) -> int:
+    from robustpaint.core.models.checkpoint import read_card
+    from robustpaint.core.models.store import list_models
+
+    if args.models_command == "import":
+        return _import(args)
+    if args.models_command != "list":
+        raise UsageError("use 'robustpaint models list' or 'robustpaint models import PATH --name NAME'")
+    entries = list_models()
+    if not entries:
+        print("no models installed: train one with 'robustpaint train' or import one with "
+              "'robustpaint models import PATH --name NAME'")
+        return 0
+    for entry in entries:
+        try:
+            card = read_card(entry.card_path)
+        except RobustPaintError as exc:
+            print(f"{entry.name:20s} {entry.origin:9s} card problem: {exc}")
+            continue
+        acc = card.get("accuracy", {})
+        figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
+        print(f"{entry.name:20s} {entry.origin:9s} {card['arch']:18s} {card.get('dataset', '?'):10s} "
+              f"{card.get('role', 'synthesis'):9s} {figures or 'not evaluated'}")
+    return 0
+
+
+def _import(args) -> int:
+    from robustpaint.core.models.checkpoint import import_robustness_checkpoint, save_model
+    from robustpaint.core.models.store import list_models
+    from robustpaint.core.paths import user_models_dir
+
+    if not args.name.replace("-", "").replace("_", "").isalnum():
+        raise UsageError("--name may hold letters, digits, '-' and '_' only")
+    if any(e.name == args.name for e in list_models()):
+        raise UsageError(f"a model named {args.name!r} exists already; choose another --name")
+    model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
+    target = user_models_dir() / f"{args.name}.safetensors"
+    card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
+    save_model(model, target, card)
+    print(f"imported {args.path} as {args.name!r} ({model.arch}, {len(model.classes)} classes) into {target}")
+    return 0
+
+
+def _train(args) -> int:
+    from robustpaint.core.train.loop import TrainConfig, train
+
+    _check_device(args.device)
+    cfg = TrainConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
+                      eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
+                      precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
+                      half_weights=not args.fp32_weights)
+    train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
+    print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
+    return 0
+
+
+def _eval(args, argv: list[str]) -> int:
+    from robustpaint.core.models.checkpoint import read_card, write_card
+    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.train.evaluate import evaluate
+    from robustpaint.core.train.data import load_split
+
+    model, card, _, entry = load_model_bundle(args.model, _check_device(args.device))
+    data = load_split(args.data, args.split)
+    if data.classes != model.classes:
+        raise UsageError(f"the data's classes {data.classes[:5]}... differ from the model's {model.classes[:5]}...")
+    step_size = args.step_size if args.step_size is not None else 2.5 * args.eps / args.steps
+    result = evaluate(model, data, args.norm, args.eps, args.steps, step_size, args.restarts, args.limit,
+                      args.batch_size, args.device)
+    result["command"] = "robustpaint " + " ".join(shlex.quote(a) for a in argv)
+    print(json.dumps(result, indent=2))
+    if not args.no_card:
+        card = read_card(entry.card_path)
+        card.setdefault("evaluations", [])
+        card["evaluations"] = [e for e in card["evaluations"] if e.get("attack") != result["attack"]] + [result]
+        card["accuracy"] = {"clean": result["clean_accuracy"], f"robust_{result['attack']}": result["robust_accuracy"]}
+        write_card(entry.weights, card)
+    return 0
+
+
+def _seeds(args) -> int:
+    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.seeds import fit_seeds
+    from robustpaint.core.train.data import load_split
+
+    if args.seeds_command != "fit":
+        raise UsageError("use 'robustpaint seeds fit --model NAME --data DIR'")
+    model, _, _, entry = load_model_bundle(args.model)
+    data = load_split(args.data, "train")
+    if data.classes != model.classes:
+        raise UsageError("the data's classes differ from the model's")
+    seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool)
+    seeds.save(entry.seeds_path)
+    print(f"wrote {entry.seeds_path} ({entry.seeds_path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from robustpaint.launch import start_gui
+        return start_gui()
+    try:
+        if args.command in TASK_COMMANDS:
+            return _run_task(args)
+        handlers = {"classify": _classify, "replay": _replay, "models": _models, "train": _train,
+                    "seeds": _seeds, "eval": lambda a: _eval(a, argv)}
+        return handlers[args.command](args)
+    except RobustPaintError as exc:
+        print(f"robustpaint: error: {exc}", file=sys.stderr)
+        return 2
+    except FloatingPointError as exc:
+        print(f"robustpaint: error: the optimisation diverged ({exc}); try a smaller step size", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("robustpaint: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Headless core of RobustPaint: models, PGD engine, objectives, tasks, io.  Never imports Qt."""

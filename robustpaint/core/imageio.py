@@ -1,0 +1,125 @@
+"""Reading images and masks safely, and writing PNGs that carry their recipe."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageSequence, PngImagePlugin, UnidentifiedImageError
+
+from robustpaint.core.atomic import atomic_path
+from robustpaint.core.errors import ImageError
+
+MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression-bomb guard)
+RECIPE_KEY = "robustpaint:recipe"
+
+
+def _open(path: str | Path) -> Image.Image:
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"file not found: {path}")
+    if not path.is_file():
+        raise ImageError(f"not a file: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageError(f"{path} is empty (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > MAX_PIXELS:
+            raise ImageError(f"{path} is {img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
+        frame = next(iter(ImageSequence.Iterator(img)))  # animated images: the first frame
+        frame.load()
+        return frame
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            EOFError, StopIteration) as exc:
+        raise ImageError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Any mode (palette, alpha, CMYK, grayscale, 16-bit) as 8-bit RGB; alpha is composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        scale = 65535.0 if arr.max() > 255 else 255.0
+        arr = np.clip(arr / scale * 255.0, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float64) * (255.0 if np.asarray(img).max() <= 1 else 1.0), 0, 255)
+        return np.repeat(arr.astype(np.uint8)[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
+def load_image(path: str | Path, size: tuple[int, int] | None = None, fit: str = "scale") -> torch.Tensor:
+    """A 1 x 3 x H x W float tensor in [0,1]; with `size` (h, w), scaled (`fit="scale"`) or centre-cropped then
+    scaled (`fit="crop"`) to it."""
+    img = Image.fromarray(_to_rgb_array(_open(path)))
+    if size is not None and img.size != (size[1], size[0]):
+        if fit == "crop":
+            side = min(img.size)
+            left, top = (img.width - side) // 2, (img.height - side) // 2
+            img = img.crop((left, top, left + side, top + side))
+        img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
+def load_mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
+    """A 1 x 1 x H x W mask in {0,1} (white or opaque = 1); its size must match the image's (h, w)."""
+    img = _open(path)
+    if (img.height, img.width) != tuple(size):
+        raise ImageError(f"mask {path} is {img.width}x{img.height}, but the image is {size[1]}x{size[0]}")
+    if img.mode in ("RGBA", "LA"):
+        arr = np.asarray(img.getchannel("A"))
+    else:
+        arr = _to_rgb_array(img).mean(axis=2)
+    return torch.from_numpy((arr >= 128).astype(np.float32))[None, None]
+
+
+def tensor_to_image(image: torch.Tensor) -> Image.Image:
+    """A 3 x H x W (or 1 x 3 x H x W) tensor in [0,1] as an 8-bit RGB PIL image."""
+    if image.dim() == 4:
+        image = image[0]
+    arr = (image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+    return Image.fromarray(arr, "RGB")
+
+
+def save_png(image: torch.Tensor, path: str | Path, recipe: dict | None = None, scale: int = 1) -> None:
+    """Writes a PNG atomically, nearest-upscaled by `scale`, with `recipe` as JSON in its text metadata."""
+    img = tensor_to_image(image)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    info = PngImagePlugin.PngInfo()
+    if recipe is not None:
+        info.add_text(RECIPE_KEY, json.dumps(recipe, sort_keys=True))
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            img.save(tmp, format="PNG", pnginfo=info)
+    except OSError as exc:
+        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def read_recipe(path: str | Path) -> dict:
+    """The recipe stored in a PNG by `save_png`."""
+    img = _open(path)
+    text = getattr(img, "text", {}) or img.info
+    raw = text.get(RECIPE_KEY)
+    if raw is None:
+        raise ImageError(f"{path} carries no RobustPaint recipe")
+    try:
+        recipe = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ImageError(f"{path} has a damaged recipe") from None
+    if not isinstance(recipe, dict):
+        raise ImageError(f"{path} has a damaged recipe")
+    return recipe

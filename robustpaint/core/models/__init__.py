@@ -1,0 +1,67 @@
+"""Model registry: architectures by name, wrapped with their normalisation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from robustpaint.core.models.classifier import FEATURE_MAP, REPRESENTATION, Classifier
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2023, 0.1994, 0.2010)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    build: Callable[[int], nn.Module]
+    input_size: int  # the resolution it was designed for; pooling is adaptive, so larger canvases work too
+    description: str
+
+
+def _resnet18(n):
+    from robustpaint.core.models.cifar_resnet import resnet18
+    return resnet18(n)
+
+
+def _resnet50(n):
+    from robustpaint.core.models.cifar_resnet import resnet50
+    return resnet50(n)
+
+
+def _mobilenet(n):
+    from robustpaint.core.models.torchvision_nets import CifarMobileNetV2
+    return CifarMobileNetV2(n)
+
+
+def _imagenet_resnet50(n):
+    from robustpaint.core.models.torchvision_nets import ImageNetResNet50
+    return ImageNetResNet50(n)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in [
+        Architecture("resnet18", _resnet18, 32, "CIFAR ResNet-18 (robustness-library layout)"),
+        Architecture("resnet50", _resnet50, 32, "CIFAR ResNet-50 (robustness-library layout)"),
+        Architecture("mobilenet_v2", _mobilenet, 32, "torchvision MobileNetV2 with CIFAR strides"),
+        Architecture("imagenet_resnet50", _imagenet_resnet50, 224, "torchvision ResNet-50 (ImageNet layout)"),
+    ]
+}
+
+
+def build_classifier(arch: str, classes: list[str], mean=CIFAR10_MEAN, std=CIFAR10_STD) -> Classifier:
+    """A freshly initialised classifier of a registered architecture."""
+    if arch not in ARCHITECTURES:
+        from robustpaint.core.errors import ModelError
+        raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    return Classifier(ARCHITECTURES[arch].build(len(classes)), mean, std, classes, arch)
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "build_classifier", "REPRESENTATION", "FEATURE_MAP",
+           "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD"]

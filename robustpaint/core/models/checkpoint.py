@@ -1,0 +1,189 @@
+"""Our checkpoint format (safetensors weights + a JSON card) and import of the authors' robustness-library files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from robustpaint.core.atomic import atomic_path, atomic_write_text
+from robustpaint.core.errors import ModelError, UntrustedPickleError
+from robustpaint.core.models import (
+    ARCHITECTURES, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Classifier,
+    build_classifier)
+
+CARD_VERSION = 1
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_path(weights: str | Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def save_model(model: Classifier, weights_path: str | Path, card: dict, half: bool = False) -> dict:
+    """Writes `NAME.safetensors` and its card `NAME.json` atomically; returns the card as written."""
+    weights_path = Path(weights_path)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    with atomic_path(weights_path) as tmp:
+        save_file(state, str(tmp), metadata={"format": "robustpaint", "arch": model.arch})
+    full_card = {
+        "card_version": CARD_VERSION,
+        "name": weights_path.stem,
+        "arch": model.arch,
+        "classes": model.classes,
+        "mean": model.normalize.mean.flatten().tolist(),
+        "std": model.normalize.std.flatten().tolist(),
+        "input_size": ARCHITECTURES[model.arch].input_size,
+        "weights_dtype": "float16" if half else "float32",
+        **card,
+        "weights_file": weights_path.name,
+        "weights_sha256": sha256_of(weights_path),
+    }
+    write_card(weights_path, full_card)
+    return full_card
+
+
+def write_card(weights_path: str | Path, card: dict) -> None:
+    atomic_write_text(card_path(weights_path), json.dumps(card, indent=2) + "\n")
+
+
+def read_card(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        card = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"model card not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {path} is unreadable: {exc}") from None
+    if not isinstance(card, dict) or "arch" not in card or "classes" not in card:
+        raise ModelError(f"model card {path} lacks 'arch' or 'classes'")
+    if card.get("card_version", 1) > CARD_VERSION:
+        raise ModelError(f"model card {path} is from a newer RobustPaint (version {card['card_version']})")
+    return card
+
+
+def load_state_into(model: Classifier, state: dict[str, torch.Tensor], source: str) -> None:
+    """Loads strictly, naming missing, unexpected and mis-shaped keys in the error."""
+    expected = model.net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                parts.append(f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''} ({len(keys)})")
+        raise ModelError(f"{source} does not fit {model.arch}: " + "; ".join(parts))
+    model.net.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
+def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifier, dict]:
+    """Loads our format; checks the weights' sha256 against the card, so a damaged file is never used silently."""
+    weights_path = Path(weights_path)
+    card = read_card(card_path(weights_path))
+    if not weights_path.is_file():
+        raise ModelError(f"weights file missing: {weights_path} (expected sha256 {card.get('weights_sha256')})")
+    if verify and card.get("weights_sha256"):
+        actual = sha256_of(weights_path)
+        if actual != card["weights_sha256"]:
+            raise ModelError(f"weights file {weights_path} is damaged: sha256 {actual[:12]}..., "
+                             f"expected {card['weights_sha256']}")
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"cannot read weights {weights_path}: {exc}") from None
+    model = build_classifier(card["arch"], card["classes"], card.get("mean", CIFAR10_MEAN), card.get("std", CIFAR10_STD))
+    load_state_into(model, state, str(weights_path))
+    return model.eval(), card
+
+
+# --- the authors' robustness-library checkpoints -------------------------------------------------------------
+
+# dataset name -> (classes, mean, std, default architecture); mean/std are overridden by the file's normalizer.
+RESTRICTED_IMAGENET_CLASSES = ["dog", "cat", "frog", "turtle", "bird", "primate", "fish", "crab", "insect"]
+ROBUSTNESS_DATASETS = {
+    "cifar10": (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, "resnet50"),
+    "imagenet": ([f"imagenet_{i}" for i in range(1000)], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+    "restricted_imagenet": (RESTRICTED_IMAGENET_CLASSES, IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+    "horse2zebra": (["horse", "zebra"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+    "apple2orange": (["apple", "orange"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+    "summer2winter": (["summer", "winter"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+}
+
+
+def read_torch_checkpoint(path: str | Path, trust_pickle: bool = False) -> dict:
+    """`torch.load(weights_only=True)`; anything needing arbitrary unpickling is refused unless trusted."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as exc:
+        if trust_pickle:
+            raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+        raise UntrustedPickleError(
+            f"{path} holds more than plain tensors (it would run pickled code to load); refused. If you trust "
+            f"its source, pass --trust-pickle.") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise ModelError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+
+
+def robustness_state_dict(checkpoint) -> tuple[dict[str, torch.Tensor], list[float] | None, list[float] | None]:
+    """The bare network's state dict and the normalizer's mean/std from the authors' layout.
+
+    Accepts `{'model': sd}` or `{'state_dict': sd}` or a bare state dict; keys may carry `module.`, and the model's
+    own weights live under `model.` (the `attacker.model.` copy and `normalizer.` buffers are dropped or read).
+    """
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
+        state = checkpoint["model"]
+    elif isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        state = checkpoint["state_dict"]
+    elif isinstance(checkpoint, dict):
+        state = checkpoint
+    else:
+        raise ModelError("checkpoint holds no state dict (expected a dict with 'model' or 'state_dict')")
+    stripped = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        key = key.removeprefix("module.")
+        stripped[key] = value
+    mean = stripped.get("normalizer.new_mean")
+    std = stripped.get("normalizer.new_std")
+    if any(k.startswith("model.") for k in stripped):
+        net = {k.removeprefix("model."): v for k, v in stripped.items() if k.startswith("model.")}
+    else:
+        net = {k: v for k, v in stripped.items() if not k.startswith(("attacker.", "normalizer."))}
+    if not net:
+        raise ModelError("checkpoint holds no network weights")
+    return (net, mean.flatten().tolist() if mean is not None else None,
+            std.flatten().tolist() if std is not None else None)
+
+
+def import_robustness_checkpoint(path: str | Path, dataset: str, arch: str | None = None,
+                                 trust_pickle: bool = False) -> tuple[Classifier, dict]:
+    """Builds a Classifier from an authors' `.pt`, giving the same logits as their library on the same input."""
+    if dataset not in ROBUSTNESS_DATASETS:
+        raise ModelError(f"unknown dataset {dataset!r}; known: {', '.join(ROBUSTNESS_DATASETS)}")
+    classes, mean, std, default_arch = ROBUSTNESS_DATASETS[dataset]
+    state, file_mean, file_std = robustness_state_dict(read_torch_checkpoint(path, trust_pickle))
+    model = build_classifier(arch or default_arch, classes, file_mean or mean, file_std or std)
+    load_state_into(model, state, str(path))
+    card = {"dataset": dataset, "source": f"imported from the robustness library checkpoint {Path(path).name}",
+            "imported_from_sha256": sha256_of(path), "robust": True}
+    return model.eval(), card

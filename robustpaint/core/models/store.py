@@ -1,0 +1,54 @@
+"""Finding models by name: the ones shipped inside the package and the ones the user imported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustpaint.core.errors import ModelError
+from robustpaint.core.paths import shipped_models_dir, user_models_dir
+
+DEFAULT_MODEL = "resnet18"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    weights: Path
+    origin: str  # "shipped" or "imported"
+
+    @property
+    def card_path(self) -> Path:
+        return self.weights.with_suffix(".json")
+
+    @property
+    def seeds_path(self) -> Path:
+        return self.weights.with_name(self.weights.stem + ".seeds.safetensors")
+
+
+def _entries(folder: Path, origin: str) -> list[ModelEntry]:
+    if not folder.is_dir():
+        return []
+    return [ModelEntry(p.stem, p, origin) for p in sorted(folder.glob("*.safetensors"))
+            if not p.name.endswith(".seeds.safetensors")]
+
+
+def list_models() -> list[ModelEntry]:
+    """Shipped models first, then imported ones (an imported model may not shadow a shipped name)."""
+    return _entries(shipped_models_dir(), "shipped") + _entries(user_models_dir(), "imported")
+
+
+def find_model(name_or_path: str | None) -> ModelEntry:
+    """A model by name, or by the path of a `.safetensors` file with its card beside it."""
+    name = name_or_path or DEFAULT_MODEL
+    path = Path(name)
+    if path.suffix == ".safetensors" and path.is_file():
+        return ModelEntry(path.stem, path, "file")
+    entries = list_models()
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    if not entries:
+        raise ModelError(f"no model named {name!r}: no models are installed. Train one with 'robustpaint train' "
+                         f"or import the authors' checkpoint with 'robustpaint models import PATH --name NAME'")
+    raise ModelError(f"no model named {name!r}; available: {', '.join(e.name for e in entries)}")

@@ -1,0 +1,69 @@
+"""torchvision's MobileNetV2 (with CIFAR strides) and ImageNet ResNet-50, given a `pool` representation module,
+a linear `head` and a switchable last ReLU, without changing their state-dict keys."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models import MobileNetV2
+from torchvision.models.resnet import Bottleneck, ResNet
+
+from robustpaint.core.models.layers import GlobalPool, SwitchableReLU
+
+# torchvision's setting with the stride of the second stage set to 1 (and the stem's, below): a 32x32 input
+# then ends on a 4x4 map, as in the usual CIFAR MobileNetV2.
+_CIFAR_MOBILENET_SETTING = [[1, 16, 1, 1], [6, 24, 2, 1], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
+                            [6, 160, 3, 2], [6, 320, 1, 1]]
+
+
+class CifarMobileNetV2(MobileNetV2):
+    def __init__(self, num_classes: int = 10):
+        super().__init__(num_classes=num_classes, inverted_residual_setting=_CIFAR_MOBILENET_SETTING)
+        self.features[0][0].stride = (1, 1)
+        self.features[-1][2] = SwitchableReLU(six=True)  # the ReLU6 that produces the representation
+        self.pool = GlobalPool()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x)))
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.classifier[1]
+
+    @property
+    def last_relu(self) -> SwitchableReLU:
+        return self.features[-1][2]
+
+
+class _LastBottleneck(Bottleneck):
+    """torchvision's Bottleneck whose final ReLU can be switched to a fake ReLU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.out_relu(out + identity)
+
+
+class ImageNetResNet50(ResNet):
+    def __init__(self, num_classes: int = 1000):
+        super().__init__(Bottleneck, [3, 4, 6, 3], num_classes=num_classes)
+        last = self.layer4[-1]
+        last.__class__ = _LastBottleneck
+        last.out_relu = SwitchableReLU()
+        self.pool = GlobalPool()
+        del self.avgpool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.pool(x))
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.fc
+
+    @property
+    def last_relu(self) -> SwitchableReLU:
+        return self.layer4[-1].out_relu

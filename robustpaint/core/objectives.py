@@ -1,0 +1,114 @@
+"""Objectives: per-sample losses to minimise, which add up and scale (after lucent's `Objective`).
+
+An objective is called as `objective(x, logits, activations)` and returns one loss per image. It names the layers
+it reads (`layers`, captured by the optimiser through hooks) and whether it needs the fake ReLU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+from robustpaint.core.models import FEATURE_MAP, REPRESENTATION
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]
+
+
+class Objective:
+    def __init__(self, fn: LossFn, name: str, layers: frozenset[str] = frozenset(), fake_relu: bool = False):
+        self.fn = fn
+        self.name = name
+        self.layers = frozenset(layers)
+        self.fake_relu = fake_relu
+
+    def __call__(self, x: torch.Tensor, logits: torch.Tensor, activations: dict) -> torch.Tensor:
+        return self.fn(x, logits, activations)
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return Objective(lambda x, l, a: self(x, l, a) + other(x, l, a), f"{self.name} + {other.name}",
+                         self.layers | other.layers, self.fake_relu or other.fake_relu)
+
+    def __mul__(self, factor: float) -> "Objective":
+        return Objective(lambda x, l, a: factor * self(x, l, a), f"{factor:g} * {self.name}", self.layers,
+                         self.fake_relu)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Objective":
+        return self * -1.0
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return self + (-other)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name})"
+
+
+def class_target(targets: torch.Tensor) -> Objective:
+    """Cross-entropy towards a class per image: the image should read as `targets`."""
+    targets = targets.long()
+    return Objective(lambda x, logits, a: F.cross_entropy(logits, targets.to(logits.device), reduction="none"),
+                     "class target")
+
+
+def away_from_class(labels: torch.Tensor) -> Objective:
+    """Negative cross-entropy of the current class: the image should stop reading as `labels` (untargeted)."""
+    return -class_target(labels)
+
+
+def stay_close(reference: torch.Tensor, keep: torch.Tensor | None = None) -> Objective:
+    """Mean squared distance to `reference` over the pixels where `keep` is 1 (all pixels without a mask)."""
+    reference = reference.detach()
+
+    def fn(x, logits, a):
+        diff = x - reference
+        if keep is not None:
+            diff = diff * keep
+        return diff.pow(2).flatten(1).mean(1)
+
+    return Objective(fn, "stay close")
+
+
+def neuron(index: int | list[int], region: torch.Tensor | None = None) -> Objective:
+    """Minus the activation of representation unit(s) `index`, through the fake ReLU.
+
+    Without a region this is the paper's objective (a unit of the pooled representation); with a region
+    (B or 1 x 1 x H x W in [0,1]) the unit's channel is averaged over that region of the feature map only, so the
+    feature appears where it was brushed.
+    """
+    indices = [index] if isinstance(index, int) else list(index)
+    if region is None:
+        def fn(x, logits, a):
+            return -a[REPRESENTATION][:, indices].float().sum(1)
+        return Objective(fn, f"neuron {indices}", frozenset({REPRESENTATION}), fake_relu=True)
+
+    def fn_region(x, logits, a):
+        fmap = a[FEATURE_MAP][:, indices].float()  # B x k x h x w
+        weights = F.adaptive_avg_pool2d(region.to(fmap.device).float(), fmap.shape[-2:])
+        return -(fmap * weights).sum((1, 2, 3)) / weights.sum((1, 2, 3)).clamp(min=1e-6)
+
+    return Objective(fn_region, f"neuron {indices} in region", frozenset({FEATURE_MAP}), fake_relu=True)
+
+
+def class_map(head: torch.nn.Linear, region_masks: torch.Tensor, targets: torch.Tensor) -> Objective:
+    """Each region should read as its own class (beyond the paper).
+
+    `region_masks` is K x H x W (one soft mask per region), `targets` K class indices. The spatial feature map is
+    pooled inside each region and passed through the final linear layer (class-activation style), so all regions
+    cost one forward pass; the loss is the area-weighted cross-entropy of the regions.
+    """
+    targets = targets.long()
+
+    def fn(x, logits, a):
+        fmap = a[FEATURE_MAP].float()  # B x C x h x w
+        weights = F.adaptive_avg_pool2d(region_masks.to(fmap.device).float().unsqueeze(0), fmap.shape[-2:])[0]
+        area = weights.sum((1, 2))  # K
+        pooled = torch.einsum("bchw,khw->bkc", fmap, weights) / area.clamp(min=1e-6)[None, :, None]
+        region_logits = head(pooled.to(head.weight.dtype)).float()  # B x K x classes
+        ce = F.cross_entropy(region_logits.flatten(0, 1), targets.to(fmap.device).repeat(fmap.shape[0]),
+                             reduction="none").view(fmap.shape[0], -1)
+        return (ce * (area / area.sum())).sum(1)
+
+    return Objective(fn, "class map", frozenset({FEATURE_MAP}))

@@ -1,0 +1,178 @@
+"""Projected gradient descent on images: step rules, projections, and an incremental optimiser.
+
+Every task minimises a per-sample loss over pixels in [0,1]. A step moves against the gradient (normalised by the
+norm's rule), then the change from the anchor image is masked, projected onto the eps-ball and the image clamped to
+[0,1]. `PGDOptimizer` does one step per call, so a GUI worker can step, pause, resume, snapshot and restore it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from robustpaint.core.errors import RobustPaintError
+
+NormName = Literal["l2", "linf", "none"]
+NORMS: tuple[str, ...] = ("l2", "linf", "none")
+_TINY = 1e-12
+
+
+def _per_sample_l2(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.dim() - 1)))
+
+
+def step_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent direction of unit size in the given norm (L2: g/||g||; Linf: sign g; none: as L2)."""
+    if norm == "linf":
+        return grad.sign()
+    return grad / (_per_sample_l2(grad) + _TINY)
+
+
+def project(x: torch.Tensor, anchor: torch.Tensor, norm: str, eps: float,
+            change_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Nearest image to `x` whose change from `anchor` is masked, inside the eps-ball, and inside [0,1].
+
+    `change_mask` (broadcastable to x, values in [0,1]) scales how much each pixel may move: 0 keeps it at the anchor.
+    """
+    delta = x - anchor
+    if change_mask is not None:
+        delta = delta * change_mask
+    if norm == "l2":
+        delta = delta * torch.clamp(eps / (_per_sample_l2(delta) + _TINY), max=1.0)
+    elif norm == "linf":
+        limit = eps if change_mask is None else eps * change_mask
+        delta = torch.maximum(torch.minimum(delta, torch.as_tensor(limit)), -torch.as_tensor(limit))
+    return torch.clamp(anchor + delta, 0.0, 1.0)
+
+
+def random_start(anchor: torch.Tensor, norm: str, eps: float, generator: torch.Generator | None,
+                 change_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """A uniformly random point of the ball (L2: random direction, radius eps * U^(1/d)); used by attacks."""
+    noise = torch.randn(anchor.shape, generator=generator, device=anchor.device, dtype=anchor.dtype)
+    if norm == "linf":
+        delta = (torch.rand(anchor.shape, generator=generator, device=anchor.device, dtype=anchor.dtype) * 2 - 1) * eps
+    else:
+        d = noise[0].numel()
+        radius = torch.rand((anchor.shape[0],) + (1,) * (anchor.dim() - 1), generator=generator,
+                            device=anchor.device, dtype=anchor.dtype) ** (1.0 / d)
+        delta = noise / (_per_sample_l2(noise) + _TINY) * eps * radius
+    return project(anchor + delta, anchor, norm, eps, change_mask)
+
+
+@dataclass(frozen=True)
+class PGDConfig:
+    norm: str = "l2"
+    eps: float = 1.0
+    step_size: float = 0.1
+    steps: int = 20
+    track_best: bool = False
+    bf16: bool = False
+
+    def validate(self) -> "PGDConfig":
+        if self.norm not in NORMS:
+            raise RobustPaintError(f"norm must be one of {', '.join(NORMS)}, not {self.norm!r}")
+        for name in ("eps", "step_size"):
+            value = getattr(self, name)
+            if not (value == value) or value < 0 or value == float("inf"):  # NaN, negative, infinite
+                raise RobustPaintError(f"{name.replace('_', ' ')} must be a finite number >= 0, not {value}")
+        if self.steps < 1:
+            raise RobustPaintError(f"steps must be at least 1, not {self.steps}")
+        return self
+
+
+@dataclass
+class StepResult:
+    step: int  # number of steps done so far
+    loss: torch.Tensor  # per-sample loss at the image before this step
+    logits: torch.Tensor  # per-sample logits at the image before this step (float32, detached)
+
+
+class PGDOptimizer:
+    """Incremental PGD: `step()` does one step; `snapshot()`/`restore()` save and reload its state.
+
+    `objective(x, logits, activations)` returns a per-sample loss to minimise (see `core.objectives`). The images
+    are optimised as a batch, so several candidates run at once.
+    """
+
+    def __init__(self, model, objective, start: torch.Tensor, config: PGDConfig, anchor: torch.Tensor | None = None,
+                 change_mask: torch.Tensor | None = None):
+        self.model = model
+        self.objective = objective
+        self.config = config.validate()
+        self.x = start.detach().clone().float()
+        self.anchor = (start if anchor is None else anchor).detach().clone().float().to(self.x.device)
+        self.change_mask = None if change_mask is None else change_mask.float().to(self.x.device)
+        self.steps_done = 0
+        self.best_x = self.x.clone() if config.track_best else None
+        self.best_loss = torch.full((self.x.shape[0],), float("inf"), device=self.x.device)
+        self.last_loss: torch.Tensor | None = None
+        self._device_type = self.x.device.type
+        self._layers = sorted(getattr(objective, "layers", ()))
+        self._fake_relu = bool(getattr(objective, "fake_relu", False))
+
+    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample loss and logits of `x`, differentiable with respect to `x`."""
+        autocast = torch.autocast(self._device_type, dtype=torch.bfloat16, enabled=self.config.bf16)
+        fake = self.model.fake_relu() if self._fake_relu else contextlib.nullcontext()
+        with autocast, fake, self.model.capture(self._layers) as activations:
+            logits = self.model(x)
+            loss = self.objective(x, logits, activations)
+        return loss.float(), logits.float()
+
+    def step(self) -> StepResult:
+        x = self.x.requires_grad_(True)
+        loss, logits = self.evaluate(x)
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        with torch.no_grad():
+            if not torch.isfinite(loss).all() or not torch.isfinite(grad).all():
+                raise FloatingPointError(f"non-finite loss or gradient at step {self.steps_done + 1}")
+            if self.best_x is not None:
+                better = loss < self.best_loss
+                self.best_loss = torch.where(better, loss, self.best_loss)
+                self.best_x[better] = x.detach()[better]
+            direction = step_direction(grad, self.config.norm)
+            if self.change_mask is not None:
+                direction = direction * self.change_mask
+            moved = x.detach() - self.config.step_size * direction
+            if self.config.norm == "none":
+                self.x = torch.clamp(moved if self.change_mask is None
+                                     else self.anchor + (moved - self.anchor) * self.change_mask, 0.0, 1.0)
+            else:
+                self.x = project(moved, self.anchor, self.config.norm, self.config.eps, self.change_mask)
+        self.steps_done += 1
+        self.last_loss = loss.detach()
+        return StepResult(self.steps_done, self.last_loss, logits.detach())
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done >= self.config.steps
+
+    def run(self, steps: int | None = None):
+        """Yields a StepResult after each step until `steps` (default: the config's count) are done."""
+        target = self.config.steps if steps is None else self.steps_done + steps
+        while self.steps_done < target:
+            yield self.step()
+
+    def result(self) -> torch.Tensor:
+        """The best iterate when tracked (with the final image scored too), else the current image."""
+        if self.best_x is None:
+            return self.x.detach().clone()
+        with torch.no_grad():
+            loss, _ = self.evaluate(self.x)
+        final_better = loss < self.best_loss
+        out = self.best_x.clone()
+        out[final_better] = self.x.detach()[final_better]
+        return out
+
+    def snapshot(self) -> dict:
+        return {"x": self.x.detach().clone(), "steps_done": self.steps_done,
+                "best_x": None if self.best_x is None else self.best_x.clone(), "best_loss": self.best_loss.clone()}
+
+    def restore(self, snapshot: dict) -> None:
+        self.x = snapshot["x"].clone()
+        self.steps_done = snapshot["steps_done"]
+        self.best_x = None if snapshot["best_x"] is None else snapshot["best_x"].clone()
+        self.best_loss = snapshot["best_loss"].clone()

@@ -1,0 +1,213 @@
+"""The synthesis tasks, each a start image + an objective + a constraint, built from an immutable request.
+
+Presets are the paper's notebook settings (../docs or README: "Presets"), given here for 32x32 models. L2 radii
+and L2 step sizes scale with the square root of the pixel count, so the paper's 224-pixel numbers are divided by 7
+(sqrt(224*224/32/32)) and multiplied by sqrt(h*w/1024) again for a canvas of h x w.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+from robustpaint.core.seeds import ClassSeeds
+
+
+@dataclass(frozen=True)
+class Preset:
+    eps: float
+    step_size: float
+    steps: int
+    why: str
+    norm: str = "l2"
+
+
+# For 32x32 models (see the module docstring for the scaling).
+PRESETS: dict[str, Preset] = {
+    "generate": Preset(30.0, 0.5, 60, "paper's CIFAR setting: eps 30 (effectively unconstrained), step 0.5, 60 its"),
+    "sketch": Preset(5.7, 0.15, 60, "paper's RestrictedImageNet sketch setting (eps 40, step 1, 60 its) / 7"),
+    "inpaint": Preset(3.1, 0.05, 200, "paper: eps 21.6 / 7 = 3.1; its 720 steps of 0.1 / 7 cut to 200 steps of "
+                                      "0.05 (the same path length, 10) so it stays interactive"),
+    "translate": Preset(11.4, 0.1, 200, "paper: eps 80 / 7 = 11.4, 200 its; step 0.5 / 7 raised to 0.1 to reach "
+                                        "the target class at 32 px"),
+    "superres": Preset(1.14, 0.14, 40, "paper's x8 setting: eps 8 / 7, step 1 / 7, 40 its"),
+    "paint": Preset(10.0, 0.14, 140, "paper's feature painting: eps 70 / 7, step 1 / 7, 140 its; "
+                                     "loss -0.1 * activation + 90 * mean squared change outside the mask"),
+    "classmap": Preset(10.0, 0.14, 100, "like feature painting: a wide ball, the objective shapes each region"),
+}
+TASKS = tuple(PRESETS)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """Everything a task needs, as plain values: the GUI builds one per change and sends it to the worker."""
+
+    task: str
+    image: torch.Tensor | None = None  # 1 x 3 x H x W in [0,1] (not used by generate)
+    mask: torch.Tensor | None = None  # 1 x 1 x H x W: hole (inpaint), brushed region (paint)
+    targets: tuple[int, ...] = ()  # class per candidate (generate) or the target class (others)
+    neurons: tuple[int, ...] = ()  # paint: representation units
+    region_masks: torch.Tensor | None = None  # classmap: K x H x W
+    eps: float | None = None
+    step_size: float | None = None
+    steps: int | None = None
+    norm: str = "l2"
+    lam: float | None = None  # weight of "stay close outside the mask" (inpaint 10, paint 90)
+    activation_weight: float = 0.1  # paint
+    factor: int = 4  # superres
+    temperature: float = 1.0  # generate
+    mix: tuple[int, float] | None = None  # generate: (other class, weight)
+    candidates: int = 1
+    size: int | None = None  # generate: canvas side (default: the model's input size)
+    seed: int = 0
+    bf16: bool = False
+    track_best: bool = False
+    change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
+
+    def replace(self, **changes) -> "TaskRequest":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class TaskSetup:
+    start: torch.Tensor
+    anchor: torch.Tensor
+    objective: obj.Objective
+    config: PGDConfig
+    change_mask: torch.Tensor | None = None
+    notes: dict = field(default_factory=dict)
+
+    def optimizer(self, model) -> PGDOptimizer:
+        return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask)
+
+
+def scaled_config(request: TaskRequest, height: int, width: int) -> PGDConfig:
+    """The request's values, or the task preset scaled to an h x w canvas."""
+    preset = PRESETS[request.task]
+    scale = (height * width / 1024) ** 0.5 if request.norm == "l2" else 1.0
+    return PGDConfig(
+        norm=request.norm,
+        eps=request.eps if request.eps is not None else preset.eps * scale,
+        step_size=request.step_size if request.step_size is not None else preset.step_size * scale,
+        steps=request.steps if request.steps is not None else preset.steps,
+        track_best=request.track_best,
+        bf16=request.bf16,
+    ).validate()
+
+
+def _need_image(request: TaskRequest) -> torch.Tensor:
+    if request.image is None:
+        raise RobustPaintError(f"{request.task} needs an input image")
+    return request.image.float()
+
+
+def _need_mask(request: TaskRequest, image: torch.Tensor) -> torch.Tensor:
+    if request.mask is None:
+        raise RobustPaintError(f"{request.task} needs a mask")
+    if tuple(request.mask.shape[-2:]) != tuple(image.shape[-2:]):
+        raise RobustPaintError(f"mask is {tuple(request.mask.shape[-2:])}, image is {tuple(image.shape[-2:])}")
+    if float(request.mask.sum()) == 0:
+        raise RobustPaintError("the mask is empty: brush the region first")
+    return request.mask.float()
+
+
+def _targets(request: TaskRequest, model, n: int, default: torch.Tensor | None = None) -> torch.Tensor:
+    num = len(model.classes)
+    if request.targets:
+        bad = [t for t in request.targets if not 0 <= t < num]
+        if bad:
+            raise RobustPaintError(f"class index {bad[0]} out of range (model has {num} classes)")
+        t = torch.tensor(request.targets, dtype=torch.long)
+        return t.repeat((n + len(t) - 1) // len(t))[:n]
+    if default is None:
+        raise RobustPaintError(f"{request.task} needs a target class")
+    return default
+
+
+@torch.no_grad()
+def predicted_classes(model, images: torch.Tensor) -> torch.Tensor:
+    return model(images).argmax(1)
+
+
+def _batch(image: torch.Tensor, n: int) -> torch.Tensor:
+    return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
+
+
+def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> TaskSetup:
+    """Turns a request into a start image, an objective and a constraint."""
+    if request.task not in PRESETS:
+        raise RobustPaintError(f"unknown task {request.task!r}; known: {', '.join(TASKS)}")
+    if request.candidates < 1:
+        raise RobustPaintError("the number of candidates must be at least 1")
+    generator = torch.Generator().manual_seed(request.seed)
+    n = request.candidates
+    device = next(model.parameters()).device
+    task = request.task
+    notes: dict = {}
+
+    if task == "generate":
+        if seeds is None:
+            raise RobustPaintError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
+        targets = _targets(request, model, n, torch.arange(n) % len(model.classes))
+        size = request.size or 32
+        start = seeds.sample(targets, size, request.temperature, generator, request.mix)
+        objective = obj.class_target(targets.to(device))
+        anchor, change = start, request.change_mask
+    elif task in ("sketch", "translate"):
+        image = _batch(_need_image(request), n)
+        targets = _targets(request, model, n)
+        start, anchor, change = image, image, request.change_mask
+        objective = obj.class_target(targets.to(device))
+    elif task == "inpaint":
+        image = _batch(_need_image(request), n)
+        hole = _need_mask(request, image).to(image.device)
+        keep = 1 - hole
+        channel_mean = (image * keep).sum((2, 3), keepdim=True) / keep.sum((2, 3), keepdim=True).clamp(min=1)
+        start = image * keep + channel_mean * hole  # the paper fills the hole with the per-channel mean
+        targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
+        lam = 10.0 if request.lam is None else request.lam
+        objective = obj.class_target(targets.to(device)) + lam * obj.stay_close(start.to(device), keep.to(device))
+        anchor, change = start, request.change_mask
+        notes["target"] = targets.tolist()
+    elif task == "superres":
+        low = _need_image(request)
+        if not 2 <= request.factor <= 8:
+            raise RobustPaintError(f"the super-resolution factor must be 2 to 8, not {request.factor}")
+        h, w = low.shape[-2] * request.factor, low.shape[-1] * request.factor
+        start = _batch(F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1), n)
+        targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
+        objective = obj.class_target(targets.to(device))
+        anchor, change = start, request.change_mask
+        notes["target"] = targets.tolist()
+    elif task == "paint":
+        image = _batch(_need_image(request), n)
+        region = _need_mask(request, image)
+        if not request.neurons:
+            raise RobustPaintError("feature painting needs at least one neuron")
+        size = model.representation_size
+        bad = [i for i in request.neurons if not 0 <= i < size]
+        if bad:
+            raise RobustPaintError(f"neuron {bad[0]} out of range (the representation has {size} units, 0-{size - 1})")
+        lam = 90.0 if request.lam is None else request.lam
+        objective = (request.activation_weight * obj.neuron(list(request.neurons))
+                     + lam * obj.stay_close(image.to(device), (1 - region).to(device)))
+        start, anchor, change = image, image, request.change_mask
+    else:  # classmap
+        image = _batch(_need_image(request), n)
+        if request.region_masks is None or not request.targets:
+            raise RobustPaintError("a class map needs regions and one class per region")
+        if request.region_masks.shape[0] != len(request.targets):
+            raise RobustPaintError(f"{request.region_masks.shape[0]} regions but {len(request.targets)} classes")
+        targets = _targets(request, model, len(request.targets))
+        objective = obj.class_map(model.head, request.region_masks.to(device), targets.to(device))
+        start, anchor, change = image, image, request.change_mask
+
+    config = scaled_config(request, start.shape[-2], start.shape[-1])
+    return TaskSetup(start.to(device), anchor.to(device), objective, config,
+                     None if change is None else change.to(device), notes)

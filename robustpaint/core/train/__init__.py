@@ -1,0 +1,1 @@
+"""Robust training and evaluation (headless)."""
