@@ -1,0 +1,136 @@
+import json
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from robustpaint.core.errors import ModelError, UntrustedPickleError
+from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+from robustpaint.core.models.checkpoint import (import_robustness_checkpoint, load_model, read_torch_checkpoint,
+                                                save_model)
+
+
+def test_round_trip_gives_identical_logits(tiny_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    card = save_model(tiny_model, path, {"dataset": "synthetic", "recipe": {"epochs": 1}})
+    loaded, card2 = load_model(path)
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.equal(loaded(x), tiny_model(x))
+    assert card2 == card and card["weights_sha256"] and card["recipe"] == {"epochs": 1}
+    assert json.loads((tmp_path / "m.json").read_text())["classes"] == tiny_model.classes
+
+
+def test_fp16_weights_stay_close(tiny_model, tmp_path):
+    save_model(tiny_model, tmp_path / "h.safetensors", {}, half=True)
+    loaded, card = load_model(tmp_path / "h.safetensors")
+    x = torch.rand(2, 3, 32, 32)
+    assert card["weights_dtype"] == "float16"
+    assert torch.allclose(loaded(x), tiny_model(x), atol=1e-2)
+
+
+def test_damaged_weights_are_refused_by_sha256(tiny_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(tiny_model, path, {})
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(path)
+
+
+def test_wrong_keys_are_named(tiny_model, tmp_path):
+    from safetensors.torch import save_file
+    path = tmp_path / "m.safetensors"
+    save_model(tiny_model, path, {})
+    state = {k: v for k, v in tiny_model.net.state_dict().items() if k != "linear.bias"}
+    state["extra.weight"] = torch.zeros(1)
+    save_file(state, str(path))
+    with pytest.raises(ModelError, match=r"missing: linear.bias.*unexpected: extra.weight"):
+        load_model(path, verify=False)
+
+
+def _authors_forward(state, mean, std, x):
+    """The robustness library's CIFAR ResNet-18 forward, written out independently (fixed 4x4 average pool)."""
+    def bn(t, p):
+        return F.batch_norm(t, state[p + ".running_mean"], state[p + ".running_var"], state[p + ".weight"],
+                            state[p + ".bias"], False, 0.0, 1e-5)
+
+    out = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    out = F.relu(bn(F.conv2d(out, state["conv1.weight"], padding=1), "bn1"))
+    for layer, stride in zip(range(1, 5), (1, 2, 2, 2)):
+        for block in range(2):
+            p = f"layer{layer}.{block}"
+            s = stride if block == 0 else 1
+            y = F.relu(bn(F.conv2d(out, state[p + ".conv1.weight"], stride=s, padding=1), p + ".bn1"))
+            y = bn(F.conv2d(y, state[p + ".conv2.weight"], padding=1), p + ".bn2")
+            short = out
+            if p + ".shortcut.0.weight" in state:
+                short = bn(F.conv2d(out, state[p + ".shortcut.0.weight"], stride=s), p + ".shortcut.1")
+            out = F.relu(y + short)
+    out = F.avg_pool2d(out, 4).flatten(1)
+    return F.linear(out, state["linear.weight"], state["linear.bias"])
+
+
+def _authors_checkpoint(tmp_path, wrap="model"):
+    torch.manual_seed(3)
+    reference = build_classifier("resnet18", CIFAR10_CLASSES)
+    with torch.no_grad():
+        for m in reference.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.2)
+    state = reference.net.state_dict()
+    mean, std = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
+    layout = {f"module.model.{k}": v for k, v in state.items()}
+    layout.update({f"module.attacker.model.{k}": v.clone() for k, v in state.items()})
+    layout.update({"module.normalizer.new_mean": mean.view(3, 1, 1), "module.normalizer.new_std": std.view(3, 1, 1),
+                   "module.attacker.normalize.new_mean": mean.view(3, 1, 1),
+                   "module.attacker.normalize.new_std": std.view(3, 1, 1)})
+    path = tmp_path / "cifar_l2_0_5.pt"
+    torch.save({wrap: layout, "optimizer": {"state": {}, "param_groups": []}, "epoch": 150}, path)
+    return path, state, mean, std
+
+
+@pytest.mark.parametrize("wrap", ["model", "state_dict"])
+def test_authors_checkpoint_gives_their_logits(tmp_path, wrap):
+    path, state, mean, std = _authors_checkpoint(tmp_path, wrap)
+    model, card = import_robustness_checkpoint(path, "cifar10", arch="resnet18")
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        ours = model(x)
+        theirs = _authors_forward(state, mean, std, x)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    assert card["dataset"] == "cifar10" and model.classes == CIFAR10_CLASSES
+
+
+def test_translation_and_restricted_imagenet_datasets_set_their_classes(tmp_path):
+    from robustpaint.core.models.checkpoint import ROBUSTNESS_DATASETS
+    assert ROBUSTNESS_DATASETS["horse2zebra"][0] == ["horse", "zebra"]
+    assert len(ROBUSTNESS_DATASETS["restricted_imagenet"][0]) == 9
+    net = build_classifier("imagenet_resnet50", ["horse", "zebra"]).net.state_dict()
+    path = tmp_path / "h2z.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}}, path)
+    model, _ = import_robustness_checkpoint(path, "horse2zebra")
+    assert model.classes == ["horse", "zebra"] and model.arch == "imagenet_resnet50"
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch PAYLOAD_RAN",))
+
+
+def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {"w": torch.zeros(1)}, "args": _Payload()}, path)
+    with pytest.raises(UntrustedPickleError, match="--trust-pickle"):
+        read_torch_checkpoint(path)
+    assert not (tmp_path / "PAYLOAD_RAN").exists()
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    path, *_ = _authors_checkpoint(tmp_path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="cannot read checkpoint"):
+        import_robustness_checkpoint(path, "cifar10", arch="resnet18")

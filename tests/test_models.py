@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from robustpaint.core.models import ARCHITECTURES, CIFAR10_CLASSES, FEATURE_MAP, REPRESENTATION, build_classifier
+from robustpaint.core.errors import ModelError
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_runs_on_larger_canvases_and_exposes_layers(arch):
+    torch.manual_seed(0)
+    model = build_classifier(arch, CIFAR10_CLASSES).eval()
+    for size in (32, 64):
+        x = torch.rand(2, 3, size, size)
+        with model.capture([REPRESENTATION, FEATURE_MAP]) as acts:
+            logits = model(x)
+        assert logits.shape == (2, 10)
+        assert acts[REPRESENTATION].shape == (2, model.representation_size)
+        assert acts[FEATURE_MAP].shape[:2] == (2, model.representation_size)
+        assert torch.allclose(model.head(acts[REPRESENTATION]), logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_capture_hooks_remove_themselves_even_on_error(arch):
+    model = build_classifier(arch, CIFAR10_CLASSES)
+    with pytest.raises(RuntimeError):
+        with model.capture([REPRESENTATION, FEATURE_MAP]):
+            raise RuntimeError("boom")
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    with pytest.raises(KeyError):
+        with model.capture(["no_such_layer"]):
+            pass
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_fake_relu_passes_gradient_to_dead_units(arch):
+    torch.manual_seed(0)
+    model = build_classifier(arch, CIFAR10_CLASSES).eval()
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+
+    def grad_of_dead_units(fake: bool):
+        with model.fake_relu(fake), model.capture([FEATURE_MAP]) as acts:
+            model(x)
+        fmap = acts[FEATURE_MAP]
+        dead = (fmap == 0).float()  # units the ReLU switched off
+        (g,) = torch.autograd.grad((fmap * dead).sum(), x, allow_unused=True)
+        return 0.0 if g is None else float(g.abs().sum())
+
+    assert grad_of_dead_units(True) > 0.0
+    assert grad_of_dead_units(False) == 0.0
+    assert model.net.last_relu.fake is False  # the context restored the real ReLU
+
+
+def test_fake_relu_forward_equals_relu_and_backward_is_identity():
+    from robustpaint.core.models.layers import SwitchableReLU
+    relu = SwitchableReLU()
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    relu.fake = True
+    y = relu(x)
+    assert y.tolist() == [0.0, 2.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_cifar_resnet_keys_follow_the_robustness_library():
+    keys = set(build_classifier("resnet18", CIFAR10_CLASSES).net.state_dict())
+    for key in ("conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer2.0.shortcut.0.weight",
+                "layer2.0.shortcut.1.running_var", "layer4.1.bn2.weight", "linear.weight", "linear.bias"):
+        assert key in keys
+    assert "layer1.0.shortcut.0.weight" not in keys  # identity shortcut, as in their code
+    keys50 = set(build_classifier("resnet50", CIFAR10_CLASSES).net.state_dict())
+    assert "layer1.0.conv3.weight" in keys50 and "layer1.0.shortcut.0.weight" in keys50
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ModelError, match="unknown architecture"):
+        build_classifier("vgg99", CIFAR10_CLASSES)

@@ -1,0 +1,146 @@
+import pytest
+import torch
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+from robustpaint.core.seeds import fit_seeds
+from robustpaint.core.tasks import PRESETS, TASKS, TaskRequest, build_task
+
+CONFIG = PGDConfig(norm="l2", eps=3.0, step_size=0.3, steps=5)
+
+
+def _image(seed=0, n=1):
+    return torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def _mask():
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    return mask
+
+
+def _objectives(model):
+    image = _image(1)
+    regions = torch.zeros(2, 32, 32)
+    regions[0, :, :16], regions[1, :, 16:] = 1, 1
+    return {
+        "class_target": obj.class_target(torch.tensor([2])),
+        "away_from_class": obj.away_from_class(torch.tensor([0])),
+        "stay_close": obj.stay_close(image, 1 - _mask()),
+        "neuron": obj.neuron(3),
+        "neuron_in_region": obj.neuron([1, 5], _mask()),
+        "class_map": obj.class_map(model.head, regions, torch.tensor([0, 3])),
+        "sum_and_scale": obj.class_target(torch.tensor([1])) + 10 * obj.stay_close(image),
+    }
+
+
+@pytest.mark.parametrize("name", ["class_target", "away_from_class", "stay_close", "neuron", "neuron_in_region",
+                                  "class_map", "sum_and_scale"])
+def test_five_steps_lower_every_objective(tiny_model, name):
+    objective = _objectives(tiny_model)[name]
+    opt = PGDOptimizer(tiny_model, objective, _image(0), CONFIG)
+    before, _ = opt.evaluate(opt.x)
+    for _ in opt.run(5):
+        pass
+    after, _ = opt.evaluate(opt.x)
+    assert after.item() < before.item(), name
+
+
+def test_objectives_compose_arithmetically(tiny_model):
+    a, b = obj.class_target(torch.tensor([1])), obj.stay_close(_image(2))
+    x = _image(3)
+    logits = tiny_model(x)
+    combined = (a + 2 * b - a * 0.5)(x, logits, {})
+    assert torch.allclose(combined, 0.5 * a(x, logits, {}) + 2 * b(x, logits, {}))
+    assert (a + b).name == "class target + stay close"
+
+
+def test_class_map_moves_each_region_towards_its_class(tiny_model):
+    regions = torch.zeros(2, 32, 32)
+    regions[0, :, :16], regions[1, :, 16:] = 1, 1
+    targets = torch.tensor([0, 3])
+    per_region = [obj.class_map(tiny_model.head, regions[k:k + 1], targets[k:k + 1]) for k in range(2)]
+    opt = PGDOptimizer(tiny_model, obj.class_map(tiny_model.head, regions, targets), _image(4), CONFIG)
+
+    def region_losses():
+        with tiny_model.capture(["pool:in"]) as acts:
+            logits = tiny_model(opt.x)
+        return [float(o(opt.x, logits, acts).detach()) for o in per_region]
+
+    before = region_losses()
+    for _ in opt.run(5):
+        pass
+    after = region_losses()
+    assert after[0] < before[0] and after[1] < before[1]
+
+
+def _request(task, model):
+    image = _image(5)
+    base = dict(steps=5, eps=3.0, step_size=0.3)
+    if task == "generate":
+        return TaskRequest("generate", targets=(1, 2), candidates=2, **base)
+    if task == "sketch" or task == "translate":
+        return TaskRequest(task, image=image, targets=(3,), **base)
+    if task == "inpaint":
+        return TaskRequest(task, image=image, mask=_mask(), targets=(0,), **base)
+    if task == "superres":
+        return TaskRequest(task, image=image[..., ::4, ::4].contiguous(), factor=4, **base)
+    if task == "paint":
+        return TaskRequest(task, image=image, mask=_mask(), neurons=(2, 7), **base)
+    regions = torch.zeros(2, 32, 32)
+    regions[0, :16], regions[1, 16:] = 1, 1
+    return TaskRequest("classmap", image=image, region_masks=regions, targets=(0, 2), **base)
+
+
+@pytest.fixture
+def seeds():
+    images = torch.rand(20, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    return fit_seeds(images, torch.arange(20) % 4, 4, rank=3)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_builds_and_five_steps_lower_its_loss(tiny_model, seeds, task):
+    setup = build_task(tiny_model, _request(task, tiny_model), seeds)
+    opt = setup.optimizer(tiny_model)
+    before, _ = opt.evaluate(opt.x)
+    for _ in opt.run(5):
+        pass
+    after, _ = opt.evaluate(opt.x)
+    assert (after < before).all(), task
+    assert opt.x.shape[-2:] == (32, 32)
+
+
+def test_inpainting_keeps_pixels_outside_the_hole_close(tiny_model):
+    request = _request("inpaint", tiny_model).replace(lam=1000.0, steps=20)
+    setup = build_task(tiny_model, request, None)
+    opt = setup.optimizer(tiny_model)
+    for _ in opt.run():
+        pass
+    hole = _mask()
+    outside = ((opt.x - request.image) * (1 - hole)).abs().mean()
+    inside = ((opt.x - setup.start) * hole).abs().mean()
+    assert outside < inside
+
+
+def test_presets_scale_with_canvas_size():
+    from robustpaint.core.tasks import scaled_config
+    small = scaled_config(TaskRequest("sketch"), 32, 32)
+    large = scaled_config(TaskRequest("sketch"), 64, 64)
+    assert small.eps == PRESETS["sketch"].eps and large.eps == pytest.approx(2 * small.eps)
+
+
+@pytest.mark.parametrize("request_changes, message", [
+    ({"task": "paint", "neurons": (99,)}, "out of range"),
+    ({"task": "sketch", "targets": (9,)}, "out of range"),
+    ({"task": "nope"}, "unknown task"),
+    ({"task": "inpaint", "mask": torch.zeros(1, 1, 32, 32)}, "empty"),
+    ({"task": "inpaint", "mask": torch.ones(1, 1, 16, 16)}, "mask is"),
+    ({"task": "superres", "factor": 9}, "factor"),
+    ({"task": "generate"}, "seeds"),
+])
+def test_bad_requests_are_clear_errors(tiny_model, request_changes, message):
+    fields = {"task": "sketch", "image": _image(), "mask": _mask(), "targets": (1,), "neurons": (1,), "steps": 2}
+    request = TaskRequest(**{**fields, **request_changes})
+    with pytest.raises(RobustPaintError, match=message):
+        build_task(tiny_model, request, None)
