@@ -51,6 +51,13 @@ def _positive_int(limit: int):
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (the usage text is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: resnet18)")
     p.add_argument("--eps", type=_non_negative, help="radius of the ball around the start image (default: preset)")
@@ -66,7 +73,7 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="robustpaint", description="Image synthesis with a single robust "
+    parser = _Parser(prog="robustpaint", description="Image synthesis with a single robust "
                                      "classifier. Without a command, starts the desktop app.")
     parser.add_argument("--version", action="version", version=f"robustpaint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -213,15 +220,27 @@ def _check_writable_folder(folder: Path) -> None:
         raise UsageError(f"cannot write to {folder}: permission denied")
 
 
-def _progress(args, total: int):
-    from tqdm import tqdm
-    bar = tqdm(total=total, disable=getattr(args, "quiet", False), file=sys.stderr, unit="step", leave=False)
+class _Progress:
+    """A tqdm bar made on the first step, so that a request refused before any step prints one line only."""
 
-    def update(step: int, loss: float) -> None:
-        bar.update(1)
-        bar.set_postfix_str(f"loss {loss:.3f}")
+    def __init__(self, args, total: int):
+        self.disabled, self.total, self.bar = getattr(args, "quiet", False), total, None
 
-    return bar, update
+    def __call__(self, step: int, loss: float) -> None:
+        if self.disabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, file=sys.stderr, unit="step", leave=False)
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"loss {loss:.3f}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _run_task(args) -> int:
@@ -276,9 +295,8 @@ def _run_task(args) -> int:
 
     recipe = make_recipe(task, entry.name, card.get("weights_sha256", ""), **fields)
     steps = args.steps or PRESETS[task].steps
-    bar, update = _progress(args, steps)
-    with bar:
-        images, recipe = run_recipe(recipe, device, bundle, update)
+    with _Progress(args, steps) as progress:
+        images, recipe = run_recipe(recipe, device, bundle, progress)
 
     if task == "generate":
         written = []
@@ -321,9 +339,8 @@ def _replay(args) -> int:
 
     recipe = read_recipe(args.input)
     steps = recipe.get("steps")
-    bar, update = _progress(args, steps or 0)
-    with bar:
-        images, recipe = run_recipe(recipe, _check_device(args.device), progress=update)
+    with _Progress(args, steps or 0) as progress:
+        images, recipe = run_recipe(recipe, _check_device(args.device), progress=progress)
     save_png(images[int(recipe.get("index", 0))], args.out, recipe)
     print(args.out)
     return 0

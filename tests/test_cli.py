@@ -1,0 +1,142 @@
+"""The command line end to end on a tiny installed model, and its answers to bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robustpaint.cli import main
+from robustpaint.core.imageio import read_recipe
+
+
+def _png(path, size=32, seed=0, mode="RGB"):
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(arr).convert(mode).save(path)
+    return path
+
+
+def _mask(path, size=32):
+    arr = np.zeros((size, size), np.uint8)
+    arr[8:24, 8:24] = 255
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+FAST = ["--model", "tiny", "--steps", "3", "--quiet"]
+
+
+def test_generate_writes_pngs_with_recipes_that_replay_exactly(installed_tiny, tmp_path, capsys):
+    code, out, err = _run(["generate", "--class", "cat,ship", "-n", "2", "--out", str(tmp_path / "gen"), *FAST],
+                          capsys)
+    assert code == 0, err
+    files = out.split()
+    assert len(files) == 4 and all(Image.open(f).size == (32, 32) for f in files)
+    recipe = read_recipe(files[3])
+    assert recipe["task"] == "generate" and recipe["model"] == "tiny" and recipe["steps"] == 3
+    assert recipe["model_sha256"] == json.loads(installed_tiny.with_suffix(".json").read_text())["weights_sha256"]
+    code, out, err = _run(["replay", files[3], "--out", str(tmp_path / "again.png"), "--quiet"], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open(files[3])), np.asarray(Image.open(tmp_path / "again.png")))
+
+
+@pytest.mark.parametrize("task, extra", [
+    ("sketch", ["--class", "dog"]),
+    ("translate", ["--to", "truck"]),
+    ("inpaint", ["--mask", "MASK"]),
+    ("superres", ["--factor", "2"]),
+    ("paint", ["--neuron", "3,5", "--mask", "MASK"]),
+])
+def test_every_task_command_end_to_end_and_replays(installed_tiny, tmp_path, capsys, task, extra):
+    size = 16 if task == "superres" else 32
+    source = _png(tmp_path / "in.png", size)
+    extra = [str(_mask(tmp_path / "mask.png")) if e == "MASK" else e for e in extra]
+    out_file = tmp_path / f"{task}.png"
+    code, out, err = _run([task, str(source), *extra, "--out", str(out_file), *FAST], capsys)
+    assert code == 0, err
+    result = Image.open(out_file)
+    assert result.size == (32, 32)
+    assert not np.array_equal(np.asarray(result), np.asarray(Image.open(source).resize((32, 32))))
+    assert read_recipe(out_file)["task"] == task
+    code, _, err = _run(["replay", str(out_file), "--out", str(tmp_path / "replayed.png"), "--quiet"], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.asarray(result), np.asarray(Image.open(tmp_path / "replayed.png")))
+
+
+def test_classify_json_lists_are_in_class_order(installed_tiny, tmp_path, capsys):
+    code, out, _ = _run(["classify", str(_png(tmp_path / "a.png")), "--model", "tiny", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["classes"] == ["cat", "dog", "ship", "truck"]
+    assert len(data["logits"]) == 4 and sum(data["probabilities"]) == pytest.approx(1, abs=1e-5)
+    code, out, _ = _run(["classify", str(_png(tmp_path / "a.png")), "--model", "tiny", "--top", "2"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 2
+
+
+def test_models_list_shows_the_imported_model(installed_tiny, capsys):
+    code, out, _ = _run(["models", "list"], capsys)
+    assert code == 0 and "tiny" in out and "imported" in out
+
+
+def test_models_import_converts_the_authors_checkpoint(tmp_path, capsys):
+    from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+    net = build_classifier("resnet18", CIFAR10_CLASSES).net.state_dict()
+    path = tmp_path / "theirs.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}, "epoch": 1}, path)
+    code, out, err = _run(["models", "import", str(path), "--name", "authors-r18", "--arch", "resnet18"], capsys)
+    assert code == 0, err
+    code, out, _ = _run(["models", "list"], capsys)
+    assert "authors-r18" in out
+    code, _, err = _run(["models", "import", str(path), "--name", "authors-r18", "--arch", "resnet18"], capsys)
+    assert code == 2 and "exists already" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sketch", "MISSING.png", "--class", "cat"], "file not found"),
+    (["sketch", "TEXT.png", "--class", "cat"], "not a readable image"),
+    (["sketch", "EMPTY.png", "--class", "cat"], "empty"),
+    (["sketch", "IN.png", "--class", "unicorn"], "unknown class"),
+    (["inpaint", "IN.png", "--mask", "SMALLMASK.png"], "mask"),
+    (["sketch", "IN.png", "--class", "cat", "--model", "nosuchmodel"], "no model named"),
+    (["sketch", "IN.png", "--class", "cat", "--eps", "-1"], "must be >= 0"),
+    (["sketch", "IN.png", "--class", "cat", "--eps", "nan"], "not a finite number"),
+    (["sketch", "IN.png", "--class", "cat", "--steps", "0"], "between 1"),
+    (["sketch", "IN.png", "--class", "cat", "--steps", "100000000"], "between 1"),
+    (["sketch", "IN.png", "--class", "cat", "--device", "tpu9"], "device"),
+    (["sketch", "IN.png", "--class", "cat", "--device", "cuda:7"], "cuda"),
+    (["sketch", "IN.png", "--class", "cat", "--out", "IN.png/out.png"], "is a file"),
+    (["generate", "--class", "cat", "--out", "IN.png"], "is a file"),
+    (["paint", "IN.png", "--neuron", "999", "--mask", "MASK.png"], "out of range"),
+    (["replay", "IN.png", "--out", "x.png"], "no RobustPaint recipe"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(installed_tiny, tmp_path, capsys, monkeypatch, argv,
+                                                            message):
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "IN.png")
+    _mask(tmp_path / "MASK.png")
+    _mask(tmp_path / "SMALLMASK.png", 16)
+    (tmp_path / "TEXT.png").write_text("this is not an image")
+    (tmp_path / "EMPTY.png").write_bytes(b"")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    try:
+        code = main([*argv, "--model", "tiny"] if argv[0] not in ("replay",) and "--model" not in argv else argv)
+    except SystemExit as exc:  # argparse's own validation
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_without_models_the_cli_says_how_to_get_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("robustpaint.core.models.store.shipped_models_dir", lambda: tmp_path / "none")
+    code, _, err = _run(["generate", "--class", "cat", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "robustpaint train" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,124 @@
+"""Training and evaluation on tiny synthetic image folders (no network, no shared data)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robustpaint.cli import main
+from robustpaint.core.models.checkpoint import load_model
+from robustpaint.core.train.data import DataError, load_split
+from robustpaint.core.train.loop import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_folder(root: Path, per_class=16, size=8, classes=("dark", "light"), corrupt=False):
+    """Two trivially separable classes: dark and light images."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for k, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                base = 40 + 170 * k
+                arr = np.clip(rng.normal(base, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(arr).save(folder / f"{i:03d}.png")
+    if corrupt:
+        (root / "train" / classes[0] / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def test_one_epoch_writes_a_loadable_model_with_card_and_resume_continues(tiny_arch, tmp_path):
+    data = make_folder(tmp_path / "data")
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
+                      lr=0.05, eps=0.25, precision="fp32")
+    train(cfg, log=lambda m: None)
+    model, card = load_model(tmp_path / "run" / "model.safetensors")
+    assert card["classes"] == ["dark", "light"] and card["recipe"]["epochs"] == 1 and card["robust"]
+    assert len(card["recipe"]["history"]) == 1
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1
+    messages = []
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), resume=True, log=messages.append)
+    assert any("resumed" in m and "after epoch 1" in m for m in messages)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+
+
+def test_resume_from_another_architecture_is_refused(tiny_arch, tmp_path):
+    data = make_folder(tmp_path / "data")
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
+                      max_batches=1, precision="fp32")
+    train(cfg, log=lambda m: None)
+    with pytest.raises(Exception, match="was made for tiny"):
+        train(TrainConfig(**{**cfg.__dict__, "arch": "resnet18"}), resume=True, log=lambda m: None)
+
+
+def test_eval_on_a_separable_set_gives_high_clean_and_lower_robust_accuracy(tiny_arch, tmp_path, capsys):
+    data = make_folder(tmp_path / "data", per_class=32)
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=6, batch_size=8,
+                      lr=0.05, norm="none", precision="fp32")
+    train(cfg, log=lambda m: None)
+    weights = tmp_path / "run" / "model.safetensors"
+    code = main(["eval", "--model", str(weights), "--data", str(data), "--eps", "2.0", "--steps", "5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)
+    assert result["clean_accuracy"] >= 0.9
+    assert result["robust_accuracy"] <= result["clean_accuracy"]
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["accuracy"]["clean"] == result["clean_accuracy"]
+    assert card["evaluations"][-1]["command"].startswith("robustpaint eval --model")
+
+
+def test_corrupt_images_are_skipped_and_counted(tmp_path, capsys):
+    data = make_folder(tmp_path / "data", corrupt=True)
+    with pytest.warns(UserWarning, match="skipped unreadable image"):
+        image_set = load_split(str(data), "train", cache=False)
+    assert image_set.skipped == 1 and len(image_set.labels) == 32
+
+
+@pytest.mark.parametrize("problem, message", [("empty_class", "holds no images"), ("mixed", "mixed sizes"),
+                                              ("no_train", "no 'train' folder")])
+def test_bad_data_folders_are_clear_errors(tmp_path, problem, message):
+    data = make_folder(tmp_path / "data")
+    if problem == "empty_class":
+        (data / "train" / "empty").mkdir()
+    elif problem == "mixed":
+        Image.new("RGB", (9, 9)).save(data / "train" / "dark" / "odd.png")
+    else:
+        (data / "train").rename(data / "training")
+    with pytest.raises(DataError, match=message):
+        load_split(str(data), "train", cache=False)
+
+
+def test_tar_gz_data_is_unpacked_and_cached(tmp_path):
+    import tarfile
+    data = make_folder(tmp_path / "tree" / "set")
+    archive = tmp_path / "set.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(data, arcname="set")
+    first = load_split(str(archive), "test")
+    second = load_split(str(archive), "test")  # from the cache
+    assert torch.equal(first.images, second.images) and first.classes == ["dark", "light"]
+
+
+def test_two_process_torchrun_on_cpu(tmp_path):
+    data = make_folder(tmp_path / "data", size=8)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ROBUSTPAINT_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+               "-m", "robustpaint", "train", "--arch", "resnet18", "--data", str(data), "--out",
+               str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4", "--max-batches", "2",
+               "--precision", "fp32"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 process(es)" in done.stdout
+    _, card = load_model(tmp_path / "run" / "model.safetensors")
+    assert card["recipe"]["processes"] == 2
