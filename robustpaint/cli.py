@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=_non_negative, default=1.0)
     p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
     p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default 32)")
+    p.add_argument("--grid", help="also write all images as one PNG, a row per class")
     _add_run_options(p, "output folder (default: .)")
 
     for name, helptext in (("sketch", "move a drawing towards a class"),
@@ -305,6 +306,10 @@ def _run_task(args) -> int:
             # Each file replays its own image: the recipe names the batch and this image's index in it.
             save_png(img, path, {**recipe, "index": i})
             written.append(str(path))
+        if args.grid:
+            from robustpaint.core.imageio import save_grid
+            save_grid(images, args.grid, columns=args.count, recipe=recipe)
+            written.append(args.grid)
         print("\n".join(written))
     else:
         save_png(images[0], out_file, recipe)

@@ -109,6 +109,18 @@ def save_png(image: torch.Tensor, path: str | Path, recipe: dict | None = None, 
         raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def save_grid(images: torch.Tensor, path: str | Path, columns: int, scale: int = 2, gap: int = 2,
+              recipe: dict | None = None) -> None:
+    """N x 3 x H x W images as one PNG, `columns` per row, nearest-upscaled, with a white gap between."""
+    n, _, h, w = images.shape
+    rows = (n + columns - 1) // columns
+    sheet = torch.ones(3, rows * (h + gap) - gap, columns * (w + gap) - gap)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[:, r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = img
+    save_png(sheet, path, recipe, scale)
+
+
 def read_recipe(path: str | Path) -> dict:
     """The recipe stored in a PNG by `save_png`."""
     img = _open(path)

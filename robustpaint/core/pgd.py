@@ -104,6 +104,12 @@ class PGDOptimizer:
         self.config = config.validate()
         self.x = start.detach().clone().float()
         self.anchor = (start if anchor is None else anchor).detach().clone().float().to(self.x.device)
+        if config.bf16 and self.x.dim() == 4:
+            # bf16 kernels are fastest on channels_last tensors (2-3x on AMX/AVX512-BF16 CPUs); values are unchanged.
+            # The anchor follows, so that the projection's result stays channels_last too.
+            self.model = model.to(memory_format=torch.channels_last)
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+            self.anchor = self.anchor.contiguous(memory_format=torch.channels_last)
         self.change_mask = None if change_mask is None else change_mask.float().to(self.x.device)
         self.steps_done = 0
         self.best_x = self.x.clone() if config.track_best else None

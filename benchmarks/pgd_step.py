@@ -1,0 +1,83 @@
+"""Time per PGD step of the engine against the physical limit: a bare forward + input-gradient backward of the
+same model on the same batch, measured interleaved in one run (so machine noise hits both alike).
+
+    python benchmarks/pgd_step.py [--quick] [--json results/pgd_step.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+
+
+def bare_step(model, x, y, bf16):
+    x = x.detach().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = F.cross_entropy(model(x).float(), y)
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def measure(arch: str, batch: int, bf16: bool, repeats: int) -> dict:
+    torch.manual_seed(0)
+    model = build_classifier(arch, CIFAR10_CLASSES).eval()
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+    x = torch.rand(batch, 3, 32, 32)
+    y = torch.arange(batch) % 10
+    engine = PGDOptimizer(model, obj.class_target(y), x, PGDConfig(eps=30, step_size=0.5, steps=10**9, bf16=bf16))
+    xb = x.contiguous(memory_format=torch.channels_last) if bf16 else x
+    for _ in range(3):  # warm-up: oneDNN builds its kernels on first use
+        engine.step()
+        bare_step(model, xb, y, bf16)
+    engine_times, bare_times = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        engine.step()
+        engine_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bare_step(model, xb, y, bf16)
+        bare_times.append(time.perf_counter() - t)
+    engine_ms, bare_ms = statistics.median(engine_times) * 1e3, statistics.median(bare_times) * 1e3
+    return {"arch": arch, "batch": batch, "precision": "bf16" if bf16 else "fp32", "engine_ms": round(engine_ms, 2),
+            "bare_ms": round(bare_ms, 2), "ratio": round(engine_ms / bare_ms, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="resnet18 only, batch 1 and 8, few repeats (CI)")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    archs = ["resnet18"] if args.quick else ["resnet18", "mobilenet_v2", "resnet50"]
+    batches = [1, 8] if args.quick else [1, 8, 32]
+    repeats = 5 if args.quick else args.repeats
+    rows = []
+    print(f"{'model':14s} {'batch':>5s} {'precision':>9s} {'engine ms':>10s} {'bare ms':>9s} {'ratio':>6s}")
+    for arch in archs:
+        for batch in batches:
+            for bf16 in (False, True):
+                row = measure(arch, batch, bf16, repeats)
+                rows.append(row)
+                print(f"{arch:14s} {batch:5d} {row['precision']:>9s} {row['engine_ms']:10.2f} {row['bare_ms']:9.2f} "
+                      f"{row['ratio']:6.3f}", flush=True)
+    result = {"benchmark": "pgd_step", "machine": f"{platform.processor() or platform.machine()}, "
+              f"{torch.get_num_threads()} threads, torch {torch.__version__}", "rows": rows}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
