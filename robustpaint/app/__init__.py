@@ -1,0 +1,1 @@
+"""The PySide6 desktop app: a thin layer over `robustpaint.core`, talking to it through plain requests."""

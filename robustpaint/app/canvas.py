@@ -1,0 +1,84 @@
+"""The canvas: shows the working image scaled up, turns mouse drags into strokes in image coordinates."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QWidget
+
+
+def array_to_qimage(image: np.ndarray) -> QImage:
+    """H x W x 3 float [0,1] as an RGB888 QImage (a copy, so the array may change afterwards)."""
+    arr = np.ascontiguousarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+    h, w, _ = arr.shape
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def mask_to_qimage(mask: np.ndarray, color=(255, 40, 40), alpha=110) -> QImage:
+    h, w = mask.shape
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = color
+    rgba[..., 3] = (mask > 0.5) * alpha
+    return QImage(np.ascontiguousarray(rgba).data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class Canvas(QWidget):
+    """Draws `image` (and `mask` as a red translucent overlay) scaled to fit; emits strokes as image points."""
+
+    stroke_moved = Signal(object)  # list of (x, y) so far, for live drawing
+    stroke_finished = Signal(object)  # the whole stroke
+    clicked = Signal(float, float)  # a click without movement (fill, colour picker)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumSize(256, 256)
+        self.setMouseTracking(False)
+        self._image = QImage()
+        self._mask = QImage()
+        self._image_size = (32, 32)
+        self._points: list[tuple[float, float]] = []
+        self.smooth = False
+
+    def set_content(self, image: np.ndarray, mask: np.ndarray | None) -> None:
+        self._image = array_to_qimage(image)
+        self._mask = mask_to_qimage(mask) if mask is not None and mask.any() else QImage()
+        self._image_size = image.shape[:2]
+        self.update()
+
+    def target_rect(self) -> QRectF:
+        h, w = self._image_size
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def to_image(self, pos: QPointF) -> tuple[float, float]:
+        rect = self.target_rect()
+        h, w = self._image_size
+        return ((pos.x() - rect.x()) / rect.width() * w, (pos.y() - rect.y()) / rect.height() * h)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(60, 60, 60))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+        if not self._image.isNull():
+            painter.drawImage(self.target_rect(), self._image)
+        if not self._mask.isNull():
+            painter.drawImage(self.target_rect(), self._mask)
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._points = [self.to_image(event.position())]
+            self.stroke_moved.emit(list(self._points))
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._points:
+            self._points.append(self.to_image(event.position()))
+            self.stroke_moved.emit(list(self._points))
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._points:
+            points, self._points = self._points, []
+            if len(points) == 1:
+                self.clicked.emit(*points[0])
+            self.stroke_finished.emit(points)

@@ -1,0 +1,24 @@
+"""Starts the desktop app."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        print("robustpaint: no display found. Run the tasks headless with the command line ('robustpaint --help'), "
+              "or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
+        return 2
+    from PySide6.QtWidgets import QApplication
+
+    from robustpaint.app.window import MainWindow
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("RobustPaint")
+    window = MainWindow()
+    window.resize(900, 600)
+    window.show()
+    return app.exec()

@@ -1,0 +1,474 @@
+"""The main window: canvas, tools, task and parameter panels, live class readout, and the worker bridge."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QThread, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QToolBar, QVBoxLayout,
+                               QWidget)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from robustpaint.app.canvas import Canvas
+from robustpaint.app.worker import Job, SynthesisWorker
+from robustpaint.core.document import Brush, Document
+from robustpaint.core.tasks import PRESETS
+
+TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
+               "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint"}
+TASK_PARAMETERS = {  # which parameter rows each task shows
+    "generate": {"class", "eps", "step", "steps", "seed"},
+    "sketch": {"class", "eps", "step", "steps"},
+    "inpaint": {"class", "eps", "step", "steps", "lam"},
+    "translate": {"class", "eps", "step", "steps"},
+    "superres": {"eps", "step", "steps", "factor"},
+    "paint": {"neuron", "eps", "step", "steps", "lam"},
+}
+
+
+class _StateCommand(QUndoCommand):
+    """One undo step: the document's state before and after a stroke or a run (already applied when pushed)."""
+
+    def __init__(self, window: "MainWindow", before, after, text: str):
+        super().__init__(text)
+        self.window, self.before, self.after, self._first = window, before, after, True
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self.window.document.restore(self.after)
+        self.window.refresh_canvas()
+
+    def undo(self) -> None:
+        self.window.document.restore(self.before)
+        self.window.refresh_canvas()
+
+
+class MainWindow(QMainWindow):
+    submit_job = Signal(object)
+    pause_worker = Signal()
+    resume_worker = Signal()
+    step_worker = Signal()
+    stop_worker = Signal()
+    dispose_worker = Signal()
+    load_model = Signal(str)
+    run_finished = Signal(int)  # emitted on the GUI thread once a run's last image is on the canvas
+    image_updated = Signal(int)  # step number, emitted on the GUI thread after each live update
+
+    def __init__(self, model_name: str | None = None):
+        super().__init__()
+        from robustpaint.core.models.store import DEFAULT_MODEL, list_models
+
+        self.setWindowTitle("RobustPaint")
+        self.document = Document.blank(32)
+        self.undo_stack = QUndoStack(self)
+        self.brush_color = QColor(0, 0, 0)
+        self.job_id = 0
+        self.running = False
+        self.run_before = None
+        self.last_recipe: dict | None = None
+        self.cards: dict[str, dict] = {}
+        self.longest_stall_ms = 0.0
+        self.updates = 0
+        self._stroke_before = None
+
+        self.canvas = Canvas()
+        self.canvas.stroke_moved.connect(self._on_stroke_moved)
+        self.canvas.stroke_finished.connect(self._on_stroke_finished)
+        self.setCentralWidget(self.canvas)
+        self._build_tools()
+        self._build_panel([e.name for e in list_models()], model_name or DEFAULT_MODEL)
+        self._build_menus()
+
+        self.thread = QThread(self)
+        self.worker = SynthesisWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.submit_job.connect(self.worker.submit)
+        self.pause_worker.connect(self.worker.pause)
+        self.resume_worker.connect(self.worker.resume)
+        self.step_worker.connect(self.worker.single_step)
+        self.stop_worker.connect(self.worker.stop)
+        self.dispose_worker.connect(self.worker.dispose)
+        self.load_model.connect(self.worker.load_model)
+        self.worker.stepped.connect(self._on_stepped)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.model_ready.connect(self._on_model_ready)
+        self.thread.start()
+        if self.model_combo.count():
+            self.load_model.emit(self.model_combo.currentText())
+        self._on_task_changed()
+        self.refresh_canvas()
+
+    # --- building the window -------------------------------------------------------------------------------
+
+    def _build_tools(self) -> None:
+        bar = QToolBar("Tools", self)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
+        group = QActionGroup(self)
+        self.tool_actions = {}
+        for name, key in (("brush", "B"), ("eraser", "E"), ("mask", "M"), ("unmask", "Shift+M"), ("fill", "F")):
+            action = QAction(name.capitalize(), self, checkable=True, shortcut=QKeySequence(key))
+            group.addAction(action)
+            bar.addAction(action)
+            self.tool_actions[name] = action
+        self.tool_actions["brush"].setChecked(True)
+        color = QAction("Colour…", self)
+        color.triggered.connect(self._choose_color)
+        bar.addAction(color)
+        self.brush_size = QSpinBox(minimum=1, maximum=16, value=2)
+        self.brush_size.setToolTip("brush size in image pixels")
+        bar.addWidget(self.brush_size)
+
+    def _build_panel(self, models: list[str], model_name: str) -> None:
+        from PySide6.QtWidgets import QDockWidget
+
+        panel = QWidget()
+        form = QFormLayout(panel)
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(models)
+        if model_name in models:
+            self.model_combo.setCurrentText(model_name)
+        self.model_combo.currentTextChanged.connect(lambda name: self.load_model.emit(name))
+        form.addRow("Model", self.model_combo)
+        self.card_label = QLabel("no model" if not models else "loading…")
+        self.card_label.setWordWrap(True)
+        form.addRow(self.card_label)
+        self.task_combo = QComboBox()
+        for key, label in TASK_LABELS.items():
+            self.task_combo.addItem(label, key)
+        self.task_combo.currentIndexChanged.connect(self._on_task_changed)
+        form.addRow("Task", self.task_combo)
+        self.class_combo = QComboBox(editable=True)
+        self.class_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.neuron_spin = QSpinBox(minimum=0, maximum=4095)
+        self.eps_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.eps_slider.setRange(0.0, 40.0)
+        self.step_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.step_slider.setRange(0.01, 2.0)
+        self.steps_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.steps_slider.setRange(1, 1000)
+        self.lam_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.lam_slider.setRange(0.0, 200.0)
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.factor_spin = QSpinBox(minimum=2, maximum=8, value=2)
+        self.rows = {"class": ("Class", self.class_combo), "neuron": ("Neuron", self.neuron_spin),
+                     "eps": ("Epsilon", self.eps_slider), "step": ("Step size", self.step_slider),
+                     "steps": ("Steps", self.steps_slider), "lam": ("Lambda", self.lam_slider),
+                     "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_spin)}
+        self.row_labels = {}
+        for key, (label, widget) in self.rows.items():
+            self.row_labels[key] = QLabel(label)
+            form.addRow(self.row_labels[key], widget)
+        for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider):
+            widget.valueChanged.connect(self._on_parameter_changed)
+        preset = QPushButton("Paper preset")
+        preset.clicked.connect(self.apply_preset)
+        form.addRow(preset)
+        self.live_check = QCheckBox("Live: restart on every stroke or change")
+        self.live_check.setChecked(True)
+        form.addRow(self.live_check)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self.toggle_run)
+        step_button = QPushButton("Step")
+        step_button.clicked.connect(self.single_step)
+        stop_button = QPushButton("Stop")
+        stop_button.clicked.connect(self.stop)
+        for b in (self.run_button, step_button, stop_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.progress = QProgressBar()
+        form.addRow(self.progress)
+        readout = QVBoxLayout()
+        self.top_bars = []
+        for _ in range(5):
+            bar = QProgressBar(maximum=1000, textVisible=True)
+            bar.setFormat("")
+            readout.addWidget(bar)
+            self.top_bars.append(bar)
+        form.addRow("Top 5", readout)
+        dock = QDockWidget("Synthesis", self)
+        dock.setWidget(panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.status_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.status_label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, key, slot in (("&Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog),
+                                ("&Export PNG…", QKeySequence("Ctrl+E"), self.export_dialog),
+                                ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = QAction(text, self, shortcut=QKeySequence(key))
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        edit.addActions([undo, redo])
+        for text, slot in (("&Invert mask", self.document_invert_mask), ("&Clear mask", self.document_clear_mask)):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            edit.addAction(action)
+        run = self.menuBar().addMenu("&Run")
+        toggle = QAction("Run / pause", self, shortcut=QKeySequence("Space"))
+        toggle.triggered.connect(self.toggle_run)
+        run.addAction(toggle)
+
+    # --- document edits ------------------------------------------------------------------------------------
+
+    def refresh_canvas(self) -> None:
+        self.canvas.set_content(self.document.image, self.document.mask)
+
+    def _current_brush(self) -> Brush:
+        tool = next(name for name, a in self.tool_actions.items() if a.isChecked())
+        color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
+        target = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask"}.get(tool, "image")
+        return Brush(size=self.brush_size.value(), color=color, target=target, clear=tool == "unmask")
+
+    def _on_stroke_moved(self, points) -> None:
+        if self.running:
+            self.pause_worker.emit()
+            self.running = False
+            self._commit_run("PGD run")
+        if self._stroke_before is None:
+            self._stroke_before = self.document.state()
+        self.document.restore(self._stroke_before)
+        if self.tool_actions["fill"].isChecked():
+            return
+        self.document.paint_stroke(points, self._current_brush())
+        self.refresh_canvas()
+
+    def _on_stroke_finished(self, points) -> None:
+        before = self._stroke_before or self.document.state()
+        self._stroke_before = None
+        if self.tool_actions["fill"].isChecked():
+            x, y = points[-1]
+            color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
+            self.document.fill(int(x), int(y), color)
+            self.refresh_canvas()
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "stroke"))
+        if self.live_check.isChecked() and self.last_recipe is not None:
+            self.start_run()
+
+    def document_invert_mask(self) -> None:
+        before = self.document.state()
+        self.document.invert_mask()
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "invert mask"))
+        self.refresh_canvas()
+
+    def document_clear_mask(self) -> None:
+        before = self.document.state()
+        self.document.clear_mask()
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "clear mask"))
+        self.refresh_canvas()
+
+    def _choose_color(self) -> None:
+        color = QColorDialog.getColor(self.brush_color, self)
+        if color.isValid():
+            self.brush_color = color
+
+    # --- parameters --------------------------------------------------------------------------------------
+
+    @property
+    def task(self) -> str:
+        return self.task_combo.currentData()
+
+    def _on_task_changed(self) -> None:
+        visible = TASK_PARAMETERS[self.task]
+        for key, (_, widget) in self.rows.items():
+            widget.setVisible(key in visible)
+            self.row_labels[key].setVisible(key in visible)
+        self.apply_preset()
+
+    def apply_preset(self) -> None:
+        preset = PRESETS[self.task]
+        scale = (self.document.size[0] * self.document.size[1] / 1024) ** 0.5
+        for widget, value in ((self.eps_slider, preset.eps * scale), (self.step_slider, preset.step_size * scale),
+                              (self.steps_slider, preset.steps)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.lam_slider.blockSignals(True)
+        self.lam_slider.setValue(90.0 if self.task == "paint" else 10.0)
+        self.lam_slider.blockSignals(False)
+
+    def _on_parameter_changed(self) -> None:
+        if self.running and self.live_check.isChecked():
+            self.start_run()  # restart from the current canvas with the new values
+
+    def _on_model_ready(self, name: str, card: dict) -> None:
+        self.cards[name] = card
+        if name != self.model_combo.currentText():
+            return
+        classes = card["classes"]
+        current = self.class_combo.currentText()
+        self.class_combo.clear()
+        self.class_combo.addItems(classes)
+        if current in classes:
+            self.class_combo.setCurrentText(current)
+        self.neuron_spin.setMaximum(4095)
+        acc = card.get("accuracy", {})
+        figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
+        self.card_label.setText(f"{card['arch']} on {card.get('dataset', '?')}; "
+                                f"{'robust' if card.get('robust') else 'not robust'}; {figures or 'not evaluated'}")
+        self.status_label.setText(f"{name} on cpu")
+
+    def make_job(self) -> Job:
+        self.job_id += 1
+        name = self.model_combo.currentText()
+        classes = self.cards.get(name, {}).get("classes", [])
+        target = self.class_combo.currentText()
+        targets = (classes.index(target),) if target in classes else ()
+        visible = TASK_PARAMETERS[self.task]
+        return Job(self.job_id, name, self.task, self.document.image.copy(), self.document.mask.copy(),
+                   targets=targets if "class" in visible else (), neurons=(self.neuron_spin.value(),),
+                   eps=self.eps_slider.value(), step_size=self.step_slider.value(), steps=self.steps_slider.value(),
+                   lam=self.lam_slider.value() if "lam" in visible else None, seed=self.seed_spin.value(),
+                   factor=self.factor_spin.value())
+
+    # --- running -----------------------------------------------------------------------------------------
+
+    def start_run(self) -> None:
+        if not self.model_combo.count():
+            self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
+            return
+        if self.run_before is None:
+            self.run_before = self.document.state()
+        job = self.make_job()
+        self.current_job = job
+        self.running = True
+        self.run_button.setText("Pause")
+        self._last_update = time.perf_counter()
+        self.submit_job.emit(job)
+
+    def toggle_run(self) -> None:
+        if self.running:
+            self.running = False
+            self.run_button.setText("Resume")
+            self.pause_worker.emit()
+        elif self.run_button.text() == "Resume":
+            self.running = True
+            self.run_button.setText("Pause")
+            self.resume_worker.emit()
+        else:
+            self.start_run()
+
+    def single_step(self) -> None:
+        if self.run_button.text() in ("Resume", "Pause"):
+            self.running = False
+            self.run_button.setText("Resume")
+            self.step_worker.emit()
+
+    def stop(self) -> None:
+        self.running = False
+        self.run_button.setText("Run")
+        self.stop_worker.emit()
+
+    @Slot(int, object, float, int, int, object)
+    def _on_stepped(self, job_id, image, loss, step, total, top5) -> None:
+        if job_id != self.job_id:
+            return  # a result of a job we have moved past
+        started = time.perf_counter()
+        self.document.image = image
+        self.refresh_canvas()
+        self.progress.setMaximum(total)
+        self.progress.setValue(step)
+        for bar, (name, p) in zip(self.top_bars, top5):
+            bar.setValue(int(p * 1000))
+            bar.setFormat(f"{name} {p * 100:.1f}%")
+        self.updates += 1
+        self.image_updated.emit(step)
+        self.status_label.setText(f"{self.model_combo.currentText()} on cpu · step {step}/{total} · loss {loss:.3f}"
+                                  f" · {self.worker.steps_per_second:.1f} steps/s")
+        self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    @Slot(int, object)
+    def _on_finished(self, job_id, image) -> None:
+        if job_id != self.job_id:
+            return
+        self.document.image = image
+        self.refresh_canvas()
+        self.running = False
+        self.run_button.setText("Run")
+        self._commit_run("PGD run")
+        self.run_finished.emit(job_id)
+
+    def _commit_run(self, text: str) -> None:
+        from robustpaint.core.recipes import make_recipe
+        if self.run_before is None:
+            return
+        job = self.current_job
+        card = self.cards.get(job.model, {})
+        self.last_recipe = make_recipe(job.task, job.model, card.get("weights_sha256", ""), targets=list(job.targets),
+                                       eps=job.eps, step_size=job.step_size, steps=job.steps, seed=job.seed)
+        self.undo_stack.push(_StateCommand(self, self.run_before, self.document.state(), text))
+        self.run_before = None
+
+    @Slot(int, str)
+    def _on_failed(self, job_id, message) -> None:
+        self.running = False
+        self.run_button.setText("Run")
+        self.statusBar().showMessage(message, 10000)
+
+    # --- files -------------------------------------------------------------------------------------------
+
+    def open_image(self, path: str, fit: str = "scale") -> bool:
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.imageio import load_image
+        try:
+            tensor = load_image(path, size=self.document.size, fit=fit)
+        except RobustPaintError as exc:
+            QMessageBox.warning(self, "Cannot open image", str(exc))
+            return False
+        before = self.document.state()
+        self.document.image = tensor[0].permute(1, 2, 0).numpy().astype(np.float32)
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open image"))
+        self.refresh_canvas()
+        return True
+
+    def open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
+        if path:
+            self.open_image(path)
+
+    def export_png(self, path: str, scale: int = 1) -> bool:
+        import torch
+
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.imageio import save_png
+        recipe = dict(self.last_recipe or {"task": "none", "note": "hand-drawn, no PGD run"})
+        recipe["export_scale"] = scale
+        try:
+            save_png(torch.from_numpy(self.document.image).permute(2, 0, 1), path, recipe, scale)
+        except RobustPaintError as exc:
+            QMessageBox.warning(self, "Cannot export", str(exc))
+            return False
+        self.statusBar().showMessage(f"exported {path}", 5000)
+        return True
+
+    def export_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Export PNG", "robustpaint.png",
+                                                   "PNG 1x (*.png);;PNG 4x (*.png);;PNG 8x (*.png)")
+        if path:
+            self.export_png(path, {"PNG 4x (*.png)": 4, "PNG 8x (*.png)": 8}.get(chosen, 1))
+
+    def shutdown(self) -> None:
+        """Stops the worker and its thread (also on close, mid-run)."""
+        if self.thread.isRunning():
+            self.stop_worker.emit()
+            self.dispose_worker.emit()
+            self.thread.quit()
+            self.thread.wait()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)

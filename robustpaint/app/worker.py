@@ -1,0 +1,170 @@
+"""The live PGD worker: a QObject living on its own QThread that runs one step per event-loop turn.
+
+The GUI sends immutable `Job`s (numpy arrays and plain values) by queued signals and receives images, losses and
+class probabilities by signals; it never touches the worker's tensors and never waits on torch. Every job has an
+id, and the GUI drops results of ids it has moved past.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    model: str
+    task: str
+    image: np.ndarray  # H x W x 3 float32 in [0,1]
+    mask: np.ndarray  # H x W float32
+    targets: tuple[int, ...] = ()
+    neurons: tuple[int, ...] = ()
+    eps: float | None = None
+    step_size: float | None = None
+    steps: int | None = None
+    lam: float | None = None
+    seed: int = 0
+    factor: int = 2
+    temperature: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+
+class SynthesisWorker(QObject):
+    stepped = Signal(int, object, float, int, int, object)  # job id, image HxWx3, loss, step, total, top-5
+    finished = Signal(int, object)  # job id, final image
+    failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
+    model_ready = Signal(str, object)  # model name, card
+
+    def __init__(self):
+        super().__init__()
+        self._bundles: dict = {}
+        self._job: Job | None = None
+        self._optimizer = None
+        self._paused = False
+        self._timer: QTimer | None = None
+        self.steps_per_second = 0.0
+
+    def _ensure_timer(self) -> QTimer:
+        if self._timer is None:  # created in the worker's thread, on first use
+            self._timer = QTimer(self)
+            self._timer.setInterval(0)
+            self._timer.timeout.connect(self._tick)
+        return self._timer
+
+    def _bundle(self, name: str):
+        if name not in self._bundles:
+            from robustpaint.core.recipes import load_model_bundle
+            self._bundles[name] = load_model_bundle(name)
+            self.model_ready.emit(name, self._bundles[name][1])
+        return self._bundles[name]
+
+    @Slot(str)
+    def load_model(self, name: str) -> None:
+        from robustpaint.core.errors import RobustPaintError
+        try:
+            self._bundle(name)
+        except RobustPaintError as exc:
+            self.failed.emit(-1, str(exc))
+
+    @Slot(object)
+    def submit(self, job: Job) -> None:
+        """Starts `job` from its own image, replacing whatever ran before (within one step)."""
+        import torch
+
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.tasks import TaskRequest, build_task
+
+        self._optimizer, self._job = None, job
+        try:
+            model, _card, seeds, _ = self._bundle(job.model)
+            image = torch.from_numpy(np.ascontiguousarray(job.image.transpose(2, 0, 1)))[None].float()
+            mask = torch.from_numpy(np.ascontiguousarray(job.mask))[None, None].float()
+            if job.task == "superres":
+                image = torch.nn.functional.avg_pool2d(image, job.factor)
+            request = TaskRequest(job.task, image=image, mask=mask if float(mask.sum()) > 0 else None,
+                                  targets=job.targets, neurons=job.neurons, eps=job.eps, step_size=job.step_size,
+                                  steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,
+                                  temperature=job.temperature, size=job.image.shape[0])
+            self._optimizer = build_task(model, request, seeds).optimizer(model)
+        except RobustPaintError as exc:
+            self.failed.emit(job.job_id, str(exc))
+            return
+        self._started, self._paused = time.perf_counter(), False
+        self._first_step = 0
+        self._ensure_timer().start()
+
+    @Slot()
+    def pause(self) -> None:
+        self._paused = True
+        if self._timer is not None:
+            self._timer.stop()
+
+    @Slot()
+    def resume(self) -> None:
+        if self._optimizer is not None and not self._optimizer.done:
+            self._paused = False
+            self._started, self._first_step = time.perf_counter(), self._optimizer.steps_done
+            self._ensure_timer().start()
+
+    @Slot()
+    def single_step(self) -> None:
+        if self._optimizer is not None and not self._optimizer.done:
+            self._paused = True
+            if self._timer is not None:
+                self._timer.stop()
+            self._do_step()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._optimizer is not None and self._job is not None:
+            self.finished.emit(self._job.job_id, self._image())
+        self._optimizer = None
+
+    @Slot()
+    def dispose(self) -> None:
+        """Destroys the step timer in this thread (a QTimer must die in the thread that owns it)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer.setParent(None)
+            self._timer = None
+        self._optimizer = None
+
+    def _image(self) -> np.ndarray:
+        return self._optimizer.x.detach()[0].permute(1, 2, 0).float().cpu().numpy().copy()
+
+    def _tick(self) -> None:
+        if self._optimizer is None or self._paused:
+            self._timer.stop()
+            return
+        self._do_step()
+
+    def _do_step(self) -> None:
+        optimizer, job = self._optimizer, self._job
+        try:
+            result = optimizer.step()
+        except FloatingPointError as exc:
+            self._timer and self._timer.stop()
+            self._optimizer = None
+            self.failed.emit(job.job_id, f"the optimisation diverged ({exc}); the last good image is kept")
+            return
+        model = self._bundles[job.model][0]
+        probs = result.logits[0].softmax(0)
+        top = probs.topk(min(5, len(probs)))
+        top5 = [(model.classes[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+        elapsed = time.perf_counter() - self._started
+        done_here = optimizer.steps_done - self._first_step
+        self.steps_per_second = done_here / elapsed if elapsed > 0 else 0.0
+        image = self._image()
+        self.stepped.emit(job.job_id, image, float(result.loss.mean()), optimizer.steps_done,
+                          optimizer.config.steps, top5)
+        if optimizer.done:
+            if self._timer is not None:
+                self._timer.stop()
+            self._optimizer = None
+            self.finished.emit(job.job_id, image)

@@ -1,0 +1,102 @@
+"""What the user edits: the image and the mask as numpy arrays, and brush strokes applied to them.
+
+No Qt here: the canvas converts widget coordinates to image coordinates and hands plain points to `paint_stroke`;
+the app turns each stroke's before/after pair into one undo step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Brush:
+    """A round brush. `target` is "image" (paint `color`), "erase" (paint white) or "mask" (value 1, or 0 with
+    `clear=True`)."""
+
+    size: float = 3.0
+    color: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    opacity: float = 1.0
+    target: str = "image"
+    clear: bool = False
+
+
+def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarray:
+    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels)."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    centres = np.stack([xs + 0.5, ys + 0.5], axis=-1).reshape(-1, 2)
+    distance = np.full(len(centres), np.inf)
+    if len(points) == 1:
+        points = np.concatenate([points, points])
+    for a, b in zip(points[:-1], points[1:]):
+        ab = b - a
+        length2 = float(ab @ ab)
+        t = np.zeros(len(centres)) if length2 == 0 else np.clip((centres - a) @ ab / length2, 0, 1)
+        closest = a + t[:, None] * ab
+        distance = np.minimum(distance, np.linalg.norm(centres - closest, axis=1))
+    # Soft edge one pixel wide, so small brushes still cover the pixel under the cursor.
+    return np.clip(radius + 0.5 - distance, 0, 1).reshape(h, w)
+
+
+class Document:
+    """The working image (H x W x 3 float32 in [0,1]) and mask (H x W float32 in {0,1})."""
+
+    def __init__(self, image: np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError("the image must be H x W x 3")
+        self.image = image.astype(np.float32).clip(0, 1)
+        self.mask = np.zeros(image.shape[:2], np.float32)
+
+    @classmethod
+    def blank(cls, size: int = 32, value: float = 1.0) -> "Document":
+        return cls(np.full((size, size, 3), value, np.float32))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.image.copy(), self.mask.copy()
+
+    def restore(self, state: tuple[np.ndarray, np.ndarray]) -> None:
+        self.image, self.mask = state[0].copy(), state[1].copy()
+
+    def paint_stroke(self, points, brush: Brush) -> None:
+        """Paints a polyline of (x, y) image coordinates with the brush."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            return
+        h, w = self.size
+        cover = _dab_weights(h, w, pts, brush.size / 2) * float(np.clip(brush.opacity, 0, 1))
+        if brush.target == "mask":
+            value = 0.0 if brush.clear else 1.0
+            self.mask = np.where(cover > 0.5, value, self.mask).astype(np.float32)
+            return
+        color = np.ones(3, np.float32) if brush.target == "erase" else np.asarray(brush.color, np.float32)
+        self.image = (self.image * (1 - cover[..., None]) + color * cover[..., None]).astype(np.float32)
+
+    def fill(self, x: int, y: int, color) -> None:
+        """Flood fill of the 4-connected region of (nearly) the same colour as pixel (x, y)."""
+        h, w = self.size
+        if not (0 <= x < w and 0 <= y < h):
+            return
+        seed = self.image[y, x].copy()
+        same = np.all(np.abs(self.image - seed) < 1e-3, axis=2)
+        region = np.zeros((h, w), bool)
+        stack = [(y, x)]
+        while stack:
+            cy, cx = stack.pop()
+            if region[cy, cx] or not same[cy, cx]:
+                continue
+            region[cy, cx] = True
+            stack.extend((ny, nx) for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1))
+                         if 0 <= ny < h and 0 <= nx < w and not region[ny, nx])
+        self.image[region] = np.asarray(color, np.float32)
+
+    def invert_mask(self) -> None:
+        self.mask = (1 - self.mask).astype(np.float32)
+
+    def clear_mask(self) -> None:
+        self.mask = np.zeros_like(self.mask)

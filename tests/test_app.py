@@ -1,0 +1,140 @@
+"""The desktop app under pytest-qt (offscreen): strokes and undo, the live worker, files, clean shutdown."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QPoint, Qt, QThread  # noqa: E402
+
+from robustpaint.core.imageio import read_recipe  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, installed_tiny):
+    from robustpaint.app.window import MainWindow
+    win = MainWindow(model_name="tiny")
+    qtbot.addWidget(win)
+    win.resize(800, 500)
+    win.show()
+    qtbot.waitUntil(lambda: "tiny" in win.cards, timeout=10000)
+    yield win
+    win.shutdown()
+    assert not win.thread.isRunning()
+
+
+def _drag(qtbot, canvas, start, end):
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(canvas, pos=(start + end) / 2)
+    qtbot.mouseMove(canvas, pos=end)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=end)
+
+
+def _select_task(win, task):
+    win.task_combo.setCurrentIndex(win.task_combo.findData(task))
+
+
+def test_a_stroke_changes_the_canvas_and_undoes_in_one_step(qtbot, window):
+    window.live_check.setChecked(False)
+    before = window.document.image.copy()
+    rect = window.canvas.target_rect()
+    _drag(qtbot, window.canvas, QPoint(int(rect.left() + 20), int(rect.center().y())),
+          QPoint(int(rect.right() - 20), int(rect.center().y())))
+    assert not np.array_equal(window.document.image, before)
+    assert window.undo_stack.count() == 1
+    window.undo_stack.undo()
+    assert np.array_equal(window.document.image, before)
+    window.undo_stack.redo()
+    assert not np.array_equal(window.document.image, before)
+
+
+def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
+    window.tool_actions["mask"].setChecked(True)
+    image = window.document.image.copy()
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c, c + QPoint(30, 0))
+    assert window.document.mask.sum() > 0 and np.array_equal(window.document.image, image)
+
+
+@pytest.mark.parametrize("task", ["generate", "sketch", "inpaint", "translate", "superres", "paint"])
+def test_every_task_runs_through_the_real_worker(qtbot, window, task):
+    _select_task(window, task)
+    window.steps_slider.setValue(3)
+    if task in ("inpaint", "paint"):
+        window.document.mask[8:20, 8:20] = 1
+    window.document.image[:] = np.random.default_rng(0).random(window.document.image.shape)
+    start = window.document.image.copy()
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.progress.value() == 3
+    assert not np.array_equal(window.document.image, start)
+    assert window.top_bars[0].format() != ""
+    window.undo_stack.undo()  # the whole run is one undo step
+    assert np.array_equal(window.document.image, start)
+
+
+def test_pause_resume_and_stop(qtbot, window):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.image_updated, timeout=10000):
+        window.start_run()
+    window.toggle_run()  # pause
+    assert not window.running and window.run_button.text() == "Resume"
+    with qtbot.waitSignal(window.image_updated, timeout=10000):
+        window.toggle_run()  # resume
+    with qtbot.waitSignal(window.run_finished, timeout=10000):
+        window.stop()
+    assert window.run_button.text() == "Run"
+
+
+def test_changing_a_slider_during_a_run_restarts_with_the_new_value(qtbot, window):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.image_updated, timeout=10000):
+        window.start_run()
+    first = window.job_id
+    window.eps_slider.setValue(1.5)
+    assert window.job_id == first + 1 and window.current_job.eps == pytest.approx(1.5)
+    qtbot.waitUntil(lambda: window.progress.maximum() == 1000 and window.status_label.text().count("step") > 0)
+    window.stop()
+
+
+def test_export_writes_a_png_whose_recipe_names_the_run(qtbot, window, tmp_path):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.export_png(str(tmp_path / "out.png"), scale=4)
+    image = Image.open(tmp_path / "out.png")
+    assert image.size == (128, 128)
+    recipe = read_recipe(tmp_path / "out.png")
+    assert recipe["task"] == "sketch" and recipe["model"] == "tiny" and recipe["steps"] == 2
+
+
+def test_opening_a_bad_image_shows_an_error_and_changes_nothing(qtbot, window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("robustpaint.app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    (tmp_path / "bad.png").write_text("not an image")
+    before = window.document.image.copy()
+    assert not window.open_image(str(tmp_path / "bad.png"))
+    assert shown and "not a readable image" in shown[0]
+    assert np.array_equal(window.document.image, before) and window.undo_stack.count() == 0
+
+
+def test_opening_a_good_image_scales_it_to_the_canvas(qtbot, window, tmp_path):
+    Image.new("RGB", (100, 60), (255, 0, 0)).save(tmp_path / "red.png")
+    assert window.open_image(str(tmp_path / "red.png"))
+    assert window.document.image.shape == (32, 32, 3) and window.document.image[..., 0].min() > 0.99
+
+
+def test_closing_mid_run_stops_the_worker_thread(qtbot, installed_tiny):
+    from robustpaint.app.window import MainWindow
+    win = MainWindow(model_name="tiny")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: "tiny" in win.cards, timeout=10000)
+    win.steps_slider.setValue(1000)
+    with qtbot.waitSignal(win.image_updated, timeout=10000):
+        win.start_run()
+    win.close()
+    assert not win.thread.isRunning()
