@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-card", action="store_true", help="print only; leave the card unchanged")
 
+    p = sub.add_parser("doctor", help="check the install; --gui also drives the window offscreen")
+    p.add_argument("--gui", action="store_true", help="open the main window offscreen and run every task")
+    p.add_argument("--model", default=None)
+
     seeds = sub.add_parser("seeds", help="class-conditional seeds for generation").add_subparsers(
         dest="seeds_command", metavar="ACTION")
     p = seeds.add_parser("fit", help="fit per-class Gaussian seeds on training images, stored next to the weights")
@@ -449,6 +453,11 @@ def _seeds(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from robustpaint.doctor import run_doctor
+    return run_doctor(args.gui, args.model)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -460,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in TASK_COMMANDS:
             return _run_task(args)
         handlers = {"classify": _classify, "replay": _replay, "models": _models, "train": _train,
-                    "seeds": _seeds, "eval": lambda a: _eval(a, argv)}
+                    "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
         return handlers[args.command](args)
     except RobustPaintError as exc:
         print(f"robustpaint: error: {exc}", file=sys.stderr)

@@ -138,3 +138,23 @@ def test_closing_mid_run_stops_the_worker_thread(qtbot, installed_tiny):
         win.start_run()
     win.close()
     assert not win.thread.isRunning()
+
+
+def test_doctor_gui_drives_every_task_and_passes(qtbot, installed_tiny, capsys):
+    from robustpaint.cli import main
+    code = main(["doctor", "--gui", "--model", "tiny"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for task in ("generate", "sketch", "inpaint", "translate", "superres", "paint"):
+        assert f"[ok] {task}:" in out
+    assert "exported a 4x PNG" in out and "FAIL" not in out
+
+
+def test_starting_without_a_display_says_how_to_run_headless(monkeypatch, capsys):
+    from robustpaint.app.main import run_app
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert run_app() == 2
+    err = capsys.readouterr().err
+    assert "QT_QPA_PLATFORM=offscreen" in err and len(err.strip().splitlines()) == 1
