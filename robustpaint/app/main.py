@@ -12,12 +12,15 @@ def run_app(argv: list[str] | None = None) -> int:
         print("robustpaint: no display found. Run the tasks headless with the command line ('robustpaint --help'), "
               "or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
         return 2
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from robustpaint.app.window import MainWindow
+    from robustpaint.core.paths import resources_dir
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("RobustPaint")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "robustpaint.svg")))
     window = MainWindow()
     window.resize(900, 600)
     window.show()
