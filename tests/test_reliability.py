@@ -1,0 +1,94 @@
+"""Readers never fail with a foreign exception, and atomic writes survive SIGKILL at any moment."""
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.imageio import load_image, load_mask, read_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _png_bytes(mode="RGB", size=(8, 8)):
+    buffer = io.BytesIO()
+    Image.new(mode, size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=2000),
+                      st.builds(lambda cut, flip: bytearray(_png_bytes())[:cut] + bytes([flip]),
+                                st.integers(0, 200), st.integers(0, 255))))
+def test_any_bytes_give_an_image_or_our_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "x.png"
+    path.write_bytes(bytes(data))
+    for reader in (lambda: load_image(path), lambda: load_mask(path, (8, 8)), lambda: read_recipe(path)):
+        try:
+            reader()
+        except RobustPaintError:
+            pass
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "I", "1", "RGB"])
+def test_every_image_mode_is_converted_to_rgb(tmp_path, mode):
+    path = tmp_path / ("x.tif" if mode in ("CMYK", "I") else "x.png")
+    Image.new(mode, (10, 6)).save(path)
+    image = load_image(path)
+    assert image.shape == (1, 3, 6, 10) and 0 <= image.min() and image.max() <= 1
+
+
+def test_animated_images_give_their_first_frame(tmp_path):
+    frames = [Image.new("RGB", (4, 4), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    image = load_image(tmp_path / "a.gif")
+    assert image[0, 0].mean() > 0.9 and image[0, 2].mean() < 0.1
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path):
+    from robustpaint.core import imageio
+    Image.new("L", (400, 400)).save(tmp_path / "big.png")
+    old, imageio.MAX_PIXELS = imageio.MAX_PIXELS, 100_000
+    try:
+        with pytest.raises(RobustPaintError, match="more than"):
+            load_image(tmp_path / "big.png")
+    finally:
+        imageio.MAX_PIXELS = old
+
+
+WRITER = """
+import sys
+from robustpaint.core.atomic import atomic_write_bytes
+target, i = sys.argv[1], 0
+while True:
+    i += 1
+    atomic_write_bytes(target, bytes([i % 256]) * 3_000_000)
+"""
+
+
+def test_sigkill_during_atomic_writes_never_leaves_a_broken_file(tmp_path):
+    target = tmp_path / "file.bin"
+    target.write_bytes(bytes([0]) * 3_000_000)
+    rng = np.random.default_rng(0)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for trial in range(15):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env)
+        time.sleep(0.3 + float(rng.random()) * 0.7)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        data = target.read_bytes()
+        assert len(data) == 3_000_000 and data == bytes([data[0]]) * 3_000_000, f"trial {trial}: torn file"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "file.bin"]
+    # a killed writer may leave its temporary file behind, never a damaged target
+    assert all(name.startswith(".file.bin.") for name in leftovers)
