@@ -156,11 +156,12 @@ class MainWindow(QMainWindow):
         self.lam_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.lam_slider.setRange(0.0, 200.0)
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
-        self.factor_spin = QSpinBox(minimum=2, maximum=8, value=2)
+        self.factor_combo = QComboBox()  # factors that divide the 32-pixel canvas
+        self.factor_combo.addItems(["2", "4", "8"])
         self.rows = {"class": ("Class", self.class_combo), "neuron": ("Neuron", self.neuron_spin),
                      "eps": ("Epsilon", self.eps_slider), "step": ("Step size", self.step_slider),
                      "steps": ("Steps", self.steps_slider), "lam": ("Lambda", self.lam_slider),
-                     "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_spin)}
+                     "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_combo)}
         self.row_labels = {}
         for key, (label, widget) in self.rows.items():
             self.row_labels[key] = QLabel(label)
@@ -333,7 +334,7 @@ class MainWindow(QMainWindow):
                    targets=targets if "class" in visible else (), neurons=(self.neuron_spin.value(),),
                    eps=self.eps_slider.value(), step_size=self.step_slider.value(), steps=self.steps_slider.value(),
                    lam=self.lam_slider.value() if "lam" in visible else None, seed=self.seed_spin.value(),
-                   factor=self.factor_spin.value())
+                   factor=int(self.factor_combo.currentText()))
 
     # --- running -----------------------------------------------------------------------------------------
 

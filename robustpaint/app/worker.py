@@ -84,6 +84,8 @@ class SynthesisWorker(QObject):
             image = torch.from_numpy(np.ascontiguousarray(job.image.transpose(2, 0, 1)))[None].float()
             mask = torch.from_numpy(np.ascontiguousarray(job.mask))[None, None].float()
             if job.task == "superres":
+                if job.image.shape[0] % job.factor or job.image.shape[1] % job.factor:
+                    raise RobustPaintError(f"the canvas size is not a multiple of the factor {job.factor}")
                 image = torch.nn.functional.avg_pool2d(image, job.factor)
             request = TaskRequest(job.task, image=image, mask=mask if float(mask.sum()) > 0 else None,
                                   targets=job.targets, neurons=job.neurons, eps=job.eps, step_size=job.step_size,
