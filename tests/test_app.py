@@ -158,3 +158,15 @@ def test_starting_without_a_display_says_how_to_run_headless(monkeypatch, capsys
     assert run_app() == 2
     err = capsys.readouterr().err
     assert "QT_QPA_PLATFORM=offscreen" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_stroke_during_a_live_run_is_kept_and_restarts_the_run(qtbot, window):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.image_updated, timeout=10000):
+        window.start_run()
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c - QPoint(40, 0), c + QPoint(40, 0))
+    assert window.running  # live mode restarted the run ...
+    assert window.current_job.image[16, 14:18].max() < 0.05  # ... from the canvas with the black stroke on it
+    window.stop()

@@ -237,8 +237,10 @@ class MainWindow(QMainWindow):
 
     def _on_stroke_moved(self, points) -> None:
         if self.running:
-            self.pause_worker.emit()
+            self.job_id += 1  # drop any step still in flight, so it cannot paint over the stroke
+            self.stop_worker.emit()
             self.running = False
+            self.run_button.setText("Run")
             self._commit_run("PGD run")
         if self._stroke_before is None:
             self._stroke_before = self.document.state()

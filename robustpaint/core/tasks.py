@@ -155,7 +155,8 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         if seeds is None:
             raise RobustPaintError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
         targets = _targets(request, model, n, torch.arange(n) % len(model.classes))
-        size = request.size or 32
+        from robustpaint.core.models import ARCHITECTURES
+        size = request.size or ARCHITECTURES[model.arch].input_size
         start = seeds.sample(targets, size, request.temperature, generator, request.mix)
         objective = obj.class_target(targets.to(device))
         anchor, change = start, request.change_mask
