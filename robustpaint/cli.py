@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check the install; --gui also drives the window offscreen")
     p.add_argument("--gui", action="store_true", help="open the main window offscreen and run every task")
+    p.add_argument("--screenshot", help="with --gui: generate a picture and save a screenshot of the window here")
     p.add_argument("--model", default=None)
 
     seeds = sub.add_parser("seeds", help="class-conditional seeds for generation").add_subparsers(
@@ -455,7 +456,7 @@ def _seeds(args) -> int:
 
 def _doctor(args) -> int:
     from robustpaint.doctor import run_doctor
-    return run_doctor(args.gui, args.model)
+    return run_doctor(args.gui, args.model, args.screenshot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ def check_install() -> bool:
     return ok
 
 
-def check_gui(model: str | None, steps: int = 5) -> bool:
+def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) -> bool:
     """Opens the main window offscreen, draws a stroke, runs every task through the real worker, exports a PNG."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
@@ -117,15 +117,24 @@ def check_gui(model: str | None, steps: int = 5) -> bool:
     elapsed = time.perf_counter() - started
     _line(True, f"live: {window.updates / elapsed:.1f} canvas updates/s over {window.updates} steps; longest GUI-thread "
                 f"slot {window.longest_stall_ms:.1f} ms")
+    if screenshot:
+        window.task_combo.setCurrentIndex(window.task_combo.findData("generate"))
+        window.class_combo.setCurrentText("horse" if "horse" in window.cards[name]["classes"] else
+                                          window.cards[name]["classes"][0])
+        finished.clear()
+        window.steps_slider.setValue(60)
+        window.start_run()
+        wait_for(lambda: bool(finished), 300)
+        ok &= _line(window.grab().save(screenshot), f"screenshot of the main window: {screenshot}")
     window.close()
     ok &= _line(not window.thread.isRunning(), "closing the window stopped the worker thread")
     app.processEvents()
     return ok
 
 
-def run_doctor(gui: bool, model: str | None) -> int:
+def run_doctor(gui: bool, model: str | None, screenshot: str | None = None) -> int:
     ok = check_install()
     if gui:
-        ok &= check_gui(model)
+        ok &= check_gui(model, screenshot=screenshot)
     print("all checks passed" if ok else "some checks FAILED", file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoComm
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QToolBar, QVBoxLayout,
                                QWidget)
-from superqt import QLabeledDoubleSlider, QLabeledSlider
+from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 
 from robustpaint.app.canvas import Canvas
 from robustpaint.app.worker import Job, SynthesisWorker
@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
         self.brush_size = QSpinBox(minimum=1, maximum=16, value=2)
         self.brush_size.setToolTip("brush size in image pixels")
         bar.addWidget(self.brush_size)
+        self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%")
+        self.brush_opacity.setToolTip("brush opacity")
+        bar.addWidget(self.brush_opacity)
 
     def _build_panel(self, models: list[str], model_name: str) -> None:
         from PySide6.QtWidgets import QDockWidget
@@ -144,8 +147,7 @@ class MainWindow(QMainWindow):
             self.task_combo.addItem(label, key)
         self.task_combo.currentIndexChanged.connect(self._on_task_changed)
         form.addRow("Task", self.task_combo)
-        self.class_combo = QComboBox(editable=True)
-        self.class_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.class_combo = QSearchableComboBox()  # type to search (1000 classes for ImageNet models)
         self.neuron_spin = QSpinBox(minimum=0, maximum=4095)
         self.eps_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.eps_slider.setRange(0.0, 40.0)
@@ -233,7 +235,8 @@ class MainWindow(QMainWindow):
         tool = next(name for name, a in self.tool_actions.items() if a.isChecked())
         color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
         target = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask"}.get(tool, "image")
-        return Brush(size=self.brush_size.value(), color=color, target=target, clear=tool == "unmask")
+        return Brush(size=self.brush_size.value(), color=color, opacity=self.brush_opacity.value() / 100,
+                     target=target, clear=tool == "unmask")
 
     def _on_stroke_moved(self, points) -> None:
         if self.running:
