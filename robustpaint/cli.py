@@ -450,7 +450,13 @@ def _seeds(args) -> int:
         raise UsageError("the data's classes differ from the model's")
     seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool)
     seeds.save(entry.seeds_path)
-    print(f"wrote {entry.seeds_path} ({entry.seeds_path.stat().st_size / 1e6:.1f} MB)")
+    from robustpaint.core.atomic import atomic_write_text
+    atomic_write_text(entry.seeds_path.with_suffix(".json"), json.dumps({
+        "what": "class-conditional Gaussian seeds for generation: per-class mean, low-rank factor, residual std",
+        "model": entry.name, "rank": args.rank, "pool": args.pool, "data": str(args.data),
+        "images": len(data.labels), "command": "robustpaint " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    }, indent=2) + "\n")
+    print(f"wrote {entry.seeds_path} ({entry.seeds_path.stat().st_size / 1e6:.1f} MB) and its card")
     return 0
 
 
