@@ -14,5 +14,5 @@ card["name"] = "resnet18"
 card["weights_file"] = "resnet18.safetensors"
 pathlib.Path("resources/models/resnet18.json").write_text(json.dumps(card, indent=2) + "\n")
 PY
-robustpaint eval --model resnet18 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 2000
+robustpaint eval --model resnet18 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
 robustpaint seeds fit --model resnet18 --data "$data" --rank 32
