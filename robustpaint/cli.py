@@ -357,7 +357,7 @@ def _replay(args) -> int:
 
 
 def _models(args) -> int:
-    from robustpaint.core.models.checkpoint import read_card
+    from robustpaint.core.models.checkpoint import accuracy_summary, read_card
     from robustpaint.core.models.store import list_models
 
     if args.models_command == "import":
@@ -375,10 +375,9 @@ def _models(args) -> int:
         except RobustPaintError as exc:
             print(f"{entry.name:20s} {entry.origin:9s} card problem: {exc}")
             continue
-        acc = card.get("accuracy", {})
-        figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
+        figures = accuracy_summary(card)
         print(f"{entry.name:20s} {entry.origin:9s} {card['arch']:18s} {card.get('dataset', '?'):10s} "
-              f"{card.get('role', 'synthesis'):9s} {figures or 'not evaluated'}")
+              f"{card.get('role', 'synthesis'):9s} {figures}")
     return 0
 
 

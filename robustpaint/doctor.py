@@ -23,7 +23,7 @@ def check_install() -> bool:
 
     from robustpaint import __version__
     from robustpaint.core.errors import RobustPaintError
-    from robustpaint.core.models.checkpoint import load_model
+    from robustpaint.core.models.checkpoint import accuracy_summary, load_model
     from robustpaint.core.models.store import list_models
     from robustpaint.core.paths import resources_dir, user_data_dir
 
@@ -39,10 +39,9 @@ def check_install() -> bool:
         except RobustPaintError as exc:
             ok &= _line(False, f"model {entry.name}: {exc}")
             continue
-        acc = card.get("accuracy", {})
-        figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
+        figures = accuracy_summary(card)
         _line(True, f"model {entry.name} ({entry.origin}): {card['arch']}, {card.get('dataset', '?')}, "
-                    f"sha256 verified, {figures or 'not evaluated'}, seeds {'yes' if entry.seeds_path.is_file() else 'no'}")
+                    f"sha256 verified, {figures}, seeds {'yes' if entry.seeds_path.is_file() else 'no'}")
     return ok
 
 

@@ -15,6 +15,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 from robustpaint.app.canvas import Canvas
 from robustpaint.app.worker import Job, SynthesisWorker
 from robustpaint.core.document import Brush, Document
+from robustpaint.core.models.checkpoint import accuracy_summary
 from robustpaint.core.tasks import PRESETS
 
 TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
@@ -322,10 +323,9 @@ class MainWindow(QMainWindow):
         if current in classes:
             self.class_combo.setCurrentText(current)
         self.neuron_spin.setMaximum(4095)
-        acc = card.get("accuracy", {})
-        figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
+        figures = accuracy_summary(card)
         self.card_label.setText(f"{card['arch']} on {card.get('dataset', '?')}; "
-                                f"{'robust' if card.get('robust') else 'not robust'}; {figures or 'not evaluated'}")
+                                f"{'robust' if card.get('robust') else 'not robust'}; {figures}")
         self.status_label.setText(f"{name} on cpu")
 
     def make_job(self) -> Job:
