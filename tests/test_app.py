@@ -10,6 +10,26 @@ from PySide6.QtCore import QPoint, Qt, QThread  # noqa: E402
 from robustpaint.core.imageio import read_recipe  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_leaked_threads_or_windows():
+    """Fails any test that leaves a window open or a worker thread running (runs after qtbot closed its widgets)."""
+    import threading
+    before = threading.active_count()
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    from robustpaint.app.window import MainWindow
+    app = QApplication.instance()
+    if app is None:
+        return
+    app.processEvents()
+    visible = [w for w in app.topLevelWidgets() if w.isVisible()]
+    running = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.thread.isRunning()]
+    assert not visible, f"windows left open: {visible}"
+    assert not running, "a worker thread is still running"
+    assert threading.active_count() <= before, "a Python thread was leaked"
+
+
 @pytest.fixture
 def window(qtbot, installed_tiny):
     from robustpaint.app.window import MainWindow
@@ -170,3 +190,97 @@ def test_a_stroke_during_a_live_run_is_kept_and_restarts_the_run(qtbot, window):
     assert window.running  # live mode restarted the run ...
     assert window.current_job.image[16, 14:18].max() < 0.05  # ... from the canvas with the black stroke on it
     window.stop()
+
+
+def _canvas_point(win, x, y):
+    """The widget position of image pixel centre (x, y)."""
+    rect = win.canvas.target_rect()
+    return QPoint(int(rect.x() + (x + 0.5) * rect.width() / 32), int(rect.y() + (y + 0.5) * rect.height() / 32))
+
+
+def test_the_line_tool_draws_a_straight_segment_between_press_and_release(qtbot, window):
+    window.live_check.setChecked(False)
+    window.tool_actions["line"].setChecked(True)
+    window.brush_size.setValue(1)
+    start, end = _canvas_point(window, 4, 20), _canvas_point(window, 27, 20)
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(window.canvas, pos=_canvas_point(window, 15, 2))  # a detour the line must ignore
+    qtbot.mouseMove(window.canvas, pos=end)
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=end)
+    dark = window.document.image.mean(axis=2) < 0.5
+    assert dark[20, 5:27].all() and not dark[:18].any()
+    assert window.undo_stack.count() == 1 and len(window.document.strokes) == 1
+
+
+def test_the_colour_picker_takes_the_colour_under_the_cursor(qtbot, window):
+    window.document.image[10, 12] = (0.2, 0.6, 0.8)
+    window.tool_actions["picker"].setChecked(True)
+    point = _canvas_point(window, 12, 10)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=point)
+    assert window.brush_color.name() == "#3399cc"
+    assert window.undo_stack.count() == 0
+
+
+def test_strokes_land_on_the_right_pixels_when_zoomed_and_panned(qtbot, window):
+    window.live_check.setChecked(False)
+    window.brush_size.setValue(1)
+    window.canvas.set_zoom(40.0, anchor=window.canvas.rect().center().toPointF())
+    window.canvas.offset += window.canvas.offset.__class__(-37, 23)
+    point = _canvas_point(window, 17, 14)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=point)
+    dark = np.argwhere(window.document.image.mean(axis=2) < 0.5)
+    assert dark.tolist() == [[14, 17]]
+    window.canvas.set_zoom(None)
+    assert window.canvas.target_rect().width() == pytest.approx(min(window.canvas.width(), window.canvas.height()))
+
+
+def test_a_saved_project_reopens_with_image_mask_strokes_and_parameters(qtbot, window, tmp_path):
+    window.live_check.setChecked(False)
+    _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 3))
+    window.tool_actions["mask"].setChecked(True)
+    _drag(qtbot, window.canvas, _canvas_point(window, 3, 25), _canvas_point(window, 20, 25))
+    _select_task(window, "inpaint")
+    window.eps_slider.setValue(3.5)
+    window.class_combo.setCurrentIndex(2)
+    saved = (window.document.image.copy(), window.document.mask.copy(), list(window.document.strokes))
+    assert window.save_project(str(tmp_path / "p.rpaint")) and window.undo_stack.isClean()
+    assert "p.rpaint" in window.windowTitle() and "*" not in window.windowTitle()
+
+    from robustpaint.app.window import MainWindow
+    other = MainWindow(model_name="tiny")
+    qtbot.addWidget(other)
+    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
+    assert other.open_project(str(tmp_path / "p.rpaint"))
+    assert np.array_equal(other.document.image, saved[0]) and np.array_equal(other.document.mask, saved[1])
+    assert other.document.strokes == saved[2] and len(saved[2]) == 2
+    assert other.task == "inpaint" and other.eps_slider.value() == pytest.approx(3.5)
+    assert other.class_combo.currentText() == window.class_combo.currentText()
+    other.shutdown()
+
+
+def test_opening_a_damaged_project_shows_an_error_and_changes_nothing(qtbot, window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("robustpaint.app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    (tmp_path / "bad.rpaint").write_bytes(b"PK\x03\x04 not really a zip")
+    before = window.document.state()
+    assert not window.open_project(str(tmp_path / "bad.rpaint"))
+    assert shown and "not a RobustPaint project" in shown[0]
+    assert np.array_equal(window.document.image, before[0]) and window.undo_stack.count() == 0
+
+
+def test_autosave_keeps_unsaved_work_and_a_new_window_recovers_it(qtbot, window, installed_tiny):
+    window.live_check.setChecked(False)
+    assert not window.autosave()  # nothing to save yet
+    _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 9))
+    assert window.autosave() and window.autosave_path().exists()
+    painted = window.document.image.copy()
+    window.shutdown()  # as if the process died: no clean close, the autosave stays
+
+    from robustpaint.app.window import MainWindow
+    other = MainWindow(model_name="tiny")
+    qtbot.addWidget(other)
+    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
+    assert other.recover_autosave()
+    assert np.array_equal(other.document.image, painted) and not other.undo_stack.isClean()
+    other.close()  # a clean close removes the autosave
+    assert not other.autosave_path().exists()

@@ -24,7 +24,11 @@ def mask_to_qimage(mask: np.ndarray, color=(255, 40, 40), alpha=110) -> QImage:
 
 
 class Canvas(QWidget):
-    """Draws `image` (and `mask` as a red translucent overlay) scaled to fit; emits strokes as image points."""
+    """Draws `image` (and `mask` as a red translucent overlay) scaled to fit or zoomed; emits strokes as image points.
+
+    Zoom: Ctrl+wheel (around the cursor) or `set_zoom`; `zoom = None` fits the widget. Pan: drag with the middle
+    button (or with the right button). Strokes are always reported in image pixels, whatever the view.
+    """
 
     stroke_moved = Signal(object)  # list of (x, y) so far, for live drawing
     stroke_finished = Signal(object)  # the whole stroke
@@ -38,7 +42,10 @@ class Canvas(QWidget):
         self._mask = QImage()
         self._image_size = (32, 32)
         self._points: list[tuple[float, float]] = []
+        self._pan_from: QPointF | None = None
         self.smooth = False
+        self.zoom: float | None = None  # screen pixels per image pixel; None = fit the widget
+        self.offset = QPointF(0, 0)  # pan, in screen pixels, of the zoomed image from the centred position
 
     def set_content(self, image: np.ndarray, mask: np.ndarray | None) -> None:
         self._image = array_to_qimage(image)
@@ -46,10 +53,38 @@ class Canvas(QWidget):
         self._image_size = image.shape[:2]
         self.update()
 
+    def fit_scale(self) -> float:
+        h, w = self._image_size
+        return min(self.width() / w, self.height() / h)
+
+    def scale(self) -> float:
+        return self.fit_scale() if self.zoom is None else self.zoom
+
+    def set_zoom(self, zoom: float | None, anchor: QPointF | None = None) -> None:
+        """Zooms to `zoom` screen pixels per image pixel (None: fit), keeping the image point under `anchor`."""
+        if zoom is not None:
+            zoom = float(min(max(zoom, 1.0), 256.0))
+        if anchor is not None and zoom is not None:
+            x, y = self.to_image(anchor)
+            self.zoom = zoom
+            rect = self.target_rect()
+            h, w = self._image_size
+            self.offset += anchor - QPointF(rect.x() + x / w * rect.width(), rect.y() + y / h * rect.height())
+        else:
+            self.zoom = zoom
+            if zoom is None:
+                self.offset = QPointF(0, 0)
+        self.update()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.set_zoom(self.scale() * factor, anchor)
+
     def target_rect(self) -> QRectF:
         h, w = self._image_size
-        scale = min(self.width() / w, self.height() / h)
-        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+        scale = self.scale()
+        offset = QPointF(0, 0) if self.zoom is None else self.offset
+        return QRectF((self.width() - w * scale) / 2 + offset.x(), (self.height() - h * scale) / 2 + offset.y(),
+                      w * scale, h * scale)
 
     def to_image(self, pos: QPointF) -> tuple[float, float]:
         rect = self.target_rect()
@@ -66,18 +101,36 @@ class Canvas(QWidget):
             painter.drawImage(self.target_rect(), self._mask)
         painter.end()
 
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier and event.angleDelta().y():
+            self.zoom_by(1.25 if event.angleDelta().y() > 0 else 0.8, event.position())
+        elif self.zoom is not None:  # plain wheel scrolls a zoomed image
+            self.offset += QPointF(event.angleDelta().x(), event.angleDelta().y()) / 4
+            self.update()
+
     def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
+            self._pan_from = event.position()
+            if self.zoom is None:
+                self.zoom = self.fit_scale()
+                self.offset = QPointF(0, 0)
+        elif event.button() == Qt.MouseButton.LeftButton:
             self._points = [self.to_image(event.position())]
             self.stroke_moved.emit(list(self._points))
 
     def mouseMoveEvent(self, event) -> None:
-        if self._points:
+        if self._pan_from is not None:
+            self.offset += event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.update()
+        elif self._points:
             self._points.append(self.to_image(event.position()))
             self.stroke_moved.emit(list(self._points))
 
     def mouseReleaseEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self._points:
+        if event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
+            self._pan_from = None
+        elif event.button() == Qt.MouseButton.LeftButton and self._points:
             points, self._points = self._points, []
             if len(points) == 1:
                 self.clicked.emit(*points[0])

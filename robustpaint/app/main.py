@@ -21,7 +21,17 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("RobustPaint")
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "robustpaint.svg")))
+    from PySide6.QtWidgets import QMessageBox
+
     window = MainWindow()
+    window.ask_before_closing = True
     window.resize(900, 600)
     window.show()
+    if window.autosave_path().exists():
+        answer = QMessageBox.question(window, "Recover", "RobustPaint did not close cleanly last time. "
+                                      "Recover the autosaved painting?")
+        if answer == QMessageBox.StandardButton.Yes:
+            window.recover_autosave()
+        else:
+            window.autosave_path().unlink(missing_ok=True)
     return app.exec()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QThread, Qt, Signal, Slot
+from PySide6.QtCore import QThread, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QToolBar, QVBoxLayout,
@@ -105,6 +105,16 @@ class MainWindow(QMainWindow):
             self.load_model.emit(self.model_combo.currentText())
         self._on_task_changed()
         self.refresh_canvas()
+        self.project_path: str | None = None
+        self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
+        self._autosaved_index = 0
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_title)
+        self._update_title()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(30_000)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
 
     # --- building the window -------------------------------------------------------------------------------
 
@@ -113,8 +123,10 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
         group = QActionGroup(self)
         self.tool_actions = {}
-        for name, key in (("brush", "B"), ("eraser", "E"), ("mask", "M"), ("unmask", "Shift+M"), ("fill", "F")):
-            action = QAction(name.capitalize(), self, checkable=True, shortcut=QKeySequence(key))
+        for name, key in (("brush", "B"), ("eraser", "E"), ("line", "L"), ("mask", "M"), ("unmask", "Shift+M"),
+                          ("fill", "F"), ("picker", "I")):
+            label = {"picker": "Colour picker"}.get(name, name.capitalize())
+            action = QAction(label, self, checkable=True, shortcut=QKeySequence(key))
             group.addAction(action)
             bar.addAction(action)
             self.tool_actions[name] = action
@@ -206,12 +218,25 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog),
+        for text, key, slot in (("&Open image or project…", QKeySequence.StandardKey.Open, self.open_dialog),
+                                ("&Save project", QKeySequence.StandardKey.Save, self.save_project_dialog),
+                                ("Save project &as…", QKeySequence("Ctrl+Shift+S"),
+                                 lambda: self.save_project_dialog(ask=True)),
                                 ("&Export PNG…", QKeySequence("Ctrl+E"), self.export_dialog),
                                 ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
             action = QAction(text, self, shortcut=QKeySequence(key))
             action.triggered.connect(slot)
             file_menu.addAction(action)
+        view = self.menuBar().addMenu("&View")
+        for text, key, slot in (("Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.canvas.zoom_by(1.5)),
+                                ("Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.canvas.zoom_by(1 / 1.5)),
+                                ("&Fit to window", QKeySequence("Ctrl+0"), lambda: self.canvas.set_zoom(None))):
+            action = QAction(text, self, shortcut=QKeySequence(key))
+            action.triggered.connect(slot)
+            view.addAction(action)
+        smooth = QAction("&Smooth scaling", self, checkable=True)
+        smooth.toggled.connect(self._set_smooth)
+        view.addAction(smooth)
         edit = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -232,8 +257,12 @@ class MainWindow(QMainWindow):
     def refresh_canvas(self) -> None:
         self.canvas.set_content(self.document.image, self.document.mask)
 
+    @property
+    def tool(self) -> str:
+        return next(name for name, a in self.tool_actions.items() if a.isChecked())
+
     def _current_brush(self) -> Brush:
-        tool = next(name for name, a in self.tool_actions.items() if a.isChecked())
+        tool = self.tool
         color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
         target = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask"}.get(tool, "image")
         return Brush(size=self.brush_size.value(), color=color, opacity=self.brush_opacity.value() / 100,
@@ -249,19 +278,31 @@ class MainWindow(QMainWindow):
         if self._stroke_before is None:
             self._stroke_before = self.document.state()
         self.document.restore(self._stroke_before)
-        if self.tool_actions["fill"].isChecked():
+        if self.tool in ("fill", "picker"):
             return
-        self.document.paint_stroke(points, self._current_brush())
+        self.document.paint_stroke(self._stroke_points(points), self._current_brush())
         self.refresh_canvas()
+
+    def _stroke_points(self, points):
+        """The line tool draws the straight segment from where the drag began to where it is now."""
+        return [points[0], points[-1]] if self.tool == "line" else points
 
     def _on_stroke_finished(self, points) -> None:
         before = self._stroke_before or self.document.state()
         self._stroke_before = None
-        if self.tool_actions["fill"].isChecked():
+        if self.tool == "picker":
+            color = self.document.pick_color(*points[-1])
+            if color is not None:
+                self.brush_color = QColor.fromRgbF(*color)
+                self.statusBar().showMessage(f"colour {self.brush_color.name()}", 3000)
+            return
+        if self.tool == "fill":
             x, y = points[-1]
             color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
             self.document.fill(int(x), int(y), color)
             self.refresh_canvas()
+        else:
+            self.document.log_stroke(self._stroke_points(points), self._current_brush())
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "stroke"))
         if self.live_check.isChecked() and self.last_recipe is not None:
             self.start_run()
@@ -441,11 +482,6 @@ class MainWindow(QMainWindow):
         self.refresh_canvas()
         return True
 
-    def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
-        if path:
-            self.open_image(path)
-
     def export_png(self, path: str, scale: int = 1) -> bool:
         import torch
 
@@ -467,6 +503,142 @@ class MainWindow(QMainWindow):
         if path:
             self.export_png(path, {"PNG 4x (*.png)": 4, "PNG 8x (*.png)": 8}.get(chosen, 1))
 
+    # --- projects and autosave ------------------------------------------------------------------------------
+
+    def to_project(self):
+        from robustpaint.core.project import Project
+        name = self.model_combo.currentText()
+        parameters = {"class": self.class_combo.currentText(), "neuron": self.neuron_spin.value(),
+                      "eps": self.eps_slider.value(), "step_size": self.step_slider.value(),
+                      "steps": self.steps_slider.value(), "lam": self.lam_slider.value(),
+                      "seed": self.seed_spin.value(), "factor": int(self.factor_combo.currentText())}
+        return Project(image=self.document.image, mask=self.document.mask, model=name,
+                       model_sha256=self.cards.get(name, {}).get("weights_sha256", ""), task=self.task,
+                       parameters=parameters, strokes=list(self.document.strokes), last_recipe=self.last_recipe)
+
+    def save_project(self, path: str) -> bool:
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.project import save_project
+        try:
+            save_project(self.to_project(), path)
+        except RobustPaintError as exc:
+            QMessageBox.warning(self, "Cannot save project", str(exc))
+            return False
+        self.project_path = path
+        self.undo_stack.setClean()
+        self.statusBar().showMessage(f"saved {path}", 5000)
+        return True
+
+    def save_project_dialog(self, ask: bool = False) -> None:
+        path = self.project_path
+        if ask or not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save project", path or "untitled.rpaint",
+                                                  "RobustPaint project (*.rpaint)")
+            if path and not path.endswith(".rpaint"):
+                path += ".rpaint"
+        if path:
+            self.save_project(path)
+
+    def open_project(self, path: str, *, recovered: bool = False) -> bool:
+        """Replaces the document with a saved project (one undo step); a damaged file changes nothing."""
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.project import load_project
+        try:
+            project = load_project(path)
+        except RobustPaintError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return False
+        self.stop()
+        before = self.document.state()
+        self.document = Document(project.image)
+        self.document.mask = project.mask
+        self.document.strokes = list(project.strokes)
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open project"))
+        index = self.task_combo.findData(project.task)
+        if index >= 0:
+            self.task_combo.setCurrentIndex(index)
+        if project.model and self.model_combo.findText(project.model) >= 0:
+            self.model_combo.setCurrentText(project.model)
+        elif project.model:
+            self.statusBar().showMessage(f"the project used model {project.model!r}, which is not installed", 10000)
+        p = project.parameters
+        for widget, key, kind in ((self.eps_slider, "eps", float), (self.step_slider, "step_size", float),
+                                  (self.steps_slider, "steps", int), (self.lam_slider, "lam", float),
+                                  (self.seed_spin, "seed", int), (self.neuron_spin, "neuron", int)):
+            if isinstance(p.get(key), (int, float)):
+                widget.blockSignals(True)
+                widget.setValue(kind(p[key]))
+                widget.blockSignals(False)
+        if isinstance(p.get("class"), str) and p["class"]:
+            self.class_combo.setCurrentText(p["class"])
+        self.last_recipe = project.last_recipe
+        self.project_path = None if recovered else path
+        if not recovered:
+            self.undo_stack.setClean()
+        self.refresh_canvas()
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open", "", "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)")
+        if not path:
+            return
+        if path.endswith(".rpaint"):
+            self.open_project(path)
+            return
+        self.open_image(path, fit=self._ask_fit(path))
+
+    def _ask_fit(self, path: str) -> str:
+        """For a non-square image, asks whether to scale it (distorting) or centre-crop it to the canvas."""
+        from PIL import Image
+        try:
+            with Image.open(path) as img:
+                square = img.width == img.height
+        except Exception:  # open_image reports unreadable files with its own message
+            return "scale"
+        if square:
+            return "scale"
+        box = QMessageBox(QMessageBox.Icon.Question, "Fit image", "The image is not square. Fit it to the canvas by:",
+                          parent=self)
+        crop = box.addButton("Centre crop", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Scale", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return "crop" if box.clickedButton() is crop else "scale"
+
+    @staticmethod
+    def autosave_path():
+        from robustpaint.core.paths import user_data_dir
+        return user_data_dir() / "autosave.rpaint"
+
+    def autosave(self) -> bool:
+        """Writes the autosave file when there are unsaved changes (every 30 s); the previous one stays intact."""
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.project import save_project
+        if self.undo_stack.isClean() and not self.autosave_path().exists():
+            return False
+        if self.undo_stack.index() == self._autosaved_index:
+            return False
+        try:
+            save_project(self.to_project(), self.autosave_path())
+        except RobustPaintError as exc:
+            self.statusBar().showMessage(f"autosave failed: {exc}", 10000)
+            return False
+        self._autosaved_index = self.undo_stack.index()
+        return True
+
+    def recover_autosave(self) -> bool:
+        """Opens the autosave left by a session that did not close cleanly, as unsaved changes."""
+        path = self.autosave_path()
+        return path.exists() and self.open_project(str(path), recovered=True)
+
+    def _update_title(self) -> None:
+        name = self.project_path.rsplit("/", 1)[-1] if self.project_path else "untitled"
+        self.setWindowTitle(f"{name}{'' if self.undo_stack.isClean() else ' *'} — RobustPaint")
+
+    def _set_smooth(self, smooth: bool) -> None:
+        self.canvas.smooth = smooth
+        self.canvas.update()
+
     def shutdown(self) -> None:
         """Stops the worker and its thread (also on close, mid-run)."""
         if self.thread.isRunning():
@@ -476,5 +648,20 @@ class MainWindow(QMainWindow):
             self.thread.wait()
 
     def closeEvent(self, event) -> None:
+        if self.ask_before_closing and not self.undo_stack.isClean():
+            answer = QMessageBox.question(
+                self, "Unsaved changes", "Save the project before closing?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.StandardButton.Save:
+                self.save_project_dialog()
+                if not self.undo_stack.isClean():
+                    event.ignore()
+                    return
         self.shutdown()
+        self.autosave_timer.stop()
+        self.autosave_path().unlink(missing_ok=True)  # a clean close: nothing to recover next time
         super().closeEvent(event)

@@ -48,6 +48,7 @@ class Document:
             raise ValueError("the image must be H x W x 3")
         self.image = image.astype(np.float32).clip(0, 1)
         self.mask = np.zeros(image.shape[:2], np.float32)
+        self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
 
     @classmethod
     def blank(cls, size: int = 32, value: float = 1.0) -> "Document":
@@ -57,11 +58,24 @@ class Document:
     def size(self) -> tuple[int, int]:
         return self.image.shape[0], self.image.shape[1]
 
-    def state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.image.copy(), self.mask.copy()
+    def state(self) -> tuple:
+        """A snapshot for undo: image, mask and the stroke log."""
+        return self.image.copy(), self.mask.copy(), tuple(self.strokes)
 
-    def restore(self, state: tuple[np.ndarray, np.ndarray]) -> None:
-        self.image, self.mask = state[0].copy(), state[1].copy()
+    def restore(self, state: tuple) -> None:
+        self.image, self.mask, self.strokes = state[0].copy(), state[1].copy(), list(state[2])
+
+    def log_stroke(self, points, brush: Brush) -> None:
+        self.strokes.append({"points": [[round(float(x), 2), round(float(y), 2)] for x, y in points],
+                             "brush": {"size": brush.size, "color": list(brush.color), "opacity": brush.opacity,
+                                       "target": brush.target, "clear": brush.clear}})
+
+    def pick_color(self, x: float, y: float) -> tuple[float, float, float] | None:
+        """The colour under image point (x, y), or None outside the image."""
+        h, w = self.size
+        if not (0 <= x < w and 0 <= y < h):
+            return None
+        return tuple(float(v) for v in self.image[int(y), int(x)])
 
     def paint_stroke(self, points, brush: Brush) -> None:
         """Paints a polyline of (x, y) image coordinates with the brush."""

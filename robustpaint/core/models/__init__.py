@@ -29,6 +29,11 @@ def _resnet18(n):
     return resnet18(n)
 
 
+def _resnet9(n):
+    from robustpaint.core.models.cifar_resnet import resnet9
+    return resnet9(n)
+
+
 def _resnet50(n):
     from robustpaint.core.models.cifar_resnet import resnet50
     return resnet50(n)
@@ -48,6 +53,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
         Architecture("resnet18", _resnet18, 32, "CIFAR ResNet-18 (robustness-library layout)"),
+        Architecture("resnet9", _resnet9, 32, "CIFAR ResNet-9 (Page's DAWNBench net; the fast standard evaluator)"),
         Architecture("resnet50", _resnet50, 32, "CIFAR ResNet-50 (robustness-library layout)"),
         Architecture("mobilenet_v2", _mobilenet, 32, "torchvision MobileNetV2 with CIFAR strides"),
         Architecture("imagenet_resnet50", _imagenet_resnet50, 224, "torchvision ResNet-50 (ImageNet layout)"),

@@ -145,7 +145,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         loss_sum = 0.0
         started = time.perf_counter()
         bar = tqdm(range(batches_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0,
-                   file=sys.stderr, mininterval=5)
+                   file=sys.stderr, mininterval=5 if sys.stderr.isatty() else 60)
         for b in bar:
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = augment(data.images[idx], generator).to(device).float().div_(255)
@@ -166,7 +166,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += float(loss.detach()) * len(y)
             bar.set_postfix_str(f"img/s {seen * world / (time.perf_counter() - started):.0f} "
-                                f"loss {loss_sum / seen:.3f} acc {correct / seen:.3f}")
+                                f"loss {loss_sum / seen:.3f} acc {correct / seen:.3f}", refresh=False)
         elapsed = time.perf_counter() - started
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "train_adv_accuracy": correct / seen,
                         "seconds": round(elapsed, 1), "images_per_second": round(seen * world / elapsed, 1)})

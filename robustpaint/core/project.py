@@ -1,0 +1,135 @@
+"""Project files (`.rpaint`): the image, mask, strokes, parameters and model reference of one painting session.
+
+A zip with fixed member names, read without extracting anything and without pickle: `project.json` (format
+version, model name and weights hash, task and parameters, the stroke log, the last run's recipe), `image.npy` and
+`mask.npy` (float32, loaded with `allow_pickle=False`, so PGD results keep their full precision) and `preview.png`
+for file browsers. Writes are atomic; any damage is a `ProjectError` with one line that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from robustpaint.core.atomic import atomic_path
+from robustpaint.core.errors import RobustPaintError
+
+FORMAT = "robustpaint-project"
+FORMAT_VERSION = 1
+SUFFIX = ".rpaint"
+MEMBERS = ("project.json", "image.npy", "mask.npy")
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
+MAX_SIDE = 8192
+
+
+class ProjectError(RobustPaintError):
+    """A project file that cannot be read or written."""
+
+
+@dataclass
+class Project:
+    image: np.ndarray  # H x W x 3 float32 in [0,1]
+    mask: np.ndarray  # H x W float32 in {0,1}
+    model: str = ""
+    model_sha256: str = ""
+    task: str = "generate"
+    parameters: dict = field(default_factory=dict)
+    strokes: list = field(default_factory=list)  # [{"points": [[x, y], ...], "brush": {...}}, ...]
+    last_recipe: dict | None = None
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_project(project: Project, path: str | Path) -> None:
+    """Writes the project atomically: the previous file stays intact until the new one is complete."""
+    path = Path(path)
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": project.model,
+            "model_sha256": project.model_sha256, "task": project.task, "parameters": project.parameters,
+            "strokes": project.strokes, "last_recipe": project.last_recipe}
+    preview = io.BytesIO()
+    Image.fromarray((np.clip(project.image, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").save(preview, "PNG")
+    try:
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr("project.json", json.dumps(meta, indent=1, sort_keys=True))
+                archive.writestr("image.npy", _npy_bytes(project.image))
+                archive.writestr("mask.npy", _npy_bytes(project.mask))
+                archive.writestr("preview.png", preview.getvalue())
+    except OSError as exc:
+        raise ProjectError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise ProjectError(f"{path} is damaged: it has no {name}") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ProjectError(f"{path} is damaged: {name} claims {info.file_size:,} bytes")
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        raise ProjectError(f"{path} is damaged: cannot read {name} ({exc})") from None
+
+
+def _array(data: bytes, name: str, path: Path, ndim: int) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ProjectError(f"{path} is damaged: {name} is not an array ({exc})") from None
+    if array.ndim != ndim or array.dtype.kind != "f" or max(array.shape[:2], default=0) > MAX_SIDE or 0 in array.shape:
+        raise ProjectError(f"{path} is damaged: {name} has shape {array.shape} and type {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ProjectError(f"{path} is damaged: {name} holds NaN or infinite values")
+    return array.astype(np.float32)
+
+
+def load_project(path: str | Path) -> Project:
+    path = Path(path)
+    if not path.is_file():
+        raise ProjectError(f"project file not found: {path}")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path} is not a RobustPaint project ({exc})") from None
+    with archive:
+        for info in archive.infolist():  # nothing is extracted, but a crafted archive is refused outright
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+                raise ProjectError(f"{path} is damaged: member {name!r} points outside the project")
+        try:
+            meta = json.loads(_read_member(archive, "project.json", path))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ProjectError(f"{path} is damaged: project.json is not JSON") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ProjectError(f"{path} is not a RobustPaint project")
+        version = meta.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise ProjectError(f"{path} is damaged: format version {version!r}")
+        if version > FORMAT_VERSION:
+            raise ProjectError(f"{path} was saved by a newer RobustPaint (project format {version}); "
+                               f"this version reads format {FORMAT_VERSION}: please update")
+        image = _array(_read_member(archive, "image.npy", path), "image.npy", path, 3)
+        mask = _array(_read_member(archive, "mask.npy", path), "mask.npy", path, 2)
+    if image.shape[2] != 3 or mask.shape != image.shape[:2]:
+        raise ProjectError(f"{path} is damaged: image {image.shape} and mask {mask.shape} do not match")
+    strokes = meta.get("strokes", [])
+    parameters = meta.get("parameters", {})
+    recipe = meta.get("last_recipe")
+    if not isinstance(strokes, list) or not isinstance(parameters, dict) or not isinstance(recipe, (dict, type(None))):
+        raise ProjectError(f"{path} is damaged: project.json has fields of the wrong type")
+    return Project(image=image.clip(0, 1), mask=(mask > 0.5).astype(np.float32), model=str(meta.get("model", "")),
+                   model_sha256=str(meta.get("model_sha256", "")), task=str(meta.get("task", "generate")),
+                   parameters=parameters, strokes=strokes, last_recipe=recipe)
