@@ -284,3 +284,42 @@ def test_autosave_keeps_unsaved_work_and_a_new_window_recovers_it(qtbot, window,
     assert np.array_equal(other.document.image, painted) and not other.undo_stack.isClean()
     other.close()  # a clean close removes the autosave
     assert not other.autosave_path().exists()
+
+
+def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qtbot, window):
+    """Stress: the worker never deadlocks, crashes or keeps a stale job, however fast the GUI changes its mind."""
+    from PySide6.QtWidgets import QApplication
+    _select_task(window, "generate")
+    window.steps_slider.setValue(50)
+    for cycle in range(1000):
+        window.start_run()
+        window.eps_slider.setValue(1.0 + (cycle % 7) * 0.5)  # live mode: restarts with the new value
+        if cycle % 3 == 0:
+            QApplication.processEvents()  # let some steps through, at varying points of the cycle
+        window.stop()
+        if cycle % 5 == 0:
+            window.start_run()
+            window.toggle_run()  # pause
+            window.single_step()
+            window.stop()
+    window.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.current_job.steps == 3 and window.progress.value() == 3
+    assert window.thread.isRunning() and not window.running
+
+
+def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtbot, window):
+    import torch
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(20)
+    model = window.worker._bundles["tiny"][0]  # the worker is idle here: no step is running
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    before = window.document.image.copy()
+    with qtbot.waitSignal(window.worker.failed, timeout=10000) as blocker:
+        window.start_run()
+    assert "diverged" in blocker.args[1]
+    qtbot.waitUntil(lambda: not window.running, timeout=5000)
+    assert np.array_equal(window.document.image, before) and np.isfinite(window.document.image).all()
+    assert "diverged" in window.statusBar().currentMessage()

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("RobustPaint")
         self.document = Document.blank(32)
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)  # bounded memory in long sessions (each step holds two 32x32 states)
         self.brush_color = QColor(0, 0, 0)
         self.job_id = 0
         self.running = False
@@ -462,6 +463,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def _on_failed(self, job_id, message) -> None:
+        if job_id not in (-1, self.job_id):
+            return  # a job we have moved past
+        if self.run_before is not None and not np.array_equal(self.run_before[0], self.document.image):
+            self._commit_run("PGD run (stopped)")  # the steps before the failure stay, as one undo step
+        self.run_before = None
         self.running = False
         self.run_button.setText("Run")
         self.statusBar().showMessage(message, 10000)
