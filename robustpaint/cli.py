@@ -110,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paint", help="feature painting: make a neuron fire inside the brushed region")
     p.add_argument("input")
-    p.add_argument("--neuron", required=True, help="representation unit(s), comma separated")
+    p.add_argument("--neuron", required=True,
+                   help="representation unit(s), comma separated, each with an optional strength: 12,40:-0.5 "
+                        "(a negative strength suppresses the feature)")
     p.add_argument("--mask", required=True, help="PNG, white = where the feature should appear")
     p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the mask (default 90)")
     _add_run_options(p, "output PNG")
@@ -291,9 +293,15 @@ def _run_task(args) -> int:
             fields["factor"] = args.factor
         if task == "paint":
             try:
-                fields["neurons"] = [int(v) for v in args.neuron.split(",")]
+                parts = [item.split(":") for item in args.neuron.split(",")]
+                fields["neurons"] = [int(p[0]) for p in parts]
+                weights = [float(p[1]) if len(p) == 2 else 1.0 for p in parts]
+                if any(len(p) > 2 for p in parts) or not all(math.isfinite(w) for w in weights):
+                    raise ValueError
             except ValueError:
-                raise UsageError(f"--neuron takes unit numbers, not {args.neuron!r}") from None
+                raise UsageError(f"--neuron takes UNIT or UNIT:STRENGTH, comma separated, not {args.neuron!r}") from None
+            if any(w != 1.0 for w in weights):
+                fields["neuron_weights"] = weights
         if getattr(args, "lam", None) is not None:
             fields["lam"] = args.lam
         out_file = Path(args.out or f"{Path(args.input).stem}-{task}.png")

@@ -1,5 +1,7 @@
 """The desktop app under pytest-qt (offscreen): strokes and undo, the live worker, files, clean shutdown."""
 
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -323,3 +325,59 @@ def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtb
     qtbot.waitUntil(lambda: not window.running, timeout=5000)
     assert np.array_equal(window.document.image, before) and np.isfinite(window.document.image).all()
     assert "diverged" in window.statusBar().currentMessage()
+
+
+def test_candidate_grid_shows_a_batch_and_a_click_takes_one_to_the_canvas(qtbot, window):
+    _select_task(window, "generate")
+    window.candidates_spin.setValue(4)
+    window.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.candidate_list.count() == 4 and window.candidate_images.shape == (4, 32, 32, 3)
+    assert not np.array_equal(window.candidate_images[0], window.candidate_images[2])  # distinct samples
+    depth = window.undo_stack.count()
+    item = window.candidate_list.item(2)
+    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.candidate_list.visualItemRect(item).center())
+    assert np.array_equal(window.document.image, window.candidate_images[2])
+    assert window.undo_stack.count() == depth + 1
+    window.undo_stack.undo()
+    assert np.array_equal(window.document.image, window.candidate_images[0])
+
+
+def test_feature_sliders_send_each_chosen_neuron_with_its_strength(qtbot, window):
+    _select_task(window, "paint")
+    (spin0, strength0, label0), (spin1, strength1, _), _ = window.feature_rows
+    spin0.setValue(3)
+    spin1.setValue(5)
+    strength1.setValue(-1.5)
+    job = window.make_job()
+    assert job.neurons == (3, 5) and job.neuron_weights == pytest.approx((1.0, -1.5))
+    assert spin0.maximum() == window.worker._bundles["tiny"][0].representation_size - 1
+    assert label0.text().startswith("unit 3 feeds: ")  # its strongest classes, from the final layer
+    window.tool_actions["mask"].setChecked(True)
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c - QPoint(30, 0), c + QPoint(30, 0))
+    window.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.last_recipe["neurons"] == [3, 5] and window.last_recipe["neuron_weights"] == [1.0, -1.5]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None and True are immortal from Python 3.12")
+def test_spinning_the_event_loop_keeps_pythons_singletons_alive(qapp):
+    """PySide6 6.12.0 dropped a reference to None on every processEvents()/exec() (an abort after a few thousand
+    event-loop spins on Python 3.11); pyproject excludes it, and this catches any other release that does the same."""
+    import gc
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(100):
+        qapp.processEvents()
+        loop = QEventLoop()
+        QTimer.singleShot(0, loop.quit)
+        loop.exec()
+    gc.collect()
+    after = sys.getrefcount(None)
+    assert after > before - 100, f"None lost {before - after} references in 100 spins"  # 6.12.0: 300

@@ -31,7 +31,9 @@ def test_capture_hooks_remove_themselves_even_on_error(arch):
             pass
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+# ResNet-9 is the evaluator only (never synthesises): its features are sums of ReLU outputs, so no final ReLU
+# switches a unit off and there is nothing for the fake ReLU to pass.
+@pytest.mark.parametrize("arch", sorted(set(ARCHITECTURES) - {"resnet9"}))
 def test_fake_relu_passes_gradient_to_dead_units(arch):
     torch.manual_seed(0)
     model = build_classifier(arch, CIFAR10_CLASSES).eval()

@@ -144,3 +144,19 @@ def test_bad_requests_are_clear_errors(tiny_model, request_changes, message):
     request = TaskRequest(**{**fields, **request_changes})
     with pytest.raises(RobustPaintError, match=message):
         build_task(tiny_model, request, None)
+
+
+def test_a_negative_feature_strength_suppresses_the_neuron(tiny_model):
+    from robustpaint.core.objectives import neuron, strongest_classes
+    x = torch.rand(2, 3, 32, 32)
+    with tiny_model.capture(["pool"]) as acts:
+        logits = tiny_model(x)
+    up = neuron([1, 4], weights=[1.0, 1.0])(x, logits, acts)
+    mixed = neuron([1, 4], weights=[1.0, -2.0])(x, logits, acts)
+    rep = acts["pool"].float()
+    assert torch.allclose(up, -(rep[:, 1] + rep[:, 4]))
+    assert torch.allclose(mixed, -(rep[:, 1] - 2 * rep[:, 4]))
+    table = strongest_classes(tiny_model.head, tiny_model.classes, k=2)
+    assert len(table) == tiny_model.representation_size
+    best = tiny_model.head.weight[:, 4].argmax().item()
+    assert table[4][0] == tiny_model.classes[best]

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, 
                                QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 
-from robustpaint.app.canvas import Canvas
+from robustpaint.app.canvas import Canvas, array_to_qimage
 from robustpaint.app.worker import Job, SynthesisWorker
 from robustpaint.core.document import Brush, Document
 from robustpaint.core.models.checkpoint import accuracy_summary
@@ -20,8 +20,9 @@ from robustpaint.core.tasks import PRESETS
 
 TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
                "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint"}
+FEATURE_SLIDERS = 3
 TASK_PARAMETERS = {  # which parameter rows each task shows
-    "generate": {"class", "eps", "step", "steps", "seed"},
+    "generate": {"class", "eps", "step", "steps", "seed", "candidates"},
     "sketch": {"class", "eps", "step", "steps"},
     "inpaint": {"class", "eps", "step", "steps", "lam"},
     "translate": {"class", "eps", "step", "steps"},
@@ -162,7 +163,30 @@ class MainWindow(QMainWindow):
         self.task_combo.currentIndexChanged.connect(self._on_task_changed)
         form.addRow("Task", self.task_combo)
         self.class_combo = QSearchableComboBox()  # type to search (1000 classes for ImageNet models)
-        self.neuron_spin = QSpinBox(minimum=0, maximum=4095)
+        features = QWidget()  # the feature sliders: up to three neurons, each with a strength (negative suppresses)
+        features_layout = QVBoxLayout(features)
+        features_layout.setContentsMargins(0, 0, 0, 0)
+        self.feature_rows = []
+        for i in range(FEATURE_SLIDERS):
+            spin = QSpinBox(minimum=0, maximum=4095, value=i)
+            spin.setToolTip("representation unit (see the strongest classes it feeds on the right)")
+            strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+            strength.setRange(-2.0, 2.0)
+            strength.setValue(1.0 if i == 0 else 0.0)
+            strength.setToolTip("strength: > 0 adds the feature, < 0 suppresses it, 0 leaves this neuron out")
+            label = QLabel("")
+            row = QHBoxLayout()
+            row.addWidget(spin)
+            row.addWidget(strength, 1)
+            features_layout.addLayout(row)
+            features_layout.addWidget(label)
+            spin.valueChanged.connect(self._update_neuron_labels)
+            spin.valueChanged.connect(self._on_parameter_changed)
+            strength.valueChanged.connect(self._on_parameter_changed)
+            self.feature_rows.append((spin, strength, label))
+        self.neuron_spin = self.feature_rows[0][0]
+        self.candidates_spin = QSpinBox(minimum=1, maximum=16, value=1)
+        self.candidates_spin.setToolTip("generate this many samples at once (batched) and pick one from the grid")
         self.eps_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.eps_slider.setRange(0.0, 40.0)
         self.step_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
@@ -174,7 +198,8 @@ class MainWindow(QMainWindow):
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.factor_combo = QComboBox()  # factors that divide the 32-pixel canvas
         self.factor_combo.addItems(["2", "4", "8"])
-        self.rows = {"class": ("Class", self.class_combo), "neuron": ("Neuron", self.neuron_spin),
+        self.rows = {"class": ("Class", self.class_combo), "neuron": ("Features", features),
+                     "candidates": ("Candidates", self.candidates_spin),
                      "eps": ("Epsilon", self.eps_slider), "step": ("Step size", self.step_slider),
                      "steps": ("Steps", self.steps_slider), "lam": ("Lambda", self.lam_slider),
                      "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_combo)}
@@ -216,6 +241,19 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status_label = QLabel("")
         self.statusBar().addPermanentWidget(self.status_label)
+        from PySide6.QtCore import QSize
+        from PySide6.QtWidgets import QListView, QListWidget
+        self.candidate_list = QListWidget()
+        self.candidate_list.setViewMode(QListView.ViewMode.IconMode)
+        self.candidate_list.setIconSize(QSize(64, 64))
+        self.candidate_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.candidate_list.currentRowChanged.connect(self.choose_candidate)
+        self.candidate_images: np.ndarray | None = None
+        self.selected_candidate = 0
+        self.candidate_dock = QDockWidget("Candidates", self)
+        self.candidate_dock.setWidget(self.candidate_list)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.candidate_dock)
+        self.candidate_dock.hide()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -364,7 +402,10 @@ class MainWindow(QMainWindow):
         self.class_combo.addItems(classes)
         if current in classes:
             self.class_combo.setCurrentText(current)
-        self.neuron_spin.setMaximum(4095)
+        units = len(card.get("neuron_classes", [])) or 4096
+        for spin, _, _ in self.feature_rows:
+            spin.setMaximum(units - 1)
+        self._update_neuron_labels()
         figures = accuracy_summary(card)
         self.card_label.setText(f"{card['arch']} on {card.get('dataset', '?')}; "
                                 f"{'robust' if card.get('robust') else 'not robust'}; {figures}")
@@ -377,8 +418,11 @@ class MainWindow(QMainWindow):
         target = self.class_combo.currentText()
         targets = (classes.index(target),) if target in classes else ()
         visible = TASK_PARAMETERS[self.task]
+        chosen = [(spin.value(), strength.value()) for spin, strength, _ in self.feature_rows if strength.value() != 0]
         return Job(self.job_id, name, self.task, self.document.image.copy(), self.document.mask.copy(),
-                   targets=targets if "class" in visible else (), neurons=(self.neuron_spin.value(),),
+                   targets=targets if "class" in visible else (), neurons=tuple(n for n, _ in chosen),
+                   neuron_weights=tuple(w for _, w in chosen),
+                   candidates=self.candidates_spin.value() if "candidates" in visible else 1,
                    eps=self.eps_slider.value(), step_size=self.step_slider.value(), steps=self.steps_slider.value(),
                    lam=self.lam_slider.value() if "lam" in visible else None, seed=self.seed_spin.value(),
                    factor=int(self.factor_combo.currentText()))
@@ -426,8 +470,7 @@ class MainWindow(QMainWindow):
         if job_id != self.job_id:
             return  # a result of a job we have moved past
         started = time.perf_counter()
-        self.document.image = image
-        self.refresh_canvas()
+        self._show_result(image)
         self.progress.setMaximum(total)
         self.progress.setValue(step)
         for bar, (name, p) in zip(self.top_bars, top5):
@@ -443,12 +486,53 @@ class MainWindow(QMainWindow):
     def _on_finished(self, job_id, image) -> None:
         if job_id != self.job_id:
             return
-        self.document.image = image
-        self.refresh_canvas()
+        self._show_result(image)
         self.running = False
         self.run_button.setText("Run")
         self._commit_run("PGD run")
         self.run_finished.emit(job_id)
+
+    def _show_result(self, image: np.ndarray) -> None:
+        """Puts a worker image on the canvas; a batch of candidates also fills the grid (the chosen one is shown)."""
+        if image.ndim == 4:
+            self.candidate_images = image
+            self.selected_candidate = min(self.selected_candidate, len(image) - 1)
+            self._fill_candidate_grid()
+            image = image[self.selected_candidate]
+        self.document.image = image
+        self.refresh_canvas()
+
+    def _fill_candidate_grid(self) -> None:
+        from PySide6.QtGui import QIcon, QPixmap
+        from PySide6.QtWidgets import QListWidgetItem
+        images = self.candidate_images
+        if self.candidate_list.count() != len(images):
+            self.candidate_list.clear()
+            for i in range(len(images)):
+                self.candidate_list.addItem(QListWidgetItem(f"{i + 1}"))
+        size = self.candidate_list.iconSize()
+        for i, img in enumerate(images):
+            pixmap = QPixmap.fromImage(array_to_qimage(img)).scaled(size)
+            self.candidate_list.item(i).setIcon(QIcon(pixmap))
+        self.candidate_dock.show()
+
+    def choose_candidate(self, index: int) -> None:
+        """Takes candidate `index` to the canvas (one undo step when no run is going on)."""
+        if self.candidate_images is None or not 0 <= index < len(self.candidate_images):
+            return
+        self.selected_candidate = index
+        if self.running:
+            return  # the next live update shows it
+        before = self.document.state()
+        self.document.image = self.candidate_images[index].copy()
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), f"take candidate {index + 1}"))
+        self.refresh_canvas()
+
+    def _update_neuron_labels(self) -> None:
+        classes = self.cards.get(self.model_combo.currentText(), {}).get("neuron_classes", [])
+        for spin, _, label in self.feature_rows:
+            unit = spin.value()
+            label.setText(f"unit {unit} feeds: {', '.join(classes[unit])}" if unit < len(classes) else "")
 
     def _commit_run(self, text: str) -> None:
         from robustpaint.core.recipes import make_recipe
@@ -456,8 +540,10 @@ class MainWindow(QMainWindow):
             return
         job = self.current_job
         card = self.cards.get(job.model, {})
+        extra = {"neurons": list(job.neurons), "neuron_weights": list(job.neuron_weights)} if job.task == "paint" else {}
         self.last_recipe = make_recipe(job.task, job.model, card.get("weights_sha256", ""), targets=list(job.targets),
-                                       eps=job.eps, step_size=job.step_size, steps=job.steps, seed=job.seed)
+                                       eps=job.eps, step_size=job.step_size, steps=job.steps, seed=job.seed,
+                                       lam=job.lam, candidates=job.candidates, **extra)
         self.undo_stack.push(_StateCommand(self, self.run_before, self.document.state(), text))
         self.run_before = None
 

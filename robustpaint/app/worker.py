@@ -23,6 +23,8 @@ class Job:
     mask: np.ndarray  # H x W float32
     targets: tuple[int, ...] = ()
     neurons: tuple[int, ...] = ()
+    neuron_weights: tuple[float, ...] = ()  # the feature sliders, one per neuron
+    candidates: int = 1  # generate: N samples at once (batched); images then come as N x H x W x 3
     eps: float | None = None
     step_size: float | None = None
     steps: int | None = None
@@ -34,10 +36,11 @@ class Job:
 
 
 class SynthesisWorker(QObject):
-    stepped = Signal(int, object, float, int, int, object)  # job id, image HxWx3, loss, step, total, top-5
+    # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of the first image
+    stepped = Signal(int, object, float, int, int, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
-    model_ready = Signal(str, object)  # model name, card
+    model_ready = Signal(str, object)  # model name, card (plus "neuron_classes": strongest classes per unit)
 
     def __init__(self):
         super().__init__()
@@ -58,8 +61,11 @@ class SynthesisWorker(QObject):
     def _bundle(self, name: str):
         if name not in self._bundles:
             from robustpaint.core.recipes import load_model_bundle
+            from robustpaint.core.objectives import strongest_classes
             self._bundles[name] = load_model_bundle(name)
-            self.model_ready.emit(name, self._bundles[name][1])
+            model, card = self._bundles[name][0], self._bundles[name][1]
+            info = {**card, "neuron_classes": strongest_classes(model.head, model.classes)}
+            self.model_ready.emit(name, info)
         return self._bundles[name]
 
     @Slot(str)
@@ -88,7 +94,8 @@ class SynthesisWorker(QObject):
                     raise RobustPaintError(f"the canvas size is not a multiple of the factor {job.factor}")
                 image = torch.nn.functional.avg_pool2d(image, job.factor)
             request = TaskRequest(job.task, image=image, mask=mask if float(mask.sum()) > 0 else None,
-                                  targets=job.targets, neurons=job.neurons, eps=job.eps, step_size=job.step_size,
+                                  targets=job.targets, neurons=job.neurons,
+                                  neuron_weights=job.neuron_weights, candidates=job.candidates, eps=job.eps, step_size=job.step_size,
                                   steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,
                                   temperature=job.temperature, size=job.image.shape[0])
             self._optimizer = build_task(model, request, seeds).optimizer(model)
@@ -138,7 +145,8 @@ class SynthesisWorker(QObject):
         self._optimizer = None
 
     def _image(self) -> np.ndarray:
-        return self._optimizer.x.detach()[0].permute(1, 2, 0).float().cpu().numpy().copy()
+        images = self._optimizer.x.detach().permute(0, 2, 3, 1).float().cpu().numpy().copy()
+        return images if self._job.candidates > 1 else images[0]
 
     def _tick(self) -> None:
         if self._optimizer is None or self._paused:

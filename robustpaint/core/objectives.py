@@ -71,25 +71,37 @@ def stay_close(reference: torch.Tensor, keep: torch.Tensor | None = None) -> Obj
     return Objective(fn, "stay close")
 
 
-def neuron(index: int | list[int], region: torch.Tensor | None = None) -> Objective:
-    """Minus the activation of representation unit(s) `index`, through the fake ReLU.
+def neuron(index: int | list[int], region: torch.Tensor | None = None,
+           weights: list[float] | None = None) -> Objective:
+    """Minus the (weighted) activation of representation unit(s) `index`, through the fake ReLU.
 
     Without a region this is the paper's objective (a unit of the pooled representation); with a region
     (B or 1 x 1 x H x W in [0,1]) the unit's channel is averaged over that region of the feature map only, so the
-    feature appears where it was brushed.
+    feature appears where it was brushed. `weights` (one per unit, default 1) are the app's feature sliders: a
+    negative weight suppresses that feature instead of adding it.
     """
     indices = [index] if isinstance(index, int) else list(index)
+    if weights is not None and len(weights) != len(indices):
+        raise ValueError(f"{len(weights)} weights for {len(indices)} neurons")
+    w = torch.tensor([1.0] * len(indices) if weights is None else [float(v) for v in weights])
     if region is None:
         def fn(x, logits, a):
-            return -a[REPRESENTATION][:, indices].float().sum(1)
+            rep = a[REPRESENTATION][:, indices].float()
+            return -(rep * w.to(rep.device)).sum(1)
         return Objective(fn, f"neuron {indices}", frozenset({REPRESENTATION}), fake_relu=True)
 
     def fn_region(x, logits, a):
-        fmap = a[FEATURE_MAP][:, indices].float()  # B x k x h x w
-        weights = F.adaptive_avg_pool2d(region.to(fmap.device).float(), fmap.shape[-2:])
-        return -(fmap * weights).sum((1, 2, 3)) / weights.sum((1, 2, 3)).clamp(min=1e-6)
+        fmap = a[FEATURE_MAP][:, indices].float() * w.to(a[FEATURE_MAP].device).view(1, -1, 1, 1)  # B x k x h x w
+        weights_map = F.adaptive_avg_pool2d(region.to(fmap.device).float(), fmap.shape[-2:])
+        return -(fmap * weights_map).sum((1, 2, 3)) / weights_map.sum((1, 2, 3)).clamp(min=1e-6)
 
     return Objective(fn_region, f"neuron {indices} in region", frozenset({FEATURE_MAP}), fake_relu=True)
+
+
+def strongest_classes(head: torch.nn.Linear, classes: list[str], k: int = 3) -> list[list[str]]:
+    """For each representation unit, the `k` classes its final-layer weights feed most (for the neuron pickers)."""
+    top = head.weight.detach().float().t().topk(min(k, len(classes)), dim=1).indices
+    return [[classes[i] for i in row] for row in top.tolist()]
 
 
 def class_map(head: torch.nn.Linear, region_masks: torch.Tensor, targets: torch.Tensor) -> Objective:

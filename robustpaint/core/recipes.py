@@ -23,7 +23,7 @@ from robustpaint.core.tasks import TaskRequest, build_task
 
 RECIPE_VERSION = 1
 _TENSOR_FIELDS = ("image", "mask")
-_REQUEST_FIELDS = ("targets", "neurons", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
+_REQUEST_FIELDS = ("targets", "neurons", "neuron_weights", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
                    "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best")
 
 
@@ -66,6 +66,8 @@ def request_from_recipe(recipe: dict) -> TaskRequest:
     for key in ("targets", "neurons"):
         if key in values:
             values[key] = tuple(int(v) for v in values[key])
+    if "neuron_weights" in values:
+        values["neuron_weights"] = tuple(float(v) for v in values["neuron_weights"])
     if "mix" in values and values["mix"] is not None:
         values["mix"] = (int(values["mix"][0]), float(values["mix"][1]))
     for key in _TENSOR_FIELDS:

@@ -55,6 +55,7 @@ class TaskRequest:
     mask: torch.Tensor | None = None  # 1 x 1 x H x W: hole (inpaint), brushed region (paint)
     targets: tuple[int, ...] = ()  # class per candidate (generate) or the target class (others)
     neurons: tuple[int, ...] = ()  # paint: representation units
+    neuron_weights: tuple[float, ...] = ()  # paint: one per neuron (the feature sliders; negative suppresses)
     region_masks: torch.Tensor | None = None  # classmap: K x H x W
     eps: float | None = None
     step_size: float | None = None
@@ -197,8 +198,11 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         bad = [i for i in request.neurons if not 0 <= i < size]
         if bad:
             raise RobustPaintError(f"neuron {bad[0]} out of range (the representation has {size} units, 0-{size - 1})")
+        if request.neuron_weights and len(request.neuron_weights) != len(request.neurons):
+            raise RobustPaintError(f"{len(request.neuron_weights)} feature strengths for {len(request.neurons)} neurons")
         lam = 90.0 if request.lam is None else request.lam
-        objective = (request.activation_weight * obj.neuron(list(request.neurons))
+        weights = list(request.neuron_weights) if request.neuron_weights else None
+        objective = (request.activation_weight * obj.neuron(list(request.neurons), weights=weights)
                      + lam * obj.stay_close(image.to(device), (1 - region).to(device)))
         start, anchor, change = image, image, request.change_mask
     else:  # classmap
