@@ -68,6 +68,8 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
     p.add_argument("--best", action="store_true", help="keep the lowest-loss iterate instead of the last")
+    p.add_argument("--strength", help="gray PNG of the canvas's size: how much each pixel may change "
+                                      "(white = fully, black = not at all)")
     p.add_argument("--out", help=out_help)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -79,12 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("generate", help="class-conditional generation from a Gaussian seed")
-    p.add_argument("--class", dest="classes", required=True, help="class name(s), comma separated")
+    p.add_argument("--class", "--classes", dest="classes", required=True,
+                   help="class name(s), comma separated (with --class-map: one per colour, in palette order)")
     p.add_argument("-n", "--count", type=_positive_int(1024), default=1, help="images per class")
     p.add_argument("--temperature", type=_non_negative, default=1.0)
     p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
     p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default 32)")
     p.add_argument("--grid", help="also write all images as one PNG, a row per class")
+    p.add_argument("--class-map", help="PNG of the canvas's size: each region in the colour of its class (the i-th "
+                                       "class owns the i-th palette colour: red, green, blue, yellow, ...; white = "
+                                       "no class), so each region reads as its own class")
     _add_run_options(p, "output folder (default: .)")
 
     for name, helptext in (("sketch", "move a drawing towards a class"),
@@ -123,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--top", type=_positive_int(1000), default=5)
     p.add_argument("--json", action="store_true", help="one JSON object with classes, logits, probabilities")
+
+    p = sub.add_parser("neurons", help="neuron browser: what each representation unit draws, the classes it feeds")
+    p.add_argument("--model", default=None)
+    p.add_argument("--out", required=True, help="folder for unit-NNNN.png thumbnails and index.json")
+    p.add_argument("--first", type=_positive_int(100_000), default=64, help="the first N units (default 64)")
+    p.add_argument("--units", help="these units instead, comma separated")
+    p.add_argument("--scale", type=_positive_int(32), default=4, help="thumbnail upscaling (default 4)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
+    p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
     p.add_argument("input")
@@ -270,6 +285,21 @@ def _run_task(args) -> int:
             raise UsageError("--class needs at least one class name")
         fields["targets"] = [t for t in targets for _ in range(args.count)]
         fields.update(candidates=len(fields["targets"]), temperature=args.temperature, size=args.size)
+        if args.class_map:
+            import torch
+
+            from robustpaint.core.classmap import read_class_map, seeded_start
+            from robustpaint.core.recipes import encode_class_map
+            if seeds is None:
+                raise UsageError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
+            side = args.size or size[0]
+            regions = read_class_map(args.class_map, (side, side), len(targets))
+            start = seeded_start(seeds, regions, targets, torch.Generator().manual_seed(args.seed), args.temperature)
+            task = "classmap"
+            names = "-".join(model.classes[t] for t in targets)
+            out_file = Path(args.out or ".") / f"classmap-{names}.png"
+            fields = {**fields, "targets": targets, "candidates": 1, "size": None, "temperature": None,
+                      "image": start, "class_map": encode_class_map(regions)}
         if args.mix:
             other, _, weight = args.mix.partition(":")
             try:
@@ -307,6 +337,15 @@ def _run_task(args) -> int:
         out_file = Path(args.out or f"{Path(args.input).stem}-{task}.png")
         _check_writable_folder(out_file.parent)
 
+    if args.strength:
+        if task == "generate":
+            canvas = (args.size or size[0],) * 2
+        elif task == "superres":
+            canvas = tuple(d * args.factor for d in fields["image"].shape[-2:])
+        else:
+            canvas = tuple(fields["image"].shape[-2:])
+        fields["change_mask"] = _strength_map(args.strength, canvas)
+
     recipe = make_recipe(task, entry.name, card.get("weights_sha256", ""), **fields)
     steps = args.steps or PRESETS[task].steps
     with _Progress(args, steps) as progress:
@@ -328,6 +367,47 @@ def _run_task(args) -> int:
         save_png(images[0], out_file, recipe)
         print(out_file)
     return 0
+
+
+def _neurons(args) -> int:
+    from robustpaint.core.imageio import save_png
+    from robustpaint.core.neurons import NeuronCache, check_units, neuron_index, write_index
+    from robustpaint.core.recipes import load_model_bundle
+
+    model, card, _, entry = load_model_bundle(args.model)
+    if args.units:
+        try:
+            units = [int(u) for u in args.units.split(",")]
+        except ValueError:
+            raise UsageError(f"--units takes unit numbers, comma separated, not {args.units!r}") from None
+    else:
+        units = list(range(min(args.first, model.representation_size)))
+    units = check_units(model, units)
+    out = Path(args.out)
+    _check_writable_folder(out)
+    cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""))
+    if cache.rebuilt_because and not args.quiet:
+        print(f"robustpaint: rebuilding the neuron cache: {cache.rebuilt_because}", file=sys.stderr)
+    progress = None if args.quiet else (lambda done, total: print(f"  {done}/{total} thumbnails", file=sys.stderr))
+    thumbs = cache.get(units, progress, bf16=args.bf16)
+    entries = neuron_index(model, units, thumbs)
+    for e in entries:
+        e["file"] = f"unit-{e['unit']:04d}.png"
+        save_png(thumbs[e["unit"]].float() / 255, out / e["file"], {"task": "neuron thumbnail", "model": entry.name,
+                                                                     "unit": e["unit"]}, args.scale)
+    write_index(out / "index.json", entries, entry.name, card.get("weights_sha256", ""))
+    print(f"{len(entries)} thumbnails and index.json in {out}")
+    return 0
+
+
+def _strength_map(path: str, canvas: tuple[int, int]):
+    """A gray picture as a 1 x 1 x H x W strength map in [0,1]: how much each pixel may change."""
+    from robustpaint.core.imageio import load_image
+    image = load_image(path)
+    if tuple(image.shape[-2:]) != tuple(canvas):
+        raise UsageError(f"the strength map {path} is {image.shape[-1]}x{image.shape[-2]}, "
+                         f"but the canvas is {canvas[1]}x{canvas[0]}")
+    return image.mean(1, keepdim=True)
 
 
 def _classify(args) -> int:
@@ -482,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in TASK_COMMANDS:
             return _run_task(args)
-        handlers = {"classify": _classify, "replay": _replay, "models": _models, "train": _train,
+        handlers = {"classify": _classify, "neurons": _neurons, "replay": _replay, "models": _models, "train": _train,
                     "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
         return handlers[args.command](args)
     except RobustPaintError as exc:

@@ -84,7 +84,9 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(self._on_stroke_finished)
         self.setCentralWidget(self.canvas)
         self._build_tools()
-        self._build_panel([e.name for e in list_models()], model_name or DEFAULT_MODEL)
+        # Evaluators are standard classifiers kept for scoring: their gradients paint noise, so they are not offered.
+        names = [e.name for e in list_models() if e.role != "evaluator" or e.name == model_name]
+        self._build_panel(names, model_name or DEFAULT_MODEL)
         self._build_menus()
 
         self.thread = QThread(self)

@@ -22,7 +22,7 @@ from robustpaint.core.seeds import ClassSeeds
 from robustpaint.core.tasks import TaskRequest, build_task
 
 RECIPE_VERSION = 1
-_TENSOR_FIELDS = ("image", "mask")
+_TENSOR_FIELDS = ("image", "mask", "change_mask")  # change_mask: the strength map, gray levels kept
 _REQUEST_FIELDS = ("targets", "neurons", "neuron_weights", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
                    "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best")
 
@@ -75,7 +75,20 @@ def request_from_recipe(recipe: dict) -> TaskRequest:
             values[key] = decode_image(recipe[key])
     if "mask" in values:
         values["mask"] = (values["mask"][:, :1] >= 0.5).float()
+    if "change_mask" in values:
+        values["change_mask"] = values["change_mask"][:, :1]
+    if "class_map" in recipe:
+        labels = (decode_image(recipe["class_map"])[0, 0] * 255).round().long() - 1
+        values["region_masks"] = torch.stack([(labels == i).float() for i in range(len(values.get("targets", ())))])
     return TaskRequest(task=recipe["task"], **values)
+
+
+def encode_class_map(regions: torch.Tensor) -> str:
+    """K x H x W region masks as one gray PNG (0 = no class, i + 1 = region i), for the recipe."""
+    labels = torch.zeros(regions.shape[-2:])
+    for i, region in enumerate(regions):
+        labels[region > 0.5] = i + 1
+    return encode_image((labels / 255)[None, None])
 
 
 def load_model_bundle(name: str | None, device: str = "cpu"):

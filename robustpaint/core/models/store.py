@@ -25,6 +25,18 @@ class ModelEntry:
     def seeds_path(self) -> Path:
         return self.weights.with_name(self.weights.stem + ".seeds.safetensors")
 
+    @property
+    def role(self) -> str:
+        """The card's role: "synthesis" (robust, for painting) unless the card says otherwise, e.g. "evaluator"
+        (a standard classifier that only scores quality). A missing or damaged card reads as "synthesis" here; loading
+        the model reports the damage."""
+        import json
+        try:
+            card = json.loads(self.card_path.read_text())
+        except (OSError, ValueError):
+            return "synthesis"
+        return card.get("role", "synthesis") if isinstance(card, dict) else "synthesis"
+
 
 def _entries(folder: Path, origin: str) -> list[ModelEntry]:
     if not folder.is_dir():

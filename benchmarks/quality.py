@@ -1,0 +1,279 @@
+"""Synthesis quality in numbers, scored by the shipped standard evaluator (never by the model that synthesises).
+
+    python benchmarks/quality.py --data ../shared/data/cifar10-jpeg.tar.gz [--n 200] [--per-class 16] [--quick]
+                                 [--json benchmarks/results/quality.json] [--inception-weights PATH]
+
+Needs the bench extra (`pip install ".[bench]"`: scikit-image for PSNR/SSIM, OpenCV for Telea inpainting).
+
+- super-resolution x2 and x4 of test images (average-pooled down, then up again): PSNR and SSIM against the
+  original and the evaluator's accuracy, ours against bicubic;
+- inpainting of a random square hole per image: PSNR/SSIM inside the hole and the evaluator's accuracy, ours
+  against mean fill (the paper's start) and OpenCV's Telea inpainting;
+- generation: the evaluator's accuracy on N samples per class, the diversity within each class (mean pairwise
+  distance of the evaluator's pooled features) against the same figure for real test images of that class, and an
+  Inception-Score-style figure computed with the evaluator's softmax ("evaluator score", not the Inception Score);
+  for our preset and for the paper's CIFAR setting (eps 30, step 0.5, 60 steps).
+The synthesis never sees the true label: super-resolution and inpainting aim at the synthesising model's own guess,
+as in the app. Each figure is computed on the same images for every method, in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from robustpaint.core.models import REPRESENTATION
+from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.tasks import TaskRequest, build_task
+from robustpaint.core.train.data import load_split
+
+
+def _need_bench_extra():
+    try:
+        import cv2  # noqa: F401
+        import skimage  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"quality.py needs the bench extra: pip install '.[bench]' ({exc.name} is missing)")
+
+
+def run_task(model, seeds, request: TaskRequest, batch: int) -> torch.Tensor:
+    """Runs a task over a batch of inputs in chunks (one PGD run per chunk), returns the final images."""
+    out = []
+    n = request.candidates if request.task == "generate" else request.image.shape[0]
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        if request.task == "generate":
+            chunk = request.replace(candidates=stop - start, targets=request.targets[start:stop],
+                                    seed=request.seed + start)
+        else:
+            mask = None if request.mask is None else request.mask[start:stop]
+            chunk = request.replace(image=request.image[start:stop], mask=mask,
+                                    candidates=stop - start)
+        optimizer = build_task(model, chunk, seeds).optimizer(model)
+        for _ in optimizer.run():
+            pass
+        out.append(optimizer.x.detach().float().contiguous())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def evaluator_outputs(evaluator, images: torch.Tensor, batch: int = 256):
+    probs, feats = [], []
+    for start in range(0, len(images), batch):
+        with evaluator.capture([REPRESENTATION]) as acts:
+            logits = evaluator(images[start:start + batch])
+        probs.append(logits.float().softmax(1))
+        feats.append(acts[REPRESENTATION].float().flatten(1))
+    return torch.cat(probs), torch.cat(feats)
+
+
+def accuracy(evaluator, images, labels) -> float:
+    probs, _ = evaluator_outputs(evaluator, images)
+    return float((probs.argmax(1) == labels).float().mean())
+
+
+def psnr_ssim(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor | None = None) -> tuple[float, float]:
+    """Mean PSNR and SSIM (scikit-image) over images; with `region` (N x H x W in {0,1}) inside it only."""
+    from skimage.metrics import structural_similarity
+    psnrs, ssims = [], []
+    for i in range(len(a)):
+        x = a[i].permute(1, 2, 0).numpy().astype(np.float64)
+        y = b[i].permute(1, 2, 0).numpy().astype(np.float64)
+        _, ssim_map = structural_similarity(x, y, data_range=1.0, channel_axis=2, full=True, win_size=7)
+        if region is None:
+            keep = np.ones(x.shape[:2], bool)
+        else:
+            keep = region[i].numpy() > 0.5
+        mse = float(((x - y) ** 2)[keep].mean())
+        psnrs.append(10 * np.log10(1.0 / max(mse, 1e-12)))
+        ssims.append(float(ssim_map[keep].mean()))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def superres(model, evaluator, images, labels, factor: int, batch: int, bf16: bool) -> dict:
+    low = F.avg_pool2d(images, factor)
+    bicubic = F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+    ours = run_task(model, None, TaskRequest("superres", image=low, factor=factor, bf16=bf16), batch)
+    rows = {}
+    for name, out in (("bicubic", bicubic), ("ours", ours)):
+        p, s = psnr_ssim(out, images)
+        rows[name] = {"psnr": round(p, 2), "ssim": round(s, 4), "evaluator_accuracy": round(accuracy(evaluator, out, labels), 4)}
+    return rows
+
+
+def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool, seed: int) -> dict:
+    import cv2
+    g = torch.Generator().manual_seed(seed)
+    n, _, h, w = images.shape
+    masks = torch.zeros(n, 1, h, w)
+    for i in range(n):
+        y, x = torch.randint(0, h - hole + 1, (2,), generator=g).tolist()
+        masks[i, :, y:y + hole, x:x + hole] = 1
+    keep = 1 - masks
+    mean = (images * keep).sum((2, 3), keepdim=True) / keep.sum((2, 3), keepdim=True)
+    mean_fill = images * keep + mean * masks
+    telea = []
+    for i in range(n):
+        img = (images[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        m = (masks[i, 0].numpy() * 255).astype(np.uint8)
+        telea.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
+    telea = torch.stack(telea)
+    ours = run_task(model, None, TaskRequest("inpaint", image=images, mask=masks, bf16=bf16), batch)
+    rows = {}
+    for name, out in (("mean fill", mean_fill), ("telea", telea), ("ours", ours)):
+        p, s = psnr_ssim(out, images, masks[:, 0])
+        rows[name] = {"psnr_hole": round(p, 2), "ssim_hole": round(s, 4),
+                      "evaluator_accuracy": round(accuracy(evaluator, out, labels), 4)}
+    return rows
+
+
+def _diversity(features: torch.Tensor) -> float:
+    d = torch.cdist(features, features)
+    n = len(features)
+    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
+
+
+def evaluator_score(probs: torch.Tensor) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) with the evaluator's softmax: the Inception Score's formula, not its network."""
+    marginal = probs.mean(0, keepdim=True)
+    kl = (probs * (probs.clamp(min=1e-12).log() - marginal.clamp(min=1e-12).log())).sum(1)
+    return float(kl.mean().exp())
+
+
+def generation(model, seeds, evaluator, test_images, test_labels, per_class: int, batch: int, bf16: bool,
+               settings: dict) -> dict:
+    classes = len(model.classes)
+    targets = torch.arange(classes).repeat_interleave(per_class)
+    real_div = []
+    for c in range(classes):
+        _, feats = evaluator_outputs(evaluator, test_images[test_labels == c][:per_class])
+        real_div.append(_diversity(feats))
+    rows = {"real test images": {"evaluator_accuracy": round(accuracy(evaluator, test_images, test_labels), 4),
+                                 "diversity": round(float(np.mean(real_div)), 3), "diversity_vs_real": 1.0,
+                                 "evaluator_score": round(evaluator_score(evaluator_outputs(evaluator, test_images)[0]), 3)}}
+    for name, (eps, step, steps) in settings.items():
+        request = TaskRequest("generate", targets=tuple(targets.tolist()), candidates=len(targets), eps=eps,
+                              step_size=step, steps=steps, bf16=bf16, seed=0)
+        images = run_task(model, seeds, request, batch)
+        rows.setdefault("_images", {})[name] = images
+        probs, feats = evaluator_outputs(evaluator, images)
+        div = [_diversity(feats[targets == c]) for c in range(classes)]
+        rows[name] = {"evaluator_accuracy": round(float((probs.argmax(1) == targets).float().mean()), 4),
+                      "diversity": round(float(np.mean(div)), 3),
+                      "diversity_vs_real": round(float(np.mean(div)) / float(np.mean(real_div)), 3),
+                      "evaluator_score": round(evaluator_score(probs), 3)}
+    return rows
+
+
+class _Uint8Images(torch.utils.data.Dataset):
+    """Images as torch-fidelity reads them: 3 x H x W uint8."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
+def inception_metrics(weights: Path | None, generated: torch.Tensor, real: torch.Tensor) -> dict | str:
+    """True Inception Score and FID through torch-fidelity, with Inception weights the user supplies (nothing is
+    downloaded); a line saying why not otherwise."""
+    if weights is None:
+        return ("true Inception Score and FID: not computed (no Inception weights given; pass --inception-weights "
+                "PATH to torch-fidelity's pt_inception-2015-12-05 weights)")
+    if not weights.is_file():
+        return f"true Inception Score and FID: not computed ({weights} is not a file)"
+    try:
+        import torch_fidelity
+    except ImportError:
+        return "true Inception Score and FID: not computed (torch-fidelity is missing: pip install '.[bench]')"
+    metrics = torch_fidelity.calculate_metrics(
+        input1=_Uint8Images(generated), input2=_Uint8Images(real), cuda=torch.cuda.is_available(), isc=True,
+        fid=True, feature_extractor_weights_path=str(weights), verbose=False)
+    return {"inception_score": round(float(metrics["inception_score_mean"]), 3),
+            "fid": round(float(metrics["frechet_inception_distance"]), 2)}
+
+
+def table(title: str, rows: dict) -> str:
+    keys = list(next(iter(rows.values())))
+    lines = [f"### {title}", "| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(str(row[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="image folder or .tar.gz with a test/ split")
+    parser.add_argument("--model", default="resnet18", help="the synthesising robust model")
+    parser.add_argument("--evaluator", default="resnet9-evaluator", help="the standard classifier that scores")
+    parser.add_argument("--n", type=int, default=200, help="test images for super-resolution and inpainting")
+    parser.add_argument("--per-class", type=int, default=16, help="generated samples per class")
+    parser.add_argument("--hole", type=int, default=10, help="side of the square inpainting hole, pixels")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--fp32", action="store_true", help="run PGD in fp32 (default: bf16 autocast)")
+    parser.add_argument("--quick", action="store_true", help="40 images, 4 per class")
+    parser.add_argument("--inception-weights", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    _need_bench_extra()
+    if args.quick:
+        args.n, args.per_class = 40, 4
+    torch.manual_seed(0)
+    model, card, seeds, _ = load_model_bundle(args.model)
+    evaluator, ev_card, _, _ = load_model_bundle(args.evaluator)
+    if ev_card.get("role") != "evaluator":
+        sys.exit(f"{args.evaluator} is not marked as an evaluator in its card (role: {ev_card.get('role')!r})")
+    model.eval()
+    evaluator.eval()
+    test = load_split(args.data, "test")
+    g = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(test.labels), generator=g)[:args.n]
+    images, labels = test.images[pick].float() / 255, test.labels[pick].long()
+    bf16 = not args.fp32
+    started = time.perf_counter()
+    results = {"model": args.model, "model_sha256": card.get("weights_sha256"), "evaluator": args.evaluator,
+               "evaluator_clean_accuracy": ev_card.get("accuracy", {}).get("clean"), "n": args.n,
+               "per_class": args.per_class, "hole": args.hole, "precision": "bf16" if bf16 else "fp32"}
+    for factor in (2, 4):
+        results[f"superres_x{factor}"] = superres(model, evaluator, images, labels, factor, args.batch, bf16)
+        print(table(f"Super-resolution x{factor} ({args.n} test images)", results[f"superres_x{factor}"]), flush=True)
+    results["inpaint"] = inpaint(model, evaluator, images, labels, args.hole, args.batch, bf16, seed=1)
+    print(table(f"Inpainting a {args.hole}x{args.hole} hole ({args.n} test images; PSNR/SSIM inside the hole)",
+                results["inpaint"]), flush=True)
+    from robustpaint.core.tasks import PRESETS
+    p = PRESETS["generate"]
+    settings = {f"ours (eps {p.eps:g}, step {p.step_size:g}, {p.steps} steps)": (p.eps, p.step_size, p.steps),
+                "paper CIFAR (eps 30, step 0.5, 60 steps)": (30.0, 0.5, 60)}
+    all_test = test.images.float() / 255
+    results["generation"] = generation(model, seeds, evaluator, all_test, test.labels.long(), args.per_class,
+                                       args.batch, bf16, settings)
+    print(table(f"Generation ({args.per_class} per class; diversity = mean pairwise distance of evaluator features)",
+                results["generation"]), flush=True)
+    generated = results["generation"].pop("_images")
+    results["inception"] = {name: inception_metrics(args.inception_weights, images, all_test)
+                            for name, images in generated.items()}
+    for name, figures in results["inception"].items():
+        print(f"{name}: {figures}")
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"] = platform.processor() or platform.machine()
+    print(f"({results['seconds']} s)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The neuron browser's data: what each representation unit draws, and the classes it feeds most.
+
+A unit's thumbnail is a feature visualisation by PGD (the paper's recipe): start from a gray image and raise that
+unit's activation (through the fake ReLU) inside a wide L2 ball. Thumbnails are cached per model in the user cache
+folder, keyed by the weights' sha256 and the recipe; a cache made from other weights, another recipe or a damaged
+file is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.atomic import atomic_path
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.models import REPRESENTATION
+from robustpaint.core.paths import user_cache_dir
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+
+
+@dataclass(frozen=True)
+class ThumbnailRecipe:
+    """Feature visualisation settings for a 32x32 model (the paper's eps 40 / step 1 at 224 px, divided by 7)."""
+
+    eps: float = 6.0
+    step_size: float = 0.5
+    steps: int = 40
+    gray: float = 0.5
+
+    def key(self) -> str:
+        return f"eps{self.eps:g}-step{self.step_size:g}-n{self.steps}-gray{self.gray:g}"
+
+
+def check_units(model, units) -> list[int]:
+    size = model.representation_size
+    units = [int(u) for u in units]
+    bad = [u for u in units if not 0 <= u < size]
+    if bad:
+        raise RobustPaintError(f"neuron {bad[0]} out of range (the representation has {size} units, 0-{size - 1})")
+    return units
+
+
+def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe(), size: int = 32,
+              bf16: bool = False) -> torch.Tensor:
+    """One image per unit (N x 3 x size x size in [0,1]) that drives that unit up, all units in one batch."""
+    units = check_units(model, units)
+    index = torch.tensor(units)
+    start = torch.full((len(units), 3, size, size), recipe.gray)
+
+    def each_unit(x, logits, acts):
+        rep = acts[REPRESENTATION].float()
+        return -rep[torch.arange(len(units)), index.to(rep.device)]
+
+    objective = obj.Objective(each_unit, "one unit per image", frozenset({REPRESENTATION}), fake_relu=True)
+    config = PGDConfig(eps=recipe.eps, step_size=recipe.step_size, steps=recipe.steps, bf16=bf16)
+    optimizer = PGDOptimizer(model, objective, start, config)
+    for _ in optimizer.run():
+        pass
+    return optimizer.x.detach().float().contiguous()
+
+
+@torch.no_grad()
+def activations(model, images: torch.Tensor) -> torch.Tensor:
+    """The representation (N x units) of a batch of images."""
+    with model.capture([REPRESENTATION]) as acts:
+        model(images)
+    return acts[REPRESENTATION].float().flatten(1)
+
+
+class NeuronCache:
+    """Thumbnails of one model's units on disk: `<cache>/neurons/<name>/thumbnails.safetensors`.
+
+    The file's metadata holds the weights' sha256 and the recipe; on any mismatch or damage the cache starts empty.
+    """
+
+    def __init__(self, model, model_name: str, weights_sha256: str, recipe: ThumbnailRecipe = ThumbnailRecipe(),
+                 folder: Path | None = None):
+        self.model, self.recipe, self.sha = model, recipe, weights_sha256
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
+        self.path = (folder or user_cache_dir() / "neurons") / safe_name / "thumbnails.safetensors"
+        self.thumbnails: dict[int, torch.Tensor] = {}
+        self.rebuilt_because: str | None = None
+        self._read()
+
+    def _read(self) -> None:
+        if not self.path.is_file():
+            return
+        try:
+            from safetensors import safe_open
+            with safe_open(str(self.path), "pt") as f:
+                meta = f.metadata() or {}
+            tensors = load_file(str(self.path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            self.rebuilt_because = f"damaged cache ({type(exc).__name__})"
+            return
+        if meta.get("weights_sha256") != self.sha:
+            self.rebuilt_because = "the cache was made from other weights"
+            return
+        if meta.get("recipe") != self.recipe.key():
+            self.rebuilt_because = "the cache was made with other settings"
+            return
+        units = tensors.get("units")
+        images = tensors.get("images")
+        if units is None or images is None or images.dtype != torch.uint8 or len(units) != len(images):
+            self.rebuilt_because = "damaged cache (wrong contents)"
+            return
+        self.thumbnails = {int(u): img for u, img in zip(units.tolist(), images)}
+
+    def _write(self) -> None:
+        units = sorted(self.thumbnails)
+        tensors = {"units": torch.tensor(units, dtype=torch.int64),
+                   "images": torch.stack([self.thumbnails[u] for u in units]).contiguous()}
+        meta = {"weights_sha256": self.sha, "recipe": self.recipe.key()}
+        with atomic_path(self.path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+
+    def get(self, units, progress: Callable[[int, int], None] | None = None, batch: int = 32,
+            bf16: bool = False) -> dict[int, torch.Tensor]:
+        """Thumbnails (3 x H x W uint8) of `units`, computing the missing ones in batches and saving them."""
+        units = check_units(self.model, units)
+        missing = [u for u in units if u not in self.thumbnails]
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            images = visualise(self.model, chunk, self.recipe, bf16=bf16)
+            for u, img in zip(chunk, images):
+                self.thumbnails[u] = (img.clamp(0, 1) * 255).round().to(torch.uint8)
+            self._write()
+            if progress is not None:
+                progress(min(start + batch, len(missing)), len(missing))
+        return {u: self.thumbnails[u] for u in units}
+
+
+def neuron_index(model, units: list[int], thumbnails: dict[int, torch.Tensor], k: int = 3) -> list[dict]:
+    """Per unit: its strongest classes and how much its thumbnail raises it over a gray image."""
+    units = check_units(model, units)
+    strongest = obj.strongest_classes(model.head, model.classes, k)
+    gray = activations(model, torch.full((1, 3, 32, 32), ThumbnailRecipe().gray))[0]
+    thumbs = torch.stack([thumbnails[u] for u in units]).float() / 255
+    acts = activations(model, thumbs)
+    return [{"unit": u, "strongest_classes": strongest[u], "activation_gray": round(float(gray[u]), 4),
+             "activation_thumbnail": round(float(acts[i, u]), 4)} for i, u in enumerate(units)]
+
+
+def write_index(path: Path, entries: list[dict], model_name: str, sha: str) -> None:
+    from robustpaint.core.atomic import atomic_write_text
+    atomic_write_text(path, json.dumps({"model": model_name, "weights_sha256": sha, "recipe": ThumbnailRecipe().key(),
+                                        "neurons": entries}, indent=1) + "\n")
