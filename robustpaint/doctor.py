@@ -85,25 +85,30 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) 
     QTest.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(rect.right() - 10), y))
     ok &= _line(not np.array_equal(before, window.document.image), "a brush stroke changed the canvas")
     window.document.mask[8:20, 8:20] = 1
+    window.document.regions[:, :14] = 0  # two class regions for the class map
+    window.document.regions[:, 18:] = 1
     rates = []
     for task in TASK_LABELS:
         window.task_combo.setCurrentIndex(window.task_combo.findData(task))
         window.steps_slider.setValue(steps)
         finished = []
         window.run_finished.connect(finished.append)
+        window.statusBar().clearMessage()
         window.longest_stall_ms = 0.0
         started = time.perf_counter()
         window.start_run()
-        done = wait_for(lambda: bool(finished), 120)
+        done = wait_for(lambda: bool(finished) or not window.running, 120)
         window.run_finished.disconnect(finished.append)
         rates.append(window.worker.steps_per_second)
-        ok &= _line(done and window.progress.value() == steps,
+        problem = "" if finished else f" ({window.statusBar().currentMessage() or 'no result'})"
+        ok &= _line(bool(finished) and window.progress.value() == steps,
                     f"{task}: {steps} steps through the worker in {time.perf_counter() - started:.2f} s, "
-                    f"{window.worker.steps_per_second:.1f} steps/s, top class {window.top_bars[0].format()!r}")
+                    f"{window.worker.steps_per_second:.1f} steps/s, top class {window.top_bars[0].format()!r}"
+                    f"{problem}")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "export.png"
         exported = window.export_png(str(path), scale=4)
-        ok &= _line(exported and read_recipe(path).get("task") == "paint", f"exported a 4x PNG with its recipe")
+        ok &= _line(exported and read_recipe(path).get("task") == list(TASK_LABELS)[-1], f"exported a 4x PNG with its recipe")
     # Live rate and GUI stalls over a longer run of the first task.
     window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
     window.steps_slider.setValue(60)

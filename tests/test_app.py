@@ -381,3 +381,88 @@ def test_spinning_the_event_loop_keeps_pythons_singletons_alive(qapp):
     gc.collect()
     after = sys.getrefcount(None)
     assert after > before - 100, f"None lost {before - after} references in 100 spins"  # 6.12.0: 300
+
+
+def test_class_region_brush_and_class_map_run(qtbot, window):
+    window.live_check.setChecked(False)
+    window.tool_actions["regions"].setChecked(True)
+    window.brush_size.setValue(6)
+    window.region_slot.setCurrentIndex(0)
+    _drag(qtbot, window.canvas, _canvas_point(window, 4, 4), _canvas_point(window, 4, 28))
+    window.region_slot.setCurrentIndex(1)
+    _drag(qtbot, window.canvas, _canvas_point(window, 27, 4), _canvas_point(window, 27, 28))
+    assert (window.document.regions == 0).any() and (window.document.regions == 1).any()
+    assert window.undo_stack.count() == 2 and window.canvas._mask.isNull() is False  # regions drawn as overlay
+    _select_task(window, "classmap")
+    window.region_class_combos[0].setCurrentText("dog")
+    window.region_class_combos[1].setCurrentText("ship")
+    job = window.make_job()
+    assert job.targets == (1, 2) and job.region_masks.shape == (2, 32, 32)
+    window.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.last_recipe["task"] == "classmap"
+
+
+def test_a_zero_strength_brush_protects_pixels_in_a_run(qtbot, window):
+    window.live_check.setChecked(False)
+    window.document.image[:] = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
+    window.tool_actions["strength"].setChecked(True)
+    window.strength_level.setValue(0)
+    window.brush_size.setValue(16)
+    _drag(qtbot, window.canvas, _canvas_point(window, 4, 0), _canvas_point(window, 4, 31))
+    protected = window.document.strength == 0
+    assert protected[:, :8].all() and not protected[:, 20:].any()
+    before = window.document.image.copy()
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(4)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    after = window.document.image
+    assert np.array_equal(after[protected], before[protected]) and not np.array_equal(after, before)
+
+
+def test_timeline_scrubs_iterates_and_commits_one_as_one_undo_step(qtbot, window):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(20)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert [s for s, _ in window.timeline] == [5, 10, 15, 20]
+    final = window.document.image.copy()
+    window.timeline_slider.setValue(1)
+    assert np.array_equal(window.document.image, final)  # scrubbing previews, it does not edit
+    depth = window.undo_stack.count()
+    window.commit_timeline()
+    assert np.array_equal(window.document.image, window.timeline[1][1])
+    assert window.undo_stack.count() == depth + 1
+    window.undo_stack.undo()
+    assert np.array_equal(window.document.image, final)
+
+
+def test_without_re_anchoring_runs_stay_within_eps_of_the_original(qtbot, window):
+    _select_task(window, "sketch")
+    window.reanchor_check.setChecked(False)
+    original = window.document.image.copy()
+    window.eps_slider.setValue(1.0)
+    window.step_slider.setValue(0.5)
+    window.steps_slider.setValue(6)
+    for _ in range(3):  # three runs in a row, each from the last one's result
+        with qtbot.waitSignal(window.run_finished, timeout=20000):
+            window.start_run()
+    assert np.linalg.norm(window.document.image - original) <= 1.0 + 1e-3
+    window.reanchor_check.setChecked(True)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.current_job.anchor is None
+
+
+def test_seed_controls_reach_the_job(qtbot, window):
+    _select_task(window, "generate")
+    window.temperature_slider.setValue(0.0)
+    window.mix_combo.setCurrentText("dog")
+    window.mix_weight.setValue(0.5)
+    job = window.make_job()
+    assert job.temperature == 0.0 and job.mix == (1, 0.5)
+    window.steps_slider.setValue(1)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()

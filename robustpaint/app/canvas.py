@@ -15,16 +15,33 @@ def array_to_qimage(image: np.ndarray) -> QImage:
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def mask_to_qimage(mask: np.ndarray, color=(255, 40, 40), alpha=110) -> QImage:
+def overlay_rgba(mask: np.ndarray, regions: np.ndarray | None = None, strength: np.ndarray | None = None,
+                 palette=()) -> np.ndarray | None:
+    """The layers drawn over the image as one H x W x 4 uint8 array (None when there is nothing to show):
+    the mask in translucent red, class regions in their palette colour, protected pixels darkened."""
     h, w = mask.shape
-    rgba = np.zeros((h, w, 4), np.uint8)
-    rgba[..., :3] = color
-    rgba[..., 3] = (mask > 0.5) * alpha
-    return QImage(np.ascontiguousarray(rgba).data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+    rgba = np.zeros((h, w, 4), np.float32)
+    if strength is not None and (strength < 1).any():
+        rgba[..., 3] = (1 - strength) * 140  # black, the more opaque the less the pixel may change
+    if regions is not None and (regions >= 0).any():
+        for slot, colour in enumerate(palette):
+            where = regions == slot
+            rgba[where, :3] = colour
+            rgba[where, 3] = 110
+    if mask.any():
+        rgba[mask > 0.5] = (255, 40, 40, 110)
+    if not rgba[..., 3].any():
+        return None
+    return np.ascontiguousarray(rgba.astype(np.uint8))
+
+
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    h, w, _ = rgba.shape
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class Canvas(QWidget):
-    """Draws `image` (and `mask` as a red translucent overlay) scaled to fit or zoomed; emits strokes as image points.
+    """Draws `image` and its overlay (mask, regions, strength) scaled to fit or zoomed; emits strokes as image points.
 
     Zoom: Ctrl+wheel (around the cursor) or `set_zoom`; `zoom = None` fits the widget. Pan: drag with the middle
     button (or with the right button). Strokes are always reported in image pixels, whatever the view.
@@ -47,9 +64,10 @@ class Canvas(QWidget):
         self.zoom: float | None = None  # screen pixels per image pixel; None = fit the widget
         self.offset = QPointF(0, 0)  # pan, in screen pixels, of the zoomed image from the centred position
 
-    def set_content(self, image: np.ndarray, mask: np.ndarray | None) -> None:
+    def set_content(self, image: np.ndarray, overlay: np.ndarray | None = None) -> None:
+        """Shows `image` (H x W x 3 float) with an optional RGBA `overlay` (see `overlay_rgba`) on top."""
         self._image = array_to_qimage(image)
-        self._mask = mask_to_qimage(mask) if mask is not None and mask.any() else QImage()
+        self._mask = rgba_to_qimage(overlay) if overlay is not None else QImage()
         self._image_size = image.shape[:2]
         self.update()
 

@@ -12,23 +12,27 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, 
                                QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 
-from robustpaint.app.canvas import Canvas, array_to_qimage
+from robustpaint.app.canvas import Canvas, array_to_qimage, overlay_rgba
 from robustpaint.app.worker import Job, SynthesisWorker
 from robustpaint.core.document import Brush, Document
 from robustpaint.core.models.checkpoint import accuracy_summary
 from robustpaint.core.tasks import PRESETS
 
 TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
-               "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint"}
+               "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint",
+               "classmap": "Class map (regions)"}
 FEATURE_SLIDERS = 3
 TASK_PARAMETERS = {  # which parameter rows each task shows
-    "generate": {"class", "eps", "step", "steps", "seed", "candidates"},
+    "generate": {"class", "eps", "step", "steps", "seed", "candidates", "temperature", "mix"},
     "sketch": {"class", "eps", "step", "steps"},
     "inpaint": {"class", "eps", "step", "steps", "lam"},
     "translate": {"class", "eps", "step", "steps"},
     "superres": {"eps", "step", "steps", "factor"},
     "paint": {"neuron", "eps", "step", "steps", "lam"},
+    "classmap": {"regions", "eps", "step", "steps"},
 }
+REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
+TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
 
 
 class _StateCommand(QUndoCommand):
@@ -128,8 +132,9 @@ class MainWindow(QMainWindow):
         group = QActionGroup(self)
         self.tool_actions = {}
         for name, key in (("brush", "B"), ("eraser", "E"), ("line", "L"), ("mask", "M"), ("unmask", "Shift+M"),
-                          ("fill", "F"), ("picker", "I")):
-            label = {"picker": "Colour picker"}.get(name, name.capitalize())
+                          ("fill", "F"), ("picker", "I"), ("regions", "R"), ("strength", "S")):
+            label = {"picker": "Colour picker", "regions": "Class regions", "strength": "Strength"}.get(
+                name, name.capitalize())
             action = QAction(label, self, checkable=True, shortcut=QKeySequence(key))
             group.addAction(action)
             bar.addAction(action)
@@ -144,6 +149,18 @@ class MainWindow(QMainWindow):
         self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%")
         self.brush_opacity.setToolTip("brush opacity")
         bar.addWidget(self.brush_opacity)
+        from robustpaint.core.classmap import PALETTE, PALETTE_NAMES
+        self.region_slot = QComboBox()
+        for i in range(REGION_SLOTS):
+            self.region_slot.addItem(f"region {i + 1} ({PALETTE_NAMES[i]})", i)
+            self.region_slot.setItemData(i, QColor(*PALETTE[i]), Qt.ItemDataRole.DecorationRole)
+        self.region_slot.addItem("no class (erase regions)", -1)
+        self.region_slot.setToolTip("the class-regions brush paints this region (its class is set in the panel)")
+        bar.addWidget(self.region_slot)
+        self.strength_level = QSpinBox(minimum=0, maximum=100, value=0, suffix="% free")
+        self.strength_level.setToolTip("the strength brush sets how much the pixels may change: 0% protects them, "
+                                       "100% frees them")
+        bar.addWidget(self.strength_level)
 
     def _build_panel(self, models: list[str], model_name: str) -> None:
         from PySide6.QtWidgets import QDockWidget
@@ -187,6 +204,30 @@ class MainWindow(QMainWindow):
             strength.valueChanged.connect(self._on_parameter_changed)
             self.feature_rows.append((spin, strength, label))
         self.neuron_spin = self.feature_rows[0][0]
+        regions = QWidget()  # the class of each region colour
+        regions_layout = QFormLayout(regions)
+        regions_layout.setContentsMargins(0, 0, 0, 0)
+        self.region_class_combos = []
+        from robustpaint.core.classmap import PALETTE_NAMES
+        for i in range(REGION_SLOTS):
+            combo = QSearchableComboBox()
+            regions_layout.addRow(PALETTE_NAMES[i], combo)
+            combo.currentIndexChanged.connect(self._on_parameter_changed)
+            self.region_class_combos.append(combo)
+        self.temperature_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.temperature_slider.setRange(0.0, 2.0)
+        self.temperature_slider.setValue(1.0)
+        self.temperature_slider.setToolTip("seed temperature: 0 = the class mean, 1 = as varied as the data")
+        mix = QWidget()
+        mix_layout = QHBoxLayout(mix)
+        mix_layout.setContentsMargins(0, 0, 0, 0)
+        self.mix_combo = QSearchableComboBox()
+        self.mix_weight = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.mix_weight.setRange(0.0, 1.0)
+        self.mix_weight.setValue(0.5)
+        self.mix_combo.setToolTip("blend the seed with another class's (e.g. half cat, half dog)")
+        mix_layout.addWidget(self.mix_combo)
+        mix_layout.addWidget(self.mix_weight, 1)
         self.candidates_spin = QSpinBox(minimum=1, maximum=16, value=1)
         self.candidates_spin.setToolTip("generate this many samples at once (batched) and pick one from the grid")
         self.eps_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
@@ -201,7 +242,8 @@ class MainWindow(QMainWindow):
         self.factor_combo = QComboBox()  # factors that divide the 32-pixel canvas
         self.factor_combo.addItems(["2", "4", "8"])
         self.rows = {"class": ("Class", self.class_combo), "neuron": ("Features", features),
-                     "candidates": ("Candidates", self.candidates_spin),
+                     "candidates": ("Candidates", self.candidates_spin), "regions": ("Region classes", regions),
+                     "temperature": ("Temperature", self.temperature_slider), "mix": ("Mix with", mix),
                      "eps": ("Epsilon", self.eps_slider), "step": ("Step size", self.step_slider),
                      "steps": ("Steps", self.steps_slider), "lam": ("Lambda", self.lam_slider),
                      "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_combo)}
@@ -209,7 +251,8 @@ class MainWindow(QMainWindow):
         for key, (label, widget) in self.rows.items():
             self.row_labels[key] = QLabel(label)
             form.addRow(self.row_labels[key], widget)
-        for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider):
+        for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider,
+                       self.temperature_slider, self.mix_weight):
             widget.valueChanged.connect(self._on_parameter_changed)
         preset = QPushButton("Paper preset")
         preset.clicked.connect(self.apply_preset)
@@ -217,6 +260,12 @@ class MainWindow(QMainWindow):
         self.live_check = QCheckBox("Live: restart on every stroke or change")
         self.live_check.setChecked(True)
         form.addRow(self.live_check)
+        self.reanchor_check = QCheckBox("Re-centre the ball on the canvas after each stroke")
+        self.reanchor_check.setToolTip("off: every run stays within epsilon of the image as it was when you turned "
+                                       "this off; on: each run may move epsilon from the current canvas")
+        self.reanchor_check.setChecked(True)
+        self.reanchor_check.toggled.connect(self._on_reanchor_toggled)
+        form.addRow(self.reanchor_check)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.toggle_run)
@@ -237,6 +286,25 @@ class MainWindow(QMainWindow):
             readout.addWidget(bar)
             self.top_bars.append(bar)
         form.addRow("Top 5", readout)
+        from PySide6.QtWidgets import QSlider
+        timeline = QHBoxLayout()
+        self.timeline_slider = QSlider(Qt.Orientation.Horizontal)
+        self.timeline_slider.setRange(0, 0)
+        self.timeline_slider.setToolTip("scrub through the last run's iterates (every 5th step)")
+        self.timeline_slider.valueChanged.connect(self._show_timeline)
+        self.compare_check = QCheckBox("Start")
+        self.compare_check.setToolTip("show the image the run started from")
+        self.compare_check.toggled.connect(self._show_timeline)
+        commit = QPushButton("Commit")
+        commit.setToolTip("put the iterate shown on the canvas (one undo step)")
+        commit.clicked.connect(self.commit_timeline)
+        timeline.addWidget(self.timeline_slider, 1)
+        timeline.addWidget(self.compare_check)
+        timeline.addWidget(commit)
+        form.addRow("Timeline", timeline)
+        self.timeline: list[tuple[int, np.ndarray]] = []
+        self.timeline_start: np.ndarray | None = None
+        self.anchor_image: np.ndarray | None = None
         dock = QDockWidget("Synthesis", self)
         dock.setWidget(panel)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
@@ -295,8 +363,37 @@ class MainWindow(QMainWindow):
 
     # --- document edits ------------------------------------------------------------------------------------
 
-    def refresh_canvas(self) -> None:
-        self.canvas.set_content(self.document.image, self.document.mask)
+    def refresh_canvas(self, image: np.ndarray | None = None) -> None:
+        """Shows the document (or `image`, a preview such as a timeline iterate) with its overlay."""
+        from robustpaint.core.classmap import PALETTE
+        doc = self.document
+        overlay = overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
+        self.canvas.set_content(doc.image if image is None else image, overlay)
+
+    # --- timeline and anchoring ---------------------------------------------------------------------------
+
+    def _show_timeline(self) -> None:
+        """Previews the chosen iterate (or the start image) without touching the document."""
+        if self.running:
+            return
+        if self.compare_check.isChecked() and self.timeline_start is not None:
+            self.refresh_canvas(self.timeline_start)
+        elif self.timeline:
+            self.refresh_canvas(self.timeline[self.timeline_slider.value()][1])
+
+    def commit_timeline(self) -> None:
+        """Puts the iterate shown by the scrubber on the canvas as one undo step."""
+        if not self.timeline or self.running:
+            return
+        step, image = self.timeline[self.timeline_slider.value()]
+        before = self.document.state()
+        self.document.image = image.copy()
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), f"iterate of step {step}"))
+        self.compare_check.setChecked(False)
+        self.refresh_canvas()
+
+    def _on_reanchor_toggled(self, on: bool) -> None:
+        self.anchor_image = None if on else self.document.image.copy()
 
     @property
     def tool(self) -> str:
@@ -305,9 +402,15 @@ class MainWindow(QMainWindow):
     def _current_brush(self) -> Brush:
         tool = self.tool
         color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
-        target = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask"}.get(tool, "image")
+        target = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask", "regions": "regions",
+                  "strength": "strength"}.get(tool, "image")
+        value = 1.0
+        if tool == "regions":
+            value = float(self.region_slot.currentData())
+        elif tool == "strength":
+            value = self.strength_level.value() / 100
         return Brush(size=self.brush_size.value(), color=color, opacity=self.brush_opacity.value() / 100,
-                     target=target, clear=tool == "unmask")
+                     target=target, clear=tool == "unmask" or (tool == "regions" and value < 0), value=value)
 
     def _on_stroke_moved(self, points) -> None:
         if self.running:
@@ -399,11 +502,15 @@ class MainWindow(QMainWindow):
         if name != self.model_combo.currentText():
             return
         classes = card["classes"]
-        current = self.class_combo.currentText()
-        self.class_combo.clear()
-        self.class_combo.addItems(classes)
-        if current in classes:
-            self.class_combo.setCurrentText(current)
+        for i, combo in enumerate([self.class_combo, *self.region_class_combos]):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(classes)
+            combo.setCurrentText(current if current in classes else classes[min(i, len(classes) - 1)])
+            combo.blockSignals(False)
+        self.mix_combo.clear()
+        self.mix_combo.addItems(["(no mix)", *classes])
         units = len(card.get("neuron_classes", [])) or 4096
         for spin, _, _ in self.feature_rows:
             spin.setMaximum(units - 1)
@@ -421,10 +528,23 @@ class MainWindow(QMainWindow):
         targets = (classes.index(target),) if target in classes else ()
         visible = TASK_PARAMETERS[self.task]
         chosen = [(spin.value(), strength.value()) for spin, strength, _ in self.feature_rows if strength.value() != 0]
+        region_masks = None
+        if self.task == "classmap":  # the regions painted, each with the class chosen for its colour
+            used = [i for i in range(REGION_SLOTS) if (self.document.regions == i).any()]
+            names = [self.region_class_combos[i].currentText() for i in used]
+            targets = tuple(classes.index(n) for n in names if n in classes)
+            region_masks = self.document.region_masks(REGION_SLOTS)[used] if len(targets) == len(used) else None
+        mix = None
+        if "mix" in visible and self.mix_combo.currentText() in classes:
+            mix = (classes.index(self.mix_combo.currentText()), self.mix_weight.value())
         return Job(self.job_id, name, self.task, self.document.image.copy(), self.document.mask.copy(),
-                   targets=targets if "class" in visible else (), neurons=tuple(n for n, _ in chosen),
+                   targets=targets if "class" in visible or self.task == "classmap" else (),
+                   neurons=tuple(n for n, _ in chosen),
                    neuron_weights=tuple(w for _, w in chosen),
                    candidates=self.candidates_spin.value() if "candidates" in visible else 1,
+                   temperature=self.temperature_slider.value(), mix=mix, region_masks=region_masks,
+                   strength=self.document.strength.copy(),
+                   anchor=None if self.reanchor_check.isChecked() else self.anchor_image,
                    eps=self.eps_slider.value(), step_size=self.step_slider.value(), steps=self.steps_slider.value(),
                    lam=self.lam_slider.value() if "lam" in visible else None, seed=self.seed_spin.value(),
                    factor=int(self.factor_combo.currentText()))
@@ -437,6 +557,10 @@ class MainWindow(QMainWindow):
             return
         if self.run_before is None:
             self.run_before = self.document.state()
+            self.timeline, self.timeline_start = [], self.document.image.copy()
+            self.timeline_slider.setRange(0, 0)
+        if not self.reanchor_check.isChecked() and self.anchor_image is None:
+            self.anchor_image = self.document.image.copy()  # the ball stays around the canvas as it is now
         job = self.make_job()
         self.current_job = job
         self.running = True
@@ -473,6 +597,12 @@ class MainWindow(QMainWindow):
             return  # a result of a job we have moved past
         started = time.perf_counter()
         self._show_result(image)
+        if step % TIMELINE_EVERY == 0 or step == total:
+            self.timeline.append((step, self.document.image))  # arrays from the worker are never modified
+            self.timeline_slider.blockSignals(True)
+            self.timeline_slider.setRange(0, len(self.timeline) - 1)
+            self.timeline_slider.setValue(len(self.timeline) - 1)
+            self.timeline_slider.blockSignals(False)
         self.progress.setMaximum(total)
         self.progress.setValue(step)
         for bar, (name, p) in zip(self.top_bars, top5):
@@ -573,6 +703,7 @@ class MainWindow(QMainWindow):
         before = self.document.state()
         self.document.image = tensor[0].permute(1, 2, 0).numpy().astype(np.float32)
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open image"))
+        self._on_reanchor_toggled(self.reanchor_check.isChecked())
         self.refresh_canvas()
         return True
 
@@ -605,8 +736,12 @@ class MainWindow(QMainWindow):
         parameters = {"class": self.class_combo.currentText(), "neuron": self.neuron_spin.value(),
                       "eps": self.eps_slider.value(), "step_size": self.step_slider.value(),
                       "steps": self.steps_slider.value(), "lam": self.lam_slider.value(),
-                      "seed": self.seed_spin.value(), "factor": int(self.factor_combo.currentText())}
-        return Project(image=self.document.image, mask=self.document.mask, model=name,
+                      "seed": self.seed_spin.value(), "factor": int(self.factor_combo.currentText()),
+                      "temperature": self.temperature_slider.value(),
+                      "region_classes": [c.currentText() for c in self.region_class_combos],
+                      "features": [[spin.value(), strength.value()] for spin, strength, _ in self.feature_rows]}
+        return Project(image=self.document.image, mask=self.document.mask, regions=self.document.regions,
+                       strength=self.document.strength, model=name,
                        model_sha256=self.cards.get(name, {}).get("weights_sha256", ""), task=self.task,
                        parameters=parameters, strokes=list(self.document.strokes), last_recipe=self.last_recipe)
 
@@ -647,6 +782,11 @@ class MainWindow(QMainWindow):
         self.document = Document(project.image)
         self.document.mask = project.mask
         self.document.strokes = list(project.strokes)
+        if project.regions is not None:
+            self.document.regions = project.regions
+        if project.strength is not None:
+            self.document.strength = project.strength
+        self.anchor_image = None if self.reanchor_check.isChecked() else self.document.image.copy()
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open project"))
         index = self.task_combo.findData(project.task)
         if index >= 0:
@@ -665,6 +805,15 @@ class MainWindow(QMainWindow):
                 widget.blockSignals(False)
         if isinstance(p.get("class"), str) and p["class"]:
             self.class_combo.setCurrentText(p["class"])
+        if isinstance(p.get("temperature"), (int, float)):
+            self.temperature_slider.setValue(float(p["temperature"]))
+        for combo, name in zip(self.region_class_combos, p.get("region_classes") or []):
+            if isinstance(name, str):
+                combo.setCurrentText(name)
+        for (spin, strength, _), feature in zip(self.feature_rows, p.get("features") or []):
+            if isinstance(feature, list) and len(feature) == 2 and all(isinstance(v, (int, float)) for v in feature):
+                spin.setValue(int(feature[0]))
+                strength.setValue(float(feature[1]))
         self.last_recipe = project.last_recipe
         self.project_path = None if recovered else path
         if not recovered:

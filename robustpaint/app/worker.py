@@ -32,7 +32,16 @@ class Job:
     seed: int = 0
     factor: int = 2
     temperature: float = 1.0
+    mix: tuple[int, float] | None = None  # generate: (other class, weight)
+    region_masks: np.ndarray | None = None  # classmap: K x H x W, one per entry of targets
+    strength: np.ndarray | None = None  # H x W in [0,1]; None = every pixel free
+    anchor: np.ndarray | None = None  # H x W x 3: keep the ball around this image (re-anchoring off)
     extra: dict = field(default_factory=dict)
+
+
+def _tensor(array: np.ndarray | None):
+    import torch
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).float()
 
 
 class SynthesisWorker(QObject):
@@ -93,7 +102,11 @@ class SynthesisWorker(QObject):
                 if job.image.shape[0] % job.factor or job.image.shape[1] % job.factor:
                     raise RobustPaintError(f"the canvas size is not a multiple of the factor {job.factor}")
                 image = torch.nn.functional.avg_pool2d(image, job.factor)
+            free = job.strength is None or bool((job.strength >= 1).all())
             request = TaskRequest(job.task, image=image, mask=mask if float(mask.sum()) > 0 else None,
+                                  region_masks=_tensor(job.region_masks), mix=job.mix,
+                                  change_mask=None if free else _tensor(job.strength)[None, None],
+                                  anchor=None if job.anchor is None else _tensor(job.anchor.transpose(2, 0, 1))[None],
                                   targets=job.targets, neurons=job.neurons,
                                   neuron_weights=job.neuron_weights, candidates=job.candidates, eps=job.eps, step_size=job.step_size,
                                   steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,

@@ -13,14 +13,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Brush:
-    """A round brush. `target` is "image" (paint `color`), "erase" (paint white) or "mask" (value 1, or 0 with
-    `clear=True`)."""
+    """A round brush. `target` is "image" (paint `color`), "erase" (paint white), "mask" (value 1, or 0 with
+    `clear=True`), "regions" (class slot `value`, or no class with `clear=True`) or "strength" (level `value` in
+    [0,1]: how much those pixels may change)."""
 
     size: float = 3.0
     color: tuple[float, float, float] = (0.0, 0.0, 0.0)
     opacity: float = 1.0
     target: str = "image"
     clear: bool = False
+    value: float = 1.0
 
 
 def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarray:
@@ -41,13 +43,16 @@ def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarra
 
 
 class Document:
-    """The working image (H x W x 3 float32 in [0,1]) and mask (H x W float32 in {0,1})."""
+    """The working image (H x W x 3 float32 in [0,1]), the mask (H x W float32 in {0,1}), the class regions
+    (H x W int16: -1 no class, else a class slot) and the strength map (H x W float32 in [0,1], 1 = free)."""
 
     def __init__(self, image: np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError("the image must be H x W x 3")
         self.image = image.astype(np.float32).clip(0, 1)
         self.mask = np.zeros(image.shape[:2], np.float32)
+        self.regions = np.full(image.shape[:2], -1, np.int16)
+        self.strength = np.ones(image.shape[:2], np.float32)
         self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
 
     @classmethod
@@ -59,16 +64,18 @@ class Document:
         return self.image.shape[0], self.image.shape[1]
 
     def state(self) -> tuple:
-        """A snapshot for undo: image, mask and the stroke log."""
-        return self.image.copy(), self.mask.copy(), tuple(self.strokes)
+        """A snapshot for undo: image, mask, stroke log, regions and strength map."""
+        return (self.image.copy(), self.mask.copy(), tuple(self.strokes), self.regions.copy(),
+                self.strength.copy())
 
     def restore(self, state: tuple) -> None:
         self.image, self.mask, self.strokes = state[0].copy(), state[1].copy(), list(state[2])
+        self.regions, self.strength = state[3].copy(), state[4].copy()
 
     def log_stroke(self, points, brush: Brush) -> None:
         self.strokes.append({"points": [[round(float(x), 2), round(float(y), 2)] for x, y in points],
                              "brush": {"size": brush.size, "color": list(brush.color), "opacity": brush.opacity,
-                                       "target": brush.target, "clear": brush.clear}})
+                                       "target": brush.target, "clear": brush.clear, "value": brush.value}})
 
     def pick_color(self, x: float, y: float) -> tuple[float, float, float] | None:
         """The colour under image point (x, y), or None outside the image."""
@@ -87,6 +94,13 @@ class Document:
         if brush.target == "mask":
             value = 0.0 if brush.clear else 1.0
             self.mask = np.where(cover > 0.5, value, self.mask).astype(np.float32)
+            return
+        if brush.target == "regions":
+            slot = -1 if brush.clear else int(brush.value)
+            self.regions = np.where(cover > 0.5, slot, self.regions).astype(np.int16)
+            return
+        if brush.target == "strength":
+            self.strength = np.where(cover > 0.5, float(np.clip(brush.value, 0, 1)), self.strength).astype(np.float32)
             return
         color = np.ones(3, np.float32) if brush.target == "erase" else np.asarray(brush.color, np.float32)
         self.image = (self.image * (1 - cover[..., None]) + color * cover[..., None]).astype(np.float32)
@@ -114,3 +128,7 @@ class Document:
 
     def clear_mask(self) -> None:
         self.mask = np.zeros_like(self.mask)
+
+    def region_masks(self, slots: int):
+        """The regions as `slots` x H x W masks in {0,1} (slot i's pixels), for the class-map objective."""
+        return np.stack([(self.regions == i).astype(np.float32) for i in range(slots)])

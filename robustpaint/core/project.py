@@ -43,6 +43,8 @@ class Project:
     parameters: dict = field(default_factory=dict)
     strokes: list = field(default_factory=list)  # [{"points": [[x, y], ...], "brush": {...}}, ...]
     last_recipe: dict | None = None
+    regions: np.ndarray | None = None  # H x W class slots (-1 none); optional member regions.npy
+    strength: np.ndarray | None = None  # H x W in [0,1]; optional member strength.npy
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -66,6 +68,10 @@ def save_project(project: Project, path: str | Path) -> None:
                 archive.writestr("image.npy", _npy_bytes(project.image))
                 archive.writestr("mask.npy", _npy_bytes(project.mask))
                 archive.writestr("preview.png", preview.getvalue())
+                if project.regions is not None:
+                    archive.writestr("regions.npy", _npy_bytes(project.regions))
+                if project.strength is not None:
+                    archive.writestr("strength.npy", _npy_bytes(project.strength))
     except OSError as exc:
         raise ProjectError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -123,8 +129,14 @@ def load_project(path: str | Path) -> Project:
                                f"this version reads format {FORMAT_VERSION}: please update")
         image = _array(_read_member(archive, "image.npy", path), "image.npy", path, 3)
         mask = _array(_read_member(archive, "mask.npy", path), "mask.npy", path, 2)
-    if image.shape[2] != 3 or mask.shape != image.shape[:2]:
-        raise ProjectError(f"{path} is damaged: image {image.shape} and mask {mask.shape} do not match")
+        names = set(archive.namelist())
+        regions = (_array(_read_member(archive, "regions.npy", path), "regions.npy", path, 2)
+                   if "regions.npy" in names else None)
+        strength = (_array(_read_member(archive, "strength.npy", path), "strength.npy", path, 2)
+                    if "strength.npy" in names else None)
+    for name, layer in (("mask", mask), ("regions", regions), ("strength", strength)):
+        if layer is not None and (image.shape[2] != 3 or layer.shape != image.shape[:2]):
+            raise ProjectError(f"{path} is damaged: image {image.shape} and {name} {layer.shape} do not match")
     strokes = meta.get("strokes", [])
     parameters = meta.get("parameters", {})
     recipe = meta.get("last_recipe")
@@ -132,4 +144,6 @@ def load_project(path: str | Path) -> Project:
         raise ProjectError(f"{path} is damaged: project.json has fields of the wrong type")
     return Project(image=image.clip(0, 1), mask=(mask > 0.5).astype(np.float32), model=str(meta.get("model", "")),
                    model_sha256=str(meta.get("model_sha256", "")), task=str(meta.get("task", "generate")),
-                   parameters=parameters, strokes=strokes, last_recipe=recipe)
+                   parameters=parameters, strokes=strokes, last_recipe=recipe,
+                   regions=None if regions is None else np.round(regions).clip(-1, 32767).astype(np.int16),
+                   strength=None if strength is None else strength.clip(0, 1))

@@ -72,6 +72,7 @@ class TaskRequest:
     bf16: bool = False
     track_best: bool = False
     change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
+    anchor: torch.Tensor | None = None  # sketch/translate/paint/classmap: keep the ball around this image, not the start
 
     def replace(self, **changes) -> "TaskRequest":
         return dataclasses.replace(self, **changes)
@@ -138,6 +139,15 @@ def predicted_classes(model, images: torch.Tensor) -> torch.Tensor:
     return model(images).argmax(1)
 
 
+def _anchor(request: TaskRequest, image: torch.Tensor) -> torch.Tensor:
+    """The centre of the ball: the start image, or the request's anchor (the app's "keep the original" mode)."""
+    if request.anchor is None:
+        return image
+    if request.anchor.shape[-2:] != image.shape[-2:]:
+        raise RobustPaintError("the anchor image and the canvas differ in size")
+    return _batch(request.anchor.float(), image.shape[0])
+
+
 def _batch(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
@@ -166,7 +176,7 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     elif task in ("sketch", "translate"):
         image = _batch(_need_image(request), n)
         targets = _targets(request, model, n)
-        start, anchor, change = image, image, request.change_mask
+        start, anchor, change = image, _anchor(request, image), request.change_mask
         objective = obj.class_target(targets.to(device))
     elif task == "inpaint":
         image = _batch(_need_image(request), n)
@@ -204,16 +214,17 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         weights = list(request.neuron_weights) if request.neuron_weights else None
         objective = (request.activation_weight * obj.neuron(list(request.neurons), weights=weights)
                      + lam * obj.stay_close(image.to(device), (1 - region).to(device)))
-        start, anchor, change = image, image, request.change_mask
+        start, anchor, change = image, _anchor(request, image), request.change_mask
     else:  # classmap
         image = _batch(_need_image(request), n)
         if request.region_masks is None or not request.targets:
-            raise RobustPaintError("a class map needs regions and one class per region")
+            raise RobustPaintError("a class map needs regions and one class per region: paint regions with the "
+                                   "class-regions brush (R) first")
         if request.region_masks.shape[0] != len(request.targets):
             raise RobustPaintError(f"{request.region_masks.shape[0]} regions but {len(request.targets)} classes")
         targets = _targets(request, model, len(request.targets))
         objective = obj.class_map(model.head, request.region_masks.to(device), targets.to(device))
-        start, anchor, change = image, image, request.change_mask
+        start, anchor, change = image, _anchor(request, image), request.change_mask
 
     config = scaled_config(request, start.shape[-2], start.shape[-1])
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
