@@ -466,3 +466,20 @@ def test_seed_controls_reach_the_job(qtbot, window):
     window.steps_slider.setValue(1)
     with qtbot.waitSignal(window.run_finished, timeout=20000):
         window.start_run()
+
+
+def test_the_neuron_browser_draws_thumbnails_in_the_background_and_a_click_picks_one(qtbot, window):
+    window.show_neuron_browser()
+    units = window.worker._bundles["tiny"][0].representation_size
+    qtbot.waitUntil(lambda: len(window.neuron_items) == units, timeout=60000)
+    assert window.neuron_status.text() == f"{units} of {units} units drawn"
+    window.neuron_search.setText("7")
+    visible = [u for u, item in window.neuron_items.items() if not item.isHidden()]
+    assert visible == [7]
+    window.neuron_search.setText("")
+    item = window.neuron_items[5]
+    qtbot.mouseClick(window.neuron_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.neuron_list.visualItemRect(item).center())
+    assert window.task == "paint" and window.feature_rows[0][0].value() == 5
+    from robustpaint.core.paths import user_cache_dir
+    assert list((user_cache_dir() / "neurons").rglob("thumbnails.safetensors"))  # cached for next time

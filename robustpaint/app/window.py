@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
     stop_worker = Signal()
     dispose_worker = Signal()
     load_model = Signal(str)
+    request_neurons = Signal(str)
     run_finished = Signal(int)  # emitted on the GUI thread once a run's last image is on the canvas
     image_updated = Signal(int)  # step number, emitted on the GUI thread after each live update
 
@@ -108,6 +109,8 @@ class MainWindow(QMainWindow):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.model_ready.connect(self._on_model_ready)
+        self.worker.neurons_ready.connect(self._on_neurons_ready)
+        self.request_neurons.connect(self.worker.request_neurons)
         self.thread.start()
         if self.model_combo.count():
             self.load_model.emit(self.model_combo.currentText())
@@ -324,6 +327,7 @@ class MainWindow(QMainWindow):
         self.candidate_dock.setWidget(self.candidate_list)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.candidate_dock)
         self.candidate_dock.hide()
+        self._build_neuron_browser()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -343,6 +347,9 @@ class MainWindow(QMainWindow):
             action = QAction(text, self, shortcut=QKeySequence(key))
             action.triggered.connect(slot)
             view.addAction(action)
+        neurons = QAction("&Neuron browser", self, shortcut=QKeySequence("Ctrl+N"))
+        neurons.triggered.connect(self.show_neuron_browser)
+        view.addAction(neurons)
         smooth = QAction("&Smooth scaling", self, checkable=True)
         smooth.toggled.connect(self._set_smooth)
         view.addAction(smooth)
@@ -659,6 +666,98 @@ class MainWindow(QMainWindow):
         self.document.image = self.candidate_images[index].copy()
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), f"take candidate {index + 1}"))
         self.refresh_canvas()
+
+    # --- neuron browser ------------------------------------------------------------------------------------
+
+    def _build_neuron_browser(self) -> None:
+        from PySide6.QtCore import QSize
+        from PySide6.QtWidgets import QDockWidget, QLineEdit, QListView, QListWidget
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        controls = QHBoxLayout()
+        self.neuron_search = QLineEdit(placeholderText="unit number or class, e.g. 'cat'")
+        self.neuron_search.textChanged.connect(self._filter_neurons)
+        self.neuron_sort = QComboBox()
+        self.neuron_sort.addItems(["by unit", "by the class searched for"])
+        self.neuron_sort.currentIndexChanged.connect(self._filter_neurons)
+        controls.addWidget(self.neuron_search, 1)
+        controls.addWidget(self.neuron_sort)
+        layout.addLayout(controls)
+        self.neuron_list = QListWidget()
+        self.neuron_list.setViewMode(QListView.ViewMode.IconMode)
+        self.neuron_list.setIconSize(QSize(48, 48))
+        self.neuron_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.neuron_list.itemClicked.connect(self._pick_neuron)
+        layout.addWidget(self.neuron_list)
+        self.neuron_status = QLabel("")
+        layout.addWidget(self.neuron_status)
+        self.neuron_dock = QDockWidget("Neurons", self)
+        self.neuron_dock.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.neuron_dock)
+        self.neuron_dock.hide()
+        self.neuron_items: dict[int, object] = {}
+        self._neurons_model: str | None = None
+
+    def show_neuron_browser(self) -> None:
+        """Shows the browser; the thumbnails of the current model are computed in the worker on first use."""
+        self.neuron_dock.show()
+        name = self.model_combo.currentText()
+        if name and name != self._neurons_model:
+            self._neurons_model = name
+            self.neuron_list.clear()
+            self.neuron_items = {}
+            self.neuron_status.setText("drawing the thumbnails in the background…")
+            self.request_neurons.emit(name)
+
+    @Slot(str, object)
+    def _on_neurons_ready(self, name: str, thumbnails: dict) -> None:
+        from PySide6.QtGui import QIcon, QPixmap
+        from PySide6.QtWidgets import QListWidgetItem
+        if name != self._neurons_model:
+            return
+        classes = self.cards.get(name, {}).get("neuron_classes", [])
+        for unit, image in thumbnails.items():
+            item = self.neuron_items.get(unit)
+            if item is None:
+                feeds = ", ".join(classes[unit][:2]) if unit < len(classes) else ""
+                item = QListWidgetItem(f"{unit}\n{feeds}")
+                item.setData(Qt.ItemDataRole.UserRole, unit)
+                item.setToolTip(f"unit {unit}; feeds most: {', '.join(classes[unit]) if unit < len(classes) else '?'}")
+                self.neuron_items[unit] = item
+                self.neuron_list.addItem(item)
+            item.setIcon(QIcon(QPixmap.fromImage(array_to_qimage(image.astype(np.float32) / 255))))
+        total = len(classes) or len(self.neuron_items)
+        self.neuron_status.setText(f"{len(self.neuron_items)} of {total} units drawn")
+        self._filter_neurons()
+
+    def _filter_neurons(self) -> None:
+        """Search by unit number or by a class the unit feeds; sort by unit or by how much it feeds that class."""
+        text = self.neuron_search.text().strip().lower()
+        classes = self.cards.get(self._neurons_model or "", {}).get("neuron_classes", [])
+        for unit, item in self.neuron_items.items():
+            feeds = classes[unit] if unit < len(classes) else []
+            item.setHidden(bool(text) and text != str(unit) and not any(text in c.lower() for c in feeds))
+        by_class = self.neuron_sort.currentIndex() == 1 and text
+
+        def rank(unit):
+            feeds = [c.lower() for c in (classes[unit] if unit < len(classes) else [])]
+            position = next((i for i, c in enumerate(feeds) if text in c), len(feeds)) if by_class else 0
+            return position, unit
+
+        for row, unit in enumerate(sorted(self.neuron_items, key=rank)):
+            item = self.neuron_items[unit]
+            current = self.neuron_list.row(item)
+            if current != row:
+                self.neuron_list.insertItem(row, self.neuron_list.takeItem(current))
+
+    def _pick_neuron(self, item) -> None:
+        """A click picks the neuron for feature painting (the first feature slider) and switches to that task."""
+        unit = item.data(Qt.ItemDataRole.UserRole)
+        self.feature_rows[0][0].setValue(unit)
+        if self.feature_rows[0][1].value() == 0:
+            self.feature_rows[0][1].setValue(1.0)
+        self.task_combo.setCurrentIndex(self.task_combo.findData("paint"))
+        self.statusBar().showMessage(f"neuron {unit} picked for feature painting: brush the region with the mask", 5000)
 
     def _update_neuron_labels(self) -> None:
         classes = self.cards.get(self.model_combo.currentText(), {}).get("neuron_classes", [])

@@ -50,6 +50,7 @@ class SynthesisWorker(QObject):
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
     model_ready = Signal(str, object)  # model name, card (plus "neuron_classes": strongest classes per unit)
+    neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
 
     def __init__(self):
         super().__init__()
@@ -59,6 +60,39 @@ class SynthesisWorker(QObject):
         self._paused = False
         self._timer: QTimer | None = None
         self.steps_per_second = 0.0
+
+    @Slot(str)
+    def request_neurons(self, name: str) -> None:
+        """Starts computing the neuron browser's thumbnails for model `name` (cached ones arrive at once).
+
+        One chunk of units is computed per event-loop turn, so synthesis jobs sent meanwhile still run."""
+        from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.neurons import NeuronCache
+        try:
+            model, card, _, entry = self._bundle(name)
+        except RobustPaintError as exc:
+            self.failed.emit(-1, str(exc))
+            return
+        self._neuron_cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""))
+        self._neuron_model = name
+        self._neuron_todo = [u for u in range(model.representation_size) if u not in self._neuron_cache.thumbnails]
+        done = {u: t.permute(1, 2, 0).numpy() for u, t in self._neuron_cache.thumbnails.items()}
+        if done:
+            self.neurons_ready.emit(name, done)
+        if self._neuron_todo:
+            QTimer.singleShot(0, self._neuron_chunk)
+
+    def _neuron_chunk(self) -> None:
+        if not getattr(self, "_neuron_todo", None):
+            return
+        if self._optimizer is not None and not self._paused:
+            QTimer.singleShot(50, self._neuron_chunk)  # a run is going on: it goes first
+            return
+        chunk, self._neuron_todo = self._neuron_todo[:16], self._neuron_todo[16:]
+        thumbs = self._neuron_cache.get(chunk)
+        self.neurons_ready.emit(self._neuron_model, {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
+        if self._neuron_todo:
+            QTimer.singleShot(0, self._neuron_chunk)
 
     def _ensure_timer(self) -> QTimer:
         if self._timer is None:  # created in the worker's thread, on first use
@@ -151,6 +185,7 @@ class SynthesisWorker(QObject):
     @Slot()
     def dispose(self) -> None:
         """Destroys the step timer in this thread (a QTimer must die in the thread that owns it)."""
+        self._neuron_todo = []
         if self._timer is not None:
             self._timer.stop()
             self._timer.setParent(None)
