@@ -10,7 +10,7 @@ def start_gui() -> int:
         from robustpaint.app.main import run_app
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("robustpaint.app"):
-            print("robustpaint: the desktop app is not part of this version yet; use the commands "
+            print("robustpaint: the desktop app is missing from this install; use the commands "
                   "('robustpaint --help'), e.g. 'robustpaint generate --class cat --out out/'", file=sys.stderr)
             return 2
         print(f"robustpaint: cannot start the desktop app: {exc}. Run 'robustpaint --help' for the command line.",
