@@ -91,6 +91,24 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def train_step(model, net, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, bf16: bool,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of adversarial training: attack the batch (unless norm is "none"), then an SGD step on the result.
+
+    `net` is `model` or its DistributedDataParallel wrapper; `x` should be channels_last for bf16's fast kernels.
+    Returns the loss and the logits on the attacked batch. benchmarks/train_throughput.py times exactly this."""
+    if cfg.norm != "none":
+        x = pgd_attack(model, x, y, cfg.norm, cfg.eps, cfg.attack_steps, cfg.step_size, rand_init=True,
+                       bf16=bf16, generator=generator)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = net(x)
+    loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     """Trains and writes `OUT/model.safetensors` + card, and `OUT/checkpoint.pt` (weights-only loadable)."""
     if cfg.norm not in ("l2", "linf", "none"):
@@ -153,15 +171,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             y = data.labels[idx].to(device)
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(cfg, (epoch * batches_per_epoch + b) / total_batches)
-            if cfg.norm != "none":
-                x = pgd_attack(model, x, y, cfg.norm, cfg.eps, cfg.attack_steps, cfg.step_size, rand_init=True,
-                               bf16=bf16, generator=generator)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, logits = train_step(model, net, optimizer, x, y, cfg, bf16, generator)
             seen += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += float(loss.detach()) * len(y)
