@@ -9,6 +9,7 @@ Needs the bench extra (`pip install ".[bench]"`: scikit-image for PSNR/SSIM, Ope
   original and the evaluator's accuracy, ours against bicubic;
 - inpainting of a random square hole per image: PSNR/SSIM inside the hole and the evaluator's accuracy, ours
   against mean fill (the paper's start) and OpenCV's Telea inpainting;
+- translation of each image to the next class: the evaluator's target-class rate and the mean L2 distance moved;
 - generation: the evaluator's accuracy on N samples per class, the diversity within each class (mean pairwise
   distance of the evaluator's pooled features) against the same figure for real test images of that class, and an
   Inception-Score-style figure computed with the evaluator's softmax ("evaluator score", not the Inception Score);
@@ -135,6 +136,30 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
     return rows
 
 
+def translate(model, evaluator, images, labels, batch: int, bf16: bool) -> dict:
+    """Each image pushed to the next class (label + 1): how often the evaluator then reads the target class, and how
+    far (L2, pixels in [0,1]) the image moved."""
+    targets = (labels + 1) % len(model.classes)
+    rows = {}
+    outs = {"start (no change)": images}
+    chunks = []
+    for start in range(0, len(images), batch):
+        chunk_targets = targets[start:start + batch]
+        for t in chunk_targets.unique().tolist():  # one request per target class (a request has one target)
+            pick = (chunk_targets == t).nonzero().flatten() + start
+            request = TaskRequest("translate", image=images[pick], targets=(int(t),), bf16=bf16)
+            chunks.append((pick, run_task(model, None, request, batch)))
+    ours = images.clone()
+    for pick, out in chunks:
+        ours[pick] = out
+    outs["ours"] = ours
+    for name, out in outs.items():
+        probs, _ = evaluator_outputs(evaluator, out)
+        rows[name] = {"evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
+                      "mean_l2_moved": round(float((out - images).flatten(1).norm(dim=1).mean()), 3)}
+    return rows
+
+
 def _diversity(features: torch.Tensor) -> float:
     d = torch.cdist(features, features)
     n = len(features)
@@ -252,6 +277,8 @@ def main(argv=None) -> int:
     results["inpaint"] = inpaint(model, evaluator, images, labels, args.hole, args.batch, bf16, seed=1)
     print(table(f"Inpainting a {args.hole}x{args.hole} hole ({args.n} test images; PSNR/SSIM inside the hole)",
                 results["inpaint"]), flush=True)
+    results["translate"] = translate(model, evaluator, images, labels, args.batch, bf16)
+    print(table(f"Translation to the next class ({args.n} test images)", results["translate"]), flush=True)
     from robustpaint.core.tasks import PRESETS
     p = PRESETS["generate"]
     settings = {f"ours (eps {p.eps:g}, step {p.step_size:g}, {p.steps} steps)": (p.eps, p.step_size, p.steps),

@@ -1,0 +1,95 @@
+"""Live updates/s and GUI-thread stalls in the real app (offscreen) while the worker runs, per shipped model.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py [--steps 200] [--quick] [--json PATH]
+
+A heartbeat timer on the GUI thread fires whenever the event loop is free; the gaps between its beats are how long
+the GUI thread was busy (a stall). p50/p99/max of those gaps are reported with the canvas updates per second of a
+sketch run. Aims: >= 30 updates/s, stalls <= 16 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from robustpaint.app.window import MainWindow  # noqa: E402
+from robustpaint.core.models.store import list_models  # noqa: E402
+
+
+def measure(app, name: str, steps: int) -> dict:
+    window = MainWindow(model_name=name)
+    window.resize(900, 600)
+    window.show()
+    loop = QEventLoop()
+    poll = QTimer(interval=20)
+    poll.timeout.connect(lambda: name in window.cards and loop.quit())
+    poll.start()
+    loop.exec()
+    poll.stop()
+    window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
+    window.live_check.setChecked(False)
+    window.steps_slider.setValue(steps)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer(interval=0)
+    heartbeat.timeout.connect(beat)
+    updates = [0]
+    window.image_updated.connect(lambda _step: updates.__setitem__(0, updates[0] + 1))
+    done = QEventLoop()
+    window.run_finished.connect(lambda _job: done.quit())
+    window.start_run()
+    started = time.perf_counter()
+    last[0] = started
+    heartbeat.start()
+    done.exec()
+    seconds = time.perf_counter() - started
+    heartbeat.stop()
+    window.close()
+    app.processEvents()
+    ms = np.array(gaps) * 1e3
+    return {"model": name, "steps": steps, "updates_per_second": round(updates[0] / seconds, 1),
+            "stall_p50_ms": round(float(np.percentile(ms, 50)), 2), "stall_p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "stall_max_ms": round(float(ms.max()), 2), "beats": len(ms)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="30 steps of the first model (the CI form)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    app = QApplication.instance() or QApplication([])
+    models = [e.name for e in list_models() if e.origin == "shipped" and e.role != "evaluator"]
+    if args.quick:
+        models, args.steps = models[:1], 30
+    rows = [measure(app, name, args.steps) for name in models]
+    print("| model | live updates/s | GUI stall p50 | p99 | max |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | "
+              f"{r['stall_max_ms']} ms |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"rows": rows, "machine": platform.processor() or platform.machine(),
+                                         "python": sys.version.split()[0]}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Writes the README's Performance and Quality tables from the JSON in benchmarks/results/ (never typed by hand).
+
+    python benchmarks/report.py [--check]
+
+Each table goes between `<!-- report:NAME -->` and `<!-- /report:NAME -->` in README.md. `--check` fails when the
+README differs from what the JSON says (CI runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def performance() -> str:
+    lines = []
+    step = _load("pgd_step.json") or _load("pgd_step_quick.json")
+    if step:
+        lines += ["PGD step of the engine against a bare forward + input-gradient backward of the same model and batch "
+                  f"(`benchmarks/pgd_step.py`; aim: ratio <= 1.05; {step.get('machine', '?')}):", "",
+                  "| model | batch | precision | engine | bare | ratio |", "|---|---|---|---|---|---|"]
+        for r in step["rows"]:
+            lines.append(f"| {r['arch']} | {r['batch']} | {r['precision']} | {r['engine_ms']} ms | "
+                         f"{r['bare_ms']} ms | {r['ratio']} |")
+        lines.append("")
+    peer = _load("peer_robustness_lib.json")
+    if peer:
+        lines += ["Against the authors' robustness library on the same ResNet-18 (`benchmarks/peer_robustness_lib.py`; "
+                  "aims: >= 2x steps/s at batch 8 and 32, >= 3x training images/s; ours "
+                  f"{peer['ours_precision']}, theirs {peer['theirs_precision']}):", "",
+                  "| measurement | robustness library | RobustPaint | ours / theirs |", "|---|---|---|---|"]
+        for r in peer["rows"]:
+            lines.append(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
+        lines.append("")
+    train = _load("train_throughput.json")
+    if train:
+        lines += ["Adversarial training step against a plain fp32 loop (`benchmarks/train_throughput.py`):", "",
+                  "| model | batch | attack | ours | plain fp32 | ratio |", "|---|---|---|---|---|---|",
+                  f"| {train['arch']} | {train['batch']} | {train['attack']} | {train['ours_images_per_second']} img/s "
+                  f"| {train['baseline_images_per_second']} img/s | {train['ratio']} |", ""]
+    gui = _load("gui_latency.json")
+    if gui:
+        lines += ["The app, offscreen, while the worker runs a sketch (`benchmarks/gui_latency.py`; aims: >= 30 "
+                  "updates/s, stalls <= 16 ms):", "", "| model | live updates/s | GUI stall p50 | p99 | max |",
+                  "|---|---|---|---|---|"]
+        for r in gui["rows"]:
+            lines.append(f"| {r['model']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
+                         f"| {r['stall_max_ms']} ms |")
+        lines.append("")
+    soak = _load("soak.json")
+    if soak:
+        lines += [f"Soak (`benchmarks/soak.py`): {soak['steps']} PGD steps of {soak['model']} in the app's worker with "
+                  f"{soak['strokes']} strokes: resident memory {soak['rss_after_warmup_mib']} MiB after warm-up, "
+                  f"{soak['rss_end_mib']} MiB at the end ({soak['growth_percent']:+}%; aim < 5%).", ""]
+    return "\n".join(lines).strip() or "(no results yet: run the scripts in benchmarks/)"
+
+
+def quality() -> str:
+    q = _load("quality.json")
+    if not q:
+        return "(no results yet: run benchmarks/quality.py)"
+    lines = [f"`benchmarks/quality.py` on {q['n']} test images ({q['per_class']} generated per class), model "
+             f"{q['model']}, scored by the standard evaluator {q['evaluator']} (clean accuracy "
+             f"{q['evaluator_clean_accuracy']}); PGD in {q['precision']}.", ""]
+    for key, title in (("superres_x2", "Super-resolution x2"), ("superres_x4", "Super-resolution x4"),
+                       ("inpaint", f"Inpainting a {q['hole']}x{q['hole']} hole (PSNR/SSIM inside the hole)"),
+                       ("translate", "Translation to the next class (evaluator's target-class rate)"),
+                       ("generation", "Generation (diversity: mean pairwise distance of evaluator features)")):
+        rows = q.get(key)
+        if not rows:
+            continue
+        keys = list(next(iter(rows.values())))
+        lines += [f"**{title}**", "", "| method | " + " | ".join(k.replace("_", " ") for k in keys) + " |",
+                  "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {name} | " + " | ".join(str(r[k]) for k in keys) + " |" for name, r in rows.items()]
+        lines.append("")
+    inception = q.get("inception")
+    if isinstance(inception, dict):
+        first = next(iter(inception.values()), "")
+        lines.append(first if isinstance(first, str) else json.dumps(inception))
+    return "\n".join(lines).strip()
+
+
+def render(readme: str) -> str:
+    for name, text in (("performance", performance()), ("quality", quality())):
+        pattern = re.compile(rf"(<!-- report:{name} -->\n)(?:.*?\n)?(<!-- /report:{name} -->)", re.S)
+        if not pattern.search(readme):
+            raise SystemExit(f"README.md has no <!-- report:{name} --> ... <!-- /report:{name} --> markers")
+        readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
+    return readme
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    path = ROOT / "README.md"
+    old = path.read_text()
+    new = render(old)
+    if args.check:
+        if new != old:
+            print("README.md tables differ from benchmarks/results/*.json: run python benchmarks/report.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(new)
+    print("README.md tables written from benchmarks/results/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
