@@ -483,3 +483,13 @@ def test_the_neuron_browser_draws_thumbnails_in_the_background_and_a_click_picks
     assert window.task == "paint" and window.feature_rows[0][0].value() == 5
     from robustpaint.core.paths import user_cache_dir
     assert list((user_cache_dir() / "neurons").rglob("thumbnails.safetensors"))  # cached for next time
+
+
+def test_new_gives_a_blank_canvas_as_one_undo_step(qtbot, window):
+    window.live_check.setChecked(False)
+    _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 9))
+    painted = window.document.image.copy()
+    window.new_document()
+    assert window.document.image.min() == 1.0 and not window.document.strokes
+    window.undo_stack.undo()
+    assert np.array_equal(window.document.image, painted)

@@ -331,7 +331,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open image or project…", QKeySequence.StandardKey.Open, self.open_dialog),
+        for text, key, slot in (("&New", QKeySequence.StandardKey.New, self.new_document),
+                                ("&Open image or project…", QKeySequence.StandardKey.Open, self.open_dialog),
                                 ("&Save project", QKeySequence.StandardKey.Save, self.save_project_dialog),
                                 ("Save project &as…", QKeySequence("Ctrl+Shift+S"),
                                  lambda: self.save_project_dialog(ask=True)),
@@ -347,7 +348,7 @@ class MainWindow(QMainWindow):
             action = QAction(text, self, shortcut=QKeySequence(key))
             action.triggered.connect(slot)
             view.addAction(action)
-        neurons = QAction("&Neuron browser", self, shortcut=QKeySequence("Ctrl+N"))
+        neurons = QAction("&Neuron browser", self, shortcut=QKeySequence("Ctrl+Shift+N"))
         neurons.triggered.connect(self.show_neuron_browser)
         view.addAction(neurons)
         smooth = QAction("&Smooth scaling", self, checkable=True)
@@ -919,6 +920,19 @@ class MainWindow(QMainWindow):
             self.undo_stack.setClean()
         self.refresh_canvas()
         return True
+
+    def new_document(self) -> None:
+        """A blank white canvas of the same size (one undo step; the project becomes untitled)."""
+        self.stop()
+        before = self.document.state()
+        h, w = self.document.size
+        self.document = Document(np.ones((h, w, 3), np.float32))
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "new"))
+        self.project_path = None
+        self.last_recipe = None
+        self._on_reanchor_toggled(self.reanchor_check.isChecked())
+        self._update_title()
+        self.refresh_canvas()
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
