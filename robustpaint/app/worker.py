@@ -36,6 +36,7 @@ class Job:
     region_masks: np.ndarray | None = None  # classmap: K x H x W, one per entry of targets
     strength: np.ndarray | None = None  # H x W in [0,1]; None = every pixel free
     anchor: np.ndarray | None = None  # H x W x 3: keep the ball around this image (re-anchoring off)
+    bf16: bool = False  # bf16 autocast steps (faster where the CPU has bf16 units)
     extra: dict = field(default_factory=dict)
 
 
@@ -142,7 +143,8 @@ class SynthesisWorker(QObject):
                                   change_mask=None if free else _tensor(job.strength)[None, None],
                                   anchor=None if job.anchor is None else _tensor(job.anchor.transpose(2, 0, 1))[None],
                                   targets=job.targets, neurons=job.neurons,
-                                  neuron_weights=job.neuron_weights, candidates=job.candidates, eps=job.eps, step_size=job.step_size,
+                                  neuron_weights=job.neuron_weights, candidates=job.candidates, bf16=job.bf16,
+                                  eps=job.eps, step_size=job.step_size,
                                   steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,
                                   temperature=job.temperature, size=job.image.shape[0])
             self._optimizer = build_task(model, request, seeds).optimizer(model)

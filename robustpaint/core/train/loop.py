@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
+from robustpaint.core.device import cpu_supports_bf16
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models import CIFAR10_MEAN, CIFAR10_STD, build_classifier
 from robustpaint.core.models.checkpoint import save_model
@@ -54,15 +55,6 @@ class TrainConfig:
         if self.attack_step_size is not None:
             return self.attack_step_size
         return 1.25 * self.eps if self.attack_steps == 1 else 2.5 * self.eps / self.attack_steps
-
-
-def cpu_supports_bf16() -> bool:
-    """True where the CPU has native bf16 matrix units (AMX or AVX512-BF16), the only case bf16 pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def choose_precision(requested: str, device: torch.device) -> bool:
