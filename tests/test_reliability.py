@@ -92,3 +92,20 @@ def test_sigkill_during_atomic_writes_never_leaves_a_broken_file(tmp_path):
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "file.bin"]
     # a killed writer may leave its temporary file behind, never a damaged target
     assert all(name.startswith(".file.bin.") for name in leftovers)
+
+
+def test_atomic_writes_get_the_permissions_a_plain_open_would(tmp_path):
+    """mkstemp makes 0600 files and safetensors replaces the file it writes: both end with the umask's mode."""
+    import torch
+    from safetensors.torch import save_file
+
+    from robustpaint.core.atomic import atomic_path, atomic_write_bytes
+    umask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        with atomic_path(tmp_path / "b.safetensors") as tmp:
+            save_file({"t": torch.zeros(2)}, str(tmp))
+        for name in ("a.bin", "b.safetensors"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    finally:
+        os.umask(umask)
