@@ -126,6 +126,10 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) 
         window.class_combo.setCurrentText("horse" if "horse" in window.cards[name]["classes"] else
                                           window.cards[name]["classes"][0])
         finished.clear()
+        window.document.mask[:] = 0
+        window.document.regions[:] = -1
+        window.candidates_spin.setValue(8)  # the candidate grid shows in the picture too
+        window.resize(1280, 860)
         window.steps_slider.setValue(60)
         window.start_run()
         wait_for(lambda: bool(finished), 300)
