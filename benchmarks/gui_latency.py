@@ -10,16 +10,14 @@ sketch run. Aims: >= 30 updates/s, stalls <= 16 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from common import save_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -84,10 +82,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"| {r['model']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | "
               f"{r['stall_max_ms']} ms |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows, "machine": platform.processor() or platform.machine(),
-                                         "python": sys.version.split()[0]}, indent=2) + "\n")
+    save_results(args.json, {"benchmark": "gui_latency", "rows": rows})
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 import torchvision
 
+from common import save_results
 from robustpaint.core import objectives as obj
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
@@ -165,11 +165,8 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
     result = {"rows": rows, "ours_precision": "bf16 autocast + channels_last" if bf16 else "fp32",
-              "theirs_precision": "fp32 (its CPU path)", "rounds": args.rounds,
-              "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+              "theirs_precision": "fp32 (its CPU path)", "rounds": args.rounds}
+    save_results(args.json, result)
     return 0
 
 

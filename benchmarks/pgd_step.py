@@ -7,8 +7,6 @@ same model on the same batch, measured interleaved in one run (so machine noise 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from common import save_results
 from robustpaint.core import objectives as obj
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
@@ -72,11 +71,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"{arch:14s} {batch:5d} {row['precision']:>9s} {row['engine_ms']:10.2f} {row['bare_ms']:9.2f} "
                       f"{row['ratio']:6.3f}", flush=True)
-    result = {"benchmark": "pgd_step", "machine": f"{platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} threads, torch {torch.__version__}", "rows": rows}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    save_results(args.json, {"benchmark": "pgd_step", "rows": rows})
 
 
 if __name__ == "__main__":

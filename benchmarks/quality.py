@@ -21,8 +21,6 @@ as in the app. Each figure is computed on the same images for every method, in o
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from common import save_results
 from robustpaint.core.models import REPRESENTATION
 from robustpaint.core.recipes import load_model_bundle
 from robustpaint.core.tasks import TaskRequest, build_task
@@ -294,11 +293,8 @@ def main(argv=None) -> int:
     for name, figures in results["inception"].items():
         print(f"{name}: {figures}")
     results["seconds"] = round(time.perf_counter() - started, 1)
-    results["machine"] = platform.processor() or platform.machine()
     print(f"({results['seconds']} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_results(args.json, results)
     return 0
 
 

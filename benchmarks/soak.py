@@ -11,7 +11,6 @@ would. Memory is VmRSS from /proc (Linux) or psutil where installed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from common import save_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -127,9 +127,7 @@ def main(argv=None) -> int:
     print(f"soak: {state['steps']} steps of {name} in the app's worker, {state['strokes']} strokes")
     print(f"| RSS after warm-up | RSS at end | peak | growth | steps/s |\n|---|---|---|---|---|\n"
           f"| {base:.1f} MiB | {last:.1f} MiB | {peak:.1f} MiB | {growth:+.2f}% | {result['steps_per_second']} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    save_results(args.json, result)
     if deadline_missed:
         print(f"soak: FAILED, only {state['steps']} of {total} steps arrived before the watchdog", file=sys.stderr)
         return 1

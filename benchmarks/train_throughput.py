@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import platform
 import statistics
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from common import save_results
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
 from robustpaint.core.train.loop import TrainConfig, choose_precision, train_step
 
@@ -84,9 +84,7 @@ def main(argv=None) -> int:
     print(f"| model | batch | attack | ours ({result['ours_precision']}) | plain fp32 loop | ratio |\n"
           f"|---|---|---|---|---|---|\n| {args.arch} | {args.batch} | {result['attack']} | {ours_ips:.1f} img/s | "
           f"{base_ips:.1f} img/s | {result['ratio']:.2f} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    save_results(args.json, result)
     return 0
 
 

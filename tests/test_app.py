@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QPoint, Qt, QThread  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from robustpaint.core.imageio import read_recipe  # noqa: E402
 

@@ -123,6 +123,20 @@ def test_inpainting_keeps_pixels_outside_the_hole_close(tiny_model):
     assert outside < inside
 
 
+def test_super_resolution_output_shrinks_back_to_its_input(tiny_model):
+    """Every iterate stays consistent with the low-resolution image (block means), while the detail changes."""
+    request = _request("superres", tiny_model).replace(steps=10)
+    low = request.image.clamp(0.05, 0.95)  # away from 0 and 1, where clamping may break consistency slightly
+    setup = build_task(tiny_model, request.replace(image=low), None)
+    opt = setup.optimizer(tiny_model)
+    for _ in opt.run():
+        pass
+    assert torch.nn.functional.avg_pool2d(opt.x, 4) == pytest.approx(low, abs=1e-3)
+    assert (opt.x - setup.start).abs().max() > 0.01  # it did move
+    bicubic = torch.nn.functional.interpolate(low, scale_factor=4, mode="bicubic", align_corners=False)
+    assert (torch.nn.functional.avg_pool2d(bicubic, 4) - low).abs().max() > 1e-3  # bicubic alone is not
+
+
 def test_presets_scale_with_canvas_size():
     from robustpaint.core.tasks import scaled_config
     small = scaled_config(TaskRequest("sketch"), 32, 32)

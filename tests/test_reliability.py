@@ -1,6 +1,5 @@
 """Readers never fail with a foreign exception, and atomic writes survive SIGKILL at any moment."""
 
-import hashlib
 import io
 import os
 import signal

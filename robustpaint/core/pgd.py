@@ -8,6 +8,7 @@ norm's rule), then the change from the anchor image is masked, projected onto th
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,8 +99,10 @@ class PGDOptimizer:
     """
 
     def __init__(self, model, objective, start: torch.Tensor, config: PGDConfig, anchor: torch.Tensor | None = None,
-                 change_mask: torch.Tensor | None = None):
+                 change_mask: torch.Tensor | None = None,
+                 constraint: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.model = model
+        self.constraint = constraint  # a second projection after the ball's (super-resolution: agree with the input)
         self.objective = objective
         self.config = config.validate()
         self.x = start.detach().clone().float()
@@ -148,6 +151,8 @@ class PGDOptimizer:
                                      else self.anchor + (moved - self.anchor) * self.change_mask, 0.0, 1.0)
             else:
                 self.x = project(moved, self.anchor, self.config.norm, self.config.eps, self.change_mask)
+            if self.constraint is not None:
+                self.x = self.constraint(self.x)
         self.steps_done += 1
         self.last_loss = loss.detach()
         return StepResult(self.steps_done, self.last_loss, logits.detach())

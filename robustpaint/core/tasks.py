@@ -8,6 +8,7 @@ and L2 step sizes scale with the square root of the pixel count, so the paper's 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -86,9 +87,11 @@ class TaskSetup:
     config: PGDConfig
     change_mask: torch.Tensor | None = None
     notes: dict = field(default_factory=dict)
+    constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def optimizer(self, model) -> PGDOptimizer:
-        return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask)
+        return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask,
+                            self.constraint)
 
 
 def scaled_config(request: TaskRequest, height: int, width: int) -> PGDConfig:
@@ -148,6 +151,22 @@ def _anchor(request: TaskRequest, image: torch.Tensor) -> torch.Tensor:
     return _batch(request.anchor.float(), image.shape[0])
 
 
+def agrees_with(low: torch.Tensor, factor: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Projection onto the images whose factor x factor block means equal `low` (the super-resolution input).
+
+    Averaging blocks is a linear map A with A A^T = I / factor^2, so the nearest consistent image is
+    x - upsample_nearest(A x - low). Keeping every iterate consistent lets the classifier add only detail the input
+    cannot see, and the result shrinks back to what the user gave. Clamping to [0,1] can break the agreement next
+    to black or white, so the two projections alternate a few times (both sets are convex: this converges).
+    """
+    def project_consistent(x: torch.Tensor) -> torch.Tensor:
+        for _ in range(4):
+            error = F.avg_pool2d(x, factor) - low
+            x = (x - F.interpolate(error, scale_factor=factor, mode="nearest")).clamp(0.0, 1.0)
+        return x
+    return project_consistent
+
+
 def _batch(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
@@ -163,6 +182,7 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     device = next(model.parameters()).device
     task = request.task
     notes: dict = {}
+    constraint = None
 
     if task == "generate":
         if seeds is None:
@@ -194,7 +214,9 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         if not 2 <= request.factor <= 8:
             raise RobustPaintError(f"the super-resolution factor must be 2 to 8, not {request.factor}")
         h, w = low.shape[-2] * request.factor, low.shape[-1] * request.factor
-        start = _batch(F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1), n)
+        constraint = agrees_with(low.to(device), request.factor)
+        bicubic = F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False)
+        start = _batch(constraint(bicubic.to(device)).cpu(), n)
         targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
         objective = obj.class_target(targets.to(device))
         anchor, change = start, request.change_mask
@@ -228,4 +250,4 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
 
     config = scaled_config(request, start.shape[-2], start.shape[-1])
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
-                     None if change is None else change.to(device), notes)
+                     None if change is None else change.to(device), notes, constraint)
