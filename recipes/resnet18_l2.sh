@@ -6,13 +6,6 @@ data=${1:?give the CIFAR-10 image-folder .tar.gz or folder}
 out=runs/resnet18-l2
 robustpaint train --arch resnet18 --data "$data" --out "$out" --epochs 8 --batch-size 128 --lr 0.2 \
   --schedule onecycle --norm l2 --eps 0.5 --attack-steps 1 --resume
-cp "$out/model.safetensors" resources/models/resnet18.safetensors
-python - <<'PY'
-import json, pathlib
-card = json.loads(pathlib.Path("runs/resnet18-l2/model.json").read_text())
-card["name"] = "resnet18"
-card["weights_file"] = "resnet18.safetensors"
-pathlib.Path("resources/models/resnet18.json").write_text(json.dumps(card, indent=2) + "\n")
-PY
+python recipes/ship_run.py "$out" resnet18 recipe_script='"recipes/resnet18_l2.sh"'
 robustpaint eval --model resnet18 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
 robustpaint seeds fit --model resnet18 --data "$data" --rank 32
