@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from common import save_results
 from robustpaint.core.models import REPRESENTATION
 from robustpaint.core.recipes import load_model_bundle
-from robustpaint.core.tasks import TaskRequest, build_task
+from robustpaint.core.tasks import TaskRequest, build_task, smooth_fill
 from robustpaint.core.train.data import load_split
 
 
@@ -101,9 +101,12 @@ def psnr_ssim(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor | None = No
 def superres(model, evaluator, images, labels, factor: int, batch: int, bf16: bool) -> dict:
     low = F.avg_pool2d(images, factor)
     bicubic = F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
-    ours = run_task(model, None, TaskRequest("superres", image=low, factor=factor, bf16=bf16), batch)
+    request = TaskRequest("superres", image=low, factor=factor, bf16=bf16)
+    paper = run_task(model, None, request.replace(consistent=False), batch)
+    ours = run_task(model, None, request, batch)
     rows = {}
-    for name, out in (("bicubic", bicubic), ("ours", ours)):
+    for name, out in (("bicubic", bicubic), ("PGD as in the paper (from bicubic)", paper),
+                      ("ours (PGD kept consistent with the input)", ours)):
         p, s = psnr_ssim(out, images)
         rows[name] = {"psnr": round(p, 2), "ssim": round(s, 4), "evaluator_accuracy": round(accuracy(evaluator, out, labels), 4)}
     return rows
@@ -126,9 +129,13 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
         m = (masks[i, 0].numpy() * 255).astype(np.uint8)
         telea.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
     telea = torch.stack(telea)
-    ours = run_task(model, None, TaskRequest("inpaint", image=images, mask=masks, bf16=bf16), batch)
+    request = TaskRequest("inpaint", image=images, mask=masks, bf16=bf16)
+    paper = run_task(model, None, request.replace(fill="mean"), batch)
+    ours = run_task(model, None, request, batch)
     rows = {}
-    for name, out in (("mean fill", mean_fill), ("telea", telea), ("ours", ours)):
+    for name, out in (("mean fill", mean_fill), ("OpenCV Telea", telea),
+                      ("smooth fill (our start)", smooth_fill(images, masks)),
+                      ("PGD as in the paper (from the mean fill)", paper), ("ours (PGD from the smooth fill)", ours)):
         p, s = psnr_ssim(out, images, masks[:, 0])
         rows[name] = {"psnr_hole": round(p, 2), "ssim_hole": round(s, 4),
                       "evaluator_accuracy": round(accuracy(evaluator, out, labels), 4)}

@@ -106,11 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", required=True, help="PNG, white = hole to fill")
     p.add_argument("--class", dest="target", help="class to read as (default: the model's guess)")
     p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the hole (default 10)")
+    p.add_argument("--fill", choices=("smooth", "mean"), default="smooth",
+                   help="start: the hole diffused from its border (default) or the paper's channel mean")
     _add_run_options(p, "output PNG")
 
     p = sub.add_parser("superres", help="upsample, then move towards the class within a small ball")
     p.add_argument("input")
     p.add_argument("--factor", type=int, default=4, help="2 to 8")
+    p.add_argument("--no-consistency", dest="consistent", action="store_false",
+                   help="let the output's block means drift from the input (the paper's setting)")
     p.add_argument("--class", dest="target", help="class (default: the model's guess)")
     _add_run_options(p, "output PNG")
 
@@ -321,6 +325,9 @@ def _run_task(args) -> int:
             fields["targets"] = [class_index(model.classes, args.target)]
         if task == "superres":
             fields["factor"] = args.factor
+            fields["consistent"] = args.consistent
+        if task == "inpaint":
+            fields["fill"] = args.fill
         if task == "paint":
             try:
                 parts = [item.split(":") for item in args.neuron.split(",")]

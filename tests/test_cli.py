@@ -52,7 +52,9 @@ def test_generate_writes_pngs_with_recipes_that_replay_exactly(installed_tiny, t
     ("sketch", ["--class", "dog"]),
     ("translate", ["--to", "truck"]),
     ("inpaint", ["--mask", "MASK"]),
+    ("inpaint", ["--mask", "MASK", "--fill", "mean"]),
     ("superres", ["--factor", "2"]),
+    ("superres", ["--factor", "2", "--no-consistency"]),
     ("paint", ["--neuron", "3,5", "--mask", "MASK"]),
 ])
 def test_every_task_command_end_to_end_and_replays(installed_tiny, tmp_path, capsys, task, extra):

@@ -137,6 +137,41 @@ def test_super_resolution_output_shrinks_back_to_its_input(tiny_model):
     assert (torch.nn.functional.avg_pool2d(bicubic, 4) - low).abs().max() > 1e-3  # bicubic alone is not
 
 
+def test_smooth_fill_continues_the_border_and_keeps_the_rest():
+    from robustpaint.core.tasks import masked_channel_mean, smooth_fill
+    ramp = torch.linspace(0, 1, 40).view(1, 1, 1, 40).expand(1, 3, 40, 40).clone()  # a horizontal gradient
+    hole = torch.zeros(1, 1, 40, 40)
+    hole[..., 8:30, 6:34] = 1
+    filled = smooth_fill(ramp, hole)
+    assert torch.equal(filled * (1 - hole), ramp * (1 - hole))
+    mean_fill = ramp * (1 - hole) + masked_channel_mean(ramp, 1 - hole) * hole
+    smooth_error = ((filled - ramp) * hole).abs().max()
+    assert smooth_error < 0.05 < ((mean_fill - ramp) * hole).abs().max()
+    flat = torch.full((2, 3, 17, 23), 0.3)  # odd sizes, a batch, a constant image: the fill is that constant
+    odd_hole = torch.zeros(2, 1, 17, 23)
+    odd_hole[0, :, 2:15, 3:20] = 1
+    assert smooth_fill(flat, odd_hole) == pytest.approx(flat, abs=1e-6)
+
+
+def test_recipes_from_before_the_fill_and_consistency_options_replay_as_they_were():
+    from robustpaint.core.recipes import make_recipe, request_from_recipe
+    old = {"recipe_version": 1, "task": "inpaint", "model": "m"}
+    assert request_from_recipe(old).fill == "mean" and request_from_recipe(old).consistent is False
+    new = make_recipe("superres", "m", "", factor=2)
+    assert new["consistent"] is True and request_from_recipe(new).consistent is True
+    assert request_from_recipe(make_recipe("inpaint", "m", "")).fill == "smooth"
+
+
+def test_inpainting_starts_from_the_chosen_fill(tiny_model):
+    request = _request("inpaint", tiny_model)
+    smooth = build_task(tiny_model, request, None).start
+    mean = build_task(tiny_model, request.replace(fill="mean"), None).start
+    hole = _mask().bool().expand_as(smooth)
+    assert smooth[hole].std() > mean[hole].std()  # the mean fill is one colour per channel
+    with pytest.raises(RobustPaintError, match="fill"):
+        build_task(tiny_model, request.replace(fill="telea"), None)
+
+
 def test_presets_scale_with_canvas_size():
     from robustpaint.core.tasks import scaled_config
     small = scaled_config(TaskRequest("sketch"), 32, 32)

@@ -24,7 +24,7 @@ from robustpaint.core.tasks import TaskRequest, build_task
 RECIPE_VERSION = 1
 _TENSOR_FIELDS = ("image", "mask", "change_mask")  # change_mask: the strength map, gray levels kept
 _REQUEST_FIELDS = ("targets", "neurons", "neuron_weights", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
-                   "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best")
+                   "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best", "fill", "consistent")
 
 
 def encode_image(t: torch.Tensor) -> str:
@@ -47,7 +47,15 @@ def decode_image(text: str) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
 
 
+# Recipes written before these fields existed replay with the behaviour of that time.
+_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False}
+
+
 def make_recipe(task: str, model_name: str, model_sha256: str, **fields) -> dict:
+    if task == "inpaint":
+        fields.setdefault("fill", TaskRequest.fill)
+    if task == "superres":
+        fields.setdefault("consistent", TaskRequest.consistent)
     recipe = {"recipe_version": RECIPE_VERSION, "robustpaint": __version__, "task": task, "model": model_name,
               "model_sha256": model_sha256}
     for key, value in fields.items():
@@ -63,6 +71,8 @@ def request_from_recipe(recipe: dict) -> TaskRequest:
     if recipe.get("recipe_version", 1) > RECIPE_VERSION:
         raise RobustPaintError("the recipe comes from a newer RobustPaint")
     values = {k: recipe[k] for k in _REQUEST_FIELDS if k in recipe}
+    for key, old_value in _FIELDS_BEFORE_THEY_EXISTED.items():
+        values.setdefault(key, old_value)
     for key in ("targets", "neurons"):
         if key in values:
             values[key] = tuple(int(v) for v in values[key])

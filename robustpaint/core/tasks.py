@@ -72,6 +72,8 @@ class TaskRequest:
     seed: int = 0
     bf16: bool = False
     track_best: bool = False
+    fill: str = "smooth"  # inpaint: start from a smooth fill of the hole ("smooth") or the paper's channel mean
+    consistent: bool = True  # superres: keep the output's block means equal to the input
     change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
     anchor: torch.Tensor | None = None  # sketch/translate/paint/classmap: keep the ball around this image, not the start
 
@@ -167,6 +169,33 @@ def agrees_with(low: torch.Tensor, factor: int) -> Callable[[torch.Tensor], torc
     return project_consistent
 
 
+def masked_channel_mean(image: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Per-image, per-channel mean of the pixels where `keep` is 1 (N x C x 1 x 1)."""
+    return (image * keep).sum((2, 3), keepdim=True) / keep.sum((2, 3), keepdim=True).clamp(min=1)
+
+
+def smooth_fill(image: torch.Tensor, hole: torch.Tensor, sweeps: int = 20) -> torch.Tensor:
+    """The hole filled by diffusion from its border (a harmonic fill, like OpenCV's inpainting but in torch).
+
+    Coarse to fine: the fill of the half-size image is the start of a few averaging sweeps at this size, so a wide
+    hole converges in O(log size) levels instead of O(size^2) sweeps. Pixels outside the hole are returned unchanged.
+    """
+    keep = 1 - hole
+    h, w = image.shape[-2:]
+    if min(h, w) >= 8 and bool((hole > 0).any()):
+        weight = F.avg_pool2d(keep, 2, ceil_mode=True)
+        small = F.avg_pool2d(image * keep, 2, ceil_mode=True) / weight.clamp(min=1e-6)
+        coarse = smooth_fill(small, (weight == 0).float(), sweeps)
+        guess = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    else:
+        guess = masked_channel_mean(image, keep).expand_as(image)
+    x = image * keep + guess * hole
+    for _ in range(sweeps):
+        blurred = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        x = image * keep + blurred * hole
+    return x
+
+
 def _batch(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
@@ -202,8 +231,12 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         image = _batch(_need_image(request), n)
         hole = _need_mask(request, image).to(image.device)
         keep = 1 - hole
-        channel_mean = (image * keep).sum((2, 3), keepdim=True) / keep.sum((2, 3), keepdim=True).clamp(min=1)
-        start = image * keep + channel_mean * hole  # the paper fills the hole with the per-channel mean
+        if request.fill == "mean":  # the paper's start: the hole filled with the per-channel mean
+            start = image * keep + masked_channel_mean(image, keep) * hole
+        elif request.fill == "smooth":
+            start = smooth_fill(image, hole)
+        else:
+            raise RobustPaintError(f"the hole fill must be 'smooth' or 'mean', not {request.fill!r}")
         targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
         lam = 10.0 if request.lam is None else request.lam
         objective = obj.class_target(targets.to(device)) + lam * obj.stay_close(start.to(device), keep.to(device))
@@ -214,9 +247,11 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         if not 2 <= request.factor <= 8:
             raise RobustPaintError(f"the super-resolution factor must be 2 to 8, not {request.factor}")
         h, w = low.shape[-2] * request.factor, low.shape[-1] * request.factor
-        constraint = agrees_with(low.to(device), request.factor)
-        bicubic = F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False)
-        start = _batch(constraint(bicubic.to(device)).cpu(), n)
+        bicubic = F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+        if request.consistent:
+            constraint = agrees_with(low.to(device), request.factor)
+            bicubic = constraint(bicubic.to(device)).cpu()
+        start = _batch(bicubic, n)
         targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
         objective = obj.class_target(targets.to(device))
         anchor, change = start, request.change_mask
