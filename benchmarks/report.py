@@ -1,4 +1,5 @@
-"""Writes the README's Performance and Quality tables from the JSON in benchmarks/results/ (never typed by hand).
+"""Writes the README's Models, Performance and Quality tables from the model cards and the JSON in
+benchmarks/results/ (never typed by hand).
 
     python benchmarks/report.py [--check]
 
@@ -92,8 +93,40 @@ def quality() -> str:
     return "\n".join(lines).strip()
 
 
+def _training(recipe: dict) -> str:
+    if not recipe:
+        return "imported"
+    attack = ("standard training" if recipe.get("norm") == "none" else
+              f"{recipe['norm'].upper()} eps {recipe['eps']:g} adversarial training, "
+              + ("FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"))
+    minutes = recipe.get("wall_time_minutes")
+    took = f", {minutes / 60:.1f} h wall time" if minutes else ""
+    return f"{attack}, {recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
+
+
+def models() -> str:
+    """The shipped models, each row from its card (resources/models/NAME.json), as the eval command left it."""
+    lines = ["| name | architecture, training | role | clean | robust | card |", "|---|---|---|---|---|---|"]
+    for path in sorted((ROOT / "resources" / "models").glob("*.json")):
+        card = json.loads(path.read_text())
+        if "arch" not in card:
+            continue  # a seeds card
+        evaluation = (card.get("evaluations") or [{}])[-1]
+        clean = evaluation.get("clean_accuracy")
+        robust = evaluation.get("robust_accuracy")
+        role = card.get("role", "synthesis")
+        lines.append(
+            f"| {card['name']} | {card['arch']}: {_training(card.get('recipe', {}))} | {role} | "
+            + (f"{clean:.1%} ({evaluation.get('clean_images'):,} images)" if clean is not None else "not measured")
+            + " | "
+            + (f"{robust:.1%} under {evaluation.get('attack')} ({evaluation.get('robust_images'):,} images)"
+               if robust is not None else "not measured")
+            + f" | `resources/models/{path.name}` |")
+    return "\n".join(lines)
+
+
 def render(readme: str) -> str:
-    for name, text in (("performance", performance()), ("quality", quality())):
+    for name, text in (("models", models()), ("performance", performance()), ("quality", quality())):
         pattern = re.compile(rf"(<!-- report:{name} -->\n)(?:.*?\n)?(<!-- /report:{name} -->)", re.S)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- report:{name} --> ... <!-- /report:{name} --> markers")
