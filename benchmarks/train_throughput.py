@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     cfg = TrainConfig(arch=args.arch, data="", out="", norm="l2", eps=args.eps, attack_steps=1)
-    bf16 = choose_precision("auto", torch.device("cpu"))
+    bf16 = choose_precision("auto", torch.device("cpu"), args.arch)
     ours = build_classifier(args.arch, CIFAR10_CLASSES).train()
     base = copy.deepcopy(ours)
     ours = ours.to(memory_format=torch.channels_last)

@@ -57,12 +57,18 @@ class TrainConfig:
         return 1.25 * self.eps if self.attack_steps == 1 else 2.5 * self.eps / self.attack_steps
 
 
-def choose_precision(requested: str, device: torch.device) -> bool:
+def choose_precision(requested: str, device: torch.device, arch: str | None = None) -> bool:
+    """True for bf16 autocast. "auto" takes it on CUDA, and on CPUs with bf16 units unless the architecture is
+    measured to train faster in fp32 there (MobileNetV2: its depthwise convolutions gain nothing from bf16)."""
     if requested == "fp32":
         return False
     if requested == "bf16":
         return True
-    return device.type == "cuda" or (device.type == "cpu" and cpu_supports_bf16())
+    if device.type == "cuda":
+        return True
+    from robustpaint.core.models import ARCHITECTURES
+    cpu_prefers_fp32 = arch in ARCHITECTURES and ARCHITECTURES[arch].cpu_trains_faster_in_fp32
+    return device.type == "cpu" and cpu_supports_bf16() and not cpu_prefers_fp32
 
 
 def _lr_at(cfg: TrainConfig, progress: float) -> float:
@@ -109,7 +115,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         raise RobustPaintError("epochs and batch size must be at least 1")
     rank, world = _distributed()
     device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
-    bf16 = choose_precision(cfg.precision, device)
+    bf16 = choose_precision(cfg.precision, device, cfg.arch)
     out = Path(cfg.out)
     checkpoint_path = out / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
