@@ -130,7 +130,7 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
         telea.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
     telea = torch.stack(telea)
     request = TaskRequest("inpaint", image=images, mask=masks, bf16=bf16)
-    paper = run_task(model, None, request.replace(fill="mean"), batch)
+    paper = run_task(model, None, request.replace(fill="mean", eps=3.1, step_size=0.05, steps=200), batch)
     ours = run_task(model, None, request, batch)
     rows = {}
     for name, out in (("mean fill", mean_fill), ("OpenCV Telea", telea),

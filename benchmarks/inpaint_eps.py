@@ -1,0 +1,54 @@
+"""How the inpainting radius was chosen: evaluator accuracy and PSNR in the hole for a few eps, on held-out test
+images (quality.py scores the first 200 of the same shuffle; these are images 1000 onwards, so the preset is not
+tuned on the images it is scored on).
+
+    python benchmarks/inpaint_eps.py --data ../shared/data/cifar10-jpeg.tar.gz [--n 60] [--eps 0.5,1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from quality import accuracy, psnr_ssim, run_task
+from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.tasks import TaskRequest, smooth_fill
+from robustpaint.core.train.data import load_split
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--evaluator", default="resnet9-evaluator")
+    parser.add_argument("--n", type=int, default=60)
+    parser.add_argument("--hole", type=int, default=10)
+    parser.add_argument("--eps", default="0.5,1,2")
+    args = parser.parse_args(argv)
+    model, *_ = load_model_bundle(args.model)
+    evaluator, *_ = load_model_bundle(args.evaluator)
+    model.eval()
+    evaluator.eval()
+    test = load_split(args.data, "test")
+    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
+    images, labels = test.images[pick].float() / 255, test.labels[pick].long()
+    g = torch.Generator().manual_seed(5)
+    masks = torch.zeros(len(images), 1, *images.shape[-2:])
+    for i in range(len(images)):
+        y, x = torch.randint(0, images.shape[-1] - args.hole + 1, (2,), generator=g).tolist()
+        masks[i, :, y:y + args.hole, x:x + args.hole] = 1
+    print("| start | eps | PSNR in the hole | evaluator accuracy |\n|---|---|---|---|")
+    filled = smooth_fill(images, masks)
+    print(f"| smooth fill alone | - | {psnr_ssim(filled, images, masks[:, 0])[0]:.2f} | "
+          f"{accuracy(evaluator, filled, labels):.3f} |", flush=True)
+    for eps in (float(e) for e in args.eps.split(",")):
+        request = TaskRequest("inpaint", image=images, mask=masks, bf16=True, eps=eps, step_size=0.1, steps=100)
+        out = run_task(model, None, request, len(images))
+        print(f"| smooth fill + PGD | {eps:g} | {psnr_ssim(out, images, masks[:, 0])[0]:.2f} | "
+              f"{accuracy(evaluator, out, labels):.3f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
