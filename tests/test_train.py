@@ -134,3 +134,21 @@ def test_auto_precision_follows_the_architecture(monkeypatch):
     assert loop.choose_precision("bf16", cpu, "mobilenet_v2") is True
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: False)
     assert loop.choose_precision("auto", cpu, "resnet18") is False
+
+
+def test_robust_accuracy_subset_is_drawn_from_every_class(tiny_model, monkeypatch):
+    """A split sorted by class must not give a robust figure measured on its first class only."""
+    from robustpaint.core.train import evaluate as evaluation
+    from robustpaint.core.train.data import ImageSet
+    seen = []
+
+    def record(model, x, y, *args):
+        seen.extend(y.tolist())
+        return torch.ones(len(y), dtype=torch.bool)
+
+    monkeypatch.setattr(evaluation, "robust_predictions", record)
+    labels = torch.arange(4).repeat_interleave(50)  # sorted: 50 of class 0, then 50 of class 1, ...
+    data = ImageSet(torch.randint(0, 256, (200, 3, 32, 32), dtype=torch.uint8), labels, ["a", "b", "c", "d"])
+    result = evaluation.evaluate(tiny_model, data, "l2", 0.5, 2, 0.1, limit=40, batch_size=16)
+    assert len(seen) == 40 and set(seen) == {0, 1, 2, 3}
+    assert result["robust_images"] == 40 and result["clean_images"] == 200
