@@ -76,3 +76,26 @@ def test_cifar_resnet_keys_follow_the_robustness_library():
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ModelError, match="unknown architecture"):
         build_classifier("vgg99", CIFAR10_CLASSES)
+
+
+def test_every_shipped_model_loads_and_its_card_says_how_it_was_made_and_measured():
+    """What ships in resources/models: weights that match their card, a recipe and the eval command that measured
+    them; synthesis models carry generation seeds, evaluators are marked as such and are not robust."""
+    import json
+
+    from robustpaint.core.models.store import list_models
+    from robustpaint.core.recipes import load_model_bundle
+    shipped = [e for e in list_models() if e.origin == "shipped"]
+    assert "resnet18" in {e.name for e in shipped}
+    for entry in shipped:
+        card = json.loads(entry.card_path.read_text())
+        model, loaded_card, seeds, _ = load_model_bundle(entry.name)  # checks the weights' sha256 against the card
+        assert loaded_card["weights_sha256"] == card["weights_sha256"]
+        evaluation = card["evaluations"][-1]
+        assert evaluation["command"].startswith(f"robustpaint eval --model {entry.name} ")
+        assert 0 <= evaluation["robust_accuracy"] <= evaluation["clean_accuracy"] <= 1
+        assert card["recipe"]["epochs"] >= 1 and card["recipe_script"].startswith("recipes/")
+        if entry.role == "evaluator":
+            assert card["robust"] is False
+        else:
+            assert card["robust"] is True and seeds is not None and seeds.num_classes == len(model.classes)
