@@ -126,13 +126,14 @@ def test_two_process_torchrun_on_cpu(tmp_path):
 
 def test_auto_precision_follows_the_architecture(monkeypatch):
     """bf16 where the CPU has it, except for MobileNetV2, measured to train faster in fp32; explicit choices win."""
+    from robustpaint.core import device
     from robustpaint.core.train import loop
-    monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: True)
     cpu = torch.device("cpu")
     assert loop.choose_precision("auto", cpu, "resnet18") is True
     assert loop.choose_precision("auto", cpu, "mobilenet_v2") is False
     assert loop.choose_precision("bf16", cpu, "mobilenet_v2") is True
-    monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: False)
     assert loop.choose_precision("auto", cpu, "resnet18") is False
 
 

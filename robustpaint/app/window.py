@@ -370,7 +370,8 @@ class MainWindow(QMainWindow):
         run.addAction(toggle)
         from robustpaint.core.device import cpu_supports_bf16
         self.bf16_action = QAction("Fast &bf16 steps", self, checkable=True)
-        self.bf16_action.setToolTip("bf16 autocast: faster steps on CPUs with bf16 units, slightly different pixels")
+        self.bf16_action.setToolTip("bf16 autocast where it is faster (CPUs with bf16 units, except for MobileNetV2), "
+                                    "slightly different pixels")
         self.bf16_action.setChecked(cpu_supports_bf16())
         run.addAction(self.bf16_action)
 

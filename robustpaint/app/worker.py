@@ -126,6 +126,7 @@ class SynthesisWorker(QObject):
         import torch
 
         from robustpaint.core.errors import RobustPaintError
+        from robustpaint.core.models import bf16_is_faster
         from robustpaint.core.tasks import TaskRequest, build_task
 
         self._optimizer, self._job = None, job
@@ -143,7 +144,8 @@ class SynthesisWorker(QObject):
                                   change_mask=None if free else _tensor(job.strength)[None, None],
                                   anchor=None if job.anchor is None else _tensor(job.anchor.transpose(2, 0, 1))[None],
                                   targets=job.targets, neurons=job.neurons,
-                                  neuron_weights=job.neuron_weights, candidates=job.candidates, bf16=job.bf16,
+                                  neuron_weights=job.neuron_weights, candidates=job.candidates,
+                                  bf16=job.bf16 and bf16_is_faster(model.arch, next(model.parameters()).device.type),
                                   eps=job.eps, step_size=job.step_size,
                                   steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,
                                   temperature=job.temperature, size=job.image.shape[0])

@@ -22,7 +22,7 @@ class Architecture:
     build: Callable[[int], nn.Module]
     input_size: int  # the resolution it was designed for; pooling is adaptive, so larger canvases work too
     description: str
-    cpu_trains_faster_in_fp32: bool = False  # measured: bf16 autocast is slower for it on AVX512-BF16 CPUs
+    cpu_faster_in_fp32: bool = False  # measured: bf16 autocast slows its training and PGD steps on AVX512-BF16 CPUs
 
 
 def _resnet18(n):
@@ -57,10 +57,20 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet9", _resnet9, 32, "CIFAR ResNet-9 (Page's DAWNBench net; the fast standard evaluator)"),
         Architecture("resnet50", _resnet50, 32, "CIFAR ResNet-50 (robustness-library layout)"),
         Architecture("mobilenet_v2", _mobilenet, 32, "torchvision MobileNetV2 with CIFAR strides",
-                     cpu_trains_faster_in_fp32=True),
+                     cpu_faster_in_fp32=True),
         Architecture("imagenet_resnet50", _imagenet_resnet50, 224, "torchvision ResNet-50 (ImageNet layout)"),
     ]
 }
+
+
+def bf16_is_faster(arch: str | None, device_type: str) -> bool:
+    """Whether bf16 autocast speeds up this architecture's steps here: on CUDA, and on CPUs with bf16 units unless
+    the architecture is measured to run faster in fp32 there (MobileNetV2's depthwise convolutions gain nothing)."""
+    if device_type == "cuda":
+        return True
+    from robustpaint.core.device import cpu_supports_bf16
+    slower = arch in ARCHITECTURES and ARCHITECTURES[arch].cpu_faster_in_fp32
+    return device_type == "cpu" and cpu_supports_bf16() and not slower
 
 
 def build_classifier(arch: str, classes: list[str], mean=CIFAR10_MEAN, std=CIFAR10_STD) -> Classifier:
@@ -71,5 +81,5 @@ def build_classifier(arch: str, classes: list[str], mean=CIFAR10_MEAN, std=CIFAR
     return Classifier(ARCHITECTURES[arch].build(len(classes)), mean, std, classes, arch)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "build_classifier", "REPRESENTATION", "FEATURE_MAP",
+__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "bf16_is_faster", "build_classifier", "REPRESENTATION", "FEATURE_MAP",
            "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD"]

@@ -20,7 +20,6 @@ from tqdm import tqdm
 
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
-from robustpaint.core.device import cpu_supports_bf16
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models import CIFAR10_MEAN, CIFAR10_STD, build_classifier
 from robustpaint.core.models.checkpoint import save_model
@@ -64,11 +63,8 @@ def choose_precision(requested: str, device: torch.device, arch: str | None = No
         return False
     if requested == "bf16":
         return True
-    if device.type == "cuda":
-        return True
-    from robustpaint.core.models import ARCHITECTURES
-    cpu_prefers_fp32 = arch in ARCHITECTURES and ARCHITECTURES[arch].cpu_trains_faster_in_fp32
-    return device.type == "cpu" and cpu_supports_bf16() and not cpu_prefers_fp32
+    from robustpaint.core.models import bf16_is_faster
+    return bf16_is_faster(arch, device.type)
 
 
 def _lr_at(cfg: TrainConfig, progress: float) -> float:
