@@ -292,9 +292,9 @@ def main(argv=None) -> int:
     all_test = test.images.float() / 255
     results["generation"] = generation(model, seeds, evaluator, all_test, test.labels.long(), args.per_class,
                                        args.batch, bf16, settings)
+    generated = results["generation"].pop("_images")  # before printing: the table lists only the figures
     print(table(f"Generation ({args.per_class} per class; diversity = mean pairwise distance of evaluator features)",
                 results["generation"]), flush=True)
-    generated = results["generation"].pop("_images")
     results["inception"] = {name: inception_metrics(args.inception_weights, images, all_test)
                             for name, images in generated.items()}
     for name, figures in results["inception"].items():
