@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-batches", type=_positive_int(10**9), help="stop each epoch after this many (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from this model's weights (name or .safetensors path), with a fresh optimizer and "
+                        "schedule: fine-tuning; the card records it")
     p.add_argument("--fp32-weights", action="store_true", help="store fp32 instead of fp16 weights")
 
     p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
@@ -501,7 +504,7 @@ def _train(args) -> int:
                       lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
                       precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
-                      half_weights=not args.fp32_weights)
+                      half_weights=not args.fp32_weights, init_from=args.init)
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
     return 0

@@ -52,6 +52,39 @@ def test_one_epoch_writes_a_loadable_model_with_card_and_resume_continues(tiny_a
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
 
 
+def test_init_starts_from_a_models_weights_and_the_card_records_it(tiny_arch, tmp_path):
+    data = make_folder(tmp_path / "data")
+    first = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "first"), epochs=1, batch_size=8,
+                        lr=0.05, eps=0.25, precision="fp32", half_weights=False)
+    train(first, log=lambda m: None)
+    source, source_card = load_model(tmp_path / "first" / "model.safetensors")
+    # lr 0: the weights stay exactly the source's (only BatchNorm's running statistics move)
+    messages = []
+    train(TrainConfig(**{**first.__dict__, "out": str(tmp_path / "second"), "lr": 0.0,
+                         "init_from": str(tmp_path / "first" / "model.safetensors")}), log=messages.append)
+    assert any("starting from the weights of" in m for m in messages)
+    tuned, card = load_model(tmp_path / "second" / "model.safetensors")
+    weights = {k: v for k, v in tuned.net.state_dict().items() if k.endswith("weight")}
+    assert weights and all(torch.equal(v, source.net.state_dict()[k]) for k, v in weights.items())
+    assert card["recipe"]["init_from"]["weights_sha256"] == source_card["weights_sha256"]
+    assert card["recipe"]["init_from"]["recipe"]["epochs"] == 1
+    # a fresh model (no --init) differs from the source
+    fresh = TrainConfig(**{**first.__dict__, "out": str(tmp_path / "fresh"), "lr": 0.0, "seed": 1})
+    train(fresh, log=lambda m: None)
+    other, _ = load_model(tmp_path / "fresh" / "model.safetensors")
+    assert not all(torch.equal(v, other.net.state_dict()[k]) for k, v in weights.items())
+
+
+def test_init_from_another_architecture_is_refused(tiny_arch, tmp_path):
+    data = make_folder(tmp_path / "data")
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
+                      max_batches=1, precision="fp32")
+    train(cfg, log=lambda m: None)
+    with pytest.raises(Exception, match="--init .* is tiny"):
+        train(TrainConfig(**{**cfg.__dict__, "arch": "resnet18", "out": str(tmp_path / "r18"),
+                             "init_from": str(tmp_path / "run" / "model.safetensors")}), log=lambda m: None)
+
+
 def test_resume_from_another_architecture_is_refused(tiny_arch, tmp_path):
     data = make_folder(tmp_path / "data")
     cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,

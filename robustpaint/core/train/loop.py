@@ -47,6 +47,7 @@ class TrainConfig:
     device: str = "cpu"
     max_batches: int | None = None  # for smoke tests: stop each epoch early
     half_weights: bool = True
+    init_from: str | None = None  # a model name or .safetensors path to start from (fresh optimizer and schedule)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -103,6 +104,21 @@ def train_step(model, net, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: Tra
     return loss, logits
 
 
+def _start_from(model, cfg: TrainConfig, classes: list[str]) -> dict:
+    """Loads the weights of `cfg.init_from` into `model` (fine-tuning: the optimizer and schedule start afresh) and
+    returns what the card records of them: name, sha256 and their own recipe, so the lineage stays readable."""
+    from robustpaint.core.models.checkpoint import load_model
+    from robustpaint.core.models.store import find_model
+
+    entry = find_model(cfg.init_from)
+    source, card = load_model(entry.weights)
+    if card["arch"] != cfg.arch or card["classes"] != classes:
+        raise RobustPaintError(f"--init {cfg.init_from} is {card['arch']} on classes {card['classes']}, "
+                               f"not {cfg.arch} on {classes}")
+    model.net.load_state_dict({k: v.float() for k, v in source.net.state_dict().items()})
+    return {"model": entry.name, "weights_sha256": card.get("weights_sha256"), "recipe": card.get("recipe")}
+
+
 def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     """Trains and writes `OUT/model.safetensors` + card, and `OUT/checkpoint.pt` (weights-only loadable)."""
     if cfg.norm not in ("l2", "linf", "none"):
@@ -129,6 +145,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         batches_per_epoch = min(batches_per_epoch, cfg.max_batches)
     total_batches = batches_per_epoch * cfg.epochs
     start_epoch, history = 0, []
+    init_record = None
+    if cfg.init_from:  # loaded first, so that --resume below replaces it with the checkpoint's weights
+        init_record = _start_from(model, cfg, data.classes)
+        log(f"starting from the weights of {cfg.init_from} (sha256 {str(init_record['weights_sha256'])[:12]}...)")
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         if state["config"]["arch"] != cfg.arch or state["classes"] != data.classes:
@@ -139,7 +159,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         start_epoch, history = state["epoch"], state["history"]
         log(f"resumed from {checkpoint_path} after epoch {start_epoch}")
     elif resume:
-        log(f"no checkpoint at {checkpoint_path}; starting from scratch")
+        log(f"no checkpoint at {checkpoint_path}; starting at epoch 1")
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -186,6 +206,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
                        "processes": world, "history": history,
                        "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})
+        if init_record is not None:
+            recipe["init_from"] = init_record
         card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
                 "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
         save_model(model.float().to("cpu").to(memory_format=torch.contiguous_format), out / "model.safetensors",
