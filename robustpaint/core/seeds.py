@@ -1,8 +1,11 @@
 """Class-conditional Gaussian seeds: the start images for generation (the paper's recipe, stored compactly).
 
 Per class: mean and covariance of (optionally average-pooled) training images. We keep the mean, the top `rank`
-principal directions scaled by their standard deviations, and one residual standard deviation for the rest:
-mean + factors @ z + residual * e. With rank 32 and 10 CIFAR classes that is about 2 MB in fp16.
+principal directions scaled by their standard deviations, and a model of what they leave out: mean + factors @ z +
+residual. The residual is stationary noise with the leftover's own colour axes and power spectrum (a 3x3 colour
+basis and a C x H x (W/2+1) spectrum per class), so it looks like fine image texture instead of the independent
+per-pixel colour speckle that one residual standard deviation gives (older seed files have only that, and still
+sample that way). With rank 32 and 10 CIFAR classes that is about 2 MB in fp16.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class ClassSeeds:
     factors: torch.Tensor  # K x D x r
     residual_std: torch.Tensor  # K
     shape: tuple[int, int, int]  # C, h, w of the (pooled) seed images
+    residual_colour: torch.Tensor | None = None  # K x C x C: the leftover's colour axes (columns)
+    residual_spectrum: torch.Tensor | None = None  # K x C x h x (w//2+1): its power along each axis, per frequency
 
     @property
     def num_classes(self) -> int:
@@ -38,16 +43,18 @@ class ClassSeeds:
         `mix=(other_class, weight)` blends the two classes' means and factors (weight of the other class).
         """
         classes = torch.as_tensor(classes, dtype=torch.long)
-        mean, factors, residual = self.mean[classes].float(), self.factors[classes].float(), self.residual_std[classes].float()
+        mean, factors = self.mean[classes].float(), self.factors[classes].float()
         if mix is not None:
             other, weight = mix
             mean = (1 - weight) * mean + weight * self.mean[other].float()
             factors = (1 - weight) * factors + weight * self.factors[other].float()
-            residual = (1 - weight) * residual + weight * self.residual_std[other].float()
         n, d, r = factors.shape
         z = torch.randn(n, r, 1, generator=generator)
-        e = torch.randn(n, d, generator=generator)
-        flat = mean + temperature * ((factors @ z).squeeze(-1) + residual[:, None] * e)
+        e = torch.randn(n, *self.shape, generator=generator)
+        residual = self._residual(classes, e)
+        if mix is not None:  # the same noise through both classes' residual models, blended like the factors
+            residual = (1 - weight) * residual + weight * self._residual(torch.full_like(classes, other), e)
+        flat = mean + temperature * ((factors @ z).squeeze(-1) + residual.flatten(1))
         images = flat.view(n, *self.shape).clamp(0, 1)
         if size is not None:
             size = (size, size) if isinstance(size, int) else tuple(size)
@@ -55,18 +62,32 @@ class ClassSeeds:
                 images = F.interpolate(images, size=size, mode="nearest")
         return images
 
+    def _residual(self, classes: torch.Tensor, white: torch.Tensor) -> torch.Tensor:
+        """White noise (n x C x h x w) shaped into each class's residual: filtered by its spectrum along each colour
+        axis, then turned from those axes into RGB. Without a spectrum (older files): the white noise times the
+        residual standard deviation."""
+        if self.residual_spectrum is None or self.residual_colour is None:
+            return white * self.residual_std[classes].float()[:, None, None, None]
+        h, w = self.shape[1:]
+        shaped = torch.fft.irfft2(torch.fft.rfft2(white) * self.residual_spectrum[classes].float().sqrt(), s=(h, w))
+        return torch.einsum("nij,njhw->nihw", self.residual_colour[classes].float(), shaped)
+
     def save(self, path: str | Path) -> None:
+        tensors = {"mean": self.mean.half().contiguous(), "factors": self.factors.half().contiguous(),
+                   "residual_std": self.residual_std.float().contiguous(),
+                   "shape": torch.tensor(self.shape, dtype=torch.int64)}
+        if self.residual_spectrum is not None and self.residual_colour is not None:
+            tensors["residual_colour"] = self.residual_colour.float().contiguous()
+            tensors["residual_spectrum"] = self.residual_spectrum.float().contiguous()
         with atomic_path(path) as tmp:
-            save_file({"mean": self.mean.half().contiguous(), "factors": self.factors.half().contiguous(),
-                       "residual_std": self.residual_std.float().contiguous(),
-                       "shape": torch.tensor(self.shape, dtype=torch.int64)}, str(tmp),
-                      metadata={"format": "robustpaint-seeds"})
+            save_file(tensors, str(tmp), metadata={"format": "robustpaint-seeds"})
 
     @classmethod
     def load(cls, path: str | Path) -> "ClassSeeds":
         try:
             t = load_file(str(path))
-            return cls(t["mean"], t["factors"], t["residual_std"], tuple(int(v) for v in t["shape"]))
+            return cls(t["mean"], t["factors"], t["residual_std"], tuple(int(v) for v in t["shape"]),
+                       t.get("residual_colour"), t.get("residual_spectrum"))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise ModelError(f"cannot read seeds file {path}: {exc}") from None
 
@@ -83,7 +104,7 @@ def fit_seeds(images: torch.Tensor, labels: torch.Tensor, num_classes: int, rank
     flat = x.flatten(1)
     d = flat.shape[1]
     rank = min(rank, d)
-    means, factors, residuals = [], [], []
+    means, factors, residuals, colours, spectra = [], [], [], [], []
     for k in range(num_classes):
         members = flat[labels == k]
         if len(members) < 2:
@@ -99,7 +120,23 @@ def fit_seeds(images: torch.Tensor, labels: torch.Tensor, num_classes: int, rank
             top = torch.cat([top, torch.zeros(d, rank - r)], 1)
         remaining = (centred.pow(2).sum() - s.pow(2).sum()).clamp(min=0)
         residual_var = remaining / max(d - r, 1) + 1e-4  # the paper adds 1e-4 I
+        colour, spectrum = _residual_model((members - mean) - (members - mean) @ v @ v.T, shape)
         means.append(mean)
         factors.append(top)
         residuals.append(residual_var.sqrt())
-    return ClassSeeds(torch.stack(means), torch.stack(factors), torch.stack(residuals), shape)
+        colours.append(colour)
+        spectra.append(spectrum)
+    return ClassSeeds(torch.stack(means), torch.stack(factors), torch.stack(residuals), shape,
+                      torch.stack(colours), torch.stack(spectra))
+
+
+def _residual_model(leftover: torch.Tensor, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour axes (C x C, eigenvectors of the leftover's channel covariance) and the mean power spectrum along each
+    (C x h x w//2+1, scaled so that filtering unit white noise by its square root restores the leftover's power)."""
+    c, h, w = shape
+    images = leftover.view(-1, c, h, w)
+    pixels = images.transpose(0, 1).reshape(c, -1)
+    _, colour = torch.linalg.eigh(pixels @ pixels.T / pixels.shape[1])
+    along_axes = torch.einsum("ji,njhw->nihw", colour, images)
+    spectrum = torch.fft.rfft2(along_axes).abs().pow(2).mean(0) / (h * w)
+    return colour, spectrum + 1e-4  # the paper's 1e-4 I: variance 1e-4 per pixel along each (orthonormal) axis
