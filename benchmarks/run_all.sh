@@ -7,6 +7,7 @@ results=benchmarks/results
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 python benchmarks/pgd_step.py --json $results/pgd_step.json
 python benchmarks/train_throughput.py --json $results/train_throughput.json
+python benchmarks/mobilenet_layout.py --json $results/mobilenet_layout.json
 python benchmarks/peer_robustness_lib.py --json $results/peer_robustness_lib.json
 python benchmarks/gui_latency.py --json $results/gui_latency.json
 python benchmarks/quality.py --data "$data" --json $results/quality.json

@@ -54,6 +54,9 @@ class Classifier(nn.Module):
         The dict is filled on every forward; the hooks are removed when the block ends, whatever happens.
         """
         captured: dict[str, torch.Tensor] = {}
+        if not names:  # the common case (class objectives): no walk over the modules on every PGD step
+            yield captured
+            return
         modules = dict(self.net.named_modules())
         handles = []
         try:
