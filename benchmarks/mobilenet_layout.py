@@ -22,7 +22,13 @@ import torch
 from torchvision.models import MobileNetV2
 
 from common import save_results
-from robustpaint.core.models import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, Classifier, build_classifier
+from robustpaint.core.models import (
+    CIFAR10_CLASSES,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    Classifier,
+    build_classifier,
+)
 from robustpaint.core.train.loop import TrainConfig, train_step
 
 _TORCHVISION = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],

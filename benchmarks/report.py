@@ -101,7 +101,11 @@ def _training(recipe: dict) -> str:
               + ("FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"))
     minutes = recipe.get("wall_time_minutes")
     took = f", {minutes / 60:.1f} h wall time" if minutes else ""
-    return f"{attack}, {recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
+    text = f"{attack}, {recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
+    earlier = (recipe.get("init_from") or {}).get("recipe")
+    if earlier:  # trained from another run's weights (`train --init`): name that stage first
+        text = f"{_training(earlier)}; then {text.split(' adversarial training, ', 1)[-1]} from those weights"
+    return text
 
 
 def models() -> str:

@@ -77,7 +77,7 @@ def test_seed_residual_keeps_the_datas_texture_and_colour_correlation(tmp_path):
     seeds.save(tmp_path / "s.safetensors")
     seeds = ClassSeeds.load(tmp_path / "s.safetensors")
     samples = seeds.sample([0] * 400, generator=torch.Generator().manual_seed(1))
-    data_right, data_colour, data_power = _neighbour_and_colour_correlation(images, seeds.mean[0].float())
+    data_right, _, data_power = _neighbour_and_colour_correlation(images, seeds.mean[0].float())
     right, colour, power = _neighbour_and_colour_correlation(samples, seeds.mean[0].float())
     assert data_right > 0.5 and abs(right - data_right) < 0.1  # white per-pixel noise would give about 0
     assert colour > 0.95  # grey data stays grey: no colour speckle

@@ -48,7 +48,7 @@ class ClassSeeds:
             other, weight = mix
             mean = (1 - weight) * mean + weight * self.mean[other].float()
             factors = (1 - weight) * factors + weight * self.factors[other].float()
-        n, d, r = factors.shape
+        n, _, r = factors.shape
         z = torch.randn(n, r, 1, generator=generator)
         e = torch.randn(n, *self.shape, generator=generator)
         residual = self._residual(classes, e)
