@@ -12,6 +12,8 @@ robustpaint train --arch resnet18 --data "$data" --out "$stage1" --epochs 8 --ba
   --schedule onecycle --norm l2 --eps 0.5 --attack-steps 1 --resume
 robustpaint train --arch resnet18 --data "$data" --out "$out" --epochs 8 --batch-size 128 --lr 0.1 \
   --schedule cosine --norm l2 --eps 0.5 --attack-steps 1 --init "$stage1/model.safetensors" --resume
-python recipes/ship_run.py "$out" resnet18 recipe_script='"recipes/resnet18_l2.sh"'
+python recipes/ship_run.py "$out" resnet18 recipe_script='"recipes/resnet18_l2.sh"' \
+  dataset='"cifar10 (cifar10-jpeg.tar.gz: 50,000 train / 8,000 test JPEG images)"' \
+  notes='"Robust L2 (eps 0.5) ResNet-18 for synthesis, trained on a 2-core CPU in two stages of FGSM with random start: 8 epochs one-cycle (recipe.init_from.recipe), then 8 epochs cosine from those weights (recipe). Weights are stored as fp16 and the evaluations were measured on them. Generation preset chosen on this model: eps 5, step 0.25, 60 steps (docs/generation.md)."'
 robustpaint eval --model resnet18 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
 robustpaint seeds fit --model resnet18 --data "$data" --rank 32
