@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recipe of the shipped robust MobileNetV2 (L2, eps 0.5): the small, fast model for weak machines.
-# fp32 + channels_last (what --precision auto picks for it), because on this model bf16 autocast is slower (depthwise convolutions gain nothing):
-# 166 against 119 img/s for one FGSM-RS training step at batch 128 on a 2-core AVX512-BF16 CPU.
+# fp32 + channels_last (what --precision auto picks for it), because on this model bf16 autocast is no faster (depthwise
+# convolutions gain nothing): benchmarks/mobilenet_layout.py measures both (session 4: 126 fp32 against 121 bf16 img/s).
 # Usage: bash recipes/mobilenet_v2_l2.sh PATH/TO/cifar10-jpeg.tar.gz   (about 1 h on that CPU)
 set -euo pipefail
 data=${1:?give the CIFAR-10 image-folder .tar.gz or folder}
