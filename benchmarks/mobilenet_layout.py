@@ -80,7 +80,7 @@ def main(argv=None) -> int:
                 times.append(time.perf_counter() - started)
     rows = []
     print("| layout | final map | fp32 img/s | bf16 img/s |\n|---|---|---|---|")
-    for name in layouts():
+    for name in dict.fromkeys(name for name, _ in runs):
         fp32 = args.batch / statistics.median(runs[(name, False)][2])
         bf16 = args.batch / statistics.median(runs[(name, True)][2])
         rows.append({"layout": name, "final_map": final_map(runs[(name, False)][0]),

@@ -96,16 +96,16 @@ def quality() -> str:
 def _training(recipe: dict) -> str:
     if not recipe:
         return "imported"
-    attack = ("standard training" if recipe.get("norm") == "none" else
-              f"{recipe['norm'].upper()} eps {recipe['eps']:g} adversarial training, "
-              + ("FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"))
+    step = "FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"
     minutes = recipe.get("wall_time_minutes")
     took = f", {minutes / 60:.1f} h wall time" if minutes else ""
-    text = f"{attack}, {recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
+    stage = f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
     earlier = (recipe.get("init_from") or {}).get("recipe")
     if earlier:  # trained from another run's weights (`train --init`): name that stage first
-        text = f"{_training(earlier)}; then {text.split(' adversarial training, ', 1)[-1]} from those weights"
-    return text
+        return f"{_training(earlier)}; then {step}, {stage} from those weights"
+    if recipe.get("norm") == "none":
+        return f"standard training, {stage}"
+    return f"{recipe['norm'].upper()} eps {recipe['eps']:g} adversarial training, {step}, {stage}"
 
 
 def models() -> str:

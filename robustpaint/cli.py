@@ -549,7 +549,8 @@ def _seeds(args) -> int:
     seeds.save(entry.seeds_path)
     from robustpaint.core.atomic import atomic_write_text
     atomic_write_text(entry.seeds_path.with_suffix(".json"), json.dumps({
-        "what": "class-conditional Gaussian seeds for generation: per-class mean, low-rank factor, and the residual's colour axes and power spectrum",
+        "what": ("class-conditional Gaussian seeds for generation: per-class mean, low-rank factor, and the "
+                 "residual's colour axes and power spectrum"),
         "model": entry.name, "rank": args.rank, "pool": args.pool, "data": str(args.data),
         "images": len(data.labels), "command": "robustpaint " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     }, indent=2) + "\n")
