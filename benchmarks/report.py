@@ -99,7 +99,8 @@ def _training(recipe: dict) -> str:
     step = "FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"
     minutes = recipe.get("wall_time_minutes")
     took = f", {minutes / 60:.1f} h wall time" if minutes else ""
-    stage = f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{took}"
+    averaged = f", moving average of the weights (decay {recipe['ema']:g})" if recipe.get("ema") is not None else ""
+    stage = f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{averaged}{took}"
     earlier = (recipe.get("init_from") or {}).get("recipe")
     if earlier:  # trained from another run's weights (`train --init`): name that stage first
         return f"{_training(earlier)}; then {step}, {stage} from those weights"

@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights (name or .safetensors path), with a fresh optimizer and "
                         "schedule: fine-tuning; the card records it")
+    p.add_argument("--ema", type=_non_negative, metavar="DECAY",
+                   help="write a moving average of the weights (decay per step, e.g. 0.998) instead of the last ones")
     p.add_argument("--fp32-weights", action="store_true", help="store fp32 instead of fp16 weights")
 
     p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
@@ -504,7 +506,8 @@ def _train(args) -> int:
                       lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
                       precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
-                      half_weights=not args.fp32_weights, init_from=args.init)
+                      half_weights=not args.fp32_weights, init_from=args.init,
+                      ema=args.ema)
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
     return 0

@@ -75,6 +75,55 @@ def test_init_starts_from_a_models_weights_and_the_card_records_it(tiny_arch, tm
     assert not all(torch.equal(v, other.net.state_dict()[k]) for k, v in weights.items())
 
 
+def test_ema_writes_the_average_and_resumes_it_exactly(tiny_arch, tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "data")
+    first = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "first"), epochs=1, batch_size=8,
+                        lr=0.05, eps=0.25, precision="fp32", half_weights=False)
+    train(first, log=lambda m: None)
+    source, _ = load_model(tmp_path / "first" / "model.safetensors")
+    tuned = {**first.__dict__, "init_from": str(tmp_path / "first" / "model.safetensors"), "lr": 0.2}
+
+    messages = []
+
+    def run(name, decay, epochs=2, resume=False):
+        train(TrainConfig(**{**tuned, "out": str(tmp_path / name), "ema": decay, "epochs": epochs}), resume=resume,
+              log=messages.append)
+        raw = torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)["model"]
+        model, card = load_model(tmp_path / name / "model.safetensors")
+        assert card["recipe"]["ema"] == decay
+        return model.net.state_dict(), raw
+
+    # decay 1 never moves from the starting weights, although training moved the raw ones
+    kept, raw = run("decay1", 1.0)
+    assert all(torch.equal(v, source.net.state_dict()[k]) for k, v in kept.items() if v.is_floating_point())
+    assert not all(torch.equal(v, raw[k]) for k, v in kept.items() if v.is_floating_point())
+    # decay 0 is the last weights (and BatchNorm statistics) themselves
+    last, raw = run("decay0", 0.0)
+    assert all(torch.equal(v, raw[k]) for k, v in last.items() if v.is_floating_point())
+    # in between, the average differs from both, and resuming after epoch 1 gives the same average as one go
+    mixed, raw = run("mixed", 0.5)
+    assert not all(torch.equal(v, raw[k]) for k, v in mixed.items() if v.is_floating_point())
+    from robustpaint.core.train import loop
+    batches = []
+
+    def augment_until_epoch_2(*args):  # the run dies on the first batch of epoch 2, after epoch 1's checkpoint
+        batches.append(1)
+        if len(batches) > 32 // 8:
+            raise KeyboardInterrupt
+        return augment(*args)
+
+    augment = loop.augment
+    monkeypatch.setattr(loop, "augment", augment_until_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        run("halves", 0.5)
+    monkeypatch.setattr(loop, "augment", augment)
+    resumed, _ = run("halves", 0.5, resume=True)
+    assert any("resumed" in m and "after epoch 1" in m for m in messages)
+    assert all(torch.allclose(v.float(), resumed[k].float(), atol=1e-6) for k, v in mixed.items())
+    with pytest.raises(Exception, match="made with --ema"):
+        train(TrainConfig(**{**tuned, "out": str(tmp_path / "halves"), "epochs": 3}), resume=True, log=lambda m: None)
+
+
 def test_init_from_another_architecture_is_refused(tiny_arch, tmp_path):
     data = make_folder(tmp_path / "data")
     cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,

@@ -1,5 +1,6 @@
 """Adversarial training: PGD-k or fast FGSM with random start, SGD Nesterov, one-cycle or cosine schedule,
-bf16 autocast + channels_last on CPUs that support it, a checkpoint every epoch and exact `--resume`.
+bf16 autocast + channels_last on CPUs that support it, an optional exponential moving average of the weights
+(`--ema`), a checkpoint every epoch and exact `--resume`.
 
 Runs unchanged under `torchrun --nproc_per_node=N` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from robustpaint.core.atomic import atomic_path
@@ -48,6 +50,7 @@ class TrainConfig:
     max_batches: int | None = None  # for smoke tests: stop each epoch early
     half_weights: bool = True
     init_from: str | None = None  # a model name or .safetensors path to start from (fresh optimizer and schedule)
+    ema: float | None = None  # per-step decay of a moving average of weights and BatchNorm statistics; it is the output
     extra: dict = field(default_factory=dict)
 
     @property
@@ -125,6 +128,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         raise RobustPaintError(f"norm must be l2, linf or none, not {cfg.norm!r}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise RobustPaintError("epochs and batch size must be at least 1")
+    if cfg.ema is not None and not 0 <= cfg.ema <= 1:
+        raise RobustPaintError(f"the EMA decay must lie in [0, 1], not {cfg.ema}")
     rank, world = _distributed()
     device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     bf16 = choose_precision(cfg.precision, device, cfg.arch)
@@ -149,13 +154,23 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     if cfg.init_from:  # loaded first, so that --resume below replaces it with the checkpoint's weights
         init_record = _start_from(model, cfg, data.classes)
         log(f"starting from the weights of {cfg.init_from} (sha256 {str(init_record['weights_sha256'])[:12]}...)")
+    # The average starts as a copy of the starting weights; it is what the run writes as its model.
+    averaged = None
+    if cfg.ema is not None:
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        averaged.update_parameters(model)  # the first update copies; later ones average
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         if state["config"]["arch"] != cfg.arch or state["classes"] != data.classes:
             raise RobustPaintError(f"{checkpoint_path} was made for {state['config']['arch']} on classes "
                                    f"{state['classes']}, not {cfg.arch} on {data.classes}")
+        if (averaged is None) != (state.get("ema") is None):
+            raise RobustPaintError(f"{checkpoint_path} was made {'with' if state.get('ema') is not None else 'without'}"
+                                   f" --ema; resume it the same way")
         model.net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         start_epoch, history = state["epoch"], state["history"]
         log(f"resumed from {checkpoint_path} after epoch {start_epoch}")
     elif resume:
@@ -186,6 +201,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(cfg, (epoch * batches_per_epoch + b) / total_batches)
             loss, logits = train_step(model, net, optimizer, x, y, cfg, bf16, generator)
+            if averaged is not None:
+                averaged.update_parameters(model)
             seen += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += float(loss.detach()) * len(y)
@@ -199,9 +216,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             out.mkdir(parents=True, exist_ok=True)
             with atomic_path(checkpoint_path) as tmp:
                 torch.save({"model": model.net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                            "ema": averaged.state_dict() if averaged is not None else None,
                             "history": history, "config": asdict(cfg), "classes": data.classes}, tmp)
     if rank == 0:
-        model.eval()
+        final = averaged.module if averaged is not None else model
+        final.eval()
         recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches", "extra")}
         recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
                        "processes": world, "history": history,
@@ -210,7 +229,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             recipe["init_from"] = init_record
         card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
                 "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
-        save_model(model.float().to("cpu").to(memory_format=torch.contiguous_format), out / "model.safetensors",
+        save_model(final.float().to("cpu").to(memory_format=torch.contiguous_format), out / "model.safetensors",
                    card, half=cfg.half_weights)
     if world > 1:
         import torch.distributed as dist
