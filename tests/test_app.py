@@ -70,6 +70,16 @@ def test_a_stroke_changes_the_canvas_and_undoes_in_one_step(qtbot, window):
     assert not np.array_equal(window.document.image, before)
 
 
+def test_superres_sliders_follow_the_factor(qtbot, window):
+    from robustpaint.core.tasks import preset_values
+    window.live_check.setChecked(False)
+    _select_task(window, "superres")
+    for factor in ("2", "8", "4"):
+        window.factor_combo.setCurrentText(factor)
+        eps, step_size, _ = preset_values("superres", 32, 32, factor=int(factor))
+        assert window.eps_slider.value() == pytest.approx(eps, abs=0.01)
+        assert window.step_slider.value() == pytest.approx(step_size, abs=0.01)
+
 def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
     window.tool_actions["mask"].setChecked(True)
     image = window.document.image.copy()

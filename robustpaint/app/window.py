@@ -16,7 +16,7 @@ from robustpaint.app.canvas import Canvas, array_to_qimage, overlay_rgba
 from robustpaint.app.worker import Job, SynthesisWorker
 from robustpaint.core.document import Brush, Document
 from robustpaint.core.models.checkpoint import accuracy_summary
-from robustpaint.core.tasks import PRESETS
+from robustpaint.core.tasks import preset_values
 
 TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
                "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint",
@@ -244,6 +244,7 @@ class MainWindow(QMainWindow):
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.factor_combo = QComboBox()  # factors that divide the 32-pixel canvas
         self.factor_combo.addItems(["2", "4", "8"])
+        self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
         self.rows = {"class": ("Class", self.class_combo), "neuron": ("Features", features),
                      "candidates": ("Candidates", self.candidates_spin), "regions": ("Region classes", regions),
                      "temperature": ("Temperature", self.temperature_slider), "mix": ("Mix with", mix),
@@ -496,10 +497,9 @@ class MainWindow(QMainWindow):
         self.apply_preset()
 
     def apply_preset(self) -> None:
-        preset = PRESETS[self.task]
-        scale = (self.document.size[0] * self.document.size[1] / 1024) ** 0.5
-        for widget, value in ((self.eps_slider, preset.eps * scale), (self.step_slider, preset.step_size * scale),
-                              (self.steps_slider, preset.steps)):
+        eps, step_size, steps = preset_values(self.task, *self.document.size,
+                                              factor=int(self.factor_combo.currentText()))
+        for widget, value in ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps)):
             widget.blockSignals(True)
             widget.setValue(value)
             widget.blockSignals(False)

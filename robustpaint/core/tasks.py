@@ -8,6 +8,7 @@ and L2 step sizes scale with the square root of the pixel count, so the paper's 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,7 +41,10 @@ PRESETS: dict[str, Preset] = {
                                      "at eps 0.5 / 1 / 2 (smooth fill alone 82%); raise eps for large holes"),
     "translate": Preset(11.4, 0.1, 200, "paper: eps 80 / 7 = 11.4, 200 its; step 0.5 / 7 raised to 0.1 to reach "
                                         "the target class at 32 px"),
-    "superres": Preset(1.14, 0.14, 40, "paper's x8 setting: eps 8 / 7, step 1 / 7, 40 its"),
+    "superres": Preset(1.14, 0.14, 40, "paper's x8 setting: eps 8 / 7, step 1 / 7, 40 its; smaller factors lose "
+                                       "less, so radius and step shrink by sqrt(log2(factor) / 3) (x2 0.66, x4 0.93): "
+                                       "on 100 test images, x2 at eps 1.14 gave 0.1 dB below bicubic, at eps 0.6 "
+                                       "0.4 dB above it with the same evaluator accuracy"),
     "paint": Preset(10.0, 0.14, 140, "paper's feature painting: eps 70 / 7, step 1 / 7, 140 its; "
                                      "loss -0.1 * activation + 90 * mean squared change outside the mask"),
     "classmap": Preset(10.0, 0.14, 100, "like feature painting: a wide ball, the objective shapes each region"),
@@ -97,15 +101,24 @@ class TaskSetup:
                             self.constraint)
 
 
+def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4) -> tuple[float, float, int]:
+    """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor):
+    one place for the scaling, which the CLI, the engine and the app's sliders all show."""
+    preset = PRESETS[task]
+    scale = (height * width / 1024) ** 0.5 if norm == "l2" else 1.0
+    if task == "superres":
+        scale *= (math.log2(factor) / 3) ** 0.5  # 1 at the paper's x8
+    return preset.eps * scale, preset.step_size * scale, preset.steps
+
+
 def scaled_config(request: TaskRequest, height: int, width: int) -> PGDConfig:
     """The request's values, or the task preset scaled to an h x w canvas."""
-    preset = PRESETS[request.task]
-    scale = (height * width / 1024) ** 0.5 if request.norm == "l2" else 1.0
+    eps, step_size, steps = preset_values(request.task, height, width, request.norm, request.factor)
     return PGDConfig(
         norm=request.norm,
-        eps=request.eps if request.eps is not None else preset.eps * scale,
-        step_size=request.step_size if request.step_size is not None else preset.step_size * scale,
-        steps=request.steps if request.steps is not None else preset.steps,
+        eps=request.eps if request.eps is not None else eps,
+        step_size=request.step_size if request.step_size is not None else step_size,
+        steps=request.steps if request.steps is not None else steps,
         track_best=request.track_best,
         bf16=request.bf16,
     ).validate()
