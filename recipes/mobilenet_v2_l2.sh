@@ -4,7 +4,7 @@
 # convolutions gain nothing): benchmarks/mobilenet_layout.py measures both (session 4: 126 fp32 against 121 bf16 img/s).
 # Stage 1: 11 epochs of FGSM with random start, one-cycle to lr 0.1 (90 min in session 2, partly on a shared CPU).
 # Stage 2: 8 more epochs from stage 1's weights (--init: fresh optimizer), cosine from lr 0.1: a warm restart, as for
-# the ResNet-18 (about 55 min at session 5's speed).
+# the ResNet-18 (62 min in session 5, of which 2 epochs on a shared CPU; about 47 min alone at its 145 img/s).
 # Usage: bash recipes/mobilenet_v2_l2.sh PATH/TO/cifar10-jpeg.tar.gz
 set -euo pipefail
 data=${1:?give the CIFAR-10 image-folder .tar.gz or folder}

@@ -103,7 +103,7 @@ class TaskSetup:
 
 def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4) -> tuple[float, float, int]:
     """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor):
-    one place for the scaling, which the CLI, the engine and the app's sliders all show."""
+    the one place for this scaling, used by the engine (so by the CLI too) and by the app's sliders."""
     preset = PRESETS[task]
     scale = (height * width / 1024) ** 0.5 if norm == "l2" else 1.0
     if task == "superres":
