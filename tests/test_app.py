@@ -80,6 +80,7 @@ def test_superres_sliders_follow_the_factor(qtbot, window):
         assert window.eps_slider.value() == pytest.approx(eps, abs=0.01)
         assert window.step_slider.value() == pytest.approx(step_size, abs=0.01)
 
+
 def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
     window.tool_actions["mask"].setChecked(True)
     image = window.document.image.copy()

@@ -179,7 +179,6 @@ def test_presets_scale_with_canvas_size():
     assert small.eps == PRESETS["sketch"].eps and large.eps == pytest.approx(2 * small.eps)
 
 
-
 def test_superres_radius_shrinks_with_the_factor():
     from robustpaint.core.tasks import preset_values, scaled_config
     assert preset_values("superres", 32, 32, factor=8)[:2] == (PRESETS["superres"].eps, PRESETS["superres"].step_size)
@@ -187,6 +186,7 @@ def test_superres_radius_shrinks_with_the_factor():
     assert x2.eps == pytest.approx(PRESETS["superres"].eps * 3 ** -0.5)
     assert x2.eps < x4.eps < PRESETS["superres"].eps and x2.steps == x4.steps == PRESETS["superres"].steps
     assert scaled_config(TaskRequest("superres", factor=2, eps=2.0), 32, 32).eps == 2.0  # the user's value wins
+
 
 @pytest.mark.parametrize("request_changes, message", [
     ({"task": "paint", "neurons": (99,)}, "out of range"),

@@ -82,7 +82,6 @@ def test_ema_writes_the_average_and_resumes_it_exactly(tiny_arch, tmp_path, monk
     train(first, log=lambda m: None)
     source, _ = load_model(tmp_path / "first" / "model.safetensors")
     tuned = {**first.__dict__, "init_from": str(tmp_path / "first" / "model.safetensors"), "lr": 0.2}
-
     messages = []
 
     def run(name, decay, epochs=2, resume=False):
@@ -103,6 +102,7 @@ def test_ema_writes_the_average_and_resumes_it_exactly(tiny_arch, tmp_path, monk
     # in between, the average differs from both, and resuming after epoch 1 gives the same average as one go
     mixed, raw = run("mixed", 0.5)
     assert not all(torch.equal(v, raw[k]) for k, v in mixed.items() if v.is_floating_point())
+    assert not all(torch.equal(v, source.net.state_dict()[k]) for k, v in mixed.items() if v.is_floating_point())
     from robustpaint.core.train import loop
     batches = []
 
