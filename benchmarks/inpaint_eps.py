@@ -11,10 +11,8 @@ import argparse
 
 import torch
 
-from quality import accuracy, psnr_ssim, run_task
-from robustpaint.core.recipes import load_model_bundle
+from quality import accuracy, held_out_setup, psnr_ssim, run_task
 from robustpaint.core.tasks import TaskRequest, smooth_fill
-from robustpaint.core.train.data import load_split
 
 
 def main(argv=None) -> int:
@@ -26,13 +24,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hole", type=int, default=10)
     parser.add_argument("--eps", default="0.5,1,2")
     args = parser.parse_args(argv)
-    model, *_ = load_model_bundle(args.model)
-    evaluator, *_ = load_model_bundle(args.evaluator)
-    model.eval()
-    evaluator.eval()
-    test = load_split(args.data, "test")
-    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
-    images, labels = test.images[pick].float() / 255, test.labels[pick].long()
+    model, evaluator, images, labels = held_out_setup(args)
     g = torch.Generator().manual_seed(5)
     masks = torch.zeros(len(images), 1, *images.shape[-2:])
     for i in range(len(images)):

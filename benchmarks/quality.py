@@ -44,6 +44,18 @@ def _need_bench_extra():
         sys.exit(f"quality.py needs the bench extra: pip install '.[bench]' ({exc.name} is missing)")
 
 
+def held_out_setup(args) -> tuple:
+    """The synthesising model, the evaluator (both in eval mode) and `args.n` held-out test images with labels:
+    images 1000 onwards of quality.py's shuffle, so a preset chosen on them is not scored on them."""
+    model, *_ = load_model_bundle(args.model)
+    evaluator, *_ = load_model_bundle(args.evaluator)
+    model.eval()
+    evaluator.eval()
+    test = load_split(args.data, "test")
+    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
+    return model, evaluator, test.images[pick].float() / 255, test.labels[pick].long()
+
+
 def run_task(model, seeds, request: TaskRequest, batch: int) -> torch.Tensor:
     """Runs a task over a batch of inputs in chunks (one PGD run per chunk), returns the final images."""
     out = []

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from torch.nn import functional as F
 
-from quality import accuracy, psnr_ssim, run_task
-from robustpaint.core.recipes import load_model_bundle
+from quality import accuracy, held_out_setup, psnr_ssim, run_task
 from robustpaint.core.tasks import TaskRequest, preset_values
-from robustpaint.core.train.data import load_split
 
 
 def main(argv=None) -> int:
@@ -28,13 +25,7 @@ def main(argv=None) -> int:
     parser.add_argument("--factor", type=int, action="append", help="repeatable (default: 2 and 4)")
     parser.add_argument("--eps", default="0,0.3,0.6,0.9,1.14,1.6")
     args = parser.parse_args(argv)
-    model, *_ = load_model_bundle(args.model)
-    evaluator, *_ = load_model_bundle(args.evaluator)
-    model.eval()
-    evaluator.eval()
-    test = load_split(args.data, "test")
-    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
-    images, labels = test.images[pick].float() / 255, test.labels[pick].long()
+    model, evaluator, images, labels = held_out_setup(args)
     print("| factor | method | eps | PSNR | SSIM | evaluator accuracy |\n|---|---|---|---|---|---|")
     for factor in args.factor or [2, 4]:
         low = F.avg_pool2d(images, factor)
