@@ -28,7 +28,7 @@ def bare_step(model, x, y, bf16):
     return grad
 
 
-def measure(arch: str, batch: int, bf16: bool, repeats: int) -> dict:
+def measure(arch: str, batch: int, bf16: bool, repeats: int, min_seconds: float = 0.0) -> dict:
     torch.manual_seed(0)
     model = build_classifier(arch, CIFAR10_CLASSES).eval()
     if bf16:
@@ -40,25 +40,32 @@ def measure(arch: str, batch: int, bf16: bool, repeats: int) -> dict:
         engine.step()
         bare_step(model, engine.x, y, bf16)
     engine_times, bare_times = [], []
-    for _ in range(repeats):
+    started = time.perf_counter()
+    # At least `repeats` pairs, and more while under `min_seconds`: a batch-1 step takes about 10 ms, so 15 pairs
+    # would be 0.3 s, where one hiccup of the OS moves the median. The order alternates within the pairs so that
+    # neither side always runs on the caches the other one warmed.
+    while len(engine_times) < repeats or time.perf_counter() - started < min_seconds:
         # The bare step takes the engine's current image (channels_last when bf16): the same batch, so the same
         # arithmetic. (A fixed first image would differ from the engine's moving one in the values the kernels see.)
         current = engine.x.detach()
-        t = time.perf_counter()
-        engine.step()
-        engine_times.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        bare_step(model, current, y, bf16)
-        bare_times.append(time.perf_counter() - t)
+        for side in ((0, 1) if len(engine_times) % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            if side == 0:
+                engine.step()
+                engine_times.append(time.perf_counter() - t)
+            else:
+                bare_step(model, current, y, bf16)
+                bare_times.append(time.perf_counter() - t)
     engine_ms, bare_ms = statistics.median(engine_times) * 1e3, statistics.median(bare_times) * 1e3
     return {"arch": arch, "batch": batch, "precision": "bf16" if bf16 else "fp32", "engine_ms": round(engine_ms, 2),
-            "bare_ms": round(bare_ms, 2), "ratio": round(engine_ms / bare_ms, 3)}
+            "bare_ms": round(bare_ms, 2), "ratio": round(engine_ms / bare_ms, 3), "pairs": len(engine_times)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="resnet18 only, batch 1 and 8, few repeats (CI)")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="time each row for at least this long")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--arch", action="append", help="only this model (repeatable; default: all three)")
     args = parser.parse_args()
@@ -70,7 +77,7 @@ def main() -> None:
     for arch in archs:
         for batch in batches:
             for bf16 in (False, True):
-                row = measure(arch, batch, bf16, repeats)
+                row = measure(arch, batch, bf16, repeats, 0.0 if args.quick else args.min_seconds)
                 rows.append(row)
                 print(f"{arch:14s} {batch:5d} {row['precision']:>9s} {row['engine_ms']:10.2f} {row['bare_ms']:9.2f} "
                       f"{row['ratio']:6.3f}", flush=True)

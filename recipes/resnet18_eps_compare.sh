@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # eps 0.5 against eps 1.0 for the ResNet-18 painter: 2 more FGSM-RS epochs at each eps from stage 2 of
-# recipes/resnet18_l2.sh (the model shipped in session 4, when this comparison ran)
+# recipes/resnet18_l2_staged.sh (the model shipped in session 4, when this comparison ran)
 # (cosine from lr 0.02, the same seed), then each one's accuracy at L2 eps 0.5 and its generation grid, and the
 # evaluator's verdict on both grids. About 45 min on a 2-core AVX512-BF16 CPU. Findings: docs/generation.md.
 # Usage: bash recipes/resnet18_eps_compare.sh PATH/TO/cifar10-jpeg.tar.gz
