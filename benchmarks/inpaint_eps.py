@@ -11,16 +11,13 @@ import argparse
 
 import torch
 
-from quality import accuracy, held_out_setup, psnr_ssim, run_task
+from quality import accuracy, held_out_arguments, held_out_setup, psnr_ssim, run_task
 from robustpaint.core.tasks import TaskRequest, smooth_fill
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--evaluator", default="resnet9-evaluator")
-    parser.add_argument("--n", type=int, default=60)
+    held_out_arguments(parser, n=60)
     parser.add_argument("--hole", type=int, default=10)
     parser.add_argument("--eps", default="0.5,1,2")
     args = parser.parse_args(argv)

@@ -44,6 +44,14 @@ def _need_bench_extra():
         sys.exit(f"quality.py needs the bench extra: pip install '.[bench]' ({exc.name} is missing)")
 
 
+def held_out_arguments(parser: argparse.ArgumentParser, n: int) -> None:
+    """The options held_out_setup() reads, for the scripts that sweep a preset on held-out images."""
+    parser.add_argument("--data", required=True, help="image folder or .tar.gz with a test/ split")
+    parser.add_argument("--model", default="resnet18", help="the synthesising robust model")
+    parser.add_argument("--evaluator", default="resnet9-evaluator", help="the standard classifier that scores")
+    parser.add_argument("--n", type=int, default=n, help="held-out test images")
+
+
 def held_out_setup(args) -> tuple:
     """The synthesising model, the evaluator (both in eval mode) and `args.n` held-out test images with labels:
     images 1000 onwards of quality.py's shuffle, so a preset chosen on them is not scored on them."""

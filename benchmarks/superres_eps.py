@@ -12,16 +12,13 @@ import argparse
 
 from torch.nn import functional as F
 
-from quality import accuracy, held_out_setup, psnr_ssim, run_task
+from quality import accuracy, held_out_arguments, held_out_setup, psnr_ssim, run_task
 from robustpaint.core.tasks import TaskRequest, preset_values
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--evaluator", default="resnet9-evaluator")
-    parser.add_argument("--n", type=int, default=100)
+    held_out_arguments(parser, n=100)
     parser.add_argument("--factor", type=int, action="append", help="repeatable (default: 2 and 4)")
     parser.add_argument("--eps", default="0,0.3,0.6,0.9,1.14,1.6")
     args = parser.parse_args(argv)
