@@ -52,6 +52,23 @@ def test_one_epoch_writes_a_loadable_model_with_card_and_resume_continues(tiny_a
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_adversarial_training_and_eval_run_on_cuda(tiny_arch, tmp_path, capsys):
+    """The loop's random generator lives on the CPU for every device: the attack's random start must draw from it
+    and move the noise to the GPU (it failed with a device mismatch until session 7)."""
+    data = make_folder(tmp_path / "data")
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
+                      lr=0.05, eps=0.25, device="cuda", ema=0.9)
+    train(cfg, log=lambda m: None)
+    weights = tmp_path / "run" / "model.safetensors"
+    _, card = load_model(weights)
+    assert card["recipe"]["precision_used"] == "bf16" and len(card["recipe"]["history"]) == 1
+    assert main(["eval", "--model", str(weights), "--data", str(data), "--eps", "0.25", "--steps", "2",
+                 "--device", "cuda", "--no-card"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["robust_accuracy"] <= result["clean_accuracy"]
+
+
 def test_init_starts_from_a_models_weights_and_the_card_records_it(tiny_arch, tmp_path):
     data = make_folder(tmp_path / "data")
     first = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "first"), epochs=1, batch_size=8,

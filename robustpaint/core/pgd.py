@@ -51,14 +51,19 @@ def project(x: torch.Tensor, anchor: torch.Tensor, norm: str, eps: float,
 
 def random_start(anchor: torch.Tensor, norm: str, eps: float, generator: torch.Generator | None,
                  change_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """A uniformly random point of the ball (L2: random direction, radius eps * U^(1/d)); used by attacks."""
-    noise = torch.randn(anchor.shape, generator=generator, device=anchor.device, dtype=anchor.dtype)
+    """A uniformly random point of the ball (L2: random direction, radius eps * U^(1/d)); used by attacks.
+    Drawn on the generator's device (training passes a CPU generator for every device) and moved to the anchor's."""
+    rng_device = generator.device if generator is not None else anchor.device
+
+    def draw(sample, shape):
+        return sample(shape, generator=generator, device=rng_device, dtype=anchor.dtype).to(anchor.device)
+
+    noise = draw(torch.randn, anchor.shape)
     if norm == "linf":
-        delta = (torch.rand(anchor.shape, generator=generator, device=anchor.device, dtype=anchor.dtype) * 2 - 1) * eps
+        delta = (draw(torch.rand, anchor.shape) * 2 - 1) * eps
     else:
         d = noise[0].numel()
-        radius = torch.rand((anchor.shape[0],) + (1,) * (anchor.dim() - 1), generator=generator,
-                            device=anchor.device, dtype=anchor.dtype) ** (1.0 / d)
+        radius = draw(torch.rand, (anchor.shape[0],) + (1,) * (anchor.dim() - 1)) ** (1.0 / d)
         delta = noise / (_per_sample_l2(noise) + _TINY) * eps * radius
     return project(anchor + delta, anchor, norm, eps, change_mask)
 
