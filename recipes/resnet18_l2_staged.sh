@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe of the robust ResNet-18 shipped in sessions 2-5 (L2, eps 0.5; 84.7% clean / 62.9% robust), replaced in
-# session 6 by the one-run recipe in recipes/resnet18_l2.sh (2.0 h instead of 3.6 h). Kept because
+# session 6 by the one-run recipe now in recipes/resnet18_l2_eps05.sh (2.0 h instead of 3.6 h). Kept because
 # recipes/resnet18_eps_compare.sh starts from its stage 2.
 # Stage 1: 8 epochs of FGSM with random start, one-cycle to lr 0.2 (about 2 h on a 2-core AVX512-BF16 CPU).
 # Stage 2: 8 more epochs from stage 1's weights (--init: fresh optimizer), cosine from lr 0.1 (about 1 h at the
