@@ -44,8 +44,8 @@ PRESETS: dict[str, Preset] = {
     "superres": Preset(1.14, 0.14, 40, "paper's x8 setting: eps 8 / 7, step 1 / 7, 40 its; smaller factors lose "
                                        "less, so radius and step shrink by sqrt(log2(factor) / 3) (x2 0.66, x4 0.93): "
                                        "on 100 held-out test images (benchmarks/superres_eps.py), x2 at eps 1.14 is "
-                                       "0.1 dB below bicubic, at 0.66 0.37 dB above it for 2 points less evaluator "
-                                       "accuracy (75 vs 77%; bicubic 57%)"),
+                                       "0.13 dB below bicubic, at 0.66 0.35 dB above it with the same evaluator "
+                                       "accuracy (78%; bicubic 57%)"),
     "paint": Preset(10.0, 0.14, 140, "paper's feature painting: eps 70 / 7, step 1 / 7, 140 its; "
                                      "loss -0.1 * activation + 90 * mean squared change outside the mask"),
     "classmap": Preset(10.0, 0.14, 100, "like feature painting: a wide ball, the objective shapes each region"),
