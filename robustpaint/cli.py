@@ -59,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
-    p.add_argument("--model", default=None, help="model name or .safetensors path (default: resnet18)")
+    p.add_argument("--model", default=None, help="model name or .safetensors path (default: the shipped default)")
     p.add_argument("--eps", type=_non_negative, help="radius of the ball around the start image (default: preset)")
     p.add_argument("--step-size", type=_non_negative, help="PGD step size (default: preset)")
     p.add_argument("--steps", type=_positive_int(100_000), help="number of PGD steps (default: preset)")
@@ -71,7 +71,13 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--strength", help="gray PNG of the canvas's size: how much each pixel may change "
                                       "(white = fully, black = not at all)")
     p.add_argument("--out", help=out_help)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
+
+
+def _add_fit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fit", choices=("crop", "scale"), default="crop",
+                   help="how a photo of another shape meets the model's square canvas: centre crop (default) or "
+                        "scale (distorts a non-square photo)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--count", type=_positive_int(1024), default=1, help="images per class")
     p.add_argument("--temperature", type=_non_negative, default=1.0)
     p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
-    p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default 32)")
+    p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default: the model's input size)")
     p.add_argument("--grid", help="also write all images as one PNG, a row per class")
     p.add_argument("--class-map", help="PNG of the canvas's size: each region in the colour of its class (the i-th "
                                        "class owns the i-th palette colour: red, green, blue, yellow, ...; white = "
@@ -99,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("input")
         p.add_argument("--to" if name == "translate" else "--class", dest="target", required=True,
                        help="target class")
+        if name == "translate":
+            p.add_argument("--keep-photo", action="store_true",
+                           help="a small ball that keeps the source's layout (the paper's setting leaves it behind)")
+        _add_fit_option(p)
         _add_run_options(p, "output PNG")
 
     p = sub.add_parser("inpaint", help="fill the masked region so the image reads as its class")
@@ -108,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the hole (default 10)")
     p.add_argument("--fill", choices=("smooth", "mean"), default="smooth",
                    help="start: the hole diffused from its border (default) or the paper's channel mean")
+    _add_fit_option(p)
     _add_run_options(p, "output PNG")
 
     p = sub.add_parser("superres", help="upsample, then move towards the class within a small ball")
@@ -116,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-consistency", dest="consistent", action="store_false",
                    help="let the output's block means drift from the input (the paper's setting)")
     p.add_argument("--class", dest="target", help="class (default: the model's guess)")
+    _add_fit_option(p)
     _add_run_options(p, "output PNG")
 
     p = sub.add_parser("paint", help="feature painting: make a neuron fire inside the brushed region")
@@ -125,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a negative strength suppresses the feature)")
     p.add_argument("--mask", required=True, help="PNG, white = where the feature should appear")
     p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the mask (default 90)")
+    _add_fit_option(p)
     _add_run_options(p, "output PNG")
 
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
@@ -133,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--top", type=_positive_int(1000), default=5)
     p.add_argument("--json", action="store_true", help="one JSON object with classes, logits, probabilities")
+    _add_fit_option(p)
 
     p = sub.add_parser("neurons", help="neuron browser: what each representation unit draws, the classes it feeds")
     p.add_argument("--model", default=None)
@@ -185,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema", type=_non_negative, metavar="DECAY",
                    help="write a moving average of the weights (decay per step, e.g. 0.998) instead of the last ones")
     p.add_argument("--fp32-weights", action="store_true", help="store fp32 instead of fp16 weights")
+    p.add_argument("--image-size", type=_positive_int(512), metavar="SIDE",
+                   help="train on random-resized crops of this side (photo data sets; the model's input size); "
+                        "default: the data's own size with pad-and-crop")
+    p.add_argument("--crop-scale", type=_non_negative, default=0.25,
+                   help="with --image-size: the smallest crop, as a fraction of the photo's area (default 0.25)")
 
     p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
     p.add_argument("--model", default=None)
@@ -276,9 +295,9 @@ class _Progress:
 
 
 def _run_task(args) -> int:
-    from robustpaint.core.imageio import load_image, load_mask, save_png
+    from robustpaint.core.imageio import load_mask, load_photo, save_png
     from robustpaint.core.recipes import load_model_bundle, make_recipe, run_recipe
-    from robustpaint.core.tasks import PRESETS
+    from robustpaint.core.tasks import preset_for
 
     device = _check_device(args.device)
     bundle = load_model_bundle(args.model, device)
@@ -286,7 +305,7 @@ def _run_task(args) -> int:
     fields = {"eps": args.eps, "step_size": args.step_size, "steps": args.steps, "norm": args.norm,
               "seed": args.seed, "bf16": args.bf16, "track_best": args.best}
     task = args.command
-    size = (card.get("input_size", 32),) * 2
+    size = (model.input_size,) * 2
 
     if task == "generate":
         targets = [class_index(model.classes, c) for c in args.classes.split(",") if c.strip()]
@@ -321,11 +340,16 @@ def _run_task(args) -> int:
         out_dir = Path(args.out or ".")
         _check_writable_folder(out_dir)
     else:
-        # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly.
-        image = load_image(args.input, size=None if task == "superres" else size)
+        # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly. Super-resolution
+        # keeps a small input's size; a larger one is scaled down so that the output is at most 8 model sides.
+        if task == "superres" and not 2 <= args.factor <= 8:
+            raise UsageError(f"--factor must be 2 to 8, not {args.factor}")
+        max_side = SUPERRES_MAX_OUTPUT_SIDES * model.input_size // args.factor if task == "superres" else None
+        image, note, source_size = load_photo(args.input, None if task == "superres" else size, args.fit, max_side)
+        _note(args, note)
         fields["image"] = image
         if getattr(args, "mask", None):
-            fields["mask"] = load_mask(args.mask, tuple(image.shape[-2:]))
+            fields["mask"] = load_mask(args.mask, tuple(image.shape[-2:]), source_size, args.fit)
         if getattr(args, "target", None):
             fields["targets"] = [class_index(model.classes, args.target)]
         if task == "superres":
@@ -333,6 +357,8 @@ def _run_task(args) -> int:
             fields["consistent"] = args.consistent
         if task == "inpaint":
             fields["fill"] = args.fill
+        if task == "translate" and args.keep_photo:
+            fields["keep_photo"] = True
         if task == "paint":
             try:
                 parts = [item.split(":") for item in args.neuron.split(",")]
@@ -359,9 +385,12 @@ def _run_task(args) -> int:
         fields["change_mask"] = _strength_map(args.strength, canvas)
 
     recipe = make_recipe(task, entry.name, card.get("weights_sha256", ""), **fields)
-    steps = args.steps or PRESETS[task].steps
+    steps = args.steps or preset_for(task, model.input_size, bool(fields.get("keep_photo"))).steps
     with _Progress(args, steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
+    if "guessed_probability" in recipe:
+        target = recipe["target"][0]
+        _note(args, f"target: {model.classes[target]}, the model's guess at {recipe['guessed_probability'][0]:.0%}")
 
     if task == "generate":
         written = []
@@ -379,6 +408,15 @@ def _run_task(args) -> int:
         save_png(images[0], out_file, recipe)
         print(out_file)
     return 0
+
+
+SUPERRES_MAX_OUTPUT_SIDES = 8  # a super-resolution output is at most this many model sides on its longer side
+
+
+def _note(args, line: str | None) -> None:
+    """One line on stderr about what was done for the user (a fitted photo, a chosen class), unless --quiet."""
+    if line and not getattr(args, "quiet", False):
+        print(line, file=sys.stderr)
 
 
 def _neurons(args) -> int:
@@ -425,11 +463,14 @@ def _strength_map(path: str, canvas: tuple[int, int]):
 def _classify(args) -> int:
     import torch
 
-    from robustpaint.core.imageio import load_image
+    from robustpaint.core.imageio import load_photo
     from robustpaint.core.recipes import load_model_bundle
 
     model, card, _, _ = load_model_bundle(args.model, _check_device(args.device))
-    image = load_image(args.input, size=(card.get("input_size", 32),) * 2).to(args.device)
+    image, note, _ = load_photo(args.input, (model.input_size,) * 2, args.fit)
+    if not args.json:
+        _note(args, note)
+    image = image.to(args.device)
     with torch.no_grad():
         logits = model(image)[0].float().cpu()
     probabilities = logits.softmax(0)
@@ -507,7 +548,7 @@ def _train(args) -> int:
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
                       precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
                       half_weights=not args.fp32_weights, init_from=args.init,
-                      ema=args.ema)
+                      ema=args.ema, image_size=args.image_size, crop_scale=args.crop_scale)
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
     return 0
@@ -520,7 +561,7 @@ def _eval(args, argv: list[str]) -> int:
     from robustpaint.core.train.data import load_split
 
     model, card, _, entry = load_model_bundle(args.model, _check_device(args.device))
-    data = load_split(args.data, args.split)
+    data = _at_model_size(load_split(args.data, args.split), card)
     if data.classes != model.classes:
         raise UsageError(f"the data's classes {data.classes[:5]}... differ from the model's {model.classes[:5]}...")
     step_size = args.step_size if args.step_size is not None else 2.5 * args.eps / args.steps
@@ -537,6 +578,17 @@ def _eval(args, argv: list[str]) -> int:
     return 0
 
 
+def _at_model_size(data, card: dict):
+    """The data set's images scaled to the model's input size (photos are stored larger than a 128-px model sees)."""
+    from robustpaint.core.train.data import resize_images
+    size = int(card.get("input_size", data.images.shape[-1]))
+    if tuple(data.images.shape[-2:]) != (size, size):
+        print(f"scaling {len(data.labels)} images from {data.images.shape[-1]}x{data.images.shape[-2]} to the "
+              f"model's {size}x{size}", file=sys.stderr)
+        data.images = resize_images(data.images, size)
+    return data
+
+
 def _seeds(args) -> int:
     from robustpaint.core.recipes import load_model_bundle
     from robustpaint.core.seeds import fit_seeds
@@ -544,8 +596,8 @@ def _seeds(args) -> int:
 
     if args.seeds_command != "fit":
         raise UsageError("use 'robustpaint seeds fit --model NAME --data DIR'")
-    model, _, _, entry = load_model_bundle(args.model)
-    data = load_split(args.data, "train")
+    model, card, _, entry = load_model_bundle(args.model)
+    data = _at_model_size(load_split(args.data, "train"), card)
     if data.classes != model.classes:
         raise UsageError("the data's classes differ from the model's")
     seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool)

@@ -60,7 +60,7 @@ class Canvas(QWidget):
         self._image_size = (32, 32)
         self._points: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
-        self.smooth = False
+        self.smooth = True  # smooth scaling by default (View menu)
         self.zoom: float | None = None  # screen pixels per image pixel; None = fit the widget
         self.offset = QPointF(0, 0)  # pan, in screen pixels, of the zoomed image from the centred position
 

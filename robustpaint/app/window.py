@@ -26,13 +26,31 @@ TASK_PARAMETERS = {  # which parameter rows each task shows
     "generate": {"class", "eps", "step", "steps", "seed", "candidates", "temperature", "mix"},
     "sketch": {"class", "eps", "step", "steps"},
     "inpaint": {"class", "eps", "step", "steps", "lam"},
-    "translate": {"class", "eps", "step", "steps"},
+    "translate": {"class", "keep", "eps", "step", "steps"},
     "superres": {"eps", "step", "steps", "factor"},
     "paint": {"neuron", "eps", "step", "steps", "lam"},
     "classmap": {"regions", "eps", "step", "steps"},
 }
 REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
+
+
+def _card_input_size(model_name: str) -> int:
+    """The input side a model's card gives (32 when the model or its card cannot be read: loading it reports why)."""
+    import json
+
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.models.store import find_model
+    try:
+        size = json.loads(find_model(model_name).card_path.read_text("utf-8")).get("input_size", 32)
+    except (RobustPaintError, OSError, ValueError, AttributeError):
+        return 32
+    return size if isinstance(size, int) and 8 <= size <= 1024 else 32
+
+
+def default_brush_size(side: int) -> int:
+    """A brush of about 1/16 of the canvas side (2 px at 32, 8 px at 128): a stroke reads at any size."""
+    return max(2, round(side / 16))
 
 
 class _StateCommand(QUndoCommand):
@@ -71,9 +89,11 @@ class MainWindow(QMainWindow):
         from robustpaint.core.models.store import DEFAULT_MODEL, list_models
 
         self.setWindowTitle("RobustPaint")
-        self.document = Document.blank(32)
+        # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
+        self.document = Document.blank(_card_input_size(model_name or DEFAULT_MODEL))
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(500)  # bounded memory in long sessions (each step holds two 32x32 states)
+        # Bounded memory in long sessions: each step holds two states (about 0.7 MB at 128 px, 2.1 MB at 224).
+        self.undo_stack.setUndoLimit(200)
         self.brush_color = QColor(0, 0, 0)
         self.job_id = 0
         self.running = False
@@ -146,7 +166,7 @@ class MainWindow(QMainWindow):
         color = QAction("Colour…", self)
         color.triggered.connect(self._choose_color)
         bar.addAction(color)
-        self.brush_size = QSpinBox(minimum=1, maximum=16, value=2)
+        self.brush_size = QSpinBox(minimum=1, maximum=128, value=default_brush_size(self.document.size[1]))
         self.brush_size.setToolTip("brush size in image pixels")
         bar.addWidget(self.brush_size)
         self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%")
@@ -234,7 +254,7 @@ class MainWindow(QMainWindow):
         self.candidates_spin = QSpinBox(minimum=1, maximum=16, value=1)
         self.candidates_spin.setToolTip("generate this many samples at once (batched) and pick one from the grid")
         self.eps_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.eps_slider.setRange(0.0, 40.0)
+        self.eps_slider.setRange(0.0, 120.0)
         self.step_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.step_slider.setRange(0.01, 2.0)
         self.steps_slider = QLabeledSlider(Qt.Orientation.Horizontal)
@@ -242,7 +262,12 @@ class MainWindow(QMainWindow):
         self.lam_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.lam_slider.setRange(0.0, 200.0)
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
-        self.factor_combo = QComboBox()  # factors that divide the 32-pixel canvas
+        self.keep_photo_check = QCheckBox("Keep the photo's layout")
+        self.keep_photo_check.setToolTip("a small ball: the result keeps the source photo and still reads as the "
+                                         "target class (off: the paper's wide ball, free to leave the photo behind)")
+        self.keep_photo_check.setChecked(True)
+        self.keep_photo_check.toggled.connect(self.apply_preset)
+        self.factor_combo = QComboBox()  # factors that divide the canvas (32 and 128 pixels both)
         self.factor_combo.addItems(["2", "4", "8"])
         self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
         self.rows = {"class": ("Class", self.class_combo), "neuron": ("Features", features),
@@ -250,7 +275,8 @@ class MainWindow(QMainWindow):
                      "temperature": ("Temperature", self.temperature_slider), "mix": ("Mix with", mix),
                      "eps": ("Epsilon", self.eps_slider), "step": ("Step size", self.step_slider),
                      "steps": ("Steps", self.steps_slider), "lam": ("Lambda", self.lam_slider),
-                     "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_combo)}
+                     "seed": ("Seed", self.seed_spin), "factor": ("Factor", self.factor_combo),
+                     "keep": ("", self.keep_photo_check)}
         self.row_labels = {}
         for key, (label, widget) in self.rows.items():
             self.row_labels[key] = QLabel(label)
@@ -354,6 +380,7 @@ class MainWindow(QMainWindow):
         view.addAction(neurons)
         smooth = QAction("&Smooth scaling", self, checkable=True)
         smooth.toggled.connect(self._set_smooth)
+        smooth.setChecked(True)  # a photo reads as a photo; off shows the pixels as blocks
         view.addAction(smooth)
         edit = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
@@ -497,8 +524,10 @@ class MainWindow(QMainWindow):
         self.apply_preset()
 
     def apply_preset(self) -> None:
+        model_side = self.cards.get(self.model_combo.currentText(), {}).get("input_size", self.document.size[1])
         eps, step_size, steps = preset_values(self.task, *self.document.size,
-                                              factor=int(self.factor_combo.currentText()))
+                                              factor=int(self.factor_combo.currentText()), model_side=model_side,
+                                              keep_photo=self.keep_photo_check.isChecked())
         for widget, value in ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps)):
             widget.blockSignals(True)
             widget.setValue(value)
@@ -529,10 +558,29 @@ class MainWindow(QMainWindow):
         for spin, _, _ in self.feature_rows:
             spin.setMaximum(units - 1)
         self._update_neuron_labels()
+        self._fit_canvas_to_model(name, card.get("input_size", 32))
         figures = accuracy_summary(card)
         self.card_label.setText(f"{card['arch']} on {card.get('dataset', '?')}; "
                                 f"{'robust' if card.get('robust') else 'not robust'}; {figures}")
         self.status_label.setText(f"{name} on cpu")
+
+    def _fit_canvas_to_model(self, name: str, side: int) -> None:
+        """A model trained at another size gets the canvas resized to its side (one undo step, with a message):
+        it paints best at the size it saw in training."""
+        if self.document.size == (side, side):
+            return
+        self.stop()
+        before = self.document.state()
+        old = self.document.size
+        self.document.resize(side)
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), f"canvas to {side}x{side}"))
+        self.brush_size.setValue(default_brush_size(side))
+        self.anchor_image = None
+        self._on_reanchor_toggled(self.reanchor_check.isChecked())
+        self.apply_preset()
+        self.refresh_canvas()
+        self.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {side}x{side}, the size {name} "
+                                     f"was trained at", 10000)
 
     def make_job(self) -> Job:
         self.job_id += 1
@@ -798,7 +846,7 @@ class MainWindow(QMainWindow):
 
     # --- files -------------------------------------------------------------------------------------------
 
-    def open_image(self, path: str, fit: str = "scale") -> bool:
+    def open_image(self, path: str, fit: str = "crop") -> bool:
         from robustpaint.core.errors import RobustPaintError
         from robustpaint.core.imageio import load_image
         try:

@@ -63,6 +63,28 @@ class Document:
     def size(self) -> tuple[int, int]:
         return self.image.shape[0], self.image.shape[1]
 
+    def resize(self, side: int) -> None:
+        """Scales the document to side x side (a model trained at another size): the image smoothly (bicubic, box
+        filtered when shrinking), the mask, regions and strength map by nearest neighbour, the stroke log's points
+        with them."""
+        from PIL import Image
+
+        h, w = self.size
+        if (h, w) == (side, side):
+            return
+        image = Image.fromarray((self.image * 255).round().astype(np.uint8))
+        self.image = np.asarray(image.resize((side, side), Image.Resampling.BICUBIC, reducing_gap=3.0),
+                                np.float32) / 255
+        rows = (np.arange(side) * h // side)[:, None]
+        cols = (np.arange(side) * w // side)[None, :]
+        self.mask = self.mask[rows, cols].copy()
+        self.regions = self.regions[rows, cols].copy()
+        self.strength = self.strength[rows, cols].copy()
+        sx, sy = side / w, side / h
+        self.strokes = [{**s, "points": [[round(x * sx, 2), round(y * sy, 2)] for x, y in s["points"]],
+                         "brush": {**s["brush"], "size": s["brush"]["size"] * (sx * sy) ** 0.5}}
+                        for s in self.strokes]
+
     def state(self) -> tuple:
         """A snapshot for undo: image, mask, stroke log, regions and strength map."""
         return (self.image.copy(), self.mask.copy(), tuple(self.strokes), self.regions.copy(),

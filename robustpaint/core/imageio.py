@@ -60,22 +60,60 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_image(path: str | Path, size: tuple[int, int] | None = None, fit: str = "scale") -> torch.Tensor:
-    """A 1 x 3 x H x W float tensor in [0,1]; with `size` (h, w), scaled (`fit="scale"`) or centre-cropped then
-    scaled (`fit="crop"`) to it."""
-    img = Image.fromarray(_to_rgb_array(_open(path)))
+FITS = ("crop", "scale")
+
+
+def _fit(img: Image.Image, size: tuple[int, int] | None, fit: str, max_side: int | None,
+         resample=Image.Resampling.BICUBIC) -> Image.Image:
+    """`img` centre-cropped to a square (`fit="crop"`, when it is not square) and scaled to `size` (h, w); with no
+    size, kept (cropped with "crop") unless its longer side exceeds `max_side`, then scaled down keeping its shape."""
+    if fit not in FITS:
+        raise ImageError(f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    if fit == "crop" and img.width != img.height and (size is None or size[0] == size[1]):
+        side = min(img.size)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    if size is None and max_side is not None and max(img.size) > max_side:
+        ratio = max_side / max(img.size)
+        size = (max(1, round(img.height * ratio)), max(1, round(img.width * ratio)))
     if size is not None and img.size != (size[1], size[0]):
-        if fit == "crop":
-            side = min(img.size)
-            left, top = (img.width - side) // 2, (img.height - side) // 2
-            img = img.crop((left, top, left + side, top + side))
-        img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+        # Shrinking a photo several times over: reduce first (box filter), so the bicubic pass does not alias.
+        img = img.resize((size[1], size[0]), resample, reducing_gap=3.0 if resample != Image.Resampling.NEAREST else None)
+    return img
 
 
-def load_mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
-    """A 1 x 1 x H x W mask in {0,1} (white or opaque = 1); its size must match the image's (h, w)."""
+def load_image(path: str | Path, size: tuple[int, int] | None = None, fit: str = "scale",
+               max_side: int | None = None) -> torch.Tensor:
+    """A 1 x 3 x H x W float tensor in [0,1]; with `size` (h, w), scaled (`fit="scale"`) or centre-cropped then
+    scaled (`fit="crop"`) to it; see `load_photo` for `max_side`."""
+    return load_photo(path, size, fit, max_side)[0]
+
+
+def load_photo(path: str | Path, size: tuple[int, int] | None = None, fit: str = "crop",
+               max_side: int | None = None) -> tuple[torch.Tensor, str | None, tuple[int, int]]:
+    """`load_image` plus one line saying what happened to the input ("cat.jpg 451x300 -> 128x128, centre crop"),
+    or None when it was used as it is, and the input's own (h, w) (a mask drawn at that size is fitted alike). The
+    image is cropped and scaled before any tensor is made, so a large photo
+    costs only its decoding."""
+    original = Image.fromarray(_to_rgb_array(_open(path)))
+    img = _fit(original, size, fit, max_side)
+    note = None
+    if img.size != original.size:
+        how = "centre crop" if fit == "crop" and original.width != original.height else "scaled"
+        if max_side is not None and size is None and max(img.size) >= max_side and how == "scaled":
+            how = f"scaled down to the {max_side}-pixel limit"
+        note = f"{Path(path).name} {original.width}x{original.height} -> {img.width}x{img.height}, {how}"
+    tensor = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    return tensor, note, (original.height, original.width)
+
+
+def load_mask(path: str | Path, size: tuple[int, int], source_size: tuple[int, int] | None = None,
+              fit: str = "crop") -> torch.Tensor:
+    """A 1 x 1 x H x W mask in {0,1} (white or opaque = 1); its size must match the image's (h, w), or the size the
+    image had before it was fitted (`source_size`), in which case it is cropped and scaled the same way."""
     img = _open(path)
+    if source_size is not None and (img.height, img.width) == tuple(source_size) != tuple(size):
+        img = _fit(img, size, fit, None, Image.Resampling.NEAREST)
     if (img.height, img.width) != tuple(size):
         raise ImageError(f"mask {path} is {img.width}x{img.height}, but the image is {size[1]}x{size[0]}")
     if img.mode in ("RGBA", "LA"):

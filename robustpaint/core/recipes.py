@@ -24,7 +24,7 @@ from robustpaint.core.tasks import TaskRequest, build_task
 RECIPE_VERSION = 1
 _TENSOR_FIELDS = ("image", "mask", "change_mask")  # change_mask: the strength map, gray levels kept
 _REQUEST_FIELDS = ("targets", "neurons", "neuron_weights", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
-                   "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best", "fill", "consistent")
+                   "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best", "fill", "consistent", "keep_photo")
 
 
 def encode_image(t: torch.Tensor) -> str:

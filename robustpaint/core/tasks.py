@@ -1,8 +1,10 @@
 """The synthesis tasks, each a start image + an objective + a constraint, built from an immutable request.
 
-Presets are the paper's notebook settings (../docs or README: "Presets"), given here for 32x32 models. L2 radii
-and L2 step sizes scale with the square root of the pixel count, so the paper's 224-pixel numbers are divided by 7
-(sqrt(224*224/32/32)) and multiplied by sqrt(h*w/1024) again for a canvas of h x w.
+Two preset tables: `PRESETS` for 32-pixel models (CIFAR-10), tuned on them, and `PHOTO_PRESETS` for models of
+photos (input side 64 px and up, e.g. Imagenette at 128 px), the paper's 224-pixel settings. Each preset states its
+values at a reference side; L2 radii and step sizes scale with the square root of the pixel count, so a value is
+multiplied by sqrt(h*w) / side for a canvas of h x w (the paper's 224-pixel numbers are divided by 7 at 32 px and by
+1.75 at 128 px).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Preset:
     steps: int
     why: str
     norm: str = "l2"
+    side: int = 32  # the canvas side the values are given for
 
 
 # For 32x32 models (see the module docstring for the scaling).
@@ -52,6 +55,35 @@ PRESETS: dict[str, Preset] = {
 }
 TASKS = tuple(PRESETS)
 
+# For models of photos (input side >= PHOTO_MODEL_SIDE), stated at the paper's 224 px.
+PHOTO_MODEL_SIDE = 64
+PHOTO_PRESETS: dict[str, Preset] = {
+    "generate": Preset(40.0, 1.0, 60, "paper's RestrictedImageNet / ImageNet generation setting: eps 40, step 1, "
+                                      "60 its at 224 px", side=224),
+    "sketch": Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
+                     side=224),
+    "inpaint": Preset(21.6, 0.5, 100, "paper: eps 21.6 at 224 px (720 its of step 0.1); 100 its of step 0.5 travel "
+                                      "the same distance in a seventh of the steps", side=224),
+    "translate": Preset(80.0, 0.5, 200, "paper's translation setting: eps 80, step 0.5, 200 its: free to leave the "
+                                        "photo behind; use 'keep the photo' to keep its layout", side=224),
+    "superres": Preset(8.0, 1.0, 40, "paper's x8 setting (224 -> 28 -> 224): eps 8, step 1, 40 its; smaller factors "
+                                     "lose less, so radius and step shrink by sqrt(log2(factor) / 3)", side=224),
+    "paint": Preset(70.0, 1.0, 140, "paper's feature painting: eps 70, step 1, 140 its; loss -0.1 * activation + "
+                                    "90 * mean squared change outside the mask", side=224),
+    "classmap": Preset(70.0, 1.0, 100, "like feature painting: a wide ball, the objective shapes each region",
+                       side=224),
+}
+# Translation that keeps the source photo's layout: a ball small enough that the photo stays recognisable.
+KEEP_PHOTO_TRANSLATE = Preset(12.0, 0.25, 100, "a ball of an eighth of the paper's: the result keeps the photo's "
+                                                "layout and colours and still reads as the target class", side=224)
+
+
+def preset_for(task: str, model_side: int = 32, keep_photo: bool = False) -> Preset:
+    """The preset of a task for a model trained at `model_side` pixels (32: CIFAR table, >= 64: photo table)."""
+    if task == "translate" and keep_photo:
+        return KEEP_PHOTO_TRANSLATE
+    return (PHOTO_PRESETS if model_side >= PHOTO_MODEL_SIDE else PRESETS)[task]
+
 
 @dataclass(frozen=True)
 class TaskRequest:
@@ -71,6 +103,7 @@ class TaskRequest:
     lam: float | None = None  # weight of "stay close outside the mask" (inpaint 10, paint 90)
     activation_weight: float = 0.1  # paint
     factor: int = 4  # superres
+    keep_photo: bool = False  # translate: the small-ball preset that keeps the source's layout
     temperature: float = 1.0  # generate
     mix: tuple[int, float] | None = None  # generate: (other class, weight)
     candidates: int = 1
@@ -102,19 +135,22 @@ class TaskSetup:
                             self.constraint)
 
 
-def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4) -> tuple[float, float, int]:
-    """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor):
-    the one place for this scaling, used by the engine (so by the CLI too) and by the app's sliders."""
-    preset = PRESETS[task]
-    scale = (height * width / 1024) ** 0.5 if norm == "l2" else 1.0
+def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4, model_side: int = 32,
+                  keep_photo: bool = False) -> tuple[float, float, int]:
+    """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor) and
+    a model trained at `model_side`: the one place for this scaling, used by the engine (so by the CLI too) and by
+    the app's sliders."""
+    preset = preset_for(task, model_side, keep_photo)
+    scale = (height * width) ** 0.5 / preset.side if norm == "l2" else 1.0
     if task == "superres":
         scale *= (math.log2(factor) / 3) ** 0.5  # 1 at the paper's x8
     return preset.eps * scale, preset.step_size * scale, preset.steps
 
 
-def scaled_config(request: TaskRequest, height: int, width: int) -> PGDConfig:
+def scaled_config(request: TaskRequest, height: int, width: int, model_side: int = 32) -> PGDConfig:
     """The request's values, or the task preset scaled to an h x w canvas."""
-    eps, step_size, steps = preset_values(request.task, height, width, request.norm, request.factor)
+    eps, step_size, steps = preset_values(request.task, height, width, request.norm, request.factor, model_side,
+                                          request.keep_photo)
     return PGDConfig(
         norm=request.norm,
         eps=request.eps if request.eps is not None else eps,
@@ -157,6 +193,15 @@ def _targets(request: TaskRequest, model, n: int, default: torch.Tensor | None =
 @torch.no_grad()
 def predicted_classes(model, images: torch.Tensor) -> torch.Tensor:
     return model(images).argmax(1)
+
+
+@torch.no_grad()
+def _guessed_targets(model, images: torch.Tensor, notes: dict) -> torch.Tensor:
+    """The model's guess for each start image, noting its probability so the user learns what was chosen."""
+    probabilities = model(images).float().softmax(1)
+    confidence, guess = probabilities.max(1)
+    notes["guessed_probability"] = [round(float(p), 4) for p in confidence.cpu()]
+    return guess.cpu()
 
 
 def _anchor(request: TaskRequest, image: torch.Tensor) -> torch.Tensor:
@@ -232,8 +277,7 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         if seeds is None:
             raise RobustPaintError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
         targets = _targets(request, model, n, torch.arange(n) % len(model.classes))
-        from robustpaint.core.models import ARCHITECTURES
-        size = request.size or ARCHITECTURES[model.arch].input_size
+        size = request.size or model.input_size
         start = seeds.sample(targets, size, request.temperature, generator, request.mix)
         objective = obj.class_target(targets.to(device))
         anchor, change = start, request.change_mask
@@ -252,7 +296,8 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
             start = smooth_fill(image, hole)
         else:
             raise RobustPaintError(f"the hole fill must be 'smooth' or 'mean', not {request.fill!r}")
-        targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
+        targets = (_targets(request, model, n) if request.targets
+                   else _guessed_targets(model, start.to(device), notes))
         lam = 10.0 if request.lam is None else request.lam
         objective = obj.class_target(targets.to(device)) + lam * obj.stay_close(start.to(device), keep.to(device))
         anchor, change = start, request.change_mask
@@ -267,7 +312,8 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
             constraint = agrees_with(low.to(device), request.factor)
             bicubic = constraint(bicubic.to(device)).cpu()
         start = _batch(bicubic, n)
-        targets = _targets(request, model, n, predicted_classes(model, start.to(device)).cpu())
+        targets = (_targets(request, model, n) if request.targets
+                   else _guessed_targets(model, start.to(device), notes))
         objective = obj.class_target(targets.to(device))
         anchor, change = start, request.change_mask
         notes["target"] = targets.tolist()
@@ -298,6 +344,6 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         objective = obj.class_map(model.head, request.region_masks.to(device), targets.to(device))
         start, anchor, change = image, _anchor(request, image), request.change_mask
 
-    config = scaled_config(request, start.shape[-2], start.shape[-1])
+    config = scaled_config(request, start.shape[-2], start.shape[-1], model.input_size)
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
                      None if change is None else change.to(device), notes, constraint)

@@ -23,6 +23,8 @@ class Architecture:
     input_size: int  # the resolution it was designed for; pooling is adaptive, so larger canvases work too
     description: str
     cpu_faster_in_fp32: bool = False  # measured: bf16 autocast slows its training and PGD steps on AVX512-BF16 CPUs
+    mean: tuple[float, float, float] = CIFAR10_MEAN  # the normalisation a new model of this layout trains with
+    std: tuple[float, float, float] = CIFAR10_STD
 
 
 def _resnet18(n):
@@ -45,6 +47,11 @@ def _mobilenet(n):
     return CifarMobileNetV2(n)
 
 
+def _imagenet_resnet18(n):
+    from robustpaint.core.models.torchvision_nets import ImageNetResNet18
+    return ImageNetResNet18(n)
+
+
 def _imagenet_resnet50(n):
     from robustpaint.core.models.torchvision_nets import ImageNetResNet50
     return ImageNetResNet50(n)
@@ -58,7 +65,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet50", _resnet50, 32, "CIFAR ResNet-50 (robustness-library layout)"),
         Architecture("mobilenet_v2", _mobilenet, 32, "torchvision MobileNetV2 with CIFAR strides",
                      cpu_faster_in_fp32=True),
-        Architecture("imagenet_resnet50", _imagenet_resnet50, 224, "torchvision ResNet-50 (ImageNet layout)"),
+        Architecture("imagenet_resnet18", _imagenet_resnet18, 224, "torchvision ResNet-18 (ImageNet layout)",
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        Architecture("imagenet_resnet50", _imagenet_resnet50, 224, "torchvision ResNet-50 (ImageNet layout)",
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD),
     ]
 }
 
@@ -73,12 +83,15 @@ def bf16_is_faster(arch: str | None, device_type: str) -> bool:
     return device_type == "cpu" and cpu_supports_bf16() and not slower
 
 
-def build_classifier(arch: str, classes: list[str], mean=CIFAR10_MEAN, std=CIFAR10_STD) -> Classifier:
-    """A freshly initialised classifier of a registered architecture."""
+def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_size: int | None = None) -> Classifier:
+    """A freshly initialised classifier of a registered architecture; the normalisation and input size default to
+    the layout's."""
     if arch not in ARCHITECTURES:
         from robustpaint.core.errors import ModelError
         raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
-    return Classifier(ARCHITECTURES[arch].build(len(classes)), mean, std, classes, arch)
+    layout = ARCHITECTURES[arch]
+    return Classifier(layout.build(len(classes)), mean or layout.mean, std or layout.std, classes, arch,
+                      input_size or layout.input_size)
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "Classifier", "bf16_is_faster", "build_classifier", "REPRESENTATION", "FEATURE_MAP",

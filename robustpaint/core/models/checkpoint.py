@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from robustpaint.core.atomic import atomic_path, atomic_write_text
 from robustpaint.core.errors import ModelError, UntrustedPickleError
 from robustpaint.core.models import (
-    ARCHITECTURES, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Classifier,
+    CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Classifier,
     build_classifier)
 
 CARD_VERSION = 1
@@ -48,7 +48,7 @@ def save_model(model: Classifier, weights_path: str | Path, card: dict, half: bo
         "classes": model.classes,
         "mean": model.normalize.mean.flatten().tolist(),
         "std": model.normalize.std.flatten().tolist(),
-        "input_size": ARCHITECTURES[model.arch].input_size,
+        "input_size": model.input_size,
         "weights_dtype": "float16" if half else "float32",
         **card,
         "weights_file": weights_path.name,
@@ -99,6 +99,15 @@ def load_state_into(model: Classifier, state: dict[str, torch.Tensor], source: s
     model.net.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
 
 
+def _card_input_size(card: dict, weights_path) -> int | None:
+    size = card.get("input_size")
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 1024:
+        raise ModelError(f"model card of {weights_path} has an invalid input_size {size!r} (expected 8-1024 pixels)")
+    return size
+
+
 def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifier, dict]:
     """Loads our format; checks the weights' sha256 against the card, so a damaged file is never used silently."""
     weights_path = Path(weights_path)
@@ -114,7 +123,8 @@ def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifie
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"cannot read weights {weights_path}: {exc}") from None
-    model = build_classifier(card["arch"], card["classes"], card.get("mean", CIFAR10_MEAN), card.get("std", CIFAR10_STD))
+    model = build_classifier(card["arch"], card["classes"], card.get("mean", CIFAR10_MEAN), card.get("std", CIFAR10_STD),
+                             _card_input_size(card, weights_path))
     load_state_into(model, state, str(weights_path))
     return model.eval(), card
 

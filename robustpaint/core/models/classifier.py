@@ -19,12 +19,13 @@ FEATURE_MAP = "pool:in"  # the spatial map that is pooled into the representatio
 class Classifier(nn.Module):
     """A network plus in-model normalisation; `net` keeps exactly the architecture's state-dict keys."""
 
-    def __init__(self, net: nn.Module, mean, std, classes: list[str], arch: str):
+    def __init__(self, net: nn.Module, mean, std, classes: list[str], arch: str, input_size: int = 32):
         super().__init__()
         self.normalize = Normalize(mean, std)
         self.net = net
         self.classes = list(classes)
         self.arch = arch
+        self.input_size = input_size  # the side it was trained at: the canvas it paints best on
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))

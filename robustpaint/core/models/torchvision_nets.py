@@ -1,12 +1,12 @@
-"""torchvision's MobileNetV2 (with CIFAR strides) and ImageNet ResNet-50, given a `pool` representation module,
-a linear `head` and a switchable last ReLU, without changing their state-dict keys."""
+"""torchvision's MobileNetV2 (with CIFAR strides) and ImageNet ResNet-18 / ResNet-50, given a `pool` representation
+module, a linear `head` and a switchable last ReLU, without changing their state-dict keys."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torchvision.models import MobileNetV2
-from torchvision.models.resnet import Bottleneck, ResNet
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from robustpaint.core.models.layers import GlobalPool, SwitchableReLU
 
@@ -49,11 +49,24 @@ class _LastBottleneck(Bottleneck):
         return self.out_relu(out + identity)
 
 
-class ImageNetResNet50(ResNet):
-    def __init__(self, num_classes: int = 1000):
-        super().__init__(Bottleneck, [3, 4, 6, 3], num_classes=num_classes)
+class _LastBasicBlock(BasicBlock):
+    """torchvision's BasicBlock whose final ReLU can be switched to a fake ReLU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.out_relu(out + identity)
+
+
+class ImageNetResNet(ResNet):
+    """torchvision's ResNet (ImageNet stem: 7x7 stride-2 conv and max-pool); the pooling is adaptive, so any input
+    side from 32 px up works, and a 128-px input ends on a 4x4 map, 224 px on 7x7."""
+
+    def __init__(self, block, layers: list[int], num_classes: int = 1000):
+        super().__init__(block, layers, num_classes=num_classes)
         last = self.layer4[-1]
-        last.__class__ = _LastBottleneck
+        last.__class__ = _LastBottleneck if block is Bottleneck else _LastBasicBlock
         last.out_relu = SwitchableReLU()
         self.pool = GlobalPool()
         del self.avgpool
@@ -70,3 +83,13 @@ class ImageNetResNet50(ResNet):
     @property
     def last_relu(self) -> SwitchableReLU:
         return self.layer4[-1].out_relu
+
+
+class ImageNetResNet18(ImageNetResNet):
+    def __init__(self, num_classes: int = 1000):
+        super().__init__(BasicBlock, [2, 2, 2, 2], num_classes)
+
+
+class ImageNetResNet50(ImageNetResNet):
+    def __init__(self, num_classes: int = 1000):
+        super().__init__(Bottleneck, [3, 4, 6, 3], num_classes)

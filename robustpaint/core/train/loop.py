@@ -23,9 +23,9 @@ from tqdm import tqdm
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.models import CIFAR10_MEAN, CIFAR10_STD, build_classifier
+from robustpaint.core.models import build_classifier
 from robustpaint.core.models.checkpoint import save_model
-from robustpaint.core.train.data import augment, load_split
+from robustpaint.core.train.data import augment, load_split, random_resized_crop
 
 
 @dataclass
@@ -51,6 +51,8 @@ class TrainConfig:
     half_weights: bool = True
     init_from: str | None = None  # a model name or .safetensors path to start from (fresh optimizer and schedule)
     ema: float | None = None  # per-step decay of a moving average of weights and BatchNorm statistics; it is the output
+    image_size: int | None = None  # train on random-resized crops of this side (photos); None: pad-crop at the data's size
+    crop_scale: float = 0.25  # the smallest crop area (a fraction of the photo) for --image-size
     extra: dict = field(default_factory=dict)
 
     @property
@@ -128,6 +130,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         raise RobustPaintError(f"norm must be l2, linf or none, not {cfg.norm!r}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise RobustPaintError("epochs and batch size must be at least 1")
+    if cfg.image_size is not None and not 16 <= cfg.image_size <= 512:
+        raise RobustPaintError(f"the training image size must lie in 16-512 pixels, not {cfg.image_size}")
+    if not 0.01 <= cfg.crop_scale <= 1:
+        raise RobustPaintError(f"the smallest crop area must lie in [0.01, 1], not {cfg.crop_scale}")
     if cfg.ema is not None and not 0 <= cfg.ema <= 1:
         raise RobustPaintError(f"the EMA decay must lie in [0, 1], not {cfg.ema}")
     rank, world = _distributed()
@@ -141,7 +147,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     n = len(data.labels)
     if n < cfg.batch_size * world:
         raise RobustPaintError(f"{n} training images are fewer than one batch ({cfg.batch_size} x {world})")
-    model = build_classifier(cfg.arch, data.classes, CIFAR10_MEAN, CIFAR10_STD).to(device)
+    model = build_classifier(cfg.arch, data.classes).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                 weight_decay=cfg.weight_decay)
@@ -195,7 +201,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
                    file=sys.stderr, mininterval=5 if sys.stderr.isatty() else 60)
         for b in bar:
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = augment(data.images[idx], generator).to(device).float().div_(255)
+            if cfg.image_size:
+                x = random_resized_crop(data.images[idx], cfg.image_size, generator, (cfg.crop_scale, 1.0))
+                x = x.to(device).div_(255)
+            else:
+                x = augment(data.images[idx], generator).to(device).float().div_(255)
             x = x.contiguous(memory_format=torch.channels_last)
             y = data.labels[idx].to(device)
             for group in optimizer.param_groups:
@@ -227,6 +237,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
                        "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})
         if init_record is not None:
             recipe["init_from"] = init_record
+        final.input_size = cfg.image_size or int(data.images.shape[-1])
         card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
                 "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
         save_model(final.float().to("cpu").to(memory_format=torch.contiguous_format), out / "model.safetensors",
