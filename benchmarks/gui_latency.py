@@ -1,10 +1,13 @@
 """Live updates/s and GUI-thread stalls in the real app (offscreen) while the worker runs, per shipped model.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py [--steps 200] [--quick] [--json PATH]
+                                  [--models imagenette_resnet18] [--sides 128,224] [--precisions fp32,bf16]
 
 A heartbeat timer on the GUI thread fires every 5 ms when the event loop is free; how late each beat comes is how
 long the GUI thread was busy (a stall). p50/p99/max of those delays are reported with the canvas updates per second
-of a sketch run. Aims: >= 30 updates/s, stalls <= 16 ms.
+of a sketch run. Aims: >= 30 updates/s at 32 px and >= 10 at 128 px, stalls <= 16 ms. By default each model runs on
+its own canvas size in the app's default precision; --sides and --precisions add rows (a canvas of another side
+is the blank document resized to it, as the app does when a model of that size is chosen).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from robustpaint.core.models.store import list_models  # noqa: E402
 HEARTBEAT_MS = 5
 
 
-def measure(app, name: str, steps: int) -> dict:
+def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | None = None) -> dict:
     window = MainWindow(model_name=name)
     window.resize(900, 600)
     window.show()
@@ -38,6 +41,12 @@ def measure(app, name: str, steps: int) -> dict:
     poll.start()
     loop.exec()
     poll.stop()
+    if side is not None:
+        window.document.resize(side)
+        window.refresh_canvas()
+    if bf16 is not None:
+        window.bf16_action.setChecked(bf16)
+    bf16_used = window.bf16_action.isChecked()
     window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
     window.live_check.setChecked(False)
     window.steps_slider.setValue(steps)
@@ -67,7 +76,8 @@ def measure(app, name: str, steps: int) -> dict:
     window.close()
     app.processEvents()
     ms = np.maximum(np.array(gaps) * 1e3 - HEARTBEAT_MS, 0.0)  # the delay beyond the timer's own interval
-    return {"model": name, "steps": steps, "updates_per_second": round(updates[0] / seconds, 1),
+    return {"model": name, "side": window.document.size[0], "precision": "bf16" if bf16_used else "fp32",
+            "steps": steps, "updates_per_second": round(updates[0] / seconds, 1),
             "stall_p50_ms": round(float(np.percentile(ms, 50)), 2), "stall_p99_ms": round(float(np.percentile(ms, 99)), 2),
             "stall_max_ms": round(float(ms.max()), 2), "beats": len(ms)}
 
@@ -77,16 +87,23 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="30 steps of the first model (the CI form)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--models", help="comma separated (default: every shipped synthesis model)")
+    parser.add_argument("--sides", help="canvas sides, comma separated (default: each model's own)")
+    parser.add_argument("--precisions", help="fp32, bf16 or both (default: the app's choice for this CPU)")
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication([])
     models = [e.name for e in list_models() if e.origin == "shipped" and e.role != "evaluator"]
+    if args.models:
+        models = args.models.split(",")
     if args.quick:
         models, args.steps = models[:1], 30
-    rows = [measure(app, name, args.steps) for name in models]
-    print("| model | live updates/s | GUI stall p50 | p99 | max |\n|---|---|---|---|---|")
+    sides = [int(s) for s in args.sides.split(",")] if args.sides else [None]
+    precisions = [p == "bf16" for p in args.precisions.split(",")] if args.precisions else [None]
+    rows = [measure(app, name, args.steps, side, bf16) for name in models for side in sides for bf16 in precisions]
+    print("| model | canvas | precision | live updates/s | GUI stall p50 | p99 | max |\n|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | "
-              f"{r['stall_max_ms']} ms |")
+        print(f"| {r['model']} | {r['side']} px | {r['precision']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms "
+              f"| {r['stall_p99_ms']} ms | {r['stall_max_ms']} ms |")
     save_results(args.json, {"benchmark": "gui_latency", "rows": rows})
     return 0
 

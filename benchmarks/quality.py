@@ -2,6 +2,10 @@
 
     python benchmarks/quality.py --data ../shared/data/cifar10-jpeg.tar.gz [--n 100] [--per-class 8] [--quick]
                                  [--json benchmarks/results/quality.json] [--inception-weights PATH]
+    python benchmarks/quality.py --data ../shared/data/imagenette-224.tar.gz --model imagenette_resnet18 \
+                                 --evaluator imagenette-evaluator --json benchmarks/results/quality_imagenette.json
+
+Test images are scaled to the synthesising model's input size, and to the evaluator's for scoring.
 
 Needs the bench extra (`pip install ".[bench]"`: scikit-image for PSNR/SSIM, OpenCV for Telea inpainting).
 
@@ -9,7 +13,8 @@ Needs the bench extra (`pip install ".[bench]"`: scikit-image for PSNR/SSIM, Ope
   original and the evaluator's accuracy, ours against bicubic;
 - inpainting of a random square hole per image: PSNR/SSIM inside the hole and the evaluator's accuracy, ours
   against mean fill (the paper's start) and OpenCV's Telea inpainting;
-- translation of each image to the next class: the evaluator's target-class rate and the mean L2 distance moved;
+- translation of each image to the next class: the evaluator's target-class rate, the mean L2 distance moved and
+  the SSIM to the source, with the task's preset (the paper's wide ball) and with "keep the photo";
 - generation: the evaluator's accuracy on N samples per class, the diversity within each class (mean pairwise
   distance of the evaluator's pooled features) against the same figure for real test images of that class, and an
   Inception-Score-style figure computed with the evaluator's softmax ("evaluator score", not the Inception Score);
@@ -32,8 +37,8 @@ from torch.nn import functional as F
 from common import save_results
 from robustpaint.core.models import REPRESENTATION
 from robustpaint.core.recipes import load_model_bundle
-from robustpaint.core.tasks import TaskRequest, build_task, smooth_fill
-from robustpaint.core.train.data import load_split
+from robustpaint.core.tasks import TaskRequest, build_task, preset_for, smooth_fill
+from robustpaint.core.train.data import load_split, resize_images
 
 
 def _need_bench_extra():
@@ -61,7 +66,7 @@ def held_out_setup(args) -> tuple:
     evaluator.eval()
     test = load_split(args.data, "test")
     pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
-    return model, evaluator, test.images[pick].float() / 255, test.labels[pick].long()
+    return model, evaluator, resize_images(test.images[pick], model.input_size).float() / 255, test.labels[pick].long()
 
 
 def run_task(model, seeds, request: TaskRequest, batch: int) -> torch.Tensor:
@@ -86,10 +91,15 @@ def run_task(model, seeds, request: TaskRequest, batch: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluator_outputs(evaluator, images: torch.Tensor, batch: int = 256):
+    """The evaluator's softmax and pooled features, on images scaled to the size it was trained at."""
     probs, feats = [], []
+    side = evaluator.input_size
     for start in range(0, len(images), batch):
+        chunk = images[start:start + batch]
+        if tuple(chunk.shape[-2:]) != (side, side):
+            chunk = F.interpolate(chunk, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
         with evaluator.capture([REPRESENTATION]) as acts:
-            logits = evaluator(images[start:start + batch])
+            logits = evaluator(chunk)
         probs.append(logits.float().softmax(1))
         feats.append(acts[REPRESENTATION].float().flatten(1))
     return torch.cat(probs), torch.cat(feats)
@@ -155,7 +165,9 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
         telea.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
     telea = torch.stack(telea)
     request = TaskRequest("inpaint", image=images, mask=masks, bf16=bf16)
-    paper = run_task(model, None, request.replace(fill="mean", eps=3.1, step_size=0.05, steps=200), batch)
+    scale = h / 224  # the paper's 224-px setting (eps 21.6), its step raised to reach the ball in 200 steps
+    paper = run_task(model, None, request.replace(fill="mean", eps=21.6 * scale, step_size=0.35 * scale, steps=200),
+                     batch)
     ours = run_task(model, None, request, batch)
     rows = {"original (the evaluator's ceiling)": _ceiling(evaluator, images, labels, "psnr_hole", "ssim_hole")}
     for name, out in (("mean fill", mean_fill), ("OpenCV Telea", telea),
@@ -168,26 +180,32 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
 
 
 def translate(model, evaluator, images, labels, batch: int, bf16: bool) -> dict:
-    """Each image pushed to the next class (label + 1): how often the evaluator then reads the target class, and how
-    far (L2, pixels in [0,1]) the image moved."""
+    """Each image pushed to the next class (label + 1): how often the evaluator then reads the target class, how
+    far (L2, pixels in [0,1]) the image moved and its SSIM to the source; with the preset and with "keep the photo"."""
     targets = (labels + 1) % len(model.classes)
     rows = {}
     outs = {"start (no change)": images}
-    chunks = []
-    for start in range(0, len(images), batch):
-        chunk_targets = targets[start:start + batch]
-        for t in chunk_targets.unique().tolist():  # one request per target class (a request has one target)
-            pick = (chunk_targets == t).nonzero().flatten() + start
-            request = TaskRequest("translate", image=images[pick], targets=(int(t),), bf16=bf16)
-            chunks.append((pick, run_task(model, None, request, batch)))
-    ours = images.clone()
-    for pick, out in chunks:
-        ours[pick] = out
-    outs["ours"] = ours
+    for name, keep_photo in (("ours", False), ("ours, keep the photo", True)):
+        chunks = []
+        for start in range(0, len(images), batch):
+            chunk_targets = targets[start:start + batch]
+            for t in chunk_targets.unique().tolist():  # one request per target class (a request has one target)
+                pick = (chunk_targets == t).nonzero().flatten() + start
+                request = TaskRequest("translate", image=images[pick], targets=(int(t),), bf16=bf16,
+                                      keep_photo=keep_photo)
+                chunks.append((pick, run_task(model, None, request, batch)))
+        out = images.clone()
+        for pick, result in chunks:
+            out[pick] = result
+        side = images.shape[-1]
+        eps, step, steps = preset_for("translate", model.input_size, keep_photo)[:3]
+        scale = side / preset_for("translate", model.input_size, keep_photo).side
+        outs[f"{name} (eps {eps * scale:.3g}, {steps} steps)"] = out
     for name, out in outs.items():
         probs, _ = evaluator_outputs(evaluator, out)
         rows[name] = {"evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
-                      "mean_l2_moved": round(float((out - images).flatten(1).norm(dim=1).mean()), 3)}
+                      "mean_l2_moved": round(float((out - images).flatten(1).norm(dim=1).mean()), 3),
+                      "ssim_to_source": round(psnr_ssim(out, images)[1], 4)}
     return rows
 
 
@@ -277,7 +295,8 @@ def main(argv=None) -> int:
     # The defaults keep a run under 10 minutes on a 2-core CPU (about 7); raise both for tighter figures.
     parser.add_argument("--n", type=int, default=100, help="test images for super-resolution and inpainting")
     parser.add_argument("--per-class", type=int, default=8, help="generated samples per class")
-    parser.add_argument("--hole", type=int, default=10, help="side of the square inpainting hole, pixels")
+    parser.add_argument("--hole", type=int, help="side of the square inpainting hole, pixels (default: 10 at "
+                                                 "32 px, a quarter of the side for photo models)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--fp32", action="store_true", help="run PGD in fp32 (default: bf16 autocast)")
     parser.add_argument("--quick", action="store_true", help="40 images, 4 per class")
@@ -295,6 +314,9 @@ def main(argv=None) -> int:
     model.eval()
     evaluator.eval()
     test = load_split(args.data, "test")
+    test.images = resize_images(test.images, model.input_size)
+    if args.hole is None:
+        args.hole = 10 if model.input_size == 32 else model.input_size // 4
     g = torch.Generator().manual_seed(0)
     pick = torch.randperm(len(test.labels), generator=g)[:args.n]
     images, labels = test.images[pick].float() / 255, test.labels[pick].long()
@@ -311,10 +333,12 @@ def main(argv=None) -> int:
                 results["inpaint"]), flush=True)
     results["translate"] = translate(model, evaluator, images, labels, args.batch, bf16)
     print(table(f"Translation to the next class ({args.n} test images)", results["translate"]), flush=True)
-    from robustpaint.core.tasks import PRESETS
-    p = PRESETS["generate"]
-    settings = {f"ours (eps {p.eps:g}, step {p.step_size:g}, {p.steps} steps)": (p.eps, p.step_size, p.steps),
-                "paper CIFAR (eps 30, step 0.5, 60 steps)": (30.0, 0.5, 60)}
+    from robustpaint.core.tasks import preset_values
+    side = model.input_size
+    eps, step, steps = preset_values("generate", side, side, model_side=side)
+    settings = {f"ours (eps {eps:.3g}, step {step:.3g}, {steps} steps)": (eps, step, steps)}
+    if side == 32:
+        settings["paper CIFAR (eps 30, step 0.5, 60 steps)"] = (30.0, 0.5, 60)
     all_test = test.images.float() / 255
     results["generation"] = generation(model, seeds, evaluator, all_test, test.labels.long(), args.per_class,
                                        args.batch, bf16, settings)

@@ -50,13 +50,17 @@ def performance() -> str:
                   "| model | batch | attack | ours | plain fp32 | ratio |", "|---|---|---|---|---|---|",
                   f"| {train['arch']} | {train['batch']} | {train['attack']} | {train['ours_images_per_second']} img/s "
                   f"| {train['baseline_images_per_second']} img/s | {train['ratio']} |", ""]
-    gui = _load("gui_latency.json")
-    if gui:
+    for name in ("gui_latency.json", "gui_latency_imagenette.json"):
+        gui = _load(name)
+        if not gui:
+            continue
         lines += ["The app, offscreen, while the worker runs a sketch (`benchmarks/gui_latency.py`; aims: >= 30 "
-                  "updates/s, stalls <= 16 ms):", "", "| model | live updates/s | GUI stall p50 | p99 | max |",
-                  "|---|---|---|---|---|"]
+                  "updates/s at 32 px, >= 10 at 128 px, stalls <= 16 ms):", "",
+                  "| model | canvas | precision | live updates/s | GUI stall p50 | p99 | max |",
+                  "|---|---|---|---|---|---|---|"]
         for r in gui["rows"]:
-            lines.append(f"| {r['model']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
+            lines.append(f"| {r['model']} | {r.get('side', 32)} px | {r.get('precision', 'app default')} | "
+                         f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
                          f"| {r['stall_max_ms']} ms |")
         lines.append("")
     soak = _load("soak.json")
@@ -67,8 +71,8 @@ def performance() -> str:
     return "\n".join(lines).strip() or "(no results yet: run the scripts in benchmarks/)"
 
 
-def quality() -> str:
-    q = _load("quality.json")
+def quality(name: str = "quality.json") -> str:
+    q = _load(name)
     if not q:
         return "(no results yet: run benchmarks/quality.py)"
     lines = [f"`benchmarks/quality.py` on {q['n']} test images ({q['per_class']} generated per class), model "
@@ -100,7 +104,9 @@ def _training(recipe: dict) -> str:
     minutes = recipe.get("wall_time_minutes")
     took = f", {minutes / 60:.1f} h wall time" if minutes else ""
     averaged = f", moving average of the weights (decay {recipe['ema']:g})" if recipe.get("ema") is not None else ""
-    stage = f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}, {recipe.get('precision_used')}{averaged}{took}"
+    crops = f", random-resized crops at {recipe['image_size']} px" if recipe.get("image_size") else ""
+    stage = (f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}{crops}, {recipe.get('precision_used')}"
+             f"{averaged}{took}")
     earlier = (recipe.get("init_from") or {}).get("recipe")
     if earlier:  # trained from another run's weights (`train --init`): name that stage first
         return f"{_training(earlier)}; then {step}, {stage} from those weights"
@@ -111,7 +117,8 @@ def _training(recipe: dict) -> str:
 
 def models() -> str:
     """The shipped models, each row from its card (resources/models/NAME.json), as the eval command left it."""
-    lines = ["| name | architecture, training | role | clean | robust | card |", "|---|---|---|---|---|---|"]
+    lines = ["| name | input | architecture, training | role | clean | robust | card |",
+             "|---|---|---|---|---|---|---|"]
     for path in sorted((ROOT / "resources" / "models").glob("*.json")):
         card = json.loads(path.read_text())
         if "arch" not in card:
@@ -121,7 +128,8 @@ def models() -> str:
         robust = evaluation.get("robust_accuracy")
         role = card.get("role", "synthesis")
         lines.append(
-            f"| {card['name']} | {card['arch']}: {_training(card.get('recipe', {}))} | {role} | "
+            f"| {card['name']} | {card.get('input_size', 32)} px, {card.get('dataset', '?').split(' ')[0]} | "
+            f"{card['arch']}: {_training(card.get('recipe', {}))} | {role} | "
             + (f"{clean:.1%} ({evaluation.get('clean_images'):,} images)" if clean is not None else "not measured")
             + " | "
             + (f"{robust:.1%} under {evaluation.get('attack')} ({evaluation.get('robust_images'):,} images)"
@@ -131,7 +139,8 @@ def models() -> str:
 
 
 def render(readme: str) -> str:
-    for name, text in (("models", models()), ("performance", performance()), ("quality", quality())):
+    for name, text in (("models", models()), ("performance", performance()), ("quality", quality()),
+                       ("quality-imagenette", quality("quality_imagenette.json"))):
         pattern = re.compile(rf"(<!-- report:{name} -->\n)(?:.*?\n)?(<!-- /report:{name} -->)", re.S)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- report:{name} --> ... <!-- /report:{name} --> markers")
