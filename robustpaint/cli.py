@@ -445,7 +445,7 @@ def _neurons(args) -> int:
         e["file"] = f"unit-{e['unit']:04d}.png"
         save_png(thumbs[e["unit"]].float() / 255, out / e["file"], {"task": "neuron thumbnail", "model": entry.name,
                                                                      "unit": e["unit"]}, args.scale)
-    write_index(out / "index.json", entries, entry.name, card.get("weights_sha256", ""))
+    write_index(out / "index.json", entries, entry.name, card.get("weights_sha256", ""), cache.recipe.key())
     print(f"{len(entries)} thumbnails and index.json in {out}")
     return 0
 

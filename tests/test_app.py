@@ -504,3 +504,80 @@ def test_new_gives_a_blank_canvas_as_one_undo_step(qtbot, window):
     assert window.document.image.min() == 1.0 and not window.document.strokes
     window.undo_stack.undo()
     assert np.array_equal(window.document.image, painted)
+
+
+# --- issue #19: bugs found in a first sitting -------------------------------------------------------------------
+
+def test_tool_run_and_undo_shortcuts_work_while_a_number_field_has_focus(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    assert window.canvas.hasFocus()  # at start the canvas, not the brush-size field, takes the keys
+    window.live_check.setChecked(False)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 5, 5))
+    assert window.undo_stack.count() == 1
+    for field in (window.brush_size, window.seed_spin):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus)
+        qtbot.keyClick(field, Qt.Key.Key_E)
+        assert window.tool == "eraser"
+        qtbot.keyClick(field, Qt.Key.Key_B)
+        assert window.tool == "brush"
+    qtbot.keyClick(window.brush_size, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.undo_stack.index() == 0
+    qtbot.keyClick(window.brush_size, Qt.Key.Key_5)  # digits still edit the field
+    assert "5" in window.brush_size.text()
+
+
+def test_opening_an_image_during_a_run_stops_it_and_keeps_the_image(qtbot, window, tmp_path):
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=10000)
+    assert window.open_image(str(tmp_path / "blue.png"))
+    assert not window.running and window.run_button.text() == "Run"
+    qtbot.wait(300)  # steps in flight arrive and must be dropped
+    assert window.document.image[..., 2].min() > 0.99 and window.document.image[..., 0].max() < 0.01
+    assert window.progress.value() <= 0 and all(bar.value() == 0 for bar in window.top_bars)
+
+
+def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window, tmp_path):
+    Image.new("RGB", (32, 32), (0, 255, 0)).save(tmp_path / "green.png")
+    window.document.mask[:8] = 1
+    window.document.regions[8:] = 0
+    window.document.strength[:, :4] = 0
+    assert window.open_image(str(tmp_path / "green.png"))
+    assert not window.document.mask.any() and (window.document.regions == -1).all()
+    assert (window.document.strength == 1).all()
+    window.undo_stack.undo()  # one undo step gives all of it back
+    assert window.document.mask[:8].all() and (window.document.regions[8:] == 0).all()
+
+
+def test_clear_class_regions_is_one_undo_step(qtbot, window):
+    window.document.regions[4:10] = 1
+    window.document_clear_regions()
+    assert (window.document.regions == -1).all()
+    window.undo_stack.undo()
+    assert (window.document.regions[4:10] == 1).all()
+
+
+def test_choosing_feature_paint_does_not_make_the_window_taller(qtbot, window):
+    window.resize(800, 600)
+    qtbot.wait(50)
+    _select_task(window, "paint")
+    qtbot.wait(50)
+    assert window.height() <= 600
+
+
+@pytest.mark.parametrize("task, restarts", [("translate", False), ("sketch", False), ("inpaint", True)])
+def test_a_mask_stroke_with_live_on_restarts_only_tasks_that_read_the_mask(qtbot, window, task, restarts):
+    _select_task(window, task)
+    window.live_check.setChecked(True)
+    window.last_recipe = {"task": task}  # as after a first run
+    started = []
+    window.submit_job.connect(lambda job: started.append(job.task))
+    window.tool_actions["mask"].setChecked(True)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 10, 10))
+    assert window.document.mask.any()
+    assert bool(started) == restarts
+    window.stop()

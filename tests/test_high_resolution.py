@@ -316,3 +316,16 @@ def test_switching_to_a_model_of_another_size_resizes_the_canvas_as_one_undo_ste
     assert "32x32" in win.statusBar().currentMessage() and win.brush_size.value() == 2
     win.undo_stack.undo()
     assert win.document.size == (SIDE, SIDE)
+
+
+def test_neuron_thumbnails_of_a_photo_model_are_drawn_at_64_px_with_a_scaled_ball(tmp_path):
+    from robustpaint.core.neurons import NeuronCache, ThumbnailRecipe
+    model = _photo_model()
+    cache = NeuronCache(model, "photo", "sha", folder=tmp_path)
+    assert cache.recipe.size == min(SIDE, 64) and cache.recipe.key().endswith(f"-side{min(SIDE, 64)}")
+    assert ThumbnailRecipe().key() == "eps6-step0.5-n40-gray0.5"  # 32-px caches keep their key
+    quick = NeuronCache(model, "photo", "sha", ThumbnailRecipe(steps=2, size=SIDE), folder=tmp_path)
+    thumbs = quick.get([3, 7])
+    assert thumbs[3].shape == (3, SIDE, SIDE) and thumbs[3].dtype == torch.uint8
+    change = (thumbs[3].float() / 255 - 0.5).flatten().norm()
+    assert 0 < float(change) <= 6.0 * SIDE / 32 + 0.05  # within the ball scaled to the side (plus 8-bit rounding)

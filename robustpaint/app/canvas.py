@@ -55,6 +55,7 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.setMinimumSize(256, 256)
         self.setMouseTracking(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # takes the keyboard when clicked, so shortcuts reach the app
         self._image = QImage()
         self._mask = QImage()
         self._image_size = (32, 32)

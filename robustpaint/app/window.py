@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QThread, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QThread, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QToolBar, QVBoxLayout,
@@ -31,6 +31,10 @@ TASK_PARAMETERS = {  # which parameter rows each task shows
     "paint": {"neuron", "eps", "step", "steps", "lam"},
     "classmap": {"regions", "eps", "step", "steps"},
 }
+# A stroke with Live on restarts the run only when the selected task reads what the stroke changed.
+STROKE_TARGETS_READ = {"image": {"sketch", "inpaint", "translate", "superres", "paint", "classmap"},
+                       "erase": {"sketch", "inpaint", "translate", "superres", "paint", "classmap"},
+                       "mask": {"inpaint", "paint"}, "regions": {"classmap"}, "strength": set(TASK_PARAMETERS)}
 REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
 
@@ -51,6 +55,24 @@ def _card_input_size(model_name: str) -> int:
 def default_brush_size(side: int) -> int:
     """A brush of about 1/16 of the canvas side (2 px at 32, 8 px at 128): a stroke reads at any size."""
     return max(2, round(side / 16))
+
+
+class _ShortcutsOverNumberFields(QObject):
+    """Lets the tool and run shortcuts through a focused number field (a spin box takes only digits, so a letter,
+    Space or Ctrl+Z typed there is meant for the app): without it, clicking the brush size kills B/E/M, Space and
+    undo until the canvas is clicked."""
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride:
+            return False
+        key, mods = event.key(), event.modifiers()
+        letter = Qt.Key.Key_A <= key <= Qt.Key.Key_Z and not mods & (Qt.KeyboardModifier.ControlModifier
+                                                                    | Qt.KeyboardModifier.AltModifier)
+        undo = key == Qt.Key.Key_Z and mods & Qt.KeyboardModifier.ControlModifier
+        if letter or undo or key == Qt.Key.Key_Space:
+            event.ignore()  # not taken by the field: the shortcut map handles the key
+            return True
+        return False
 
 
 class _StateCommand(QUndoCommand):
@@ -136,6 +158,13 @@ class MainWindow(QMainWindow):
             self.load_model.emit(self.model_combo.currentText())
         self._on_task_changed()
         self.refresh_canvas()
+        from PySide6.QtWidgets import QAbstractSpinBox
+        self._shortcut_filter = _ShortcutsOverNumberFields(self)
+        for field in self.findChildren(QAbstractSpinBox):
+            field.installEventFilter(self._shortcut_filter)
+            if field.lineEdit() is not None:
+                field.lineEdit().installEventFilter(self._shortcut_filter)
+        self.canvas.setFocus()  # the canvas, not the first spin box, takes the keys at start
         self.project_path: str | None = None
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
         self._autosaved_index = 0
@@ -335,8 +364,14 @@ class MainWindow(QMainWindow):
         self.timeline: list[tuple[int, np.ndarray]] = []
         self.timeline_start: np.ndarray | None = None
         self.anchor_image: np.ndarray | None = None
+        from PySide6.QtWidgets import QScrollArea
+        scroll = QScrollArea()  # the panel scrolls instead of forcing the window taller (feature sliders, regions)
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(panel.sizeHint().width() + 20)
         dock = QDockWidget("Synthesis", self)
-        dock.setWidget(panel)
+        dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status_label = QLabel("")
@@ -388,7 +423,8 @@ class MainWindow(QMainWindow):
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
         edit.addActions([undo, redo])
-        for text, slot in (("&Invert mask", self.document_invert_mask), ("&Clear mask", self.document_clear_mask)):
+        for text, slot in (("&Invert mask", self.document_invert_mask), ("&Clear mask", self.document_clear_mask),
+                           ("Clear class &regions", self.document_clear_regions)):
             action = QAction(text, self)
             action.triggered.connect(slot)
             edit.addAction(action)
@@ -490,8 +526,16 @@ class MainWindow(QMainWindow):
         else:
             self.document.log_stroke(self._stroke_points(points), self._current_brush())
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "stroke"))
-        if self.live_check.isChecked() and self.last_recipe is not None:
+        target = "image" if self.tool == "fill" else self._current_brush().target
+        if (self.live_check.isChecked() and self.last_recipe is not None
+                and self.task in STROKE_TARGETS_READ[target]):
             self.start_run()
+
+    def document_clear_regions(self) -> None:
+        before = self.document.state()
+        self.document.regions[:] = -1
+        self.undo_stack.push(_StateCommand(self, before, self.document.state(), "clear class regions"))
+        self.refresh_canvas()
 
     def document_invert_mask(self) -> None:
         before = self.document.state()
@@ -652,6 +696,21 @@ class MainWindow(QMainWindow):
         self.running = False
         self.run_button.setText("Run")
         self.stop_worker.emit()
+
+    def _halt_for_new_document(self) -> None:
+        """Stops the run and drops any step still in flight, so it cannot paint the old run over a new document;
+        the readouts of the old run are cleared."""
+        self.job_id += 1
+        self.stop()
+        self.progress.reset()
+        for bar in self.top_bars:
+            bar.setValue(0)
+            bar.setFormat("")
+        self.timeline, self.timeline_start = [], None
+        self.timeline_slider.setRange(0, 0)
+        self.candidate_images = None
+        self.candidate_dock.hide()
+        self.status_label.setText(f"{self.model_combo.currentText()} on cpu")
 
     @Slot(int, object, float, int, int, object)
     def _on_stepped(self, job_id, image, loss, step, total, top5) -> None:
@@ -854,8 +913,10 @@ class MainWindow(QMainWindow):
         except RobustPaintError as exc:
             QMessageBox.warning(self, "Cannot open image", str(exc))
             return False
+        self._halt_for_new_document()
         before = self.document.state()
-        self.document.image = tensor[0].permute(1, 2, 0).numpy().astype(np.float32)
+        # A new picture starts clean: the old mask, class regions and strength map belonged to the old one.
+        self.document = Document(tensor[0].permute(1, 2, 0).numpy().astype(np.float32))
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open image"))
         self._on_reanchor_toggled(self.reanchor_check.isChecked())
         self.refresh_canvas()
@@ -931,7 +992,7 @@ class MainWindow(QMainWindow):
         except RobustPaintError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
-        self.stop()
+        self._halt_for_new_document()
         before = self.document.state()
         self.document = Document(project.image)
         self.document.mask = project.mask
@@ -977,7 +1038,7 @@ class MainWindow(QMainWindow):
 
     def new_document(self) -> None:
         """A blank white canvas of the same size (one undo step; the project becomes untitled)."""
-        self.stop()
+        self._halt_for_new_document()
         before = self.document.state()
         h, w = self.document.size
         self.document = Document(np.ones((h, w, 3), np.float32))

@@ -25,17 +25,27 @@ from robustpaint.core.paths import user_cache_dir
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 
 
+THUMBNAIL_MAX_SIDE = 64  # thumbnails of photo models are drawn at 64 px: a quarter of the pixels of 128, and enough
+
+
 @dataclass(frozen=True)
 class ThumbnailRecipe:
-    """Feature visualisation settings for a 32x32 model (the paper's eps 40 / step 1 at 224 px, divided by 7)."""
+    """Feature visualisation settings, eps and step given for 32 px (the paper's eps 40 / step 1 at 224 px, divided
+    by 7) and scaled with the side for larger thumbnails."""
 
     eps: float = 6.0
     step_size: float = 0.5
     steps: int = 40
     gray: float = 0.5
+    size: int = 32
+
+    @classmethod
+    def for_model(cls, model) -> "ThumbnailRecipe":
+        return cls(size=min(model.input_size, THUMBNAIL_MAX_SIDE))
 
     def key(self) -> str:
-        return f"eps{self.eps:g}-step{self.step_size:g}-n{self.steps}-gray{self.gray:g}"
+        side = "" if self.size == 32 else f"-side{self.size}"  # 32-px caches made before sizes existed stay valid
+        return f"eps{self.eps:g}-step{self.step_size:g}-n{self.steps}-gray{self.gray:g}{side}"
 
 
 def check_units(model, units) -> list[int]:
@@ -47,10 +57,12 @@ def check_units(model, units) -> list[int]:
     return units
 
 
-def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe(), size: int = 32,
+def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe(), size: int | None = None,
               bf16: bool = False) -> torch.Tensor:
-    """One image per unit (N x 3 x size x size in [0,1]) that drives that unit up, all units in one batch."""
+    """One image per unit (N x 3 x size x size in [0,1], the recipe's size by default) that drives that unit up, all
+    units in one batch."""
     units = check_units(model, units)
+    size = size or recipe.size
     index = torch.tensor(units)
     start = torch.full((len(units), 3, size, size), recipe.gray)
 
@@ -59,7 +71,8 @@ def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe
         return -rep[torch.arange(len(units)), index.to(rep.device)]
 
     objective = obj.Objective(each_unit, "one unit per image", frozenset({REPRESENTATION}), fake_relu=True)
-    config = PGDConfig(eps=recipe.eps, step_size=recipe.step_size, steps=recipe.steps, bf16=bf16)
+    scale = size / 32  # L2 radii grow with the side
+    config = PGDConfig(eps=recipe.eps * scale, step_size=recipe.step_size * scale, steps=recipe.steps, bf16=bf16)
     optimizer = PGDOptimizer(model, objective, start, config)
     for _ in optimizer.run():
         pass
@@ -80,9 +93,9 @@ class NeuronCache:
     The file's metadata holds the weights' sha256 and the recipe; on any mismatch or damage the cache starts empty.
     """
 
-    def __init__(self, model, model_name: str, weights_sha256: str, recipe: ThumbnailRecipe = ThumbnailRecipe(),
+    def __init__(self, model, model_name: str, weights_sha256: str, recipe: ThumbnailRecipe | None = None,
                  folder: Path | None = None):
-        self.model, self.recipe, self.sha = model, recipe, weights_sha256
+        self.model, self.recipe, self.sha = model, recipe or ThumbnailRecipe.for_model(model), weights_sha256
         safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
         self.path = (folder or user_cache_dir() / "neurons") / safe_name / "thumbnails.safetensors"
         self.thumbnails: dict[int, torch.Tensor] = {}
@@ -141,14 +154,15 @@ def neuron_index(model, units: list[int], thumbnails: dict[int, torch.Tensor], k
     """Per unit: its strongest classes and how much its thumbnail raises it over a gray image."""
     units = check_units(model, units)
     strongest = obj.strongest_classes(model.head, model.classes, k)
-    gray = activations(model, torch.full((1, 3, 32, 32), ThumbnailRecipe().gray))[0]
     thumbs = torch.stack([thumbnails[u] for u in units]).float() / 255
+    gray = activations(model, torch.full((1, *thumbs.shape[1:]), ThumbnailRecipe().gray))[0]
     acts = activations(model, thumbs)
     return [{"unit": u, "strongest_classes": strongest[u], "activation_gray": round(float(gray[u]), 4),
              "activation_thumbnail": round(float(acts[i, u]), 4)} for i, u in enumerate(units)]
 
 
-def write_index(path: Path, entries: list[dict], model_name: str, sha: str) -> None:
+def write_index(path: Path, entries: list[dict], model_name: str, sha: str,
+                recipe_key: str = ThumbnailRecipe().key()) -> None:
     from robustpaint.core.atomic import atomic_write_text
-    atomic_write_text(path, json.dumps({"model": model_name, "weights_sha256": sha, "recipe": ThumbnailRecipe().key(),
+    atomic_write_text(path, json.dumps({"model": model_name, "weights_sha256": sha, "recipe": recipe_key,
                                         "neurons": entries}, indent=1) + "\n")
