@@ -581,3 +581,34 @@ def test_a_mask_stroke_with_live_on_restarts_only_tasks_that_read_the_mask(qtbot
     assert window.document.mask.any()
     assert bool(started) == restarts
     window.stop()
+
+
+def test_a_reopened_project_labels_each_feature_slider_with_its_own_unit(qtbot, window, tmp_path):
+    window.feature_rows[0][0].setValue(3)
+    assert window.feature_rows[0][2].text().startswith("unit 3 ")
+    assert window.save_project(str(tmp_path / "f.rpaint"))
+    from robustpaint.app.window import MainWindow
+    other = MainWindow(model_name="tiny")
+    qtbot.addWidget(other)
+    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
+    assert other.open_project(str(tmp_path / "f.rpaint"))
+    assert other.feature_rows[0][0].value() == 3 and other.feature_rows[0][2].text().startswith("unit 3 ")
+    other.shutdown()
+
+
+def test_clicking_the_selected_candidate_after_new_takes_it_again(qtbot, window):
+    _select_task(window, "generate")
+    window.candidates_spin.setValue(3)
+    window.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    item = window.candidate_list.item(1)
+    click = window.candidate_list.visualItemRect(item).center()
+    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton, pos=click)
+    assert np.array_equal(window.document.image, window.candidate_images[1])
+    window.new_document()
+    assert window.document.image.min() == 1.0 and window.candidate_dock.isVisible()
+    depth = window.undo_stack.count()
+    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton, pos=click)
+    assert np.array_equal(window.document.image, window.candidate_images[1])
+    assert window.undo_stack.count() == depth + 1

@@ -383,6 +383,9 @@ class MainWindow(QMainWindow):
         self.candidate_list.setIconSize(QSize(64, 64))
         self.candidate_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.candidate_list.currentRowChanged.connect(self.choose_candidate)
+        # A click on the candidate already selected takes it again (after New, say): no row change is signalled.
+        self.candidate_list.itemClicked.connect(
+            lambda item: self.choose_candidate(self.candidate_list.row(item), again=True))
         self.candidate_images: np.ndarray | None = None
         self.selected_candidate = 0
         self.candidate_dock = QDockWidget("Candidates", self)
@@ -708,8 +711,6 @@ class MainWindow(QMainWindow):
             bar.setFormat("")
         self.timeline, self.timeline_start = [], None
         self.timeline_slider.setRange(0, 0)
-        self.candidate_images = None
-        self.candidate_dock.hide()
         self.status_label.setText(f"{self.model_combo.currentText()} on cpu")
 
     @Slot(int, object, float, int, int, object)
@@ -769,9 +770,12 @@ class MainWindow(QMainWindow):
             self.candidate_list.item(i).setIcon(QIcon(pixmap))
         self.candidate_dock.show()
 
-    def choose_candidate(self, index: int) -> None:
-        """Takes candidate `index` to the canvas (one undo step when no run is going on)."""
+    def choose_candidate(self, index: int, again: bool = False) -> None:
+        """Takes candidate `index` to the canvas (one undo step when no run is going on); `again`: a click on the
+        selected one, which only acts when the canvas no longer shows it."""
         if self.candidate_images is None or not 0 <= index < len(self.candidate_images):
+            return
+        if again and np.array_equal(self.document.image, self.candidate_images[index]):
             return
         self.selected_candidate = index
         if self.running:
@@ -1029,6 +1033,7 @@ class MainWindow(QMainWindow):
             if isinstance(feature, list) and len(feature) == 2 and all(isinstance(v, (int, float)) for v in feature):
                 spin.setValue(int(feature[0]))
                 strength.setValue(float(feature[1]))
+        self._update_neuron_labels()  # values set with signals blocked above leave the labels behind otherwise
         self.last_recipe = project.last_recipe
         self.project_path = None if recovered else path
         if not recovered:
