@@ -612,3 +612,47 @@ def test_clicking_the_selected_candidate_after_new_takes_it_again(qtbot, window)
     qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton, pos=click)
     assert np.array_equal(window.document.image, window.candidate_images[1])
     assert window.undo_stack.count() == depth + 1
+
+
+@pytest.fixture
+def step_log(monkeypatch):
+    """Every PGD step taken, as "thumbnail" or "run", with thumbnail steps slowed to 20 ms so a chunk takes long."""
+    import time
+
+    from robustpaint.core.pgd import PGDOptimizer
+    log = []
+    original = PGDOptimizer.step
+
+    def logged(self):
+        thumbnail = self.objective.name == "one unit per image"
+        log.append("thumbnail" if thumbnail else "run")
+        if thumbnail:
+            time.sleep(0.02)
+        return original(self)
+
+    monkeypatch.setattr(PGDOptimizer, "step", logged)
+    return log
+
+
+def test_a_run_starts_within_one_step_while_the_neuron_browser_draws(qtbot, window, step_log):
+    window.show_neuron_browser()
+    qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(5)
+    submitted = len(step_log)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    first_run = step_log.index("run", submitted)
+    assert step_log[submitted:first_run].count("thumbnail") <= 1
+
+
+def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
+    window.show_neuron_browser()
+    qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
+    window.neuron_dock.close()
+    qtbot.wait(100)  # at most the step in flight finishes
+    seen = len(step_log)
+    qtbot.wait(300)
+    assert len(step_log) == seen
+    window.show_neuron_browser()  # opening it again carries on
+    qtbot.waitUntil(lambda: len(step_log) > seen, timeout=10000)

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
     dispose_worker = Signal()
     load_model = Signal(str)
     request_neurons = Signal(str)
+    cancel_neurons = Signal()
     run_finished = Signal(int)  # emitted on the GUI thread once a run's last image is on the canvas
     image_updated = Signal(int)  # step number, emitted on the GUI thread after each live update
 
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.neurons_ready.connect(self._on_neurons_ready)
         self.request_neurons.connect(self.worker.request_neurons)
+        self.cancel_neurons.connect(self.worker.cancel_neurons)
         self.thread.start()
         if self.model_combo.count():
             self.load_model.emit(self.model_combo.currentText())
@@ -813,8 +815,15 @@ class MainWindow(QMainWindow):
         self.neuron_dock.setWidget(panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.neuron_dock)
         self.neuron_dock.hide()
+        self.neuron_dock.visibilityChanged.connect(self._on_neuron_browser_visibility)
         self.neuron_items: dict[int, object] = {}
         self._neurons_model: str | None = None
+
+    def _on_neuron_browser_visibility(self, visible: bool) -> None:
+        """Closing the browser stops its background work; opening it again continues from the cache."""
+        if not visible and self._neurons_model is not None and not self.isHidden():
+            self.cancel_neurons.emit()
+            self._neurons_model = None  # the next opening asks again (drawn thumbnails come from the cache)
 
     def show_neuron_browser(self) -> None:
         """Shows the browser; the thumbnails of the current model are computed in the worker on first use."""

@@ -66,7 +66,8 @@ class SynthesisWorker(QObject):
     def request_neurons(self, name: str) -> None:
         """Starts computing the neuron browser's thumbnails for model `name` (cached ones arrive at once).
 
-        One chunk of units is computed per event-loop turn, so synthesis jobs sent meanwhile still run."""
+        One PGD step of a chunk of units is taken per event-loop turn, and none while a run goes on, so a run sent
+        meanwhile starts within one step; `cancel_neurons` (the browser closed) drops the rest."""
         from robustpaint.core.errors import RobustPaintError
         from robustpaint.core.neurons import NeuronCache
         try:
@@ -75,7 +76,7 @@ class SynthesisWorker(QObject):
             self.failed.emit(-1, str(exc))
             return
         self._neuron_cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""))
-        self._neuron_model = name
+        self._neuron_model, self._neuron_run, self._neuron_units = name, None, []
         self._neuron_todo = [u for u in range(model.representation_size) if u not in self._neuron_cache.thumbnails]
         done = {u: t.permute(1, 2, 0).numpy() for u, t in self._neuron_cache.thumbnails.items()}
         if done:
@@ -83,17 +84,31 @@ class SynthesisWorker(QObject):
         if self._neuron_todo:
             QTimer.singleShot(0, self._neuron_chunk)
 
+    NEURON_CHUNK = 16  # units drawn together (one batch); one PGD step of them per event-loop turn
+
     def _neuron_chunk(self) -> None:
-        if not getattr(self, "_neuron_todo", None):
+        if not getattr(self, "_neuron_todo", None) and getattr(self, "_neuron_run", None) is None:
             return
         if self._optimizer is not None and not self._paused:
             QTimer.singleShot(50, self._neuron_chunk)  # a run is going on: it goes first
             return
-        chunk, self._neuron_todo = self._neuron_todo[:16], self._neuron_todo[16:]
-        thumbs = self._neuron_cache.get(chunk)
-        self.neurons_ready.emit(self._neuron_model, {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
-        if self._neuron_todo:
-            QTimer.singleShot(0, self._neuron_chunk)
+        from robustpaint.core.neurons import thumbnail_optimizer
+        if self._neuron_run is None:
+            self._neuron_units = self._neuron_todo[:self.NEURON_CHUNK]
+            self._neuron_todo = self._neuron_todo[self.NEURON_CHUNK:]
+            self._neuron_run = thumbnail_optimizer(self._neuron_cache.model, self._neuron_units,
+                                                   self._neuron_cache.recipe)
+        self._neuron_run.step()
+        if self._neuron_run.done:
+            thumbs = self._neuron_cache.add(self._neuron_units, self._neuron_run.x)
+            self._neuron_run = None
+            self.neurons_ready.emit(self._neuron_model, {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
+        QTimer.singleShot(0, self._neuron_chunk)
+
+    @Slot()
+    def cancel_neurons(self) -> None:
+        """Drops the thumbnails not drawn yet (the browser was closed); those drawn stay cached."""
+        self._neuron_todo, self._neuron_run = [], None
 
     def _ensure_timer(self) -> QTimer:
         if self._timer is None:  # created in the worker's thread, on first use
@@ -189,7 +204,7 @@ class SynthesisWorker(QObject):
     @Slot()
     def dispose(self) -> None:
         """Destroys the step timer in this thread (a QTimer must die in the thread that owns it)."""
-        self._neuron_todo = []
+        self.cancel_neurons()
         if self._timer is not None:
             self._timer.stop()
             self._timer.setParent(None)

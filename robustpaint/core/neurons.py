@@ -61,6 +61,16 @@ def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe
               bf16: bool = False) -> torch.Tensor:
     """One image per unit (N x 3 x size x size in [0,1], the recipe's size by default) that drives that unit up, all
     units in one batch."""
+    optimizer = thumbnail_optimizer(model, units, recipe, size, bf16)
+    for _ in optimizer.run():
+        pass
+    return optimizer.x.detach().float().contiguous()
+
+
+def thumbnail_optimizer(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe(), size: int | None = None,
+                        bf16: bool = False) -> PGDOptimizer:
+    """The PGD run that draws `units`' thumbnails, to be stepped by the caller (the app's worker interleaves its
+    steps with synthesis, so a run never waits for a whole batch of thumbnails)."""
     units = check_units(model, units)
     size = size or recipe.size
     index = torch.tensor(units)
@@ -73,10 +83,7 @@ def visualise(model, units: list[int], recipe: ThumbnailRecipe = ThumbnailRecipe
     objective = obj.Objective(each_unit, "one unit per image", frozenset({REPRESENTATION}), fake_relu=True)
     scale = size / 32  # L2 radii grow with the side
     config = PGDConfig(eps=recipe.eps * scale, step_size=recipe.step_size * scale, steps=recipe.steps, bf16=bf16)
-    optimizer = PGDOptimizer(model, objective, start, config)
-    for _ in optimizer.run():
-        pass
-    return optimizer.x.detach().float().contiguous()
+    return PGDOptimizer(model, objective, start, config)
 
 
 @torch.no_grad()
@@ -134,6 +141,13 @@ class NeuronCache:
         with atomic_path(self.path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
 
+    def add(self, units: list[int], images: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Stores thumbnails drawn for `units` (N x 3 x H x W in [0,1]) and saves the cache; returns them as uint8."""
+        for u, img in zip(units, images):
+            self.thumbnails[u] = (img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+        self._write()
+        return {u: self.thumbnails[u] for u in units}
+
     def get(self, units, progress: Callable[[int, int], None] | None = None, batch: int = 32,
             bf16: bool = False) -> dict[int, torch.Tensor]:
         """Thumbnails (3 x H x W uint8) of `units`, computing the missing ones in batches and saving them."""
@@ -141,10 +155,7 @@ class NeuronCache:
         missing = [u for u in units if u not in self.thumbnails]
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
-            images = visualise(self.model, chunk, self.recipe, bf16=bf16)
-            for u, img in zip(chunk, images):
-                self.thumbnails[u] = (img.clamp(0, 1) * 255).round().to(torch.uint8)
-            self._write()
+            self.add(chunk, visualise(self.model, chunk, self.recipe, bf16=bf16))
             if progress is not None:
                 progress(min(start + batch, len(missing)), len(missing))
         return {u: self.thumbnails[u] for u in units}
