@@ -656,3 +656,19 @@ def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
     assert len(step_log) == seen
     window.show_neuron_browser()  # opening it again carries on
     qtbot.waitUntil(lambda: len(step_log) > seen, timeout=10000)
+
+
+def test_the_top5_readout_describes_the_candidate_selected(qtbot, window):
+    _select_task(window, "generate")
+    window.candidates_spin.setValue(4)
+    window.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    readouts = [[bar.format() for bar in window.top_bars]]
+    for index in (1, 2, 3):
+        window.candidate_list.setCurrentRow(index)
+        assert window.top_bars[0].format() == f"{window.last_top5[index][0][0]} {window.last_top5[index][0][1] * 100:.1f}%"
+        readouts.append([bar.format() for bar in window.top_bars])
+    assert len({tuple(r) for r in readouts}) > 1  # four samples of four classes do not all read alike
+    window.new_document()
+    assert all(bar.format() == "" for bar in window.top_bars)

@@ -390,6 +390,7 @@ class MainWindow(QMainWindow):
             lambda item: self.choose_candidate(self.candidate_list.row(item), again=True))
         self.candidate_images: np.ndarray | None = None
         self.selected_candidate = 0
+        self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.candidate_dock = QDockWidget("Candidates", self)
         self.candidate_dock.setWidget(self.candidate_list)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.candidate_dock)
@@ -708,6 +709,7 @@ class MainWindow(QMainWindow):
         self.job_id += 1
         self.stop()
         self.progress.reset()
+        self.last_top5 = []
         for bar in self.top_bars:
             bar.setValue(0)
             bar.setFormat("")
@@ -729,14 +731,22 @@ class MainWindow(QMainWindow):
             self.timeline_slider.blockSignals(False)
         self.progress.setMaximum(total)
         self.progress.setValue(step)
-        for bar, (name, p) in zip(self.top_bars, top5):
-            bar.setValue(int(p * 1000))
-            bar.setFormat(f"{name} {p * 100:.1f}%")
+        self.last_top5 = top5
+        self._show_top5()
         self.updates += 1
         self.image_updated.emit(step)
         self.status_label.setText(f"{self.model_combo.currentText()} on cpu · step {step}/{total} · loss {loss:.3f}"
                                   f" · {self.worker.steps_per_second:.1f} steps/s")
         self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    def _show_top5(self) -> None:
+        """The live top-5 of the image on the canvas: with candidates, the selected one's."""
+        if not self.last_top5:
+            return
+        top5 = self.last_top5[min(self.selected_candidate, len(self.last_top5) - 1)]
+        for bar, (name, p) in zip(self.top_bars, top5):
+            bar.setValue(int(p * 1000))
+            bar.setFormat(f"{name} {p * 100:.1f}%")
 
     @Slot(int, object)
     def _on_finished(self, job_id, image) -> None:
@@ -780,6 +790,7 @@ class MainWindow(QMainWindow):
         if again and np.array_equal(self.document.image, self.candidate_images[index]):
             return
         self.selected_candidate = index
+        self._show_top5()
         if self.running:
             return  # the next live update shows it
         before = self.document.state()

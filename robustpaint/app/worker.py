@@ -46,7 +46,7 @@ def _tensor(array: np.ndarray | None):
 
 
 class SynthesisWorker(QObject):
-    # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of the first image
+    # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image
     stepped = Signal(int, object, float, int, int, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
@@ -231,9 +231,10 @@ class SynthesisWorker(QObject):
             self.failed.emit(job.job_id, f"the optimisation diverged ({exc}); the last good image is kept")
             return
         model = self._bundles[job.model][0]
-        probs = result.logits[0].softmax(0)
-        top = probs.topk(min(5, len(probs)))
-        top5 = [(model.classes[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+        probs = result.logits.float().softmax(1)
+        top = probs.topk(min(5, probs.shape[1]), dim=1)
+        top5 = [[(model.classes[i], p) for p, i in zip(values, indices)]
+                for values, indices in zip(top.values.tolist(), top.indices.tolist())]
         elapsed = time.perf_counter() - self._started
         done_here = optimizer.steps_done - self._first_step
         self.steps_per_second = done_here / elapsed if elapsed > 0 else 0.0
