@@ -3,6 +3,8 @@ images (quality.py scores the first 200 of the same shuffle; these are images 10
 tuned on the images it is scored on).
 
     python benchmarks/inpaint_eps.py --data ../shared/data/cifar10-jpeg.tar.gz [--n 60] [--eps 0.5,1,2]
+    python benchmarks/inpaint_eps.py --data ../shared/data/imagenette-224.tar.gz --model imagenette_resnet18 \
+        --evaluator imagenette-evaluator --hole 32 --eps 1,2,4 --step 0.2 --n 40
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def main(argv=None) -> int:
     held_out_arguments(parser, n=60)
     parser.add_argument("--hole", type=int, default=10)
     parser.add_argument("--eps", default="0.5,1,2")
+    parser.add_argument("--step", type=float, default=0.1)
+    parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args(argv)
     model, evaluator, images, labels = held_out_setup(args)
     g = torch.Generator().manual_seed(5)
@@ -31,8 +35,13 @@ def main(argv=None) -> int:
     filled = smooth_fill(images, masks)
     print(f"| smooth fill alone | - | {psnr_ssim(filled, images, masks[:, 0])[0]:.2f} | "
           f"{accuracy(evaluator, filled, labels):.3f} |", flush=True)
+    from quality import telea
+    done = telea(images, masks)
+    print(f"| OpenCV Telea | - | {psnr_ssim(done, images, masks[:, 0])[0]:.2f} | "
+          f"{accuracy(evaluator, done, labels):.3f} |", flush=True)
     for eps in (float(e) for e in args.eps.split(",")):
-        request = TaskRequest("inpaint", image=images, mask=masks, bf16=True, eps=eps, step_size=0.1, steps=100)
+        request = TaskRequest("inpaint", image=images, mask=masks, bf16=True, eps=eps, step_size=args.step,
+                              steps=args.steps)
         out = run_task(model, None, request, len(images))
         print(f"| smooth fill + PGD | {eps:g} | {psnr_ssim(out, images, masks[:, 0])[0]:.2f} | "
               f"{accuracy(evaluator, out, labels):.3f} |", flush=True)

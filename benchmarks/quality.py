@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from common import save_results
 from robustpaint.core.models import REPRESENTATION
 from robustpaint.core.recipes import load_model_bundle
-from robustpaint.core.tasks import TaskRequest, build_task, preset_for, smooth_fill
+from robustpaint.core.tasks import TaskRequest, build_task, preset_values, smooth_fill
 from robustpaint.core.train.data import load_split, resize_images
 
 
@@ -147,8 +147,18 @@ def superres(model, evaluator, images, labels, factor: int, batch: int, bf16: bo
     return rows
 
 
-def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool, seed: int) -> dict:
+def telea(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """OpenCV's Telea inpainting of each image's hole (N x 1 x H x W masks), the classical baseline."""
     import cv2
+    out = []
+    for image, mask in zip(images, masks):
+        img = (image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        m = (mask[0].numpy() * 255).astype(np.uint8)
+        out.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
+    return torch.stack(out)
+
+
+def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool, seed: int) -> dict:
     g = torch.Generator().manual_seed(seed)
     n, _, h, w = images.shape
     masks = torch.zeros(n, 1, h, w)
@@ -158,19 +168,14 @@ def inpaint(model, evaluator, images, labels, hole: int, batch: int, bf16: bool,
     keep = 1 - masks
     mean = (images * keep).sum((2, 3), keepdim=True) / keep.sum((2, 3), keepdim=True)
     mean_fill = images * keep + mean * masks
-    telea = []
-    for i in range(n):
-        img = (images[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        m = (masks[i, 0].numpy() * 255).astype(np.uint8)
-        telea.append(torch.from_numpy(cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
-    telea = torch.stack(telea)
+    telea_fill = telea(images, masks)
     request = TaskRequest("inpaint", image=images, mask=masks, bf16=bf16)
     scale = h / 224  # the paper's 224-px setting (eps 21.6), its step raised to reach the ball in 200 steps
     paper = run_task(model, None, request.replace(fill="mean", eps=21.6 * scale, step_size=0.35 * scale, steps=200),
                      batch)
     ours = run_task(model, None, request, batch)
     rows = {"original (the evaluator's ceiling)": _ceiling(evaluator, images, labels, "psnr_hole", "ssim_hole")}
-    for name, out in (("mean fill", mean_fill), ("OpenCV Telea", telea),
+    for name, out in (("mean fill", mean_fill), ("OpenCV Telea", telea_fill),
                       ("smooth fill (our start)", smooth_fill(images, masks)),
                       ("PGD as in the paper (from the mean fill)", paper), ("ours (PGD from the smooth fill)", ours)):
         p, s = psnr_ssim(out, images, masks[:, 0])
@@ -197,10 +202,9 @@ def translate(model, evaluator, images, labels, batch: int, bf16: bool) -> dict:
         out = images.clone()
         for pick, result in chunks:
             out[pick] = result
-        side = images.shape[-1]
-        eps, step, steps = preset_for("translate", model.input_size, keep_photo)[:3]
-        scale = side / preset_for("translate", model.input_size, keep_photo).side
-        outs[f"{name} (eps {eps * scale:.3g}, {steps} steps)"] = out
+        eps, _, steps = preset_values("translate", *images.shape[-2:], model_side=model.input_size,
+                                      keep_photo=keep_photo)
+        outs[f"{name} (eps {eps:.3g}, {steps} steps)"] = out
     for name, out in outs.items():
         probs, _ = evaluator_outputs(evaluator, out)
         rows[name] = {"evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
@@ -333,7 +337,6 @@ def main(argv=None) -> int:
                 results["inpaint"]), flush=True)
     results["translate"] = translate(model, evaluator, images, labels, args.batch, bf16)
     print(table(f"Translation to the next class ({args.n} test images)", results["translate"]), flush=True)
-    from robustpaint.core.tasks import preset_values
     side = model.input_size
     eps, step, steps = preset_values("generate", side, side, model_side=side)
     settings = {f"ours (eps {eps:.3g}, step {step:.3g}, {steps} steps)": (eps, step, steps)}

@@ -672,3 +672,35 @@ def test_the_top5_readout_describes_the_candidate_selected(qtbot, window):
     assert len({tuple(r) for r in readouts}) > 1  # four samples of four classes do not all read alike
     window.new_document()
     assert all(bar.format() == "" for bar in window.top_bars)
+
+
+def test_the_overlay_toggle_hides_the_mask_so_the_result_under_it_shows(qtbot, window):
+    window.document.mask[4:12, 4:12] = 1
+    window.refresh_canvas()
+    assert not window.canvas._mask.isNull()
+    window.overlay_action.setChecked(False)
+    assert window.canvas._mask.isNull() and window.document.mask.any()  # hidden, not cleared
+    window.overlay_action.setChecked(True)
+    assert not window.canvas._mask.isNull()
+
+
+def test_the_model_card_reads_as_a_sentence_with_the_technical_line_in_the_tooltip():
+    from robustpaint.app.window import card_in_words
+    card = {"arch": "imagenet_resnet18", "robust": True, "input_size": 128,
+            "dataset": "imagenette (imagenette-224.tar.gz: ...)",
+            "evaluations": [{"clean_accuracy": 0.8412, "robust_accuracy": 0.571}]}
+    assert card_in_words(card) == ("robust ResNet-18 trained on Imagenette at 128 px; 84% of test images right, "
+                                   "57% under attack")
+    assert card_in_words({"arch": "tiny", "dataset": "synthetic"}) == "standard tiny trained on synthetic at 32 px"
+
+
+def test_the_timeline_names_the_step_of_the_iterate_shown(qtbot, window):
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(10)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    assert window.timeline_label.text() == "step 10"
+    window.timeline_slider.setValue(0)
+    assert window.timeline_label.text() == f"step {window.timeline[0][0]}"
+    window.compare_check.setChecked(True)
+    assert window.timeline_label.text() == "start"

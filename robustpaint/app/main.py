@@ -23,10 +23,29 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "robustpaint.svg")))
     from PySide6.QtWidgets import QMessageBox
 
+    from PySide6.QtCore import QSettings
+
     window = MainWindow()
     window.ask_before_closing = True
-    window.resize(900, 600)
-    window.show()
+    settings = QSettings("RobustPaint", "RobustPaint")  # window size, docks and last folder from the last session
+    window.last_folder = str(settings.value("last_folder", "") or "")
+    if settings.value("geometry") is not None and window.restoreGeometry(settings.value("geometry")):
+        window.restoreState(settings.value("state") or b"")
+        window.show()
+    else:
+        screen = app.primaryScreen().availableGeometry() if app.primaryScreen() else None
+        if screen is not None and (screen.width() < 1280 or screen.height() < 800):
+            window.showMaximized()  # a small screen: use all of it
+        else:
+            window.resize(1200, 800)
+            window.show()
+
+    def remember() -> None:
+        settings.setValue("geometry", window.saveGeometry())
+        settings.setValue("state", window.saveState())
+        settings.setValue("last_folder", window.last_folder)
+
+    app.aboutToQuit.connect(remember)
     if window.autosave_path().exists():
         answer = QMessageBox.question(window, "Recover", "RobustPaint did not close cleanly last time. "
                                       "Recover the autosaved painting?")

@@ -52,6 +52,26 @@ def _card_input_size(model_name: str) -> int:
     return size if isinstance(size, int) and 8 <= size <= 1024 else 32
 
 
+ARCH_WORDS = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "resnet9": "ResNet-9", "mobilenet_v2": "MobileNetV2",
+              "imagenet_resnet18": "ResNet-18", "imagenet_resnet50": "ResNet-50"}
+
+
+def card_in_words(card: dict) -> str:
+    """The model card as a sentence ("robust ResNet-18 trained on Imagenette at 128 px; 84% of test images right,
+    57% under attack"); the technical line goes in the tooltip."""
+    kind = "robust" if card.get("robust") else "standard"
+    dataset = str(card.get("dataset", "?")).split(" ")[0].removesuffix(".tar.gz")
+    dataset = {"imagenette": "Imagenette", "cifar10": "CIFAR-10"}.get(dataset, dataset)
+    text = (f"{kind} {ARCH_WORDS.get(card.get('arch'), card.get('arch'))} trained on {dataset} at "
+            f"{card.get('input_size', 32)} px")
+    evaluation = (card.get("evaluations") or [{}])[-1]
+    if isinstance(evaluation.get("clean_accuracy"), (int, float)):
+        text += f"; {evaluation['clean_accuracy']:.0%} of test images right"
+        if isinstance(evaluation.get("robust_accuracy"), (int, float)):
+            text += f", {evaluation['robust_accuracy']:.0%} under attack"
+    return text
+
+
 def default_brush_size(side: int) -> int:
     """A brush of about 1/16 of the canvas side (2 px at 32, 8 px at 128): a stroke reads at any size."""
     return max(2, round(side / 16))
@@ -168,6 +188,7 @@ class MainWindow(QMainWindow):
                 field.lineEdit().installEventFilter(self._shortcut_filter)
         self.canvas.setFocus()  # the canvas, not the first spin box, takes the keys at start
         self.project_path: str | None = None
+        self.last_folder = ""  # where the file dialogs open (the app keeps it between sessions)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
         self._autosaved_index = 0
         self.undo_stack.cleanChanged.connect(self._update_title)
@@ -356,10 +377,13 @@ class MainWindow(QMainWindow):
         self.compare_check = QCheckBox("Start")
         self.compare_check.setToolTip("show the image the run started from")
         self.compare_check.toggled.connect(self._show_timeline)
+        self.timeline_label = QLabel("")
+        self.timeline_label.setMinimumWidth(64)
         commit = QPushButton("Commit")
         commit.setToolTip("put the iterate shown on the canvas (one undo step)")
         commit.clicked.connect(self.commit_timeline)
         timeline.addWidget(self.timeline_slider, 1)
+        timeline.addWidget(self.timeline_label)
         timeline.addWidget(self.compare_check)
         timeline.addWidget(commit)
         form.addRow("Timeline", timeline)
@@ -382,7 +406,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QListView, QListWidget
         self.candidate_list = QListWidget()
         self.candidate_list.setViewMode(QListView.ViewMode.IconMode)
-        self.candidate_list.setIconSize(QSize(64, 64))
+        self.candidate_list.setIconSize(QSize(128, 128))
         self.candidate_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.candidate_list.currentRowChanged.connect(self.choose_candidate)
         # A click on the candidate already selected takes it again (after New, say): no row change is signalled.
@@ -390,6 +414,7 @@ class MainWindow(QMainWindow):
             lambda item: self.choose_candidate(self.candidate_list.row(item), again=True))
         self.candidate_images: np.ndarray | None = None
         self.selected_candidate = 0
+        self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.candidate_dock = QDockWidget("Candidates", self)
         self.candidate_dock.setWidget(self.candidate_list)
@@ -423,6 +448,11 @@ class MainWindow(QMainWindow):
         smooth.toggled.connect(self._set_smooth)
         smooth.setChecked(True)  # a photo reads as a photo; off shows the pixels as blocks
         view.addAction(smooth)
+        self.overlay_action = QAction("Show &overlays (mask, regions, strength)", self, checkable=True,
+                                      shortcut=QKeySequence("H"))
+        self.overlay_action.setChecked(True)
+        self.overlay_action.toggled.connect(self._set_overlays)
+        view.addAction(self.overlay_action)
         edit = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -451,7 +481,8 @@ class MainWindow(QMainWindow):
         """Shows the document (or `image`, a preview such as a timeline iterate) with its overlay."""
         from robustpaint.core.classmap import PALETTE
         doc = self.document
-        overlay = overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
+        overlay = (overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
+                   if self.show_overlays else None)
         self.canvas.set_content(doc.image if image is None else image, overlay)
 
     # --- timeline and anchoring ---------------------------------------------------------------------------
@@ -462,8 +493,11 @@ class MainWindow(QMainWindow):
             return
         if self.compare_check.isChecked() and self.timeline_start is not None:
             self.refresh_canvas(self.timeline_start)
+            self.timeline_label.setText("start")
         elif self.timeline:
-            self.refresh_canvas(self.timeline[self.timeline_slider.value()][1])
+            step, image = self.timeline[self.timeline_slider.value()]
+            self.refresh_canvas(image)
+            self.timeline_label.setText(f"step {step}")
 
     def commit_timeline(self) -> None:
         """Puts the iterate shown by the scrubber on the canvas as one undo step."""
@@ -610,8 +644,9 @@ class MainWindow(QMainWindow):
         self._update_neuron_labels()
         self._fit_canvas_to_model(name, card.get("input_size", 32))
         figures = accuracy_summary(card)
-        self.card_label.setText(f"{card['arch']} on {card.get('dataset', '?')}; "
-                                f"{'robust' if card.get('robust') else 'not robust'}; {figures}")
+        self.card_label.setText(card_in_words(card))
+        self.card_label.setToolTip(f"{card['arch']} on {card.get('dataset', '?')}; "
+                                   f"{'robust' if card.get('robust') else 'not robust'}; {figures}")
         self.status_label.setText(f"{name} on cpu")
 
     def _fit_canvas_to_model(self, name: str, side: int) -> None:
@@ -715,6 +750,7 @@ class MainWindow(QMainWindow):
             bar.setFormat("")
         self.timeline, self.timeline_start = [], None
         self.timeline_slider.setRange(0, 0)
+        self.timeline_label.setText("")
         self.status_label.setText(f"{self.model_combo.currentText()} on cpu")
 
     @Slot(int, object, float, int, int, object)
@@ -729,6 +765,7 @@ class MainWindow(QMainWindow):
             self.timeline_slider.setRange(0, len(self.timeline) - 1)
             self.timeline_slider.setValue(len(self.timeline) - 1)
             self.timeline_slider.blockSignals(False)
+            self.timeline_label.setText(f"step {step}")
         self.progress.setMaximum(total)
         self.progress.setValue(step)
         self.last_top5 = top5
@@ -962,9 +999,10 @@ class MainWindow(QMainWindow):
         return True
 
     def export_dialog(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self, "Export PNG", "robustpaint.png",
+        path, chosen = QFileDialog.getSaveFileName(self, "Export PNG", self._in_last_folder("robustpaint.png"),
                                                    "PNG 1x (*.png);;PNG 4x (*.png);;PNG 8x (*.png)")
         if path:
+            self._remember_folder(path)
             self.export_png(path, {"PNG 4x (*.png)": 4, "PNG 8x (*.png)": 8}.get(chosen, 1))
 
     # --- projects and autosave ------------------------------------------------------------------------------
@@ -1000,8 +1038,10 @@ class MainWindow(QMainWindow):
     def save_project_dialog(self, ask: bool = False) -> None:
         path = self.project_path
         if ask or not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Save project", path or "untitled.rpaint",
+            path, _ = QFileDialog.getSaveFileName(self, "Save project", path or self._in_last_folder("untitled.rpaint"),
                                                   "RobustPaint project (*.rpaint)")
+            if path:
+                self._remember_folder(path)
             if path and not path.endswith(".rpaint"):
                 path += ".rpaint"
         if path:
@@ -1074,11 +1114,21 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.refresh_canvas()
 
+    def _in_last_folder(self, name: str) -> str:
+        from pathlib import Path
+        return str(Path(self.last_folder) / name) if self.last_folder else name
+
+    def _remember_folder(self, path: str) -> None:
+        from pathlib import Path
+        self.last_folder = str(Path(path).parent)
+
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open", "", "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)")
+            self, "Open", self.last_folder,
+            "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)")
         if not path:
             return
+        self._remember_folder(path)
         if path.endswith(".rpaint"):
             self.open_project(path)
             return
@@ -1130,6 +1180,11 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         name = self.project_path.rsplit("/", 1)[-1] if self.project_path else "untitled"
         self.setWindowTitle(f"{name}{'' if self.undo_stack.isClean() else ' *'} — RobustPaint")
+
+    def _set_overlays(self, shown: bool) -> None:
+        """Hides or shows what is drawn over the image, e.g. to see an inpainted hole under its red mask."""
+        self.show_overlays = shown
+        self.refresh_canvas()
 
     def _set_smooth(self, smooth: bool) -> None:
         self.canvas.smooth = smooth
