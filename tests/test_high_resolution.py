@@ -329,3 +329,17 @@ def test_neuron_thumbnails_of_a_photo_model_are_drawn_at_64_px_with_a_scaled_bal
     assert thumbs[3].shape == (3, SIDE, SIDE) and thumbs[3].dtype == torch.uint8
     change = (thumbs[3].float() / 255 - 0.5).flatten().norm()
     assert 0 < float(change) <= 6.0 * SIDE / 32 + 0.05  # within the ball scaled to the side (plus 8-bit rounding)
+
+
+def test_photo_inpainting_changes_only_the_hole():
+    model = _photo_model()
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, SIDE, SIDE, generator=g)
+    hole = torch.zeros(1, 1, SIDE, SIDE)
+    hole[..., 20:36, 24:40] = 1
+    setup = build_task(model, TaskRequest("inpaint", image=image, mask=hole, steps=3))
+    optimizer = setup.optimizer(model)
+    for _ in optimizer.run():
+        pass
+    changed = (optimizer.result() - setup.start).abs().sum(1)[0] > 1e-6
+    assert changed[hole[0, 0] > 0].any() and not changed[hole[0, 0] == 0].any()

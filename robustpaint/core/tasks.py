@@ -31,6 +31,7 @@ class Preset:
     why: str
     norm: str = "l2"
     side: int = 32  # the canvas side the values are given for
+    inside_mask_only: bool = False  # inpaint: only the hole may change (unless the request has a strength map)
 
 
 # For 32x32 models (see the module docstring for the scaling).
@@ -63,7 +64,9 @@ PHOTO_PRESETS: dict[str, Preset] = {
     "sketch": Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
                      side=224),
     "inpaint": Preset(21.6, 0.5, 100, "paper: eps 21.6 at 224 px (720 its of step 0.1); 100 its of step 0.5 travel "
-                                      "the same distance in a seventh of the steps", side=224),
+                                      "the same distance in a seventh of the steps; only the hole changes (with the "
+                                      "paper's penalty alone the change spreads over the whole photo)", side=224,
+                      inside_mask_only=True),
     "translate": Preset(80.0, 0.5, 200, "paper's translation setting: eps 80, step 0.5, 200 its: free to leave the "
                                         "photo behind; use 'keep the photo' to keep its layout", side=224),
     "superres": Preset(8.0, 1.0, 40, "paper's x8 setting (224 -> 28 -> 224): eps 8, step 1, 40 its; smaller factors "
@@ -301,6 +304,8 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
         lam = 10.0 if request.lam is None else request.lam
         objective = obj.class_target(targets.to(device)) + lam * obj.stay_close(start.to(device), keep.to(device))
         anchor, change = start, request.change_mask
+        if change is None and preset_for("inpaint", model.input_size).inside_mask_only:
+            change = hole
         notes["target"] = targets.tolist()
     elif task == "superres":
         low = _need_image(request)
