@@ -704,3 +704,23 @@ def test_the_timeline_names_the_step_of_the_iterate_shown(qtbot, window):
     assert window.timeline_label.text() == f"step {window.timeline[0][0]}"
     window.compare_check.setChecked(True)
     assert window.timeline_label.text() == "start"
+
+
+def test_the_zoom_is_shown_and_the_image_cannot_be_panned_off_screen(qtbot, window):
+    window.canvas.set_zoom(4.0)
+    assert window.zoom_label.text() == "zoom 400%"
+    start = window.canvas.rect().center()
+    qtbot.mousePress(window.canvas, Qt.MouseButton.MiddleButton, pos=start)
+    qtbot.mouseMove(window.canvas, pos=start + QPoint(5000, 5000))
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.MiddleButton, pos=start + QPoint(5000, 5000))
+    rect = window.canvas.target_rect()
+    assert rect.left() <= window.canvas.width() - window.canvas.VISIBLE_MARGIN + 1
+    assert rect.top() <= window.canvas.height() - window.canvas.VISIBLE_MARGIN + 1
+
+
+def test_the_preview_shows_the_image_at_1_to_1_and_2x(qtbot, window):
+    window.document.image[:] = 0.0
+    window.refresh_canvas()
+    pixmap = window.preview_label.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (32 + 64 + 8, 64)
+    assert pixmap.toImage().pixelColor(5, 5).black() == 255

@@ -50,6 +50,8 @@ class Canvas(QWidget):
     stroke_moved = Signal(object)  # list of (x, y) so far, for live drawing
     stroke_finished = Signal(object)  # the whole stroke
     clicked = Signal(float, float)  # a click without movement (fill, colour picker)
+    view_changed = Signal(float)  # screen pixels per image pixel, after a zoom, a pan or a resize
+    VISIBLE_MARGIN = 48  # screen pixels of the image that stay in view however far it is panned
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -93,7 +95,23 @@ class Canvas(QWidget):
             self.zoom = zoom
             if zoom is None:
                 self.offset = QPointF(0, 0)
+        self._view_moved()
+
+    def _view_moved(self) -> None:
+        """Keeps part of the image on screen (it cannot be panned away entirely), repaints, reports the zoom."""
+        if self.zoom is not None:
+            rect = self.target_rect()
+            margin_x = min(self.VISIBLE_MARGIN, rect.width(), self.width())
+            margin_y = min(self.VISIBLE_MARGIN, rect.height(), self.height())
+            dx = max(0.0, margin_x - rect.right()) - max(0.0, rect.left() - (self.width() - margin_x))
+            dy = max(0.0, margin_y - rect.bottom()) - max(0.0, rect.top() - (self.height() - margin_y))
+            self.offset += QPointF(dx, dy)
         self.update()
+        self.view_changed.emit(self.scale())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._view_moved()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         self.set_zoom(self.scale() * factor, anchor)
@@ -125,7 +143,7 @@ class Canvas(QWidget):
             self.zoom_by(1.25 if event.angleDelta().y() > 0 else 0.8, event.position())
         elif self.zoom is not None:  # plain wheel scrolls a zoomed image
             self.offset += QPointF(event.angleDelta().x(), event.angleDelta().y()) / 4
-            self.update()
+            self._view_moved()
 
     def mousePressEvent(self, event) -> None:
         if event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
@@ -141,7 +159,7 @@ class Canvas(QWidget):
         if self._pan_from is not None:
             self.offset += event.position() - self._pan_from
             self._pan_from = event.position()
-            self.update()
+            self._view_moved()
         elif self._points:
             self._points.append(self.to_image(event.position()))
             self.stroke_moved.emit(list(self._points))

@@ -402,6 +402,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status_label = QLabel("")
         self.statusBar().addPermanentWidget(self.status_label)
+        self.zoom_label = QLabel("")
+        self.zoom_label.setToolTip("zoom: screen pixels per image pixel (Ctrl+wheel, Ctrl+0 fits)")
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.canvas.view_changed.connect(lambda scale: self.zoom_label.setText(f"zoom {scale * 100:.0f}%"))
         from PySide6.QtCore import QSize
         from PySide6.QtWidgets import QListView, QListWidget
         self.candidate_list = QListWidget()
@@ -420,6 +424,11 @@ class MainWindow(QMainWindow):
         self.candidate_dock.setWidget(self.candidate_list)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.candidate_dock)
         self.candidate_dock.hide()
+        self.preview_label = QLabel()  # the image as it is, at 1:1 and 2x, whatever the canvas's zoom
+        self.preview_label.setToolTip("the image at 1:1 and at 2x")
+        self.preview_dock = QDockWidget("Preview 1:1 and 2x", self)
+        self.preview_dock.setWidget(self.preview_label)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.preview_dock)
         self._build_neuron_browser()
 
     def _build_menus(self) -> None:
@@ -483,7 +492,22 @@ class MainWindow(QMainWindow):
         doc = self.document
         overlay = (overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
                    if self.show_overlays else None)
-        self.canvas.set_content(doc.image if image is None else image, overlay)
+        shown = doc.image if image is None else image
+        self.canvas.set_content(shown, overlay)
+        self._update_preview(shown)
+
+    def _update_preview(self, image: np.ndarray) -> None:
+        from PySide6.QtGui import QPainter, QPixmap
+        one = QPixmap.fromImage(array_to_qimage(image))
+        two = one.scaled(one.width() * 2, one.height() * 2, Qt.AspectRatioMode.IgnoreAspectRatio,
+                         Qt.TransformationMode.SmoothTransformation)
+        sheet = QPixmap(one.width() + two.width() + 8, two.height())
+        sheet.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(sheet)
+        painter.drawPixmap(0, 0, one)
+        painter.drawPixmap(one.width() + 8, 0, two)
+        painter.end()
+        self.preview_label.setPixmap(sheet)
 
     # --- timeline and anchoring ---------------------------------------------------------------------------
 
