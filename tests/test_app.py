@@ -538,7 +538,8 @@ def test_opening_an_image_during_a_run_stops_it_and_keeps_the_image(qtbot, windo
     assert not window.running and window.run_button.text() == "Run"
     qtbot.wait(300)  # steps in flight arrive and must be dropped
     assert window.document.image[..., 2].min() > 0.99 and window.document.image[..., 0].max() < 0.01
-    assert window.progress.value() <= 0 and all(bar.value() == 0 for bar in window.top_bars)
+    assert window.progress.value() <= 0  # the old run's progress is gone; its top-5 gives way to the new image's
+    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
 
 
 def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window, tmp_path):
@@ -724,3 +725,24 @@ def test_the_preview_shows_the_image_at_1_to_1_and_2x(qtbot, window):
     pixmap = window.preview_label.pixmap()
     assert (pixmap.width(), pixmap.height()) == (32 + 64 + 8, 64)
     assert pixmap.toImage().pixelColor(5, 5).black() == 255
+
+
+def _expected_top1(window) -> str:
+    """The readout of the model's best class for the canvas, computed here."""
+    import torch
+    model = window.worker._bundles[window.model_combo.currentText()][0]
+    with torch.no_grad():
+        probs = model(torch.from_numpy(window.document.image.transpose(2, 0, 1).copy())[None]).softmax(1)[0]
+    best = int(probs.argmax())
+    return f"{model.classes[best]} {float(probs[best]) * 100:.1f}%"
+
+
+def test_the_top5_follows_the_canvas_after_every_change_without_a_run(qtbot, window, tmp_path):
+    Image.new("RGB", (32, 32), (20, 200, 40)).save(tmp_path / "green.png")
+    assert window.open_image(str(tmp_path / "green.png"))
+    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
+    window.live_check.setChecked(False)
+    window.brush_size.setValue(8)
+    _drag(qtbot, window.canvas, _canvas_point(window, 2, 16), _canvas_point(window, 30, 16))
+    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
+    assert not window.running

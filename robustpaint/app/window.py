@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
     load_model = Signal(str)
     request_neurons = Signal(str)
     cancel_neurons = Signal()
+    request_classify = Signal(int, str, object)  # request id, model name, image
     run_finished = Signal(int)  # emitted on the GUI thread once a run's last image is on the canvas
     image_updated = Signal(int)  # step number, emitted on the GUI thread after each live update
 
@@ -175,6 +176,8 @@ class MainWindow(QMainWindow):
         self.worker.neurons_ready.connect(self._on_neurons_ready)
         self.request_neurons.connect(self.worker.request_neurons)
         self.cancel_neurons.connect(self.worker.cancel_neurons)
+        self.request_classify.connect(self.worker.classify)
+        self.worker.classified.connect(self._on_classified)
         self.thread.start()
         if self.model_combo.count():
             self.load_model.emit(self.model_combo.currentText())
@@ -419,6 +422,11 @@ class MainWindow(QMainWindow):
         self.candidate_images: np.ndarray | None = None
         self.selected_candidate = 0
         self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
+        self.classify_id = 0
+        self.classify_timer = QTimer(self)  # one forward pass 150 ms after the last change, in the worker
+        self.classify_timer.setSingleShot(True)
+        self.classify_timer.setInterval(150)
+        self.classify_timer.timeout.connect(self._classify_canvas)
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.candidate_dock = QDockWidget("Candidates", self)
         self.candidate_dock.setWidget(self.candidate_list)
@@ -495,6 +503,8 @@ class MainWindow(QMainWindow):
         shown = doc.image if image is None else image
         self.canvas.set_content(shown, overlay)
         self._update_preview(shown)
+        if not self.running and hasattr(self, "classify_timer"):
+            self.classify_timer.start()  # the top-5 follows the canvas after every change, not only during runs
 
     def _update_preview(self, image: np.ndarray) -> None:
         from PySide6.QtGui import QPainter, QPixmap
@@ -799,6 +809,21 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"{self.model_combo.currentText()} on cpu · step {step}/{total} · loss {loss:.3f}"
                                   f" · {self.worker.steps_per_second:.1f} steps/s")
         self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    def _classify_canvas(self) -> None:
+        if self.running or not self.model_combo.count():
+            return
+        self.classify_id += 1
+        self.request_classify.emit(self.classify_id, self.model_combo.currentText(), self.document.image.copy())
+
+    @Slot(int, object)
+    def _on_classified(self, request_id: int, top5) -> None:
+        if request_id != self.classify_id or self.running:
+            return  # an older canvas, or a run's own readout takes over
+        self.last_top5 = [top5]
+        for bar, (name, p) in zip(self.top_bars, top5):
+            bar.setValue(int(p * 1000))
+            bar.setFormat(f"{name} {p * 100:.1f}%")
 
     def _show_top5(self) -> None:
         """The live top-5 of the image on the canvas: with candidates, the selected one's."""

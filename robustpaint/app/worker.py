@@ -52,6 +52,7 @@ class SynthesisWorker(QObject):
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
     model_ready = Signal(str, object)  # model name, card (plus "neuron_classes": strongest classes per unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
+    classified = Signal(int, object)  # request id, top-5 [(class, probability), ...] of the image sent
 
     def __init__(self):
         super().__init__()
@@ -104,6 +105,23 @@ class SynthesisWorker(QObject):
             self._neuron_run = None
             self.neurons_ready.emit(self._neuron_model, {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
         QTimer.singleShot(0, self._neuron_chunk)
+
+    @Slot(int, str, object)
+    def classify(self, request_id: int, name: str, image: np.ndarray) -> None:
+        """What the model sees in `image` (H x W x 3): one forward pass, no run; the top-5 comes back by signal."""
+        import torch
+
+        from robustpaint.core.errors import RobustPaintError
+        try:
+            model = self._bundle(name)[0]
+        except RobustPaintError:
+            return  # load_model reports a broken model
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
+        with torch.no_grad():
+            probs = model(x.to(next(model.parameters()).device))[0].float().softmax(0).cpu()
+        top = probs.topk(min(5, len(probs)))
+        self.classified.emit(request_id, [(model.classes[i], p) for p, i in zip(top.values.tolist(),
+                                                                               top.indices.tolist())])
 
     @Slot()
     def cancel_neurons(self) -> None:
