@@ -746,3 +746,20 @@ def test_the_top5_follows_the_canvas_after_every_change_without_a_run(qtbot, win
     _drag(qtbot, window.canvas, _canvas_point(window, 2, 16), _canvas_point(window, 30, 16))
     qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
     assert not window.running
+
+
+def test_colour_swatches_swap_and_recent_colours_are_one_click_away(qtbot, window):
+    from PySide6.QtGui import QColor
+    window.set_brush_color(QColor(255, 0, 0))
+    window.set_brush_color(QColor(0, 0, 255))
+    window.set_brush_color(QColor(255, 0, 0))  # used again: moves to the front, not listed twice
+    assert [c.name() for c in window.recent_colors] == ["#ff0000", "#0000ff"]
+    buttons = [window.recent_layout.itemAt(i).widget() for i in range(window.recent_layout.count())]
+    qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
+    assert window.brush_color.name() == "#0000ff"
+    window.swap_colors()
+    assert window.brush_color.name() == "#ffffff" and window.background_color.name() == "#0000ff"
+    window.live_check.setChecked(False)
+    window.swap_colors()
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 9, 9))
+    assert window.document.image[9, 9].tolist() == pytest.approx([0.0, 0.0, 1.0])

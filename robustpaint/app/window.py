@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(self._on_stroke_finished)
         self.setCentralWidget(self.canvas)
         self._build_tools()
+        self._show_colors()
         # Evaluators are standard classifiers kept for scoring: their gradients paint noise, so they are not offered.
         names = [e.name for e in list_models() if e.role != "evaluator" or e.name == model_name]
         self._build_panel(names, model_name or DEFAULT_MODEL)
@@ -218,12 +219,34 @@ class MainWindow(QMainWindow):
             bar.addAction(action)
             self.tool_actions[name] = action
         self.tool_actions["brush"].setChecked(True)
-        color = QAction("Colour…", self)
-        color.triggered.connect(self._choose_color)
-        bar.addAction(color)
+        # Foreground / background swatches (X swaps them) and the last colours used, one click each.
+        self.background_color = QColor(255, 255, 255)
+        self.recent_colors: list[QColor] = []
+        self.fg_button = QPushButton()
+        self.fg_button.setToolTip("brush colour (click to choose)")
+        self.fg_button.clicked.connect(self._choose_color)
+        self.bg_button = QPushButton()
+        self.bg_button.setToolTip("background colour (X swaps the two)")
+        self.bg_button.clicked.connect(self.swap_colors)
+        swatches = QWidget()
+        swatch_row = QHBoxLayout(swatches)
+        swatch_row.setContentsMargins(0, 0, 0, 0)
+        swatch_row.addWidget(self.fg_button)
+        swatch_row.addWidget(self.bg_button)
+        bar.addWidget(swatches)
+        swap = QAction("Swap colours", self, shortcut=QKeySequence("X"))
+        swap.triggered.connect(self.swap_colors)
+        self.addAction(swap)
+        self.recent_row = QWidget()
+        self.recent_layout = QHBoxLayout(self.recent_row)
+        self.recent_layout.setContentsMargins(0, 0, 0, 0)
+        self.recent_layout.setSpacing(2)
+        bar.addWidget(self.recent_row)
+        bar.addWidget(QLabel("Size"))
         self.brush_size = QSpinBox(minimum=1, maximum=128, value=default_brush_size(self.document.size[1]))
         self.brush_size.setToolTip("brush size in image pixels")
         bar.addWidget(self.brush_size)
+        bar.addWidget(QLabel("Opacity"))
         self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%")
         self.brush_opacity.setToolTip("brush opacity")
         bar.addWidget(self.brush_opacity)
@@ -589,7 +612,7 @@ class MainWindow(QMainWindow):
         if self.tool == "picker":
             color = self.document.pick_color(*points[-1])
             if color is not None:
-                self.brush_color = QColor.fromRgbF(*color)
+                self.set_brush_color(QColor.fromRgbF(*color))
                 self.statusBar().showMessage(f"colour {self.brush_color.name()}", 3000)
             return
         if self.tool == "fill":
@@ -626,7 +649,34 @@ class MainWindow(QMainWindow):
     def _choose_color(self) -> None:
         color = QColorDialog.getColor(self.brush_color, self)
         if color.isValid():
-            self.brush_color = color
+            self.set_brush_color(color)
+
+    RECENT_COLORS = 8
+
+    def set_brush_color(self, color: QColor) -> None:
+        """The brush colour, remembered among the recent ones (newest first) that the toolbar offers."""
+        self.brush_color = QColor(color)
+        self.recent_colors = [c for c in self.recent_colors if c.rgb() != color.rgb()]
+        self.recent_colors.insert(0, QColor(color))
+        del self.recent_colors[self.RECENT_COLORS:]
+        self._show_colors()
+
+    def swap_colors(self) -> None:
+        self.brush_color, self.background_color = self.background_color, self.brush_color
+        self._show_colors()
+
+    def _show_colors(self) -> None:
+        for button, color in ((self.fg_button, self.brush_color), (self.bg_button, self.background_color)):
+            button.setStyleSheet(f"background-color: {color.name()}; min-width: 22px; max-width: 22px;")
+        while self.recent_layout.count():
+            item = self.recent_layout.takeAt(0)
+            item.widget().deleteLater()
+        for color in self.recent_colors:
+            button = QPushButton()
+            button.setToolTip(color.name())
+            button.setStyleSheet(f"background-color: {color.name()}; min-width: 12px; max-width: 12px;")
+            button.clicked.connect(lambda _=False, c=color: self.set_brush_color(c))
+            self.recent_layout.addWidget(button)
 
     # --- parameters --------------------------------------------------------------------------------------
 
