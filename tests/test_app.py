@@ -763,3 +763,23 @@ def test_colour_swatches_swap_and_recent_colours_are_one_click_away(qtbot, windo
     window.swap_colors()
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 9, 9))
     assert window.document.image[9, 9].tolist() == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_every_tool_has_an_icon_and_a_tooltip_with_its_shortcut(qtbot, window):
+    for name, action in window.tool_actions.items():
+        assert not action.icon().isNull(), name
+        assert action.shortcut().toString() in action.toolTip(), name
+
+
+def test_open_recent_lists_opened_and_saved_files_newest_first_and_reopens_them(qtbot, window, tmp_path):
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(tmp_path / "red.png")
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
+    assert window.open_image(str(tmp_path / "red.png"))
+    assert window.save_project(str(tmp_path / "p.rpaint"))
+    assert window.open_image(str(tmp_path / "blue.png"))
+    assert [p.rsplit("/", 1)[-1] for p in window.recent_files] == ["blue.png", "p.rpaint", "red.png"]
+    window._fill_recent_menu()
+    actions = window.recent_menu.actions()
+    assert [a.text() for a in actions] == ["blue.png", "p.rpaint", "red.png"]
+    actions[2].trigger()
+    assert window.document.image[..., 0].min() > 0.99 and window.recent_files[0].endswith("red.png")

@@ -29,6 +29,8 @@ def run_app(argv: list[str] | None = None) -> int:
     window.ask_before_closing = True
     settings = QSettings("RobustPaint", "RobustPaint")  # window size, docks and last folder from the last session
     window.last_folder = str(settings.value("last_folder", "") or "")
+    recent = settings.value("recent_files") or []
+    window.recent_files = [str(p) for p in (recent if isinstance(recent, list) else [recent])]
     if settings.value("geometry") is not None and window.restoreGeometry(settings.value("geometry")):
         window.restoreState(settings.value("state") or b"")
         window.show()
@@ -44,6 +46,7 @@ def run_app(argv: list[str] | None = None) -> int:
         settings.setValue("geometry", window.saveGeometry())
         settings.setValue("state", window.saveState())
         settings.setValue("last_folder", window.last_folder)
+        settings.setValue("recent_files", window.recent_files)
 
     app.aboutToQuit.connect(remember)
     if window.autosave_path().exists():

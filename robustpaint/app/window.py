@@ -77,6 +77,45 @@ def default_brush_size(side: int) -> int:
     return max(2, round(side / 16))
 
 
+def _tool_icon(name: str):
+    """A small drawn icon per tool (no icon theme is needed on any platform)."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QIcon, QPainter, QPen, QPixmap
+    pixmap = QPixmap(24, 24)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QPen(QColor(40, 40, 40), 2))
+    if name == "brush":
+        p.setBrush(QColor(40, 40, 40))
+        p.drawEllipse(QPointF(12, 12), 6, 6)
+    elif name == "eraser":
+        p.setBrush(QColor(250, 250, 250))
+        p.drawRect(QRectF(5, 7, 14, 10))
+    elif name == "line":
+        p.drawLine(QPointF(4, 20), QPointF(20, 4))
+    elif name in ("mask", "unmask"):
+        p.setBrush(QColor(230, 40, 40, 200) if name == "mask" else Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(QColor(200, 30, 30), 2))
+        p.drawRect(QRectF(5, 5, 14, 14))
+    elif name == "fill":
+        p.setBrush(QColor(60, 120, 220))
+        p.drawPolygon([QPointF(4, 12), QPointF(12, 4), QPointF(20, 12), QPointF(12, 20)])
+    elif name == "picker":
+        p.drawEllipse(QPointF(12, 12), 6, 6)
+        p.drawLine(QPointF(12, 2), QPointF(12, 22))
+        p.drawLine(QPointF(2, 12), QPointF(22, 12))
+    elif name == "regions":
+        from robustpaint.core.classmap import PALETTE
+        for i, (x, y) in enumerate(((4, 4), (12, 4), (4, 12), (12, 12))):
+            p.fillRect(QRectF(x, y, 8, 8), QColor(*PALETTE[i]))
+    elif name == "strength":
+        for i in range(16):
+            p.fillRect(QRectF(4 + i, 6, 1, 12), QColor(16 * i, 16 * i, 16 * i))
+    p.end()
+    return QIcon(pixmap)
+
+
 class _ShortcutsOverNumberFields(QObject):
     """Lets the tool and run shortcuts through a focused number field (a spin box takes only digits, so a letter,
     Space or Ctrl+Z typed there is meant for the app): without it, clicking the brush size kills B/E/M, Space and
@@ -193,6 +232,7 @@ class MainWindow(QMainWindow):
         self.canvas.setFocus()  # the canvas, not the first spin box, takes the keys at start
         self.project_path: str | None = None
         self.last_folder = ""  # where the file dialogs open (the app keeps it between sessions)
+        self.recent_files: list[str] = []  # newest first (the app keeps them between sessions)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
         self._autosaved_index = 0
         self.undo_stack.cleanChanged.connect(self._update_title)
@@ -207,6 +247,7 @@ class MainWindow(QMainWindow):
 
     def _build_tools(self) -> None:
         bar = QToolBar("Tools", self)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
         group = QActionGroup(self)
         self.tool_actions = {}
@@ -214,7 +255,8 @@ class MainWindow(QMainWindow):
                           ("fill", "F"), ("picker", "I"), ("regions", "R"), ("strength", "S")):
             label = {"picker": "Colour picker", "regions": "Class regions", "strength": "Strength"}.get(
                 name, name.capitalize())
-            action = QAction(label, self, checkable=True, shortcut=QKeySequence(key))
+            action = QAction(_tool_icon(name), label, self, checkable=True, shortcut=QKeySequence(key))
+            action.setToolTip(f"{label} ({key})")
             group.addAction(action)
             bar.addAction(action)
             self.tool_actions[name] = action
@@ -474,6 +516,9 @@ class MainWindow(QMainWindow):
             action = QAction(text, self, shortcut=QKeySequence(key))
             action.triggered.connect(slot)
             file_menu.addAction(action)
+            if text.startswith("&Open"):
+                self.recent_menu = file_menu.addMenu("Open &recent")
+                self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         view = self.menuBar().addMenu("&View")
         for text, key, slot in (("Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.canvas.zoom_by(1.5)),
                                 ("Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.canvas.zoom_by(1 / 1.5)),
@@ -1080,6 +1125,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(_StateCommand(self, before, self.document.state(), "open image"))
         self._on_reanchor_toggled(self.reanchor_check.isChecked())
         self.refresh_canvas()
+        self._remember_file(path)
         return True
 
     def export_png(self, path: str, scale: int = 1) -> bool:
@@ -1132,6 +1178,7 @@ class MainWindow(QMainWindow):
         self.project_path = path
         self.undo_stack.setClean()
         self.statusBar().showMessage(f"saved {path}", 5000)
+        self._remember_file(path)
         return True
 
     def save_project_dialog(self, ask: bool = False) -> None:
@@ -1196,6 +1243,8 @@ class MainWindow(QMainWindow):
         self.last_recipe = project.last_recipe
         self.project_path = None if recovered else path
         if not recovered:
+            self._remember_file(path)
+        if not recovered:
             self.undo_stack.setClean()
         self.refresh_canvas()
         return True
@@ -1213,6 +1262,31 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.refresh_canvas()
 
+    RECENT_FILES = 10
+
+    def _remember_file(self, path: str) -> None:
+        """Puts an opened or saved file first in File > Open recent (the app keeps the list between sessions)."""
+        import os
+        path = os.path.abspath(path)
+        self.recent_files = [path] + [p for p in self.recent_files if p != path][:self.RECENT_FILES - 1]
+
+    def _fill_recent_menu(self) -> None:
+        import os
+        self.recent_menu.clear()
+        for path in self.recent_files:
+            action = self.recent_menu.addAction(os.path.basename(path))
+            action.setToolTip(path)
+            action.setEnabled(os.path.isfile(path))
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if not self.recent_files:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def open_path(self, path: str) -> bool:
+        """Opens a project (.rpaint) or an image, asking how to fit a non-square image."""
+        if path.endswith(".rpaint"):
+            return self.open_project(path)
+        return self.open_image(path, fit=self._ask_fit(path))
+
     def _in_last_folder(self, name: str) -> str:
         from pathlib import Path
         return str(Path(self.last_folder) / name) if self.last_folder else name
@@ -1228,10 +1302,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         self._remember_folder(path)
-        if path.endswith(".rpaint"):
-            self.open_project(path)
-            return
-        self.open_image(path, fit=self._ask_fit(path))
+        self.open_path(path)
 
     def _ask_fit(self, path: str) -> str:
         """For a non-square image, asks whether to scale it (distorting) or centre-crop it to the canvas."""
