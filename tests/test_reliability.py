@@ -108,3 +108,28 @@ def test_atomic_writes_get_the_permissions_a_plain_open_would(tmp_path):
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
     finally:
         os.umask(umask)
+
+
+def _rgba_mask(path, background, square):
+    arr = np.zeros((16, 16, 4), np.uint8)
+    arr[:] = background
+    arr[4:10, 4:10] = square
+    Image.fromarray(arr, "RGBA").save(path)
+    return path
+
+
+@pytest.mark.parametrize("background, square", [
+    ((0, 0, 0, 255), (255, 255, 255, 255)),  # opaque black with a white hole (issue #20: read as all hole before)
+    ((0, 0, 0, 0), (255, 255, 255, 255)),  # transparent with a white hole
+    ((255, 255, 255, 0), (255, 255, 255, 255)),  # transparent white (as many editors save it) with a white hole
+])
+def test_an_rgba_mask_is_white_where_the_hole_is_whatever_its_background(tmp_path, background, square):
+    mask = load_mask(_rgba_mask(tmp_path / "m.png", background, square), (16, 16))
+    expected = np.zeros((16, 16), np.float32)
+    expected[4:10, 4:10] = 1
+    assert np.array_equal(mask[0, 0].numpy(), expected)
+
+
+def test_an_rgba_mask_that_marks_the_hole_only_by_opacity_in_black_is_refused(tmp_path):
+    with pytest.raises(RobustPaintError, match="white where the hole is"):
+        load_mask(_rgba_mask(tmp_path / "m.png", (0, 0, 0, 0), (0, 0, 0, 255)), (16, 16))

@@ -109,15 +109,22 @@ def load_photo(path: str | Path, size: tuple[int, int] | None = None, fit: str =
 
 def load_mask(path: str | Path, size: tuple[int, int], source_size: tuple[int, int] | None = None,
               fit: str = "crop") -> torch.Tensor:
-    """A 1 x 1 x H x W mask in {0,1} (white or opaque = 1); its size must match the image's (h, w), or the size the
-    image had before it was fitted (`source_size`), in which case it is cropped and scaled the same way."""
+    """A 1 x 1 x H x W mask in {0,1}: white = 1 in every mode, transparent = 0 (a mask with alpha is read as if laid
+    on black, so white strokes on a transparent or an opaque black background both mark the hole). Its size must
+    match the image's (h, w), or the size the image had before it was fitted (`source_size`), in which case it is
+    cropped and scaled the same way."""
     img = _open(path)
     if source_size is not None and (img.height, img.width) == tuple(source_size) != tuple(size):
         img = _fit(img, size, fit, None, Image.Resampling.NEAREST)
     if (img.height, img.width) != tuple(size):
         raise ImageError(f"mask {path} is {img.width}x{img.height}, but the image is {size[1]}x{size[0]}")
-    if img.mode in ("RGBA", "LA"):
-        arr = np.asarray(img.getchannel("A"))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        alpha = rgba[..., 3] / 255
+        arr = rgba[..., :3].mean(axis=2) * alpha  # laid on black: transparent reads as "no hole"
+        if not (arr >= 128).any() and (alpha >= 0.5).any() and (alpha < 0.5).any():
+            raise ImageError(f"mask {path} marks its region with transparency but paints it dark; a mask is white "
+                             f"where the hole is: paint the region white (or save it without transparency)")
     else:
         arr = _to_rgb_array(img).mean(axis=2)
     return torch.from_numpy((arr >= 128).astype(np.float32))[None, None]
