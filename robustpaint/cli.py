@@ -271,6 +271,20 @@ def _check_writable_folder(folder: Path) -> None:
         raise UsageError(f"cannot write to {folder}: permission denied")
 
 
+def _check_output_file(path: Path, inputs: tuple = ()) -> None:
+    """Refuses, before any compute, an output that is a folder or a special file, or that is one of the inputs."""
+    import os
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a folder; give a file name such as {path / 'out.png'}")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--out {path} is not a regular file (a device or a pipe); refusing to replace it")
+    for given in inputs:
+        if given and os.path.exists(given) and os.path.exists(path) and os.path.samefile(given, path):
+            raise UsageError(f"--out {path} is the input {given}; writing it would destroy the input: "
+                             f"choose another --out")
+    _check_writable_folder(path.parent)
+
+
 class _Progress:
     """A tqdm bar made on the first step, so that a request refused before any step prints one line only."""
 
@@ -339,6 +353,8 @@ def _run_task(args) -> int:
             fields["mix"] = [class_index(model.classes, other), w]
         out_dir = Path(args.out or ".")
         _check_writable_folder(out_dir)
+        if args.grid:
+            _check_output_file(Path(args.grid), (getattr(args, "class_map", None),))
     else:
         # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly. Super-resolution
         # keeps a small input's size; a larger one is scaled down so that the output is at most 8 model sides.
@@ -373,7 +389,7 @@ def _run_task(args) -> int:
         if getattr(args, "lam", None) is not None:
             fields["lam"] = args.lam
         out_file = Path(args.out or f"{Path(args.input).stem}-{task}.png")
-        _check_writable_folder(out_file.parent)
+        _check_output_file(out_file, (args.input, getattr(args, "mask", None), getattr(args, "strength", None)))
 
     if args.strength:
         if task == "generate":
@@ -489,6 +505,7 @@ def _replay(args) -> int:
     from robustpaint.core.recipes import run_recipe
 
     recipe = read_recipe(args.input)
+    _check_output_file(Path(args.out), (args.input,))
     steps = recipe.get("steps")
     with _Progress(args, steps or 0) as progress:
         images, recipe = run_recipe(recipe, _check_device(args.device), progress=progress)

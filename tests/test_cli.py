@@ -142,3 +142,49 @@ def test_without_models_the_cli_says_how_to_get_one(tmp_path, capsys, monkeypatc
     monkeypatch.setattr("robustpaint.core.models.store.shipped_models_dir", lambda: tmp_path / "none")
     code, _, err = _run(["generate", "--class", "cat", "--out", str(tmp_path)], capsys)
     assert code == 2 and "robustpaint train" in err and len(err.strip().splitlines()) == 1
+
+
+# --- issue #20: outputs that must not be replaced, checked before any compute ------------------------------------
+
+def test_out_equal_to_the_input_is_refused_and_the_input_kept(installed_tiny, tmp_path, capsys):
+    photo = _png(tmp_path / "photo.png")
+    before = photo.read_bytes()
+    code, _, err = _run(["sketch", str(photo), "--class", "dog", "--out", str(photo), *FAST], capsys)
+    assert code == 2 and "is the input" in err and photo.read_bytes() == before
+
+
+def test_out_that_is_a_folder_is_refused_before_any_step(installed_tiny, tmp_path, capsys, monkeypatch):
+    from robustpaint.core import recipes
+    monkeypatch.setattr(recipes, "run_recipe", lambda *a, **k: pytest.fail("computed before checking --out"))
+    photo = _png(tmp_path / "photo.png")
+    (tmp_path / "folder").mkdir()
+    code, _, err = _run(["translate", str(photo), "--to", "dog", "--out", str(tmp_path / "folder"), *FAST], capsys)
+    assert code == 2 and "is a folder" in err
+
+
+def test_out_that_is_a_fifo_is_refused_and_left_a_fifo(installed_tiny, tmp_path, capsys):
+    import os
+    import stat
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, _, err = _run(["sketch", str(_png(tmp_path / "p.png")), "--class", "dog", "--out", str(fifo), *FAST],
+                        capsys)
+    assert code == 2 and "not a regular file" in err and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_out_through_a_symlink_writes_its_target_and_keeps_the_link(installed_tiny, tmp_path, capsys):
+    target = tmp_path / "real.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    code, _, err = _run(["sketch", str(_png(tmp_path / "p.png")), "--class", "dog", "--out", str(link), *FAST],
+                        capsys)
+    assert code == 0, err
+    assert link.is_symlink() and Image.open(target).size == (32, 32)
+
+
+def test_a_grid_in_an_unwritable_place_is_refused_before_any_image_is_written(installed_tiny, tmp_path, capsys):
+    (tmp_path / "grid.png").mkdir()
+    code, _, err = _run(["generate", "--class", "cat", "--out", str(tmp_path / "gen"), "--grid",
+                         str(tmp_path / "grid.png"), *FAST], capsys)
+    assert code == 2 and "is a folder" in err and not (tmp_path / "gen").exists()

@@ -14,8 +14,15 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yields a temporary path to write; on success it replaces `target`, on failure it is removed."""
-    target = Path(target)
+    """Yields a temporary path to write; on success it replaces `target`, on failure it is removed.
+
+    A symlink is written through (its target file is replaced, the link stays); a target that exists but is not a
+    regular file (a device, a FIFO, a folder) is refused before anything is written."""
+    target = Path(os.path.realpath(target)) if os.path.islink(target) else Path(target)
+    if target.exists() and not target.is_file():
+        from robustpaint.core.errors import RobustPaintError
+        raise RobustPaintError(f"{target} exists and is not a regular file (a folder, device or pipe); "
+                               f"refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
