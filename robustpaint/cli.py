@@ -74,7 +74,11 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
 
 
-def _add_fit_option(p: argparse.ArgumentParser) -> None:
+def _add_fit_option(p: argparse.ArgumentParser, superres: bool = False) -> None:
+    if superres:
+        p.add_argument("--fit", choices=("crop", "scale"), default="scale",
+                       help="crop: take the centre square of a non-square input first; scale (default): keep its shape")
+        return
     p.add_argument("--fit", choices=("crop", "scale"), default="crop",
                    help="how a photo of another shape meets the model's square canvas: centre crop (default) or "
                         "scale (distorts a non-square photo)")
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-consistency", dest="consistent", action="store_false",
                    help="let the output's block means drift from the input (the paper's setting)")
     p.add_argument("--class", dest="target", help="class (default: the model's guess)")
-    _add_fit_option(p)
+    _add_fit_option(p, superres=True)
     _add_run_options(p, "output PNG")
 
     p = sub.add_parser("paint", help="feature painting: make a neuron fire inside the brushed region")
@@ -357,10 +361,10 @@ def _run_task(args) -> int:
             _check_output_file(Path(args.grid), (getattr(args, "class_map", None),))
     else:
         # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly. Super-resolution
-        # keeps a small input's size; a larger one is scaled down so that the output is at most 8 model sides.
+        # keeps a small input's size; a larger one is scaled down so that the output stays within the budget.
         if task == "superres" and not 2 <= args.factor <= 8:
             raise UsageError(f"--factor must be 2 to 8, not {args.factor}")
-        max_side = SUPERRES_MAX_OUTPUT_SIDES * model.input_size // args.factor if task == "superres" else None
+        max_side = superres_max_output(model.input_size) // args.factor if task == "superres" else None
         image, note, source_size = load_photo(args.input, None if task == "superres" else size, args.fit, max_side)
         _note(args, note)
         fields["image"] = image
@@ -426,7 +430,10 @@ def _run_task(args) -> int:
     return 0
 
 
-SUPERRES_MAX_OUTPUT_SIDES = 8  # a super-resolution output is at most this many model sides on its longer side
+def superres_max_output(model_side: int) -> int:
+    """The longest side a super-resolution output may have: 8 model sides, and at least 1024 px; a larger input is
+    scaled down to fit before any tensor is made."""
+    return max(8 * model_side, 1024)
 
 
 def _note(args, line: str | None) -> None:

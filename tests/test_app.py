@@ -644,14 +644,17 @@ def test_a_run_starts_within_one_step_while_the_neuron_browser_draws(qtbot, wind
     with qtbot.waitSignal(window.run_finished, timeout=20000):
         window.start_run()
     first_run = step_log.index("run", submitted)
-    assert step_log[submitted:first_run].count("thumbnail") <= 1
+    # The step in flight and at most one queued before the job arrived; before the fix the whole chunk (40) ran.
+    assert step_log[submitted:first_run].count("thumbnail") <= 2
 
 
 def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
     window.show_neuron_browser()
     qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
     window.neuron_dock.close()
-    qtbot.wait(100)  # at most the step in flight finishes
+    worker = window.worker
+    qtbot.waitUntil(lambda: worker._neuron_run is None and not worker._neuron_todo, timeout=5000)
+    qtbot.wait(50)  # a step that had already begun finishes
     seen = len(step_log)
     qtbot.wait(300)
     assert len(step_log) == seen
@@ -783,3 +786,21 @@ def test_open_recent_lists_opened_and_saved_files_newest_first_and_reopens_them(
     assert [a.text() for a in actions] == ["blue.png", "p.rpaint", "red.png"]
     actions[2].trigger()
     assert window.document.image[..., 0].min() > 0.99 and window.recent_files[0].endswith("red.png")
+
+
+def test_run_then_open_then_run_then_undo_goes_back_one_step_at_a_time(qtbot, window, tmp_path):
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
+    _select_task(window, "sketch")
+    window.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=10000)
+    assert window.open_image(str(tmp_path / "blue.png"))  # the stopped run stays one undo step
+    window.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.run_finished, timeout=20000):
+        window.start_run()
+    after_second_run = window.document.image.copy()
+    window.undo_stack.undo()  # the second run
+    assert window.document.image[..., 2].min() > 0.99 and window.document.image[..., 0].max() < 0.01
+    window.undo_stack.undo()  # the open
+    assert not np.array_equal(window.document.image, after_second_run)
+    assert window.document.image[..., 2].min() < 0.99  # the first run's picture, not the blue photo

@@ -198,13 +198,17 @@ def test_cli_names_the_class_it_chose_when_the_user_gave_none(installed_photo_mo
     assert f"target: {chosen}, the model's guess at {recipe['guessed_probability'][0]:.0%}" in captured.err
 
 
-def test_cli_translate_keep_photo_uses_the_small_ball_and_replays(installed_photo_model, tmp_path, capsys):
+def test_cli_translate_keep_photo_is_recorded_in_the_recipe_and_replays(installed_photo_model, tmp_path, capsys):
     path = _photo(tmp_path / "p.png", SIDE, SIDE)
     code = main(["translate", str(path), "--to", "tench", "--keep-photo", "--model", "photo", "--steps", "2",
                  "--quiet", "--out", str(tmp_path / "t.png")])
     assert code == 0, capsys.readouterr().err
     recipe = read_recipe(tmp_path / "t.png")
     assert recipe["keep_photo"] is True
+    from robustpaint.core.recipes import request_from_recipe
+    from robustpaint.core.tasks import KEEP_PHOTO_TRANSLATE, scaled_config
+    config = scaled_config(request_from_recipe({**recipe, "steps": None}), SIDE, SIDE, SIDE)
+    assert config.eps == pytest.approx(KEEP_PHOTO_TRANSLATE.eps * SIDE / 224)  # the small ball, not the paper's
     assert main(["replay", str(tmp_path / "t.png"), "--out", str(tmp_path / "again.png"), "--quiet"]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "t.png")), np.asarray(Image.open(tmp_path / "again.png")))
 
@@ -319,16 +323,18 @@ def test_switching_to_a_model_of_another_size_resizes_the_canvas_as_one_undo_ste
 
 
 def test_neuron_thumbnails_of_a_photo_model_are_drawn_at_64_px_with_a_scaled_ball(tmp_path):
-    from robustpaint.core.neurons import NeuronCache, ThumbnailRecipe
+    from robustpaint.core.neurons import NeuronCache, ThumbnailRecipe, thumbnail_optimizer
+    big = build_classifier("imagenet_resnet18", CLASSES, input_size=128)
+    assert ThumbnailRecipe.for_model(big).size == 64  # capped: a 128-px model's thumbnails are 64 px
     model = _photo_model()
     cache = NeuronCache(model, "photo", "sha", folder=tmp_path)
-    assert cache.recipe.size == min(SIDE, 64) and cache.recipe.key().endswith(f"-side{min(SIDE, 64)}")
+    assert cache.recipe.size == SIDE and cache.recipe.key().endswith(f"-side{SIDE}")
     assert ThumbnailRecipe().key() == "eps6-step0.5-n40-gray0.5"  # 32-px caches keep their key
+    config = thumbnail_optimizer(model, [3], cache.recipe).config
+    assert config.eps == pytest.approx(6.0 * SIDE / 32) and config.step_size == pytest.approx(0.5 * SIDE / 32)
     quick = NeuronCache(model, "photo", "sha", ThumbnailRecipe(steps=2, size=SIDE), folder=tmp_path)
     thumbs = quick.get([3, 7])
     assert thumbs[3].shape == (3, SIDE, SIDE) and thumbs[3].dtype == torch.uint8
-    change = (thumbs[3].float() / 255 - 0.5).flatten().norm()
-    assert 0 < float(change) <= 6.0 * SIDE / 32 + 0.05  # within the ball scaled to the side (plus 8-bit rounding)
 
 
 def test_photo_inpainting_changes_only_the_hole():
@@ -343,3 +349,32 @@ def test_photo_inpainting_changes_only_the_hole():
         pass
     changed = (optimizer.result() - setup.start).abs().sum(1)[0] > 1e-6
     assert changed[hole[0, 0] > 0].any() and not changed[hole[0, 0] == 0].any()
+
+
+def test_switching_model_during_a_run_keeps_image_and_mask_the_same_size(qtbot, photo_window, installed_tiny):
+    win = photo_window
+    win.task_combo.setCurrentIndex(win.task_combo.findData("sketch"))
+    win.steps_slider.setValue(1000)
+    win.start_run()
+    qtbot.waitUntil(lambda: win.progress.value() >= 1, timeout=20000)
+    win.model_combo.addItem("tiny")
+    win.model_combo.setCurrentText("tiny")
+    qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
+    qtbot.wait(300)  # steps of the old run still in flight must not land
+    assert win.document.image.shape[:2] == win.document.mask.shape == (32, 32) and not win.running
+    win.model_combo.setCurrentText("photo")  # back to a model loaded before: the canvas follows it again
+    qtbot.waitUntil(lambda: win.document.size == (SIDE, SIDE), timeout=20000)
+    assert win.document.image.shape[:2] == win.document.mask.shape == (SIDE, SIDE)
+
+
+def test_keep_the_photo_is_offered_for_photo_models_only(qtbot, photo_window, installed_tiny):
+    win = photo_window
+    win.task_combo.setCurrentIndex(win.task_combo.findData("translate"))
+    assert not win.keep_photo_check.isHidden()
+    eps = win.eps_slider.value()
+    assert eps == pytest.approx(preset_values("translate", SIDE, SIDE, model_side=SIDE, keep_photo=True)[0], abs=0.01)
+    win.model_combo.addItem("tiny")
+    win.model_combo.setCurrentText("tiny")
+    qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
+    assert win.keep_photo_check.isHidden()
+    assert win.eps_slider.value() == pytest.approx(PRESETS["translate"].eps, abs=0.01)

@@ -16,7 +16,7 @@ from robustpaint.app.canvas import Canvas, array_to_qimage, overlay_rgba
 from robustpaint.app.worker import Job, SynthesisWorker
 from robustpaint.core.document import Brush, Document
 from robustpaint.core.models.checkpoint import accuracy_summary
-from robustpaint.core.tasks import preset_values
+from robustpaint.core.tasks import PHOTO_MODEL_SIDE, preset_values
 
 TASK_LABELS = {"generate": "Generate", "sketch": "Sketch to image", "inpaint": "Inpaint",
                "translate": "Translate", "superres": "Super-resolve", "paint": "Feature paint",
@@ -729,18 +729,24 @@ class MainWindow(QMainWindow):
     def task(self) -> str:
         return self.task_combo.currentData()
 
+    def _model_side(self) -> int:
+        return self.cards.get(self.model_combo.currentText(), {}).get("input_size", self.document.size[1])
+
     def _on_task_changed(self) -> None:
-        visible = TASK_PARAMETERS[self.task]
+        visible = set(TASK_PARAMETERS[self.task])
+        if self._model_side() < PHOTO_MODEL_SIDE:
+            visible.discard("keep")  # "keep the photo" is a preset of photo models
         for key, (_, widget) in self.rows.items():
             widget.setVisible(key in visible)
             self.row_labels[key].setVisible(key in visible)
         self.apply_preset()
 
     def apply_preset(self) -> None:
-        model_side = self.cards.get(self.model_combo.currentText(), {}).get("input_size", self.document.size[1])
+        model_side = self._model_side()
+        keep_photo = self.keep_photo_check.isChecked() and model_side >= PHOTO_MODEL_SIDE
         eps, step_size, steps = preset_values(self.task, *self.document.size,
                                               factor=int(self.factor_combo.currentText()), model_side=model_side,
-                                              keep_photo=self.keep_photo_check.isChecked())
+                                              keep_photo=keep_photo)
         for widget, value in ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps)):
             widget.blockSignals(True)
             widget.setValue(value)
@@ -772,6 +778,7 @@ class MainWindow(QMainWindow):
             spin.setMaximum(units - 1)
         self._update_neuron_labels()
         self._fit_canvas_to_model(name, card.get("input_size", 32))
+        self._on_task_changed()  # rows (keep the photo) and presets follow the model
         figures = accuracy_summary(card)
         self.card_label.setText(card_in_words(card))
         self.card_label.setToolTip(f"{card['arch']} on {card.get('dataset', '?')}; "
@@ -783,7 +790,7 @@ class MainWindow(QMainWindow):
         it paints best at the size it saw in training."""
         if self.document.size == (side, side):
             return
-        self.stop()
+        self._halt_for_new_document()
         before = self.document.state()
         old = self.document.size
         self.document.resize(side)
@@ -868,10 +875,12 @@ class MainWindow(QMainWindow):
         self.stop_worker.emit()
 
     def _halt_for_new_document(self) -> None:
-        """Stops the run and drops any step still in flight, so it cannot paint the old run over a new document;
-        the readouts of the old run are cleared."""
+        """Stops the run and drops any step still in flight, so it cannot paint the old run over a new document; what
+        the run had made so far stays one undo step; the readouts of the old run are cleared."""
         self.job_id += 1
         self.stop()
+        if self.run_before is not None:
+            self._commit_run("PGD run (stopped)")
         self.progress.reset()
         self.last_top5 = []
         for bar in self.top_bars:
@@ -1007,19 +1016,25 @@ class MainWindow(QMainWindow):
         self.neuron_dock.setWidget(panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.neuron_dock)
         self.neuron_dock.hide()
-        self.neuron_dock.visibilityChanged.connect(self._on_neuron_browser_visibility)
         self.neuron_items: dict[int, object] = {}
         self._neurons_model: str | None = None
+        self.neuron_dock.visibilityChanged.connect(self._on_neuron_browser_visibility)
 
     def _on_neuron_browser_visibility(self, visible: bool) -> None:
-        """Closing the browser stops its background work; opening it again continues from the cache."""
-        if not visible and self._neurons_model is not None and not self.isHidden():
+        """Hiding the browser (closed, minimised, tabbed away) stops its background work; showing it again continues
+        from the cache."""
+        if visible:
+            self._request_neurons()
+        elif self._neurons_model is not None:
             self.cancel_neurons.emit()
-            self._neurons_model = None  # the next opening asks again (drawn thumbnails come from the cache)
+            self._neurons_model = None  # the next showing asks again (drawn thumbnails come from the cache)
 
     def show_neuron_browser(self) -> None:
         """Shows the browser; the thumbnails of the current model are computed in the worker on first use."""
         self.neuron_dock.show()
+        self._request_neurons()
+
+    def _request_neurons(self) -> None:
         name = self.model_combo.currentText()
         if name and name != self._neurons_model:
             self._neurons_model = name

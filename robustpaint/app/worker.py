@@ -57,6 +57,7 @@ class SynthesisWorker(QObject):
     def __init__(self):
         super().__init__()
         self._bundles: dict = {}
+        self._infos: dict = {}  # model name -> card plus "neuron_classes", as sent with model_ready
         self._job: Job | None = None
         self._optimizer = None
         self._paused = False
@@ -141,17 +142,23 @@ class SynthesisWorker(QObject):
             from robustpaint.core.objectives import strongest_classes
             self._bundles[name] = load_model_bundle(name)
             model, card = self._bundles[name][0], self._bundles[name][1]
-            info = {**card, "neuron_classes": strongest_classes(model.head, model.classes)}
-            self.model_ready.emit(name, info)
+            self._infos[name] = {**card, "neuron_classes": strongest_classes(model.head, model.classes)}
+            self.model_ready.emit(name, self._infos[name])
         return self._bundles[name]
 
     @Slot(str)
     def load_model(self, name: str) -> None:
+        """Loads `name` once; every call (switching back to a model loaded before) says it is ready again, so the
+        window resizes its canvas and refreshes its classes and presets for it."""
         from robustpaint.core.errors import RobustPaintError
         try:
+            loaded_before = name in self._bundles
             self._bundle(name)
         except RobustPaintError as exc:
             self.failed.emit(-1, str(exc))
+            return
+        if loaded_before:
+            self.model_ready.emit(name, self._infos[name])
 
     @Slot(object)
     def submit(self, job: Job) -> None:
