@@ -51,6 +51,17 @@ def _positive_int(limit: int):
     return parse
 
 
+def _seed(text: str) -> int:
+    """A seed torch's generators take: a whole number from 0 to 2**63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, not {value}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (the usage text is one `--help` away)."""
 
@@ -64,7 +75,7 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--step-size", type=_non_negative, help="PGD step size (default: preset)")
     p.add_argument("--steps", type=_positive_int(100_000), help="number of PGD steps (default: preset)")
     p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
     p.add_argument("--best", action="store_true", help="keep the lowest-loss iterate instead of the last")
@@ -193,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attack-steps", type=_positive_int(1000), default=1, help="1 = FGSM with random start")
     p.add_argument("--attack-step-size", type=_non_negative)
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-batches", type=_positive_int(10**9), help="stop each epoch after this many (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -271,6 +282,8 @@ def _check_writable_folder(folder: Path) -> None:
         raise UsageError(f"output folder {folder} is a file")
     probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
     import os
+    if not probe.is_dir():
+        raise UsageError(f"cannot write to {folder}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK):
         raise UsageError(f"cannot write to {folder}: permission denied")
 
@@ -553,6 +566,8 @@ def _import(args) -> int:
 
     if not args.name.replace("-", "").replace("_", "").isalnum():
         raise UsageError("--name may hold letters, digits, '-' and '_' only")
+    if len(args.name) > 64:
+        raise UsageError(f"--name may be at most 64 characters, not {len(args.name)}")
     if any(e.name == args.name for e in list_models()):
         raise UsageError(f"a model named {args.name!r} exists already; choose another --name")
     model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
@@ -567,6 +582,7 @@ def _train(args) -> int:
     from robustpaint.core.train.loop import TrainConfig, train
 
     _check_device(args.device)
+    _check_writable_folder(Path(args.out))  # before decoding the data and a whole epoch, not after
     cfg = TrainConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,

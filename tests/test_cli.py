@@ -188,3 +188,24 @@ def test_a_grid_in_an_unwritable_place_is_refused_before_any_image_is_written(in
     code, _, err = _run(["generate", "--class", "cat", "--out", str(tmp_path / "gen"), "--grid",
                          str(tmp_path / "grid.png"), *FAST], capsys)
     assert code == 2 and "is a folder" in err and not (tmp_path / "gen").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "--class", "cat", "--seed", str(2**64)], "between 0 and 2**63 - 1"),
+    (["generate", "--class", "cat", "--seed", "-1"], "between 0 and 2**63 - 1"),
+    (["models", "import", "x.pt", "--name", "a" * 300], "at most 64 characters"),
+])
+def test_user_mistakes_from_the_hostile_pass_end_in_one_line(installed_tiny, tmp_path, capsys, argv, message):
+    try:
+        code = main([*argv, *(["--model", "tiny", "--out", str(tmp_path)] if argv[0] == "generate" else [])])
+    except SystemExit as exc:  # argparse's one-line error
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_into_an_impossible_folder_is_refused_before_reading_the_data(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    code, _, err = _run(["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "a-file" / "run")],
+                        capsys)
+    assert code == 2 and "is a file, not a folder" in err  # not "data not found": the output is checked first
