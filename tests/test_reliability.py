@@ -133,3 +133,52 @@ def test_an_rgba_mask_is_white_where_the_hole_is_whatever_its_background(tmp_pat
 def test_an_rgba_mask_that_marks_the_hole_only_by_opacity_in_black_is_refused(tmp_path):
     with pytest.raises(RobustPaintError, match="white where the hole is"):
         load_mask(_rgba_mask(tmp_path / "m.png", (0, 0, 0, 0), (0, 0, 0, 255)), (16, 16))
+
+
+# --- issue #20: a recipe from anyone passes the command line's checks and a budget before any tensor is made ------
+
+def _recipe_png(path, recipe):
+    from robustpaint.core.imageio import save_png
+    import torch
+    save_png(torch.zeros(1, 3, 8, 8), path, recipe)
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": 10**12}, "steps must lie in"),
+    ({"eps": "5"}, "eps must be a number"),
+    ({"model": 123}, "model must be a name"),
+    ({"targets": "abc"}, "targets must be a list"),
+    ({"recipe_version": "2"}, "recipe_version must be a whole number"),
+    ({"mix": [999, 2.0]}, "mix weight must lie in"),
+    ({"seed": 2**64}, "seed must lie in"),
+    ({"norm": "l7"}, "norm must be one of"),
+    ({"bf16": "yes"}, "bf16 must be true or false"),
+    ({"candidates": 10**7}, "candidates must lie in"),
+    ({"size": 100000}, "size must lie in"),
+    ({"size": 1024, "candidates": 1024, "steps": 5}, "more than one run may hold"),
+    ({"size": 512, "candidates": 8, "steps": 100_000}, "more than one run may take"),
+])
+def test_replay_refuses_a_recipe_the_command_line_would_refuse(installed_tiny, tmp_path, capsys, changes, message,
+                                                               monkeypatch):
+    from robustpaint.cli import main
+    from robustpaint.core import recipes
+    monkeypatch.setattr(recipes, "build_task", lambda *a, **k: pytest.fail("a tensor was made"))
+    recipe = {"recipe_version": 1, "task": "generate", "model": "tiny", "targets": [0], "candidates": 1, "steps": 2,
+              **changes}
+    path = _recipe_png(tmp_path / "evil.png", recipe)
+    code = main(["replay", str(path), "--out", str(tmp_path / "out.png"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_recipe_nested_thousands_deep_is_a_damaged_recipe(tmp_path):
+    from robustpaint.core.imageio import save_png
+    import torch
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    info.add_text("robustpaint:recipe", "[" * 100_000 + "]" * 100_000)
+    Image.new("RGB", (4, 4)).save(tmp_path / "deep.png", pnginfo=info)
+    with pytest.raises(RobustPaintError, match="damaged recipe"):
+        read_recipe(tmp_path / "deep.png")

@@ -175,7 +175,7 @@ def read_recipe(path: str | Path) -> dict:
         raise ImageError(f"{path} carries no RobustPaint recipe")
     try:
         recipe = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise ImageError(f"{path} has a damaged recipe") from None
     if not isinstance(recipe, dict):
         raise ImageError(f"{path} has a damaged recipe")

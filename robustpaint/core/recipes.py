@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -36,10 +37,24 @@ def encode_image(t: torch.Tensor) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+MAX_RECIPE_SIDE = 2048  # an image inside a recipe: at most this many pixels a side
+# What one run may ask for: candidates x pixels (about 2 GB of activations for a ResNet-18 step in fp32), and
+# steps x candidates x pixels (about an hour of a 2-core CPU). A recipe over either is refused before any tensor.
+MAX_BATCH_PIXELS = 64 * 224 * 224
+MAX_STEP_PIXELS = 2_000 * 64 * 128 * 128
+
+
 def decode_image(text: str) -> torch.Tensor:
+    if not isinstance(text, str):
+        raise RobustPaintError("the recipe holds an image that is not base64 PNG text")
     try:
         img = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
+        if img.width > MAX_RECIPE_SIDE or img.height > MAX_RECIPE_SIDE:
+            raise RobustPaintError(f"the recipe holds a {img.width}x{img.height} image, larger than the "
+                                   f"{MAX_RECIPE_SIDE}-pixel sides a recipe may hold")
         arr = np.asarray(img)
+    except RobustPaintError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any damage becomes our error
         raise RobustPaintError(f"the recipe holds a damaged image ({type(exc).__name__})") from None
     if arr.ndim == 2:
@@ -65,11 +80,94 @@ def make_recipe(task: str, model_name: str, model_sha256: str, **fields) -> dict
     return recipe
 
 
-def request_from_recipe(recipe: dict) -> TaskRequest:
+def _number(value, name: str, low: float, high: float, whole: bool = False):
+    """A recipe value checked as the command line checks it: the right type, finite, within [low, high]."""
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or (isinstance(value, float) and not math.isfinite(value)):
+        raise RobustPaintError(f"the recipe's {name} must be a {'whole ' if whole else ''}number, not {value!r}")
+    if not low <= value <= high:
+        raise RobustPaintError(f"the recipe's {name} must lie in {low:g}..{high:g}, not {value!r}")
+    return value
+
+
+def _whole_list(value, name: str, high: int) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > 4096:
+        raise RobustPaintError(f"the recipe's {name} must be a list of whole numbers")
+    return tuple(_number(v, f"{name} entry", 0, high, whole=True) for v in value)
+
+
+# name -> check of one recipe value (the same limits as the command line's options)
+_CHECKS = {
+    "eps": lambda v: _number(v, "eps", 0, 1e4), "step_size": lambda v: _number(v, "step_size", 0, 1e3),
+    "steps": lambda v: _number(v, "steps", 1, 100_000, whole=True), "lam": lambda v: _number(v, "lam", 0, 1e6),
+    "activation_weight": lambda v: _number(v, "activation_weight", -1e6, 1e6),
+    "factor": lambda v: _number(v, "factor", 2, 8, whole=True),
+    "temperature": lambda v: _number(v, "temperature", 0, 100),
+    "candidates": lambda v: _number(v, "candidates", 1, 1024, whole=True),
+    "size": lambda v: _number(v, "size", 1, MAX_RECIPE_SIDE, whole=True),
+    "seed": lambda v: _number(v, "seed", 0, 2**63 - 1, whole=True),
+    "targets": lambda v: _whole_list(v, "targets", 100_000), "neurons": lambda v: _whole_list(v, "neurons", 100_000),
+}
+_CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean")}
+_FLAGS = ("bf16", "track_best", "consistent", "keep_photo")
+
+
+def check_recipe(recipe: dict) -> None:
+    """Refuses a recipe whose values the command line would refuse, or that asks for more memory or compute than
+    one run may use, before any tensor is made (a PNG from anyone can carry a recipe)."""
     if not isinstance(recipe.get("task"), str):
         raise RobustPaintError("the recipe names no task")
-    if recipe.get("recipe_version", 1) > RECIPE_VERSION:
+    version = recipe.get("recipe_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RobustPaintError(f"the recipe's recipe_version must be a whole number, not {version!r}")
+    if version > RECIPE_VERSION:
         raise RobustPaintError("the recipe comes from a newer RobustPaint")
+    if "model" in recipe and not isinstance(recipe["model"], str):
+        raise RobustPaintError(f"the recipe's model must be a name, not {recipe['model']!r}")
+    for key, check in _CHECKS.items():
+        if recipe.get(key) is not None:
+            check(recipe[key])
+    for key, allowed in _CHOICES.items():
+        if key in recipe and recipe[key] not in allowed:
+            raise RobustPaintError(f"the recipe's {key} must be one of {', '.join(allowed)}, not {recipe[key]!r}")
+    for key in _FLAGS:
+        if key in recipe and not isinstance(recipe[key], bool):
+            raise RobustPaintError(f"the recipe's {key} must be true or false, not {recipe[key]!r}")
+    if recipe.get("neuron_weights") is not None:
+        weights = recipe["neuron_weights"]
+        if not isinstance(weights, list) or len(weights) > 4096:
+            raise RobustPaintError("the recipe's neuron_weights must be a list of numbers")
+        for w in weights:
+            _number(w, "neuron weight", -1e6, 1e6)
+    mix = recipe.get("mix")
+    if mix is not None:
+        if not isinstance(mix, list) or len(mix) != 2:
+            raise RobustPaintError(f"the recipe's mix must be [class, weight], not {mix!r}")
+        _number(mix[0], "mix class", 0, 100_000, whole=True)
+        _number(mix[1], "mix weight", 0, 1)
+
+
+def check_budget(request: TaskRequest, side: int) -> None:
+    """Refuses a run whose batch of pixels or whose steps x pixels is over the budget (see MAX_BATCH_PIXELS)."""
+    if request.image is not None:
+        h, w = request.image.shape[-2:]
+        if request.task == "superres":
+            h, w = h * request.factor, w * request.factor
+    else:
+        h = w = request.size or side
+    batch = max(request.candidates, 1)
+    pixels = batch * h * w
+    if pixels > MAX_BATCH_PIXELS:
+        raise RobustPaintError(f"the run asks for {batch} image(s) of {w}x{h} pixels, more than one run may hold "
+                               f"({MAX_BATCH_PIXELS:,} pixels in all); use fewer candidates or a smaller image")
+    steps = request.steps or 1000
+    if steps * pixels > MAX_STEP_PIXELS:
+        raise RobustPaintError(f"the run asks for {steps:,} steps of {batch} image(s) of {w}x{h} pixels, more than "
+                               f"one run may take; use fewer steps or candidates")
+
+
+def request_from_recipe(recipe: dict) -> TaskRequest:
+    check_recipe(recipe)
     values = {k: recipe[k] for k in _REQUEST_FIELDS if k in recipe}
     for key, old_value in _FIELDS_BEFORE_THEY_EXISTED.items():
         values.setdefault(key, old_value)
@@ -112,12 +210,14 @@ def load_model_bundle(name: str | None, device: str = "cpu"):
 def run_recipe(recipe: dict, device: str = "cpu", model_bundle=None,
                progress: Callable[[int, float], None] | None = None) -> tuple[torch.Tensor, dict]:
     """Runs a recipe to the end; returns the images (N x 3 x H x W) and the recipe with the task's notes."""
+    check_recipe(recipe)
     model, card, seeds, _ = model_bundle or load_model_bundle(recipe.get("model"), device)
     expected = recipe.get("model_sha256")
     if expected and card.get("weights_sha256") and expected != card["weights_sha256"]:
         raise ModelError(f"the recipe was made with other weights of {recipe.get('model')!r} "
                          f"(sha256 {expected[:12]}..., installed {card['weights_sha256'][:12]}...)")
     request = request_from_recipe(recipe)
+    check_budget(request, model.input_size)
     setup = build_task(model, request, seeds)
     optimizer = setup.optimizer(model)
     for result in optimizer.run():
