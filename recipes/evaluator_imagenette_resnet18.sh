@@ -15,4 +15,4 @@ python recipes/ship_run.py "$out" imagenette-evaluator recipe_script='"recipes/e
   dataset='"imagenette (imagenette-224.tar.gz: 9,469 train / 2,925 test 224-px JPEG photos of 10 ImageNet classes)"' \
   licence='"Trained on Imagenette, a subset of ImageNet, whose terms allow non-commercial research and education only."' \
   notes='"A standard (non-robust) classifier kept only to score the 128-px model syntheses (benchmarks/quality.py). Its gradients are not human-aligned, so it is never used to synthesise; the app does not list it."'
-robustpaint eval --model imagenette-evaluator --data "$data" --norm l2 --eps 0.43 --steps 10 --limit 200
+robustpaint eval --model imagenette-evaluator --data "$data" --norm l2 --eps 0.43 --steps 10 --limit 200 --update-shipped

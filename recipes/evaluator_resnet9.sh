@@ -10,4 +10,4 @@ robustpaint train --arch resnet9 --data "$data" --out "$out" --epochs 10 --batch
 python recipes/ship_run.py "$out" resnet9-evaluator recipe_script='"recipes/evaluator_resnet9.sh"' role='"evaluator"' robust=false \
   dataset='"cifar10 (cifar10-jpeg.tar.gz: 50,000 train / 8,000 test JPEG images)"' \
   notes='"A standard (non-robust) classifier kept only to score synthesis quality (benchmarks/quality.py). Its gradients are not human-aligned, so it is never used to synthesise; the app does not list it."'
-robustpaint eval --model resnet9-evaluator --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
+robustpaint eval --model resnet9-evaluator --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000 --update-shipped

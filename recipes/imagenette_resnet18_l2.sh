@@ -17,5 +17,5 @@ python recipes/ship_run.py "$out" imagenette_resnet18 recipe_script='"recipes/im
   dataset='"imagenette (imagenette-224.tar.gz: 9,469 train / 2,925 test 224-px JPEG photos of 10 ImageNet classes)"' \
   licence='"Trained on Imagenette, a subset of ImageNet, whose terms allow non-commercial research and education only."' \
   notes='"Robust L2 ResNet-18 (torchvision layout) for painting at 128 px, trained on a 2-core CPU: 30 epochs of FGSM with random start at L2 eps 1.0 (1.75 at 224 px), one-cycle to lr 0.1, batch 64, random-resized crops of 35-100% of the photo and flips, keeping a moving average of the weights (recipe.ema), which is what ships. Evaluated at eps 0.857 = 1.5 x 128/224. The shipped run was started as a 34-epoch run and shortened to 30 at the end of epoch 8 (resumed with --epochs 30) to fit a 3-hour session: epochs 1-8 followed the 34-epoch warm-up, so the learning rate went from 0.094 to 0.098 at the resume instead of passing 0.1. Weights are stored as fp16 and the evaluations were measured on them."'
-robustpaint eval --model imagenette_resnet18 --data "$data" --norm l2 --eps 0.857 --steps 20 --limit 1000
-robustpaint seeds fit --model imagenette_resnet18 --data "$data" --rank 32 --pool 4
+robustpaint eval --model imagenette_resnet18 --data "$data" --norm l2 --eps 0.857 --steps 20 --limit 1000 --update-shipped
+robustpaint seeds fit --model imagenette_resnet18 --data "$data" --rank 32 --pool 4 --update-shipped

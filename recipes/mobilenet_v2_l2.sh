@@ -17,5 +17,5 @@ robustpaint train --arch mobilenet_v2 --data "$data" --out "$out" --epochs 8 --b
 python recipes/ship_run.py "$out" mobilenet_v2 recipe_script='"recipes/mobilenet_v2_l2.sh"' \
   dataset='"cifar10 (cifar10-jpeg.tar.gz: 50,000 train / 8,000 test JPEG images)"' \
   notes='"Robust L2 (eps 0.5) MobileNetV2 for synthesis on weak machines: the small, fast model. Trained on a 2-core CPU in two stages of FGSM with random start, fp32 + channels_last (faster than bf16 for this network): 11 epochs one-cycle (recipe.init_from.recipe), then 8 epochs cosine from those weights (recipe). Layout: torchvision MobileNetV2 with the stem and the 160-channel stage at stride 1, so a 32x32 input ends on a 4x4 map (benchmarks/mobilenet_layout.py). Weights are stored as fp16 and the evaluations were measured on them."'
-robustpaint eval --model mobilenet_v2 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
-robustpaint seeds fit --model mobilenet_v2 --data "$data" --rank 32
+robustpaint eval --model mobilenet_v2 --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000 --update-shipped
+robustpaint seeds fit --model mobilenet_v2 --data "$data" --rank 32 --update-shipped

@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int(65_536), default=250)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-card", action="store_true", help="print only; leave the card unchanged")
+    p.add_argument("--update-shipped", action="store_true",
+                   help="also rewrite a shipped model's card (the project's recipes do; by default a shipped card "
+                        "keeps its measured figures and the result goes to the user data folder)")
 
     p = sub.add_parser("doctor", help="check the install; --gui also drives the window offscreen")
     p.add_argument("--gui", action="store_true", help="open the main window offscreen and run every task")
@@ -246,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--rank", type=_positive_int(4096), default=32)
     p.add_argument("--pool", type=_positive_int(64), default=1)
+    p.add_argument("--out", help="write the seeds here (.safetensors) instead of next to the model's weights")
+    p.add_argument("--update-shipped", action="store_true",
+                   help="replace a shipped model's seeds (the project's recipes do); refused otherwise")
     return parser
 
 
@@ -609,7 +615,14 @@ def _eval(args, argv: list[str]) -> int:
                       args.batch_size, args.device)
     result["command"] = "robustpaint " + " ".join(shlex.quote(a) for a in argv)
     print(json.dumps(result, indent=2))
-    if not args.no_card:
+    if not args.no_card and entry.origin == "shipped" and not args.update_shipped:
+        from robustpaint.core.atomic import atomic_write_text
+        from robustpaint.core.paths import user_data_dir
+        saved = user_data_dir() / "evaluations" / f"{entry.name}-{result['attack']}.json"
+        atomic_write_text(saved, json.dumps(result, indent=2) + "\n")
+        print(f"robustpaint: {entry.name} is a shipped model: its card keeps its measured figures; the result is "
+              f"in {saved} (--update-shipped rewrites the card)", file=sys.stderr)
+    elif not args.no_card:
         card = read_card(entry.card_path)
         card.setdefault("evaluations", [])
         card["evaluations"] = [e for e in card["evaluations"] if e.get("attack") != result["attack"]] + [result]
@@ -637,19 +650,26 @@ def _seeds(args) -> int:
     if args.seeds_command != "fit":
         raise UsageError("use 'robustpaint seeds fit --model NAME --data DIR'")
     model, card, _, entry = load_model_bundle(args.model)
+    target = Path(args.out) if args.out else entry.seeds_path
+    if args.out and target.suffix != ".safetensors":
+        raise UsageError(f"--out {target} should end in .safetensors")
+    if not args.out and entry.origin == "shipped" and not args.update_shipped:
+        raise UsageError(f"{entry.name} is a shipped model: its seeds are kept; write yours elsewhere with "
+                         f"--out FILE.safetensors (or --update-shipped, as the project's recipes do)")
+    _check_output_file(target)
     data = _at_model_size(load_split(args.data, "train"), card)
     if data.classes != model.classes:
         raise UsageError("the data's classes differ from the model's")
     seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool)
-    seeds.save(entry.seeds_path)
+    seeds.save(target)
     from robustpaint.core.atomic import atomic_write_text
-    atomic_write_text(entry.seeds_path.with_suffix(".json"), json.dumps({
+    atomic_write_text(target.with_suffix(".json"), json.dumps({
         "what": ("class-conditional Gaussian seeds for generation: per-class mean, low-rank factor, and the "
                  "residual's colour axes and power spectrum"),
         "model": entry.name, "rank": args.rank, "pool": args.pool, "data": str(args.data),
         "images": len(data.labels), "command": "robustpaint " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     }, indent=2) + "\n")
-    print(f"wrote {entry.seeds_path} ({entry.seeds_path.stat().st_size / 1e6:.1f} MB) and its card")
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and its card")
     return 0
 
 

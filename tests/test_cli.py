@@ -209,3 +209,45 @@ def test_train_into_an_impossible_folder_is_refused_before_reading_the_data(tmp_
     code, _, err = _run(["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "a-file" / "run")],
                         capsys)
     assert code == 2 and "is a file, not a folder" in err  # not "data not found": the output is checked first
+
+
+@pytest.fixture
+def shipped_tiny(tiny_model, tmp_path, monkeypatch):
+    """The tiny model as if it shipped inside the package (a private copy of the shipped folder)."""
+    from robustpaint.core.models import store
+    from robustpaint.core.models.checkpoint import save_model
+    folder = tmp_path / "shipped"
+    save_model(tiny_model, folder / "shiptiny.safetensors", {"dataset": "synthetic", "accuracy": {"clean": 0.86}})
+    monkeypatch.setattr(store, "shipped_models_dir", lambda: folder)
+    return folder / "shiptiny.safetensors"
+
+
+def _tiny_folder(tmp_path):
+    from test_train import make_folder
+    return make_folder(tmp_path / "data", per_class=4, size=32, classes=("cat", "dog", "ship", "truck"))
+
+
+def test_eval_of_a_shipped_model_keeps_its_card_and_saves_the_result_elsewhere(shipped_tiny, tmp_path, capsys):
+    card_before = shipped_tiny.with_suffix(".json").read_text()
+    code, out, err = _run(["eval", "--model", "shiptiny", "--data", str(_tiny_folder(tmp_path)), "--steps", "1"],
+                          capsys)
+    assert code == 0, err
+    assert shipped_tiny.with_suffix(".json").read_text() == card_before
+    assert "keeps its measured figures" in err
+    from robustpaint.core.paths import user_data_dir
+    saved = list((user_data_dir() / "evaluations").glob("shiptiny-*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["clean_images"] == 16
+    code, _, err = _run(["eval", "--model", "shiptiny", "--data", str(_tiny_folder(tmp_path)), "--steps", "1",
+                         "--update-shipped"], capsys)
+    assert code == 0 and "evaluations" in json.loads(shipped_tiny.with_suffix(".json").read_text())
+
+
+def test_seeds_fit_never_replaces_a_shipped_models_seeds_unasked(shipped_tiny, tmp_path, capsys):
+    data = str(_tiny_folder(tmp_path))
+    code, _, err = _run(["seeds", "fit", "--model", "shiptiny", "--data", data, "--rank", "2"], capsys)
+    assert code == 2 and "is a shipped model" in err
+    assert not shipped_tiny.with_name("shiptiny.seeds.safetensors").exists()
+    code, _, err = _run(["seeds", "fit", "--model", "shiptiny", "--data", data, "--rank", "2",
+                         "--out", str(tmp_path / "mine.seeds.safetensors")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "mine.seeds.safetensors").is_file() and (tmp_path / "mine.seeds.json").is_file()
