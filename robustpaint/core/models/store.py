@@ -8,7 +8,7 @@ from pathlib import Path
 from robustpaint.core.errors import ModelError
 from robustpaint.core.paths import shipped_models_dir, user_models_dir
 
-DEFAULT_MODEL = "resnet18"
+DEFAULT_MODEL = "imagenette_resnet18"  # paints 128-px photos; resnet18 and mobilenet_v2 paint 32-px CIFAR-10
 
 
 @dataclass(frozen=True)
