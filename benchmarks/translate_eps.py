@@ -22,10 +22,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     held_out_arguments(parser, n=40)
     parser.add_argument("--eps", default="4,7,10", help="radii at the model's size")
+    parser.add_argument("--step", type=float, help="step size at the model's size (default: the preset's)")
     args = parser.parse_args(argv)
     model, evaluator, images, labels = held_out_setup(args)
     targets = (labels + 1) % len(model.classes)
     _, step, steps = preset_values("translate", *images.shape[-2:], model_side=model.input_size, keep_photo=True)
+    step = args.step or step
     print(f"step {step:.3g}, {steps} steps\n| eps | target rate | SSIM to the source |\n|---|---|---|")
     for eps in (float(e) for e in args.eps.split(",")):
         out = images.clone()
