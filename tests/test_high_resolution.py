@@ -91,7 +91,7 @@ def test_a_card_with_a_nonsense_input_size_is_a_clear_error(tmp_path):
 def test_photo_models_take_the_papers_224_pixel_presets_scaled_to_their_side():
     eps, step, steps = preset_values("sketch", 128, 128, model_side=128)
     assert eps == pytest.approx(40 * 128 / 224) and step == pytest.approx(128 / 224) and steps == 60
-    assert preset_values("paint", 224, 224, model_side=224)[:2] == (70.0, 1.0)
+    assert preset_values("paint", 224, 224, model_side=224)[:2] == (PHOTO_PRESETS["paint"].eps, PHOTO_PRESETS["paint"].step_size)
     # 32-px models keep their own tuned table.
     assert preset_values("generate", 32, 32)[0] == PRESETS["generate"].eps
     assert set(PHOTO_PRESETS) == set(PRESETS)
