@@ -157,6 +157,22 @@ def main(argv=None) -> int:
         "classmap", image=grey, region_masks=regions, targets=(classes.index("church"), classes.index("golf_ball")),
         bf16=bf16)))
 
+    # The two defaults side by side at the same display size: the 32-px CIFAR-10 ResNet-18 (upscaled x4, smooth, as
+    # the app shows it) and this model, 4 samples of 4 classes each with each model's own generation preset.
+    small, _, small_seeds, _ = load_model_bundle("resnet18")
+    picks = {"resnet18": ["airplane", "horse", "ship", "truck"],
+             args.model: ["church", "golf_ball", "parachute", "garbage_truck"]}
+    rows = []
+    for name, (net, net_seeds) in (("resnet18", (small, small_seeds)), (args.model, (model, seeds))):
+        wanted = tuple(net.classes.index(c) for c in picks[name] for _ in range(4))
+        images = run(net, net_seeds, TaskRequest("generate", targets=wanted, candidates=len(wanted), seed=0,
+                                                 bf16=bf16))
+        if images.shape[-1] != side:
+            images = torch.nn.functional.interpolate(images, size=(side, side), mode="bilinear", align_corners=False)
+        rows.append(images)
+    save_grid(torch.cat(rows), OUT / "compare-resnet18-32px-vs-128px.png", columns=16, scale=1)
+    print("compare-resnet18-32px-vs-128px.png", flush=True)
+
     # scikit-image's photos (not Imagenette classes): a cat photo sketched towards a church, and the coffee cup
     # translated to a French horn with the photo kept.
     cat = skimage_photo("chelsea", side)
