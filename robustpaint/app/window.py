@@ -502,6 +502,7 @@ class MainWindow(QMainWindow):
         self.preview_dock = QDockWidget("Preview 1:1 and 2x", self)
         self.preview_dock.setWidget(self.preview_label)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.preview_dock)
+        self.preview_dock.hide()  # View > Preview shows it; open by default it takes the canvas's room
         self._build_neuron_browser()
 
     def _build_menus(self) -> None:
@@ -529,6 +530,10 @@ class MainWindow(QMainWindow):
         neurons = QAction("&Neuron browser", self, shortcut=QKeySequence("Ctrl+Shift+N"))
         neurons.triggered.connect(self.show_neuron_browser)
         view.addAction(neurons)
+        preview = self.preview_dock.toggleViewAction()
+        preview.setText("&Preview 1:1 and 2x")
+        preview.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        view.addAction(preview)
         smooth = QAction("&Smooth scaling", self, checkable=True)
         smooth.toggled.connect(self._set_smooth)
         smooth.setChecked(True)  # a photo reads as a photo; off shows the pixels as blocks
