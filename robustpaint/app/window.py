@@ -930,9 +930,7 @@ class MainWindow(QMainWindow):
         if request_id != self.classify_id or self.running:
             return  # an older canvas, or a run's own readout takes over
         self.last_top5 = [top5]
-        for bar, (name, p) in zip(self.top_bars, top5):
-            bar.setValue(int(p * 1000))
-            bar.setFormat(f"{name} {p * 100:.1f}%")
+        self._show_top5()
 
     def _show_top5(self) -> None:
         """The live top-5 of the image on the canvas: with candidates, the selected one's."""
