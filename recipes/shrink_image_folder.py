@@ -14,7 +14,7 @@ quality = int(sys.argv[4]) if len(sys.argv) > 4 else 75
 with tempfile.TemporaryDirectory() as tmp:
     if src.is_file():
         with tarfile.open(src) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         src = Path(tmp)
     train = next(src.rglob("train"))
     for file in sorted(train.glob("*/*")):
