@@ -5,7 +5,7 @@ against real test images, and a grid per setting.
 """
 import argparse
 import torch, time
-from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.models.bundle import load_model_bundle
 from robustpaint.core.train.data import load_split
 from robustpaint.core.tasks import TaskRequest, build_task
 from robustpaint.core.imageio import save_grid
@@ -15,7 +15,8 @@ parser.add_argument('--data', required=True)
 parser.add_argument('--out', default='.')
 parser.add_argument('settings', nargs='+', help='EPS:STEP:STEPS')
 args = parser.parse_args()
-m, card, seeds, _ = load_model_bundle(args.model)
+bundle = load_model_bundle(args.model)
+m, card, seeds = bundle.model, bundle.card, bundle.seeds
 test = load_split(args.data, 'test')
 real = torch.stack([torch.pdist(test.images[test.labels == k][:8].float().div(255).flatten(1)).mean() for k in range(10)]).mean().item()
 print(f'real test images: diversity {real:.2f}', flush=True)

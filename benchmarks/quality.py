@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from common import save_results
 from robustpaint.core.models import REPRESENTATION
-from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.models.bundle import load_model_bundle
 from robustpaint.core.tasks import TaskRequest, build_task, preset_values, smooth_fill
 from robustpaint.core.train.data import load_split, resize_images
 
@@ -60,8 +60,8 @@ def held_out_arguments(parser: argparse.ArgumentParser, n: int) -> None:
 def held_out_setup(args) -> tuple:
     """The synthesising model, the evaluator (both in eval mode) and `args.n` held-out test images with labels:
     images 1000 onwards of quality.py's shuffle, so a preset chosen on them is not scored on them."""
-    model, *_ = load_model_bundle(args.model)
-    evaluator, *_ = load_model_bundle(args.evaluator)
+    model = load_model_bundle(args.model).model
+    evaluator = load_model_bundle(args.evaluator).model
     model.eval()
     evaluator.eval()
     test = load_split(args.data, "test")
@@ -312,8 +312,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.n, args.per_class = 40, 4
     torch.manual_seed(0)
-    model, card, seeds, _ = load_model_bundle(args.model)
-    evaluator, ev_card, _, _ = load_model_bundle(args.evaluator)
+    bundle, evaluator_bundle = load_model_bundle(args.model), load_model_bundle(args.evaluator)
+    model, card, seeds = bundle.model, bundle.card, bundle.seeds
+    evaluator, ev_card = evaluator_bundle.model, evaluator_bundle.card
     if ev_card.get("role") != "evaluator":
         sys.exit(f"{args.evaluator} is not marked as an evaluator in its card (role: {ev_card.get('role')!r})")
     model.eval()

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from quality import _diversity, evaluator_outputs, evaluator_score
-from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.models.bundle import load_model_bundle
 
 
 def main(argv=None) -> int:
@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--evaluator", default="resnet9-evaluator")
     args = parser.parse_args(argv)
-    evaluator, _, _, _ = load_model_bundle(args.evaluator)
+    evaluator = load_model_bundle(args.evaluator).model
     print("| folder | images | evaluator accuracy | diversity (evaluator features) | evaluator score |\n|---|---|---|---|---|")
     for folder in args.folders:
         files = sorted(folder.glob("*.png"))

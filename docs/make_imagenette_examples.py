@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from robustpaint.core.device import cpu_supports_bf16
 from robustpaint.core.imageio import save_png
-from robustpaint.core.recipes import load_model_bundle
+from robustpaint.core.models.bundle import load_model_bundle
 from robustpaint.core.tasks import TaskRequest, build_task
 from robustpaint.core.train.data import load_split, resize_images
 
@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="imagenette_resnet18")
     parser.add_argument("--per-class", type=int, default=8)
     args = parser.parse_args(argv)
-    model, card, seeds, entry = load_model_bundle(args.model)
+    bundle = load_model_bundle(args.model)
+    model, card, seeds, entry = bundle.model, bundle.card, bundle.seeds, bundle.entry
     side, classes = model.input_size, model.classes
     bf16 = cpu_supports_bf16()
     OUT.mkdir(exist_ok=True)
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
 
     # The two defaults side by side at the same display size: the 32-px CIFAR-10 ResNet-18 (upscaled x4, smooth, as
     # the app shows it) and this model, 4 samples of 4 classes each with each model's own generation preset.
-    small, _, small_seeds, _ = load_model_bundle("resnet18")
+    small_bundle = load_model_bundle("resnet18")
+    small, small_seeds = small_bundle.model, small_bundle.seeds
     picks = {"resnet18": ["airplane", "horse", "ship", "truck"],
              args.model: ["church", "golf_ball", "parachute", "garbage_truck"]}
     rows = []

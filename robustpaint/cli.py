@@ -14,41 +14,13 @@ from pathlib import Path
 
 from robustpaint import __version__
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.tasks.base import TaskSpec, add_input_arguments, class_index
+from robustpaint.core.tasks.base import non_negative as _non_negative, positive_int as _positive_int
 
-TASK_COMMANDS = ("generate", "sketch", "inpaint", "translate", "superres", "paint")
 
 
 class UsageError(RobustPaintError):
     pass
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
-    return value
-
-
-def _positive_int(limit: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
-        return value
-    return parse
 
 
 def _seed(text: str) -> int:
@@ -85,83 +57,26 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
 
 
-def _add_fit_option(p: argparse.ArgumentParser, superres: bool = False) -> None:
-    if superres:
-        p.add_argument("--fit", choices=("crop", "scale"), default="scale",
-                       help="crop: take the centre square of a non-square input first; scale (default): keep its shape")
-        return
-    p.add_argument("--fit", choices=("crop", "scale"), default="crop",
-                   help="how a photo of another shape meets the model's square canvas: centre crop (default) or "
-                        "scale (distorts a non-square photo)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="robustpaint", description="Image synthesis with a single robust "
                                      "classifier. Without a command, starts the desktop app.")
     parser.add_argument("--version", action="version", version=f"robustpaint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="class-conditional generation from a Gaussian seed")
-    p.add_argument("--class", "--classes", dest="classes", required=True,
-                   help="class name(s), comma separated (with --class-map: one per colour, in palette order)")
-    p.add_argument("-n", "--count", type=_positive_int(1024), default=1, help="images per class")
-    p.add_argument("--temperature", type=_non_negative, default=1.0)
-    p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
-    p.add_argument("--size", type=_positive_int(1024), help="canvas side in pixels (default: the model's input size)")
-    p.add_argument("--grid", help="also write all images as one PNG, a row per class")
-    p.add_argument("--class-map", help="PNG of the canvas's size: each region in the colour of its class (the i-th "
-                                       "class owns the i-th palette colour: red, green, blue, yellow, ...; white = "
-                                       "no class), so each region reads as its own class")
-    _add_run_options(p, "output folder (default: .)")
-
-    for name, helptext in (("sketch", "move a drawing towards a class"),
-                           ("translate", "push an image towards another class")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("input")
-        p.add_argument("--to" if name == "translate" else "--class", dest="target", required=True,
-                       help="target class")
-        if name == "translate":
-            p.add_argument("--keep-photo", action="store_true",
-                           help="a small ball that keeps the source's layout (the paper's setting leaves it behind)")
-        _add_fit_option(p)
-        _add_run_options(p, "output PNG")
-
-    p = sub.add_parser("inpaint", help="fill the masked region so the image reads as its class")
-    p.add_argument("input")
-    p.add_argument("--mask", required=True, help="PNG, white = hole to fill")
-    p.add_argument("--class", dest="target", help="class to read as (default: the model's guess)")
-    p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the hole (default 10)")
-    p.add_argument("--fill", choices=("smooth", "mean"), default="smooth",
-                   help="start: the hole diffused from its border (default) or the paper's channel mean")
-    _add_fit_option(p)
-    _add_run_options(p, "output PNG")
-
-    p = sub.add_parser("superres", help="upsample, then move towards the class within a small ball")
-    p.add_argument("input")
-    p.add_argument("--factor", type=int, default=4, help="2 to 8")
-    p.add_argument("--no-consistency", dest="consistent", action="store_false",
-                   help="let the output's block means drift from the input (the paper's setting)")
-    p.add_argument("--class", dest="target", help="class (default: the model's guess)")
-    _add_fit_option(p, superres=True)
-    _add_run_options(p, "output PNG")
-
-    p = sub.add_parser("paint", help="feature painting: make a neuron fire inside the brushed region")
-    p.add_argument("input")
-    p.add_argument("--neuron", required=True,
-                   help="representation unit(s), comma separated, each with an optional strength: 12,40:-0.5 "
-                        "(a negative strength suppresses the feature)")
-    p.add_argument("--mask", required=True, help="PNG, white = where the feature should appear")
-    p.add_argument("--lam", type=_non_negative, help="weight of staying close outside the mask (default 90)")
-    _add_fit_option(p)
-    _add_run_options(p, "output PNG")
+    from robustpaint.core.tasks import TASKS
+    for spec in TASKS.values():
+        if type(spec).request_from_args is TaskSpec.request_from_args:
+            continue  # no command of its own (a class map is `generate --class-map`)
+        p = sub.add_parser(spec.name, help=spec.help)
+        spec.add_arguments(p)
+        _add_run_options(p, spec.out_help)
 
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
-    p.add_argument("input")
+    add_input_arguments(p)
     p.add_argument("--model", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--top", type=_positive_int(1000), default=5)
     p.add_argument("--json", action="store_true", help="one JSON object with classes, logits, probabilities")
-    _add_fit_option(p)
 
     p = sub.add_parser("neurons", help="neuron browser: what each representation unit draws, the classes it feeds")
     p.add_argument("--model", default=None)
@@ -272,17 +187,6 @@ def _check_device(name: str) -> str:
     return name
 
 
-def class_index(classes: list[str], name: str) -> int:
-    name = name.strip()
-    if name.isdigit() and int(name) < len(classes):
-        return int(name)
-    lowered = [c.lower() for c in classes]
-    if name.lower() in lowered:
-        return lowered.index(name.lower())
-    shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
-    raise UsageError(f"unknown class {name!r}; this model knows: {shown}")
-
-
 def _check_writable_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"output folder {folder} is a file")
@@ -332,127 +236,48 @@ class _Progress:
 
 
 def _run_task(args) -> int:
-    from robustpaint.core.imageio import load_mask, load_photo, save_png
-    from robustpaint.core.recipes import load_model_bundle, make_recipe, run_recipe
-    from robustpaint.core.tasks import preset_for
+    """A task's sub-command: its spec turns the options into a request; the request becomes the recipe that runs and
+    that every output PNG carries."""
+    from robustpaint.core.imageio import save_png
+    from robustpaint.core.models.bundle import load_model_bundle
+    from robustpaint.core.recipes import recipe_from_request, run_recipe
+    from robustpaint.core.tasks import get_task, scaled_config
 
     device = _check_device(args.device)
     bundle = load_model_bundle(args.model, device)
-    model, card, seeds, entry = bundle
-    fields = {"eps": args.eps, "step_size": args.step_size, "steps": args.steps, "norm": args.norm,
-              "seed": args.seed, "bf16": args.bf16, "track_best": args.best}
-    task = args.command
-    size = (model.input_size,) * 2
-
-    if task == "generate":
-        targets = [class_index(model.classes, c) for c in args.classes.split(",") if c.strip()]
-        if not targets:
-            raise UsageError("--class needs at least one class name")
-        fields["targets"] = [t for t in targets for _ in range(args.count)]
-        fields.update(candidates=len(fields["targets"]), temperature=args.temperature, size=args.size)
-        if args.class_map:
-            import torch
-
-            from robustpaint.core.classmap import read_class_map, seeded_start
-            from robustpaint.core.recipes import encode_class_map
-            if seeds is None:
-                raise UsageError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
-            side = args.size or size[0]
-            regions = read_class_map(args.class_map, (side, side), len(targets))
-            start = seeded_start(seeds, regions, targets, torch.Generator().manual_seed(args.seed), args.temperature)
-            task = "classmap"
-            names = "-".join(model.classes[t] for t in targets)
-            out_file = Path(args.out or ".") / f"classmap-{names}.png"
-            fields = {**fields, "targets": targets, "candidates": 1, "size": None, "temperature": None,
-                      "image": start, "class_map": encode_class_map(regions)}
-        if args.mix:
-            other, _, weight = args.mix.partition(":")
-            try:
-                w = float(weight or 0.5)
-            except ValueError:
-                raise UsageError(f"--mix takes CLASS:WEIGHT, not {args.mix!r}") from None
-            if not 0 <= w <= 1:
-                raise UsageError("the --mix weight must be between 0 and 1")
-            fields["mix"] = [class_index(model.classes, other), w]
-        out_dir = Path(args.out or ".")
-        _check_writable_folder(out_dir)
-        if args.grid:
-            _check_output_file(Path(args.grid), (getattr(args, "class_map", None),))
+    model = bundle.model
+    job = get_task(args.command).request_from_args(args, model, bundle.seeds, lambda line: _note(args, line))
+    spec = get_task(job.request.task)
+    outputs = job.outputs
+    if args.command == "generate":
+        _check_writable_folder(outputs[0].parent)
     else:
-        # Inputs are quantised to 8 bits as they are read, so the recipe replays them exactly. Super-resolution
-        # keeps a small input's size; a larger one is scaled down so that the output stays within the budget.
-        if task == "superres" and not 2 <= args.factor <= 8:
-            raise UsageError(f"--factor must be 2 to 8, not {args.factor}")
-        max_side = superres_max_output(model.input_size) // args.factor if task == "superres" else None
-        image, note, source_size = load_photo(args.input, None if task == "superres" else size, args.fit, max_side)
-        _note(args, note)
-        fields["image"] = image
-        if getattr(args, "mask", None):
-            fields["mask"] = load_mask(args.mask, tuple(image.shape[-2:]), source_size, args.fit)
-        if getattr(args, "target", None):
-            fields["targets"] = [class_index(model.classes, args.target)]
-        if task == "superres":
-            fields["factor"] = args.factor
-            fields["consistent"] = args.consistent
-        if task == "inpaint":
-            fields["fill"] = args.fill
-        if task == "translate" and args.keep_photo:
-            fields["keep_photo"] = True
-        if task == "paint":
-            try:
-                parts = [item.split(":") for item in args.neuron.split(",")]
-                fields["neurons"] = [int(p[0]) for p in parts]
-                weights = [float(p[1]) if len(p) == 2 else 1.0 for p in parts]
-                if any(len(p) > 2 for p in parts) or not all(math.isfinite(w) for w in weights):
-                    raise ValueError
-            except ValueError:
-                raise UsageError(f"--neuron takes UNIT or UNIT:STRENGTH, comma separated, not {args.neuron!r}") from None
-            if any(w != 1.0 for w in weights):
-                fields["neuron_weights"] = weights
-        if getattr(args, "lam", None) is not None:
-            fields["lam"] = args.lam
-        out_file = Path(args.out or f"{Path(args.input).stem}-{task}.png")
-        _check_output_file(out_file, (args.input, getattr(args, "mask", None), getattr(args, "strength", None)))
-
+        _check_output_file(outputs[0], (*job.inputs, args.strength))
+    if getattr(args, "grid", None):
+        _check_output_file(Path(args.grid), job.inputs)
+    request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
+                                  seed=args.seed, bf16=args.bf16, track_best=args.best)
     if args.strength:
-        if task == "generate":
-            canvas = (args.size or size[0],) * 2
-        elif task == "superres":
-            canvas = tuple(d * args.factor for d in fields["image"].shape[-2:])
-        else:
-            canvas = tuple(fields["image"].shape[-2:])
-        fields["change_mask"] = _strength_map(args.strength, canvas)
-
-    recipe = make_recipe(task, entry.name, card.get("weights_sha256", ""), **fields)
-    steps = args.steps or preset_for(task, model.input_size, bool(fields.get("keep_photo"))).steps
+        request = request.replace(change_mask=_strength_map(args.strength,
+                                                            spec.output_shape(request, model.input_size)))
+    recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256)
+    h, w = spec.output_shape(request, model.input_size)
+    steps = scaled_config(request, h, w, model.input_size).steps
     with _Progress(args, steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
     if "guessed_probability" in recipe:
         target = recipe["target"][0]
         _note(args, f"target: {model.classes[target]}, the model's guess at {recipe['guessed_probability'][0]:.0%}")
-
-    if task == "generate":
-        written = []
-        for i, (img, t) in enumerate(zip(images, fields["targets"])):
-            path = out_dir / f"{model.classes[t]}-{i:03d}.png"
-            # Each file replays its own image: the recipe names the batch and this image's index in it.
-            save_png(img, path, {**recipe, "index": i})
-            written.append(str(path))
-        if args.grid:
-            from robustpaint.core.imageio import save_grid
-            save_grid(images, args.grid, columns=args.count, recipe=recipe)
-            written.append(args.grid)
-        print("\n".join(written))
-    else:
-        save_png(images[0], out_file, recipe)
-        print(out_file)
+    for i, path in enumerate(outputs):
+        # Each file replays its own image: the recipe names the batch and this image's index in it.
+        save_png(images[i], path, {**recipe, "index": i} if len(outputs) > 1 else recipe)
+    written = [str(p) for p in outputs]
+    if getattr(args, "grid", None):
+        from robustpaint.core.imageio import save_grid
+        save_grid(images, args.grid, columns=args.count, recipe=recipe)
+        written.append(args.grid)
+    print("\n".join(written))
     return 0
-
-
-def superres_max_output(model_side: int) -> int:
-    """The longest side a super-resolution output may have: 8 model sides, and at least 1024 px; a larger input is
-    scaled down to fit before any tensor is made."""
-    return max(8 * model_side, 1024)
 
 
 def _note(args, line: str | None) -> None:
@@ -464,9 +289,10 @@ def _note(args, line: str | None) -> None:
 def _neurons(args) -> int:
     from robustpaint.core.imageio import save_png
     from robustpaint.core.neurons import NeuronCache, check_units, neuron_index, write_index
-    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.models.bundle import load_model_bundle
 
-    model, card, _, entry = load_model_bundle(args.model)
+    bundle = load_model_bundle(args.model)
+    model, card, entry = bundle.model, bundle.card, bundle.entry
     if args.units:
         try:
             units = [int(u) for u in args.units.split(",")]
@@ -506,9 +332,9 @@ def _classify(args) -> int:
     import torch
 
     from robustpaint.core.imageio import load_photo
-    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.models.bundle import load_model_bundle
 
-    model, card, _, _ = load_model_bundle(args.model, _check_device(args.device))
+    model = load_model_bundle(args.model, _check_device(args.device)).model
     image, note, _ = load_photo(args.input, (model.input_size,) * 2, args.fit)
     if not args.json:
         _note(args, note)
@@ -602,11 +428,12 @@ def _train(args) -> int:
 
 def _eval(args, argv: list[str]) -> int:
     from robustpaint.core.models.checkpoint import read_card, write_card
-    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.models.bundle import load_model_bundle
     from robustpaint.core.train.evaluate import evaluate
     from robustpaint.core.train.data import load_split
 
-    model, card, _, entry = load_model_bundle(args.model, _check_device(args.device))
+    bundle = load_model_bundle(args.model, _check_device(args.device))
+    model, card, entry = bundle.model, bundle.card, bundle.entry
     data = _at_model_size(load_split(args.data, args.split), card)
     if data.classes != model.classes:
         raise UsageError(f"the data's classes {data.classes[:5]}... differ from the model's {model.classes[:5]}...")
@@ -643,13 +470,14 @@ def _at_model_size(data, card: dict):
 
 
 def _seeds(args) -> int:
-    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.models.bundle import load_model_bundle
     from robustpaint.core.seeds import fit_seeds
     from robustpaint.core.train.data import load_split
 
     if args.seeds_command != "fit":
         raise UsageError("use 'robustpaint seeds fit --model NAME --data DIR'")
-    model, card, _, entry = load_model_bundle(args.model)
+    bundle = load_model_bundle(args.model)
+    model, card, entry = bundle.model, bundle.card, bundle.entry
     target = Path(args.out) if args.out else entry.seeds_path
     if args.out and target.suffix != ".safetensors":
         raise UsageError(f"--out {target} should end in .safetensors")
@@ -686,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         from robustpaint.launch import start_gui
         return start_gui()
     try:
-        if args.command in TASK_COMMANDS:
+        from robustpaint.core.tasks import TASKS
+        if args.command in TASKS:
             return _run_task(args)
         handlers = {"classify": _classify, "neurons": _neurons, "replay": _replay, "models": _models, "train": _train,
                     "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}

@@ -13,7 +13,7 @@ from robustpaint.cli import main
 from robustpaint.core.imageio import load_mask, load_photo, read_recipe
 from robustpaint.core.models import build_classifier
 from robustpaint.core.models.checkpoint import load_model, save_model
-from robustpaint.core.tasks import PHOTO_PRESETS, PRESETS, TASKS, TaskRequest, build_task, preset_values
+from robustpaint.core.tasks import TASKS, TaskRequest, build_task, preset_values
 
 SIDE = 64
 CLASSES = ["church", "golf_ball", "parachute", "tench"]
@@ -91,15 +91,15 @@ def test_a_card_with_a_nonsense_input_size_is_a_clear_error(tmp_path):
 def test_photo_models_take_the_papers_224_pixel_presets_scaled_to_their_side():
     eps, step, steps = preset_values("sketch", 128, 128, model_side=128)
     assert eps == pytest.approx(40 * 128 / 224) and step == pytest.approx(128 / 224) and steps == 60
-    assert preset_values("paint", 224, 224, model_side=224)[:2] == (PHOTO_PRESETS["paint"].eps, PHOTO_PRESETS["paint"].step_size)
+    assert preset_values("paint", 224, 224, model_side=224)[:2] == (TASKS["paint"].photo_preset.eps, TASKS["paint"].photo_preset.step_size)
     # 32-px models keep their own tuned table.
-    assert preset_values("generate", 32, 32)[0] == PRESETS["generate"].eps
-    assert set(PHOTO_PRESETS) == set(PRESETS)
+    assert preset_values("generate", 32, 32)[0] == TASKS["generate"].preset.eps
+    assert all(spec.photo_preset.side == 224 for spec in TASKS.values())
     kept = preset_values("translate", 128, 128, model_side=128, keep_photo=True)[0]
     assert kept < preset_values("translate", 128, 128, model_side=128)[0] / 1.5
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_runs_two_steps_at_the_models_size(task):
     from robustpaint.core.seeds import fit_seeds
     model = _photo_model()
@@ -224,7 +224,7 @@ def test_cli_generate_paints_at_the_models_size_from_upsampled_low_resolution_se
 def test_superres_refuses_a_factor_outside_2_to_8_in_one_line(installed_photo_model, tmp_path, capsys):
     path = _photo(tmp_path / "p.png", 16, 16)
     assert main(["superres", str(path), "--factor", "0", "--model", "photo", "--out", str(tmp_path / "o.png")]) == 2
-    assert "--factor must be 2 to 8" in capsys.readouterr().err
+    assert "factor must be 2 to 8, not 0" in capsys.readouterr().err
 
 
 def test_training_on_random_resized_crops_writes_the_training_size_into_the_card(tmp_path):
@@ -377,4 +377,4 @@ def test_keep_the_photo_is_offered_for_photo_models_only(qtbot, photo_window, in
     win.model_combo.setCurrentText("tiny")
     qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
     assert win.keep_photo_check.isHidden()
-    assert win.eps_slider.value() == pytest.approx(PRESETS["translate"].eps, abs=0.01)
+    assert win.eps_slider.value() == pytest.approx(TASKS["translate"].preset.eps, abs=0.01)

@@ -84,12 +84,13 @@ def test_every_shipped_model_loads_and_its_card_says_how_it_was_made_and_measure
     import json
 
     from robustpaint.core.models.store import list_models
-    from robustpaint.core.recipes import load_model_bundle
+    from robustpaint.core.models.bundle import load_model_bundle
     shipped = [e for e in list_models() if e.origin == "shipped"]
     assert "resnet18" in {e.name for e in shipped}
     for entry in shipped:
         card = json.loads(entry.card_path.read_text())
-        model, loaded_card, seeds, _ = load_model_bundle(entry.name)  # checks the weights' sha256 against the card
+        bundle = load_model_bundle(entry.name)
+        model, loaded_card, seeds = bundle.model, bundle.card, bundle.seeds  # checks the weights' sha256 against the card
         assert loaded_card["weights_sha256"] == card["weights_sha256"]
         evaluation = card["evaluations"][-1]
         assert evaluation["command"].startswith(f"robustpaint eval --model {entry.name} ")

@@ -5,7 +5,7 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 from robustpaint.core.seeds import fit_seeds
-from robustpaint.core.tasks import PRESETS, TASKS, TaskRequest, build_task
+from robustpaint.core.tasks import TASKS, TaskRequest, build_task
 
 CONFIG = PGDConfig(norm="l2", eps=3.0, step_size=0.3, steps=5)
 
@@ -99,7 +99,7 @@ def seeds():
     return fit_seeds(images, torch.arange(20) % 4, 4, rank=3)
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_builds_and_five_steps_lower_its_loss(tiny_model, seeds, task):
     setup = build_task(tiny_model, _request(task, tiny_model), seeds)
     opt = setup.optimizer(tiny_model)
@@ -154,12 +154,12 @@ def test_smooth_fill_continues_the_border_and_keeps_the_rest():
 
 
 def test_recipes_from_before_the_fill_and_consistency_options_replay_as_they_were():
-    from robustpaint.core.recipes import make_recipe, request_from_recipe
+    from robustpaint.core.recipes import recipe_from_request, request_from_recipe
     old = {"recipe_version": 1, "task": "inpaint", "model": "m"}
     assert request_from_recipe(old).fill == "mean" and request_from_recipe(old).consistent is False
-    new = make_recipe("superres", "m", "", factor=2)
+    new = recipe_from_request(TaskRequest("superres", factor=2), "m", "")
     assert new["consistent"] is True and request_from_recipe(new).consistent is True
-    assert request_from_recipe(make_recipe("inpaint", "m", "")).fill == "smooth"
+    assert request_from_recipe(recipe_from_request(TaskRequest("inpaint"), "m", "")).fill == "smooth"
 
 
 def test_inpainting_starts_from_the_chosen_fill(tiny_model):
@@ -176,15 +176,15 @@ def test_presets_scale_with_canvas_size():
     from robustpaint.core.tasks import scaled_config
     small = scaled_config(TaskRequest("sketch"), 32, 32)
     large = scaled_config(TaskRequest("sketch"), 64, 64)
-    assert small.eps == PRESETS["sketch"].eps and large.eps == pytest.approx(2 * small.eps)
+    assert small.eps == TASKS["sketch"].preset.eps and large.eps == pytest.approx(2 * small.eps)
 
 
 def test_superres_radius_shrinks_with_the_factor():
     from robustpaint.core.tasks import preset_values, scaled_config
-    assert preset_values("superres", 32, 32, factor=8)[:2] == (PRESETS["superres"].eps, PRESETS["superres"].step_size)
+    assert preset_values("superres", 32, 32, factor=8)[:2] == (TASKS["superres"].preset.eps, TASKS["superres"].preset.step_size)
     x2, x4 = (scaled_config(TaskRequest("superres", factor=f), 32, 32) for f in (2, 4))
-    assert x2.eps == pytest.approx(PRESETS["superres"].eps * 3 ** -0.5)
-    assert x2.eps < x4.eps < PRESETS["superres"].eps and x2.steps == x4.steps == PRESETS["superres"].steps
+    assert x2.eps == pytest.approx(TASKS["superres"].preset.eps * 3 ** -0.5)
+    assert x2.eps < x4.eps < TASKS["superres"].preset.eps and x2.steps == x4.steps == TASKS["superres"].preset.steps
     assert scaled_config(TaskRequest("superres", factor=2, eps=2.0), 32, 32).eps == 2.0  # the user's value wins
 
 

@@ -7,6 +7,7 @@ masks travel inside the recipe as PNG bytes, so a replay needs nothing but the m
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import math
 from collections.abc import Callable
@@ -17,15 +18,14 @@ from PIL import Image
 
 from robustpaint import __version__
 from robustpaint.core.errors import ModelError, RobustPaintError
-from robustpaint.core.models.checkpoint import load_model
-from robustpaint.core.models.store import find_model
-from robustpaint.core.seeds import ClassSeeds
-from robustpaint.core.tasks import TaskRequest, build_task
+from robustpaint.core.models.bundle import ModelBundle, load_model_bundle
+from robustpaint.core.tasks import TaskRequest, build_task, get_task
 
 RECIPE_VERSION = 1
-_TENSOR_FIELDS = ("image", "mask", "change_mask")  # change_mask: the strength map, gray levels kept
-_REQUEST_FIELDS = ("targets", "neurons", "neuron_weights", "eps", "step_size", "steps", "norm", "lam", "activation_weight", "factor",
-                   "temperature", "mix", "candidates", "size", "seed", "bf16", "track_best", "fill", "consistent", "keep_photo")
+# Images, as 8-bit PNG (gray levels kept for the strength map); the class regions travel as `class_map`.
+_TENSOR_FIELDS = ("image", "mask", "change_mask", "anchor")
+_SKIPPED_FIELDS = ("task", "region_masks", *_TENSOR_FIELDS)
+_REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRequest) if f.name not in _SKIPPED_FIELDS)
 
 
 def encode_image(t: torch.Tensor) -> str:
@@ -66,17 +66,23 @@ def decode_image(text: str) -> torch.Tensor:
 _FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False}
 
 
-def make_recipe(task: str, model_name: str, model_sha256: str, **fields) -> dict:
-    if task == "inpaint":
-        fields.setdefault("fill", TaskRequest.fill)
-    if task == "superres":
-        fields.setdefault("consistent", TaskRequest.consistent)
-    recipe = {"recipe_version": RECIPE_VERSION, "robustpaint": __version__, "task": task, "model": model_name,
+def recipe_from_request(request: TaskRequest, model_name: str, model_sha256: str, **extra) -> dict:
+    """The recipe of a request: every value it holds (images as PNG text), so that `request_from_recipe` gives the
+    same request back and a replay makes the same pixels. The CLI, the app's export and `replay` all use this pair.
+    `extra`: what else the recipe records (the image's index in a batch, the task's notes)."""
+    recipe = {"recipe_version": RECIPE_VERSION, "robustpaint": __version__, "task": request.task, "model": model_name,
               "model_sha256": model_sha256}
-    for key, value in fields.items():
-        if value is None:
-            continue
-        recipe[key] = encode_image(value) if key in _TENSOR_FIELDS else value
+    for key in _REQUEST_FIELDS:
+        value = getattr(request, key)
+        if value is not None:
+            recipe[key] = list(value) if isinstance(value, tuple) else value
+    for key in _TENSOR_FIELDS:
+        value = getattr(request, key)
+        if value is not None:
+            recipe[key] = encode_image(value)
+    if request.region_masks is not None:
+        recipe["class_map"] = encode_class_map(request.region_masks)
+    recipe.update(extra)
     return recipe
 
 
@@ -149,12 +155,7 @@ def check_recipe(recipe: dict) -> None:
 
 def check_budget(request: TaskRequest, side: int) -> None:
     """Refuses a run whose batch of pixels or whose steps x pixels is over the budget (see MAX_BATCH_PIXELS)."""
-    if request.image is not None:
-        h, w = request.image.shape[-2:]
-        if request.task == "superres":
-            h, w = h * request.factor, w * request.factor
-    else:
-        h = w = request.size or side
+    h, w = get_task(request.task).output_shape(request, side)
     batch = max(request.candidates, 1)
     pixels = batch * h * w
     if pixels > MAX_BATCH_PIXELS:
@@ -185,6 +186,8 @@ def request_from_recipe(recipe: dict) -> TaskRequest:
         values["mask"] = (values["mask"][:, :1] >= 0.5).float()
     if "change_mask" in values:
         values["change_mask"] = values["change_mask"][:, :1]
+    if "anchor" in values and "image" in values and values["anchor"].shape[-2:] != values["image"].shape[-2:]:
+        raise RobustPaintError("the recipe's anchor and image differ in size")
     if "class_map" in recipe:
         labels = (decode_image(recipe["class_map"])[0, 0] * 255).round().long() - 1
         values["region_masks"] = torch.stack([(labels == i).float() for i in range(len(values.get("targets", ())))])
@@ -199,26 +202,19 @@ def encode_class_map(regions: torch.Tensor) -> str:
     return encode_image((labels / 255)[None, None])
 
 
-def load_model_bundle(name: str | None, device: str = "cpu"):
-    """(model, card, seeds or None, entry) for a model name or path."""
-    entry = find_model(name)
-    model, card = load_model(entry.weights)
-    seeds = ClassSeeds.load(entry.seeds_path) if entry.seeds_path.is_file() else None
-    return model.to(device), card, seeds, entry
-
-
-def run_recipe(recipe: dict, device: str = "cpu", model_bundle=None,
+def run_recipe(recipe: dict, device: str = "cpu", bundle: ModelBundle | None = None,
                progress: Callable[[int, float], None] | None = None) -> tuple[torch.Tensor, dict]:
     """Runs a recipe to the end; returns the images (N x 3 x H x W) and the recipe with the task's notes."""
     check_recipe(recipe)
-    model, card, seeds, _ = model_bundle or load_model_bundle(recipe.get("model"), device)
+    bundle = bundle or load_model_bundle(recipe.get("model"), device)
     expected = recipe.get("model_sha256")
-    if expected and card.get("weights_sha256") and expected != card["weights_sha256"]:
+    if expected and bundle.sha256 and expected != bundle.sha256:
         raise ModelError(f"the recipe was made with other weights of {recipe.get('model')!r} "
-                         f"(sha256 {expected[:12]}..., installed {card['weights_sha256'][:12]}...)")
+                         f"(sha256 {expected[:12]}..., installed {bundle.sha256[:12]}...)")
     request = request_from_recipe(recipe)
+    model = bundle.model
     check_budget(request, model.input_size)
-    setup = build_task(model, request, seeds)
+    setup = build_task(model, request, bundle.seeds)
     optimizer = setup.optimizer(model)
     for result in optimizer.run():
         if progress is not None:

@@ -1,0 +1,400 @@
+"""What every task shares: the request, the preset, the parameter table, the spec a task module declares, and the
+one function that turns a request into a start image, an objective and a constraint.
+
+Presets come in two tables per task: one for 32-pixel models (CIFAR-10), tuned on them, and one for models of
+photos (input side `PHOTO_MODEL_SIDE` and up, e.g. Imagenette at 128 px), from the paper's 224-pixel settings. Each
+preset states its values at a reference side; L2 radii and step sizes scale with the square root of the pixel
+count, so a value is multiplied by sqrt(h*w) / side for a canvas of h x w (the paper's 224-pixel numbers are divided
+by 7 at 32 px and by 1.75 at 128 px).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+from robustpaint.core.seeds import ClassSeeds
+
+PHOTO_MODEL_SIDE = 64  # models trained at this side or more use the photo presets
+
+
+@dataclass(frozen=True)
+class Preset:
+    eps: float
+    step_size: float
+    steps: int
+    why: str
+    norm: str = "l2"
+    side: int = 32  # the canvas side the values are given for
+    inside_mask_only: bool = False  # inpaint: only the hole may change (unless the request has a strength map)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One knob a task may use: the app's row (label, range, tooltip) and the default when a request leaves it."""
+
+    label: str
+    default: object = None
+    low: float = 0.0
+    high: float = 0.0
+    help: str = ""
+
+
+# Every knob any task uses; a task names the ones it uses (and may override a default) in its spec.
+PARAMETERS: dict[str, Parameter] = {
+    "class": Parameter("Class", help="the class the image should read as"),
+    "keep": Parameter("", True, help="a small ball: the result keeps the source photo and still reads as the target "
+                                     "class (off: the paper's wide ball, free to leave the photo behind)"),
+    "neuron": Parameter("Features", help="representation units and their strengths (negative suppresses)"),
+    "regions": Parameter("Region classes", help="the class of each region colour"),
+    "candidates": Parameter("Candidates", 1, 1, 16, "generate this many samples at once (batched) and pick one"),
+    "temperature": Parameter("Temperature", 1.0, 0.0, 2.0, "seed temperature: 0 = the class mean, 1 = as varied as "
+                                                            "the data"),
+    "mix": Parameter("Mix with", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)"),
+    "eps": Parameter("Epsilon", None, 0.0, 120.0, "radius of the ball around the start image"),
+    "step": Parameter("Step size", None, 0.01, 2.0, "PGD step size"),
+    "steps": Parameter("Steps", None, 1, 1000, "number of PGD steps"),
+    "lam": Parameter("Lambda", 10.0, 0.0, 200.0, "weight of staying close outside the mask"),
+    "seed": Parameter("Seed", 0, 0, 2**31 - 1, "random seed of the start"),
+    "factor": Parameter("Factor", 4, 2, 8, "upsampling factor"),
+}
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """Everything a task needs, as plain values: the CLI builds one from its options, the app from its canvas and
+    panel, a replay from a recipe (see `recipes`); the worker receives it as it is."""
+
+    task: str
+    image: torch.Tensor | None = None  # 1 x 3 x H x W in [0,1] (not used by generate)
+    mask: torch.Tensor | None = None  # 1 x 1 x H x W: hole (inpaint), brushed region (paint)
+    targets: tuple[int, ...] = ()  # class per candidate (generate) or the target class (others)
+    neurons: tuple[int, ...] = ()  # paint: representation units
+    neuron_weights: tuple[float, ...] = ()  # paint: one per neuron (the feature sliders; negative suppresses)
+    region_masks: torch.Tensor | None = None  # classmap: K x H x W
+    eps: float | None = None
+    step_size: float | None = None
+    steps: int | None = None
+    norm: str = "l2"
+    lam: float | None = None  # weight of "stay close outside the mask" (default: the task's)
+    activation_weight: float = 0.1  # paint
+    factor: int = 4  # superres
+    keep_photo: bool = False  # translate: the small-ball preset that keeps the source's layout
+    temperature: float = 1.0  # generate, and a class map's seeded start
+    mix: tuple[int, float] | None = None  # generate: (other class, weight)
+    candidates: int = 1
+    size: int | None = None  # generate / class map without an image: canvas side (default: the model's input size)
+    seed: int = 0
+    bf16: bool = False
+    track_best: bool = False
+    fill: str = "smooth"  # inpaint: start from a smooth fill of the hole ("smooth") or the paper's channel mean
+    consistent: bool = True  # superres: keep the output's block means equal to the input
+    change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
+    anchor: torch.Tensor | None = None  # sketch/translate/paint/classmap: keep the ball around this image, not the start
+
+    def replace(self, **changes) -> "TaskRequest":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class TaskSetup:
+    start: torch.Tensor
+    anchor: torch.Tensor
+    objective: obj.Objective
+    config: PGDConfig
+    change_mask: torch.Tensor | None = None
+    notes: dict = field(default_factory=dict)
+    constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def optimizer(self, model) -> PGDOptimizer:
+        return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask,
+                            self.constraint)
+
+
+@dataclass
+class Built:
+    """What a task's `build` returns: the start images, the centre of the ball, the objective, and optionally a
+    strength map and a projection applied after every step."""
+
+    start: torch.Tensor
+    objective: obj.Objective
+    anchor: torch.Tensor | None = None  # default: the start
+    change_mask: torch.Tensor | None = None
+    constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+@dataclass
+class CliJob:
+    """What a task's command line gives the CLI: the request, one output path per image to write, and the files
+    that must not be overwritten."""
+
+    request: TaskRequest
+    outputs: list[Path]
+    inputs: tuple = ()
+
+
+class Context:
+    """What `build` may use besides the request: the model, the seeds, the device, the seeded generator, and the
+    notes that go back to the user (and into the recipe)."""
+
+    def __init__(self, model, request: TaskRequest, seeds: ClassSeeds | None):
+        self.model, self.request, self.seeds = model, request, seeds
+        self.device = next(model.parameters()).device
+        self.generator = torch.Generator().manual_seed(request.seed)
+        self.n = request.candidates
+        self.notes: dict = {}
+
+    def image(self) -> torch.Tensor:
+        """The request's image as a batch of `candidates`."""
+        if self.request.image is None:
+            raise RobustPaintError(f"{self.request.task} needs an input image")
+        return batch_of(self.request.image.float(), self.n)
+
+    def mask(self, image: torch.Tensor) -> torch.Tensor:
+        mask = self.request.mask
+        if mask is None:
+            raise RobustPaintError(f"{self.request.task} needs a mask")
+        if tuple(mask.shape[-2:]) != tuple(image.shape[-2:]):
+            raise RobustPaintError(f"mask is {tuple(mask.shape[-2:])}, image is {tuple(image.shape[-2:])}")
+        if float(mask.sum()) == 0:
+            raise RobustPaintError("the mask is empty: brush the region first")
+        return mask.float()
+
+    def targets(self, n: int | None = None, default: torch.Tensor | None = None) -> torch.Tensor:
+        """The requested classes repeated to `n` images, or `default` when none was given."""
+        n = self.n if n is None else n
+        num = len(self.model.classes)
+        if self.request.targets:
+            bad = [t for t in self.request.targets if not 0 <= t < num]
+            if bad:
+                raise RobustPaintError(f"class index {bad[0]} out of range (model has {num} classes)")
+            t = torch.tensor(self.request.targets, dtype=torch.long)
+            return t.repeat((n + len(t) - 1) // len(t))[:n]
+        if default is None:
+            raise RobustPaintError(f"{self.request.task} needs a target class")
+        return default
+
+    @torch.no_grad()
+    def targets_or_guess(self, start: torch.Tensor) -> torch.Tensor:
+        """The requested class, or the model's guess for each start image (its probability noted, so the user
+        learns what was chosen)."""
+        if self.request.targets:
+            targets = self.targets()
+        else:
+            probabilities = self.model(start.to(self.device)).float().softmax(1)
+            confidence, guess = probabilities.max(1)
+            self.notes["guessed_probability"] = [round(float(p), 4) for p in confidence.cpu()]
+            targets = guess.cpu()
+        self.notes["target"] = targets.tolist()
+        return targets
+
+    def anchor(self, image: torch.Tensor) -> torch.Tensor:
+        """The centre of the ball: the start image, or the request's anchor (the app's "keep the original" mode)."""
+        if self.request.anchor is None:
+            return image
+        if self.request.anchor.shape[-2:] != image.shape[-2:]:
+            raise RobustPaintError("the anchor image and the canvas differ in size")
+        return batch_of(self.request.anchor.float(), image.shape[0])
+
+    def lam(self, spec: "TaskSpec") -> float:
+        return float(spec.default("lam") if self.request.lam is None else self.request.lam)
+
+
+class TaskSpec:
+    """A task: its name and label, its presets, the parameters it uses, and how it builds a run.
+
+    A task module subclasses this once and registers an instance (`register`); the app's panel, the CLI's
+    sub-commands, the recipe reader and the tests all read the registry."""
+
+    name: str = ""
+    label: str = ""
+    help: str = ""
+    preset: Preset  # for 32-pixel models
+    photo_preset: Preset  # for models of photos, stated at 224 px
+    parameters: tuple[str, ...] = ("eps", "step", "steps")  # the knobs it uses (keys of PARAMETERS)
+    defaults: dict = {}  # its own defaults where they differ from PARAMETERS'
+    reads: frozenset = frozenset({"image"})  # canvas layers it reads: image, mask, regions (a stroke there restarts it)
+    out_help = "output PNG"
+
+    def default(self, key: str):
+        return self.defaults.get(key, PARAMETERS[key].default)
+
+    def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
+        return self.photo_preset if model_side >= PHOTO_MODEL_SIDE else self.preset
+
+    def radius_scale(self, factor: int) -> float:
+        """A further scale of the preset radius and step (super-resolution: by its factor)."""
+        return 1.0
+
+    def canvas_input(self, canvas: np.ndarray, factor: int) -> np.ndarray:
+        """The request's image from the app's canvas (H x W x 3): the canvas itself for most tasks."""
+        return canvas
+
+    def output_shape(self, request: TaskRequest, model_side: int) -> tuple[int, int]:
+        """The (h, w) of the images a run makes."""
+        if request.image is not None:
+            return tuple(request.image.shape[-2:])
+        side = request.size or model_side
+        return side, side
+
+    def build(self, ctx: Context) -> Built:
+        raise NotImplementedError
+
+    # The command line: options of the sub-command and the request they make.
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_input_arguments(parser)
+
+    def request_from_args(self, args, model, seeds, note: Callable[[str | None], None]) -> CliJob:
+        raise NotImplementedError
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Adds a task to the registry (a task module calls this once; a test may add its own)."""
+    if not spec.name or spec.name in TASKS and type(TASKS[spec.name]) is not type(spec):
+        raise ValueError(f"task name {spec.name!r} is empty or taken")
+    TASKS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    TASKS.pop(name, None)
+
+
+def get_task(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise RobustPaintError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def preset_for(task: str, model_side: int = 32, keep_photo: bool = False) -> Preset:
+    """The preset of a task for a model trained at `model_side` pixels (32: CIFAR table, >= 64: photo table)."""
+    return get_task(task).preset_for(model_side, keep_photo)
+
+
+def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4, model_side: int = 32,
+                  keep_photo: bool = False) -> tuple[float, float, int]:
+    """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor) and
+    a model trained at `model_side`: the one place for this scaling, used by the engine (so by the CLI too) and by
+    the app's sliders."""
+    spec = get_task(task)
+    preset = spec.preset_for(model_side, keep_photo)
+    scale = (height * width) ** 0.5 / preset.side if norm == "l2" else 1.0
+    scale *= spec.radius_scale(factor)
+    return preset.eps * scale, preset.step_size * scale, preset.steps
+
+
+def scaled_config(request: TaskRequest, height: int, width: int, model_side: int = 32) -> PGDConfig:
+    """The request's values, or the task preset scaled to an h x w canvas."""
+    eps, step_size, steps = preset_values(request.task, height, width, request.norm, request.factor, model_side,
+                                          request.keep_photo)
+    return PGDConfig(
+        norm=request.norm,
+        eps=request.eps if request.eps is not None else eps,
+        step_size=request.step_size if request.step_size is not None else step_size,
+        steps=request.steps if request.steps is not None else steps,
+        track_best=request.track_best,
+        bf16=request.bf16,
+    ).validate()
+
+
+def batch_of(image: torch.Tensor, n: int) -> torch.Tensor:
+    return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
+
+
+@torch.no_grad()
+def predicted_classes(model, images: torch.Tensor) -> torch.Tensor:
+    return model(images).argmax(1)
+
+
+def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> TaskSetup:
+    """Turns a request into a start image, an objective and a constraint (the task's spec says how)."""
+    spec = get_task(request.task)
+    if request.candidates < 1:
+        raise RobustPaintError("the number of candidates must be at least 1")
+    ctx = Context(model, request, seeds)
+    built = spec.build(ctx)
+    start = built.start
+    anchor = start if built.anchor is None else built.anchor
+    change = request.change_mask if built.change_mask is None else built.change_mask
+    config = scaled_config(request, start.shape[-2], start.shape[-1], model.input_size)
+    device = ctx.device
+    return TaskSetup(start.to(device), anchor.to(device), built.objective, config,
+                     None if change is None else change.to(device), ctx.notes, built.constraint)
+
+
+# --- the command line's shared pieces (argparse types and options; the CLI adds the run options) ---------------
+
+def class_index(classes: list[str], name: str) -> int:
+    """A class given by name (any case) or index, or an error that lists what the model knows."""
+    name = name.strip()
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    lowered = [c.lower() for c in classes]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
+    raise RobustPaintError(f"unknown class {name!r}; this model knows: {shown}")
+
+
+def non_negative(text: str) -> float:
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def positive_int(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
+        return value
+    return parse
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop") -> None:
+    """The input photo and how it meets the model's square canvas."""
+    parser.add_argument("input")
+    if fit_default == "scale":
+        parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
+                            help="crop: take the centre square of a non-square input first; scale (default): keep "
+                                 "its shape")
+    else:
+        parser.add_argument("--fit", choices=("crop", "scale"), default="crop",
+                            help="how a photo of another shape meets the model's square canvas: centre crop "
+                                 "(default) or scale (distorts a non-square photo)")
+
+
+def read_input(args, model, note, max_side: int | None = None, keep_size: bool = False):
+    """The input photo fitted to the model's canvas (or kept at its size), 8-bit quantised as read so that the
+    recipe replays it exactly; the line saying what happened goes to `note`. Returns (image, source size)."""
+    from robustpaint.core.imageio import load_photo
+    size = None if keep_size else (model.input_size,) * 2
+    image, line, source_size = load_photo(args.input, size, args.fit, max_side)
+    note(line)
+    return image, source_size
+
+
+def default_output(args, task: str) -> Path:
+    return Path(args.out or f"{Path(args.input).stem}-{task}.png")

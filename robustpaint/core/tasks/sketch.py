@@ -1,0 +1,37 @@
+"""Sketch to image: move the user's rough drawing towards a class (the paper's section 3.4)."""
+
+from __future__ import annotations
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_input_arguments,
+                                         class_index, default_output, read_input, register)
+
+
+class Sketch(TaskSpec):
+    name, label = "sketch", "Sketch to image"
+    help = "move a drawing towards a class"
+    preset = Preset(5.7, 0.15, 60, "paper's RestrictedImageNet sketch setting (eps 40, step 1, 60 its) / 7")
+    photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
+                          side=224)
+    parameters = ("class", "eps", "step", "steps")
+    target_option = "--class"
+
+    def build(self, ctx: Context) -> Built:
+        image = ctx.image()
+        return Built(image, obj.class_target(ctx.targets().to(ctx.device)), anchor=ctx.anchor(image))
+
+    def add_arguments(self, p) -> None:
+        add_input_arguments(p)
+        p.add_argument(self.target_option, dest="target", required=True, help="target class")
+
+    def request_from_args(self, args, model, seeds, note) -> CliJob:
+        image, _ = read_input(args, model, note)
+        request = TaskRequest(self.name, image=image, targets=(class_index(model.classes, args.target),),
+                              **self.extra_fields(args))
+        return CliJob(request, [default_output(args, self.name)], (args.input,))
+
+    def extra_fields(self, args) -> dict:
+        return {}
+
+
+SPEC = register(Sketch())
