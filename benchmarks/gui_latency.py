@@ -37,7 +37,7 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     window.show()
     loop = QEventLoop()
     poll = QTimer(interval=20)
-    poll.timeout.connect(lambda: name in window.cards and loop.quit())
+    poll.timeout.connect(lambda: name in window.panel.cards and loop.quit())
     poll.start()
     loop.exec()
     poll.stop()
@@ -47,9 +47,9 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     if bf16 is not None:
         window.bf16_action.setChecked(bf16)
     bf16_used = window.bf16_action.isChecked()
-    window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
-    window.live_check.setChecked(False)
-    window.steps_slider.setValue(steps)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.controls.live_check.setChecked(False)
+    window.panel.steps_slider.setValue(steps)
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -63,9 +63,9 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     heartbeat = QTimer(interval=HEARTBEAT_MS)
     heartbeat.timeout.connect(beat)
     updates = [0]
-    window.image_updated.connect(lambda _step: updates.__setitem__(0, updates[0] + 1))
+    window.session.image_updated.connect(lambda _step: updates.__setitem__(0, updates[0] + 1))
     done = QEventLoop()
-    window.run_finished.connect(lambda _job: done.quit())
+    window.session.run_finished.connect(lambda _job: done.quit())
     window.start_run()
     started = time.perf_counter()
     last[0] = started

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication([])
     window = MainWindow(model_name=args.model)
     window.show()
-    name = window.model_combo.currentText()
+    name = window.panel.model_combo.currentText()
     loop = QEventLoop()
     state = {"steps": 0, "strokes": 0, "samples": [], "started": None}
     warmup = max(total // 10, 20)
@@ -82,22 +82,22 @@ def main(argv=None) -> int:
             points = [(3.0, float(y)), (12.0 + k % 15, float(y + 2))]
             window._on_stroke_moved(points)
             window._on_stroke_finished(points)
-            if not window.running:
+            if not window.session.running:
                 window.start_run()
 
     def on_finished(_job):
         if state["steps"] < total:
             window.start_run()
 
-    window.image_updated.connect(on_step)
-    window.run_finished.connect(on_finished)
-    window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
-    window.steps_slider.setValue(1000)
+    window.session.image_updated.connect(on_step)
+    window.session.run_finished.connect(on_finished)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.panel.steps_slider.setValue(1000)
     monitor = _Monitor(loop)
-    window.worker.failed.connect(monitor.on_failed)
+    window.session.worker.failed.connect(monitor.on_failed)
 
     def start_when_ready():  # the class list arrives with the model, on the GUI thread
-        if name in window.cards:
+        if name in window.panel.cards:
             poll.stop()
             window.start_run()
 

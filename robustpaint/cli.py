@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the install; --gui also drives the window offscreen")
     p.add_argument("--gui", action="store_true", help="open the main window offscreen and run every task")
     p.add_argument("--screenshot", help="with --gui: generate a picture and save a screenshot of the window here")
+    p.add_argument("--export-dir", help="with --gui: keep the PNG exported from each task (and a timeline iterate) "
+                                        "here; each is checked to replay pixel-exactly")
     p.add_argument("--model", default=None)
 
     seeds = sub.add_parser("seeds", help="class-conditional seeds for generation").add_subparsers(
@@ -260,10 +262,11 @@ def _run_task(args) -> int:
     if args.strength:
         request = request.replace(change_mask=_strength_map(args.strength,
                                                             spec.output_shape(request, model.input_size)))
+    # The recipe holds the preset's values, not "the preset": a later version with other presets replays it alike.
+    config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
+    request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256)
-    h, w = spec.output_shape(request, model.input_size)
-    steps = scaled_config(request, h, w, model.input_size).steps
-    with _Progress(args, steps) as progress:
+    with _Progress(args, config.steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
     if "guessed_probability" in recipe:
         target = recipe["target"][0]
@@ -503,7 +506,7 @@ def _seeds(args) -> int:
 
 def _doctor(args) -> int:
     from robustpaint.doctor import run_doctor
-    return run_doctor(args.gui, args.model, args.screenshot)
+    return run_doctor(args.gui, args.model, args.screenshot, args.export_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

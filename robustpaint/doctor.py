@@ -45,16 +45,34 @@ def check_install() -> bool:
     return ok
 
 
-def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) -> bool:
-    """Opens the main window offscreen, draws a stroke, runs every task through the real worker, exports a PNG."""
+def replays_exactly(path: Path) -> tuple[bool, str]:
+    """Whether the recipe in an exported PNG makes the same pixels again (what `robustpaint replay` does)."""
+    import numpy as np
+    from PIL import Image
+
+    from robustpaint.core.imageio import read_recipe, tensor_to_image
+    from robustpaint.core.recipes import run_recipe
+    recipe = read_recipe(path)
+    images, recipe = run_recipe(recipe)
+    replayed = np.asarray(tensor_to_image(images[int(recipe.get("index", 0))]))
+    exported = np.asarray(Image.open(path).convert("RGB"))
+    if replayed.shape != exported.shape:
+        return False, f"sizes differ: {replayed.shape} vs {exported.shape}"
+    differ = int((replayed != exported).any(axis=2).sum())
+    return differ == 0, "pixel-exact" if differ == 0 else f"{differ} pixels differ"
+
+
+def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, export_dir: str | None = None) -> bool:
+    """Opens the main window offscreen, draws a stroke, runs every task through the real worker, exports a PNG of
+    each (and of an iterate committed from the timeline) and checks that each replays pixel-exactly."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
     from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from robustpaint.app.window import TASK_LABELS, MainWindow
-    from robustpaint.core.imageio import read_recipe
+    from robustpaint.app.window import MainWindow
+    from robustpaint.core.tasks import TASKS
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow(model_name=model)
@@ -70,13 +88,13 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) 
             loop.exec()
         return condition()
 
-    name = window.model_combo.currentText()
-    loaded = _line(wait_for(lambda: bool(name) and name in window.cards, 60),
+    name = window.panel.model_combo.currentText()
+    loaded = _line(wait_for(lambda: bool(name) and name in window.panel.cards, 60),
                    f"main window opened offscreen, model {name!r} loaded")
     if not loaded:
         window.close()
         return False
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     before = window.document.image.copy()
     rect = window.canvas.target_rect()
     y = int(rect.center().y())
@@ -87,62 +105,77 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None) 
     window.document.mask[8:20, 8:20] = 1
     window.document.regions[:, :14] = 0  # two class regions for the class map
     window.document.regions[:, 18:] = 1
-    rates = []
-    for task in TASK_LABELS:
-        window.task_combo.setCurrentIndex(window.task_combo.findData(task))
-        window.steps_slider.setValue(steps)
+    temporary = None if export_dir else tempfile.TemporaryDirectory(prefix="robustpaint-doctor-")
+    folder = Path(export_dir or temporary.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    exports = []
+
+    def run_task(task: str, count: int) -> bool:
+        window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData(task))
+        window.panel.steps_slider.setValue(count)
         finished = []
-        window.run_finished.connect(finished.append)
+        window.session.run_finished.connect(finished.append)
         window.statusBar().clearMessage()
-        window.longest_stall_ms = 0.0
         started = time.perf_counter()
         window.start_run()
-        done = wait_for(lambda: bool(finished) or not window.running, 120)
-        window.run_finished.disconnect(finished.append)
-        rates.append(window.worker.steps_per_second)
+        wait_for(lambda: bool(finished) or not window.session.running, 120)
+        window.session.run_finished.disconnect(finished.append)
         problem = "" if finished else f" ({window.statusBar().currentMessage() or 'no result'})"
-        ok &= _line(bool(finished) and window.progress.value() == steps,
-                    f"{task}: {steps} steps through the worker in {time.perf_counter() - started:.2f} s, "
-                    f"{window.worker.steps_per_second:.1f} steps/s, top class {window.top_bars[0].format()!r}"
-                    f"{problem}")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "export.png"
-        exported = window.export_png(str(path), scale=4)
-        ok &= _line(exported and read_recipe(path).get("task") == list(TASK_LABELS)[-1], f"exported a 4x PNG with its recipe")
+        return _line(bool(finished) and window.controls.progress.value() == count,
+                     f"{task}: {count} steps through the worker in {time.perf_counter() - started:.2f} s, "
+                     f"{window.session.worker.steps_per_second:.1f} steps/s, top class "
+                     f"{window.controls.top_bars[0].format()!r}{problem}")
+
+    for task in TASKS:
+        ok &= run_task(task, steps)
+        path = folder / f"{task}.png"
+        ok &= _line(window.files.export_png(str(path)), f"exported {path.name} with its recipe")
+        exports.append(path)
+    ok &= run_task("sketch", 2 * steps)  # a longer run, then its iterate of step `steps` committed from the timeline
+    window.controls.timeline_slider.setValue(0)
+    window.session.commit_timeline()
+    path = folder / "sketch-iterate.png"
+    ok &= _line(window.files.export_png(str(path)), f"exported {path.name}, the iterate of step {steps}")
+    exports.append(path)
+    for path in exports:
+        same, detail = replays_exactly(path)
+        ok &= _line(same, f"robustpaint replay {path.name}: {detail}")
+    if temporary is not None:
+        temporary.cleanup()
     # Live rate and GUI stalls over a longer run of the first task.
-    window.task_combo.setCurrentIndex(window.task_combo.findData("sketch"))
-    window.steps_slider.setValue(60)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.panel.steps_slider.setValue(60)
     finished = []
-    window.run_finished.connect(finished.append)
-    window.longest_stall_ms, window.updates = 0.0, 0
+    window.session.run_finished.connect(finished.append)
+    window.session.longest_stall_ms, window.session.updates = 0.0, 0
     started = time.perf_counter()
     window.start_run()
     wait_for(lambda: bool(finished), 300)
     elapsed = time.perf_counter() - started
-    _line(True, f"live: {window.updates / elapsed:.1f} canvas updates/s over {window.updates} steps; longest GUI-thread "
-                f"slot {window.longest_stall_ms:.1f} ms")
+    _line(True, f"live: {window.session.updates / elapsed:.1f} canvas updates/s over {window.session.updates} steps; longest GUI-thread "
+                f"slot {window.session.longest_stall_ms:.1f} ms")
     if screenshot:
-        window.task_combo.setCurrentIndex(window.task_combo.findData("generate"))
-        window.class_combo.setCurrentText("horse" if "horse" in window.cards[name]["classes"] else
-                                          window.cards[name]["classes"][0])
+        window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("generate"))
+        window.panel.class_combo.setCurrentText("horse" if "horse" in window.panel.cards[name]["classes"] else
+                                          window.panel.cards[name]["classes"][0])
         finished.clear()
         window.document.mask[:] = 0
         window.document.regions[:] = -1
-        window.candidates_spin.setValue(8)  # the candidate grid shows in the picture too
+        window.panel.candidates_spin.setValue(8)  # the candidate grid shows in the picture too
         window.resize(1280, 860)
-        window.steps_slider.setValue(60)
+        window.panel.steps_slider.setValue(60)
         window.start_run()
         wait_for(lambda: bool(finished), 300)
         ok &= _line(window.grab().save(screenshot), f"screenshot of the main window: {screenshot}")
     window.close()
-    ok &= _line(not window.thread.isRunning(), "closing the window stopped the worker thread")
+    ok &= _line(not window.session.thread.isRunning(), "closing the window stopped the worker thread")
     app.processEvents()
     return ok
 
 
-def run_doctor(gui: bool, model: str | None, screenshot: str | None = None) -> int:
+def run_doctor(gui: bool, model: str | None, screenshot: str | None = None, export_dir: str | None = None) -> int:
     ok = check_install()
     if gui:
-        ok &= check_gui(model, screenshot=screenshot)
+        ok &= check_gui(model, screenshot=screenshot, export_dir=export_dir)
     print("all checks passed" if ok else "some checks FAILED", file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1

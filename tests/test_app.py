@@ -9,6 +9,7 @@ from PIL import Image
 pytest.importorskip("PySide6")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
+from robustpaint.core.document import Document  # noqa: E402
 from robustpaint.core.imageio import read_recipe  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def no_leaked_threads_or_windows():
         return
     app.processEvents()
     visible = [w for w in app.topLevelWidgets() if w.isVisible()]
-    running = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.thread.isRunning()]
+    running = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.session.thread.isRunning()]
     assert not visible, f"windows left open: {visible}"
     assert not running, "a worker thread is still running"
     assert threading.active_count() <= before, "a Python thread was leaked"
@@ -39,10 +40,10 @@ def window(qtbot, installed_tiny):
     qtbot.addWidget(win)
     win.resize(800, 500)
     win.show()
-    qtbot.waitUntil(lambda: "tiny" in win.cards, timeout=10000)
+    qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
     yield win
-    win.shutdown()
-    assert not win.thread.isRunning()
+    win.session.shutdown()
+    assert not win.session.thread.isRunning()
 
 
 def _drag(qtbot, canvas, start, end):
@@ -53,11 +54,11 @@ def _drag(qtbot, canvas, start, end):
 
 
 def _select_task(win, task):
-    win.task_combo.setCurrentIndex(win.task_combo.findData(task))
+    win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData(task))
 
 
 def test_a_stroke_changes_the_canvas_and_undoes_in_one_step(qtbot, window):
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     before = window.document.image.copy()
     rect = window.canvas.target_rect()
     _drag(qtbot, window.canvas, QPoint(int(rect.left() + 20), int(rect.center().y())),
@@ -72,17 +73,17 @@ def test_a_stroke_changes_the_canvas_and_undoes_in_one_step(qtbot, window):
 
 def test_superres_sliders_follow_the_factor(qtbot, window):
     from robustpaint.core.tasks import preset_values
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     _select_task(window, "superres")
     for factor in ("2", "8", "4"):
-        window.factor_combo.setCurrentText(factor)
+        window.panel.factor_combo.setCurrentText(factor)
         eps, step_size, _ = preset_values("superres", 32, 32, factor=int(factor))
-        assert window.eps_slider.value() == pytest.approx(eps, abs=0.01)
-        assert window.step_slider.value() == pytest.approx(step_size, abs=0.01)
+        assert window.panel.eps_slider.value() == pytest.approx(eps, abs=0.01)
+        assert window.panel.step_slider.value() == pytest.approx(step_size, abs=0.01)
 
 
 def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
-    window.tool_actions["mask"].setChecked(True)
+    window.tools.actions_by_tool["mask"].setChecked(True)
     image = window.document.image.copy()
     c = window.canvas.target_rect().center().toPoint()
     _drag(qtbot, window.canvas, c, c + QPoint(30, 0))
@@ -92,52 +93,52 @@ def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
 @pytest.mark.parametrize("task", ["generate", "sketch", "inpaint", "translate", "superres", "paint"])
 def test_every_task_runs_through_the_real_worker(qtbot, window, task):
     _select_task(window, task)
-    window.steps_slider.setValue(3)
+    window.panel.steps_slider.setValue(3)
     if task in ("inpaint", "paint"):
         window.document.mask[8:20, 8:20] = 1
     window.document.image[:] = np.random.default_rng(0).random(window.document.image.shape)
     start = window.document.image.copy()
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.progress.value() == 3
+    assert window.controls.progress.value() == 3
     assert not np.array_equal(window.document.image, start)
-    assert window.top_bars[0].format() != ""
+    assert window.controls.top_bars[0].format() != ""
     window.undo_stack.undo()  # the whole run is one undo step
     assert np.array_equal(window.document.image, start)
 
 
 def test_pause_resume_and_stop(qtbot, window):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(1000)
-    with qtbot.waitSignal(window.image_updated, timeout=10000):
+    window.panel.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     window.toggle_run()  # pause
-    assert not window.running and window.run_button.text() == "Resume"
-    with qtbot.waitSignal(window.image_updated, timeout=10000):
+    assert not window.session.running and window.controls.run_button.text() == "Resume"
+    with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.toggle_run()  # resume
-    with qtbot.waitSignal(window.run_finished, timeout=10000):
-        window.stop()
-    assert window.run_button.text() == "Run"
+    with qtbot.waitSignal(window.session.run_finished, timeout=10000):
+        window.session.stop()
+    assert window.controls.run_button.text() == "Run"
 
 
 def test_changing_a_slider_during_a_run_restarts_with_the_new_value(qtbot, window):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(1000)
-    with qtbot.waitSignal(window.image_updated, timeout=10000):
+    window.panel.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
-    first = window.job_id
-    window.eps_slider.setValue(1.5)
-    assert window.job_id == first + 1 and window.current_job.eps == pytest.approx(1.5)
-    qtbot.waitUntil(lambda: window.progress.maximum() == 1000 and window.status_label.text().count("step") > 0)
-    window.stop()
+    first = window.session.job_id
+    window.panel.eps_slider.setValue(1.5)
+    assert window.session.job_id == first + 1 and window.session.request.eps == pytest.approx(1.5)
+    qtbot.waitUntil(lambda: window.controls.progress.maximum() == 1000 and window.status_label.text().count("step") > 0)
+    window.session.stop()
 
 
 def test_export_writes_a_png_whose_recipe_names_the_run(qtbot, window, tmp_path):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(2)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.export_png(str(tmp_path / "out.png"), scale=4)
+    assert window.files.export_png(str(tmp_path / "out.png"), scale=4)
     image = Image.open(tmp_path / "out.png")
     assert image.size == (128, 128)
     recipe = read_recipe(tmp_path / "out.png")
@@ -146,17 +147,17 @@ def test_export_writes_a_png_whose_recipe_names_the_run(qtbot, window, tmp_path)
 
 def test_opening_a_bad_image_shows_an_error_and_changes_nothing(qtbot, window, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("robustpaint.app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr("robustpaint.app.files.QMessageBox.warning", lambda *a: shown.append(a[2]))
     (tmp_path / "bad.png").write_text("not an image")
     before = window.document.image.copy()
-    assert not window.open_image(str(tmp_path / "bad.png"))
+    assert not window.files.open_image(str(tmp_path / "bad.png"))
     assert shown and "not a readable image" in shown[0]
     assert np.array_equal(window.document.image, before) and window.undo_stack.count() == 0
 
 
 def test_opening_a_good_image_scales_it_to_the_canvas(qtbot, window, tmp_path):
     Image.new("RGB", (100, 60), (255, 0, 0)).save(tmp_path / "red.png")
-    assert window.open_image(str(tmp_path / "red.png"))
+    assert window.files.open_image(str(tmp_path / "red.png"))
     assert window.document.image.shape == (32, 32, 3) and window.document.image[..., 0].min() > 0.99
 
 
@@ -165,22 +166,31 @@ def test_closing_mid_run_stops_the_worker_thread(qtbot, installed_tiny):
     win = MainWindow(model_name="tiny")
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: "tiny" in win.cards, timeout=10000)
-    win.steps_slider.setValue(1000)
-    with qtbot.waitSignal(win.image_updated, timeout=10000):
+    qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
+    win.panel.steps_slider.setValue(1000)
+    with qtbot.waitSignal(win.session.image_updated, timeout=10000):
         win.start_run()
     win.close()
-    assert not win.thread.isRunning()
+    assert not win.session.thread.isRunning()
 
 
-def test_doctor_gui_drives_every_task_and_passes(qtbot, installed_tiny, capsys):
+def test_doctor_gui_exports_every_task_from_the_app_and_each_replays_pixel_exactly(qtbot, installed_tiny, capsys,
+                                                                                      tmp_path):
     from robustpaint.cli import main
-    code = main(["doctor", "--gui", "--model", "tiny"])
+    from robustpaint.core.tasks import TASKS
+    code = main(["doctor", "--gui", "--model", "tiny", "--export-dir", str(tmp_path / "exports")])
     out = capsys.readouterr().out
     assert code == 0, out
-    for task in ("generate", "sketch", "inpaint", "translate", "superres", "paint"):
-        assert f"[ok] {task}:" in out
-    assert "exported a 4x PNG" in out and "FAIL" not in out
+    assert "FAIL" not in out
+    names = [f"{task}.png" for task in TASKS] + ["sketch-iterate.png"]
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == sorted(names)
+    for name in names:  # the same check as the doctor's, through the command a user runs
+        exported = tmp_path / "exports" / name
+        assert read_recipe(exported)["task"] == name.split("-")[0].removesuffix(".png")
+        assert main(["replay", str(exported), "--out", str(tmp_path / f"replayed-{name}"), "--quiet"]) == 0
+        replayed = np.asarray(Image.open(tmp_path / f"replayed-{name}").convert("RGB"))
+        assert np.array_equal(replayed, np.asarray(Image.open(exported).convert("RGB"))), name
+    assert read_recipe(tmp_path / "exports" / "sketch-iterate.png")["steps"] == 5
 
 
 def test_starting_without_a_display_says_how_to_run_headless(monkeypatch, capsys):
@@ -195,14 +205,14 @@ def test_starting_without_a_display_says_how_to_run_headless(monkeypatch, capsys
 
 def test_a_stroke_during_a_live_run_is_kept_and_restarts_the_run(qtbot, window):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(1000)
-    with qtbot.waitSignal(window.image_updated, timeout=10000):
+    window.panel.steps_slider.setValue(1000)
+    with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     c = window.canvas.target_rect().center().toPoint()
     _drag(qtbot, window.canvas, c - QPoint(40, 0), c + QPoint(40, 0))
-    assert window.running  # live mode restarted the run ...
-    assert window.current_job.image[16, 14:18].max() < 0.05  # ... from the canvas with the black stroke on it
-    window.stop()
+    assert window.session.running  # live mode restarted the run ...
+    assert window.session.request.image[0, :, 16, 14:18].max() < 0.05  # ... from the canvas with the black stroke on it
+    window.session.stop()
 
 
 def _canvas_point(win, x, y):
@@ -212,9 +222,9 @@ def _canvas_point(win, x, y):
 
 
 def test_the_line_tool_draws_a_straight_segment_between_press_and_release(qtbot, window):
-    window.live_check.setChecked(False)
-    window.tool_actions["line"].setChecked(True)
-    window.brush_size.setValue(1)
+    window.controls.live_check.setChecked(False)
+    window.tools.actions_by_tool["line"].setChecked(True)
+    window.tools.brush_size.setValue(1)
     start, end = _canvas_point(window, 4, 20), _canvas_point(window, 27, 20)
     qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(window.canvas, pos=_canvas_point(window, 15, 2))  # a detour the line must ignore
@@ -227,16 +237,16 @@ def test_the_line_tool_draws_a_straight_segment_between_press_and_release(qtbot,
 
 def test_the_colour_picker_takes_the_colour_under_the_cursor(qtbot, window):
     window.document.image[10, 12] = (0.2, 0.6, 0.8)
-    window.tool_actions["picker"].setChecked(True)
+    window.tools.actions_by_tool["picker"].setChecked(True)
     point = _canvas_point(window, 12, 10)
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=point)
-    assert window.brush_color.name() == "#3399cc"
+    assert window.tools.brush_color.name() == "#3399cc"
     assert window.undo_stack.count() == 0
 
 
 def test_strokes_land_on_the_right_pixels_when_zoomed_and_panned(qtbot, window):
-    window.live_check.setChecked(False)
-    window.brush_size.setValue(1)
+    window.controls.live_check.setChecked(False)
+    window.tools.brush_size.setValue(1)
     window.canvas.set_zoom(40.0, anchor=window.canvas.rect().center().toPointF())
     window.canvas.offset += window.canvas.offset.__class__(-37, 23)
     point = _canvas_point(window, 17, 14)
@@ -248,131 +258,131 @@ def test_strokes_land_on_the_right_pixels_when_zoomed_and_panned(qtbot, window):
 
 
 def test_a_saved_project_reopens_with_image_mask_strokes_and_parameters(qtbot, window, tmp_path):
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 3))
-    window.tool_actions["mask"].setChecked(True)
+    window.tools.actions_by_tool["mask"].setChecked(True)
     _drag(qtbot, window.canvas, _canvas_point(window, 3, 25), _canvas_point(window, 20, 25))
     _select_task(window, "inpaint")
-    window.eps_slider.setValue(3.5)
-    window.class_combo.setCurrentIndex(2)
+    window.panel.eps_slider.setValue(3.5)
+    window.panel.class_combo.setCurrentIndex(2)
     saved = (window.document.image.copy(), window.document.mask.copy(), list(window.document.strokes))
-    assert window.save_project(str(tmp_path / "p.rpaint")) and window.undo_stack.isClean()
+    assert window.files.save_project(str(tmp_path / "p.rpaint")) and window.undo_stack.isClean()
     assert "p.rpaint" in window.windowTitle() and "*" not in window.windowTitle()
 
     from robustpaint.app.window import MainWindow
     other = MainWindow(model_name="tiny")
     qtbot.addWidget(other)
-    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
-    assert other.open_project(str(tmp_path / "p.rpaint"))
+    qtbot.waitUntil(lambda: "tiny" in other.panel.cards, timeout=10000)
+    assert other.files.open_project(str(tmp_path / "p.rpaint"))
     assert np.array_equal(other.document.image, saved[0]) and np.array_equal(other.document.mask, saved[1])
     assert other.document.strokes == saved[2] and len(saved[2]) == 2
-    assert other.task == "inpaint" and other.eps_slider.value() == pytest.approx(3.5)
-    assert other.class_combo.currentText() == window.class_combo.currentText()
-    other.shutdown()
+    assert other.panel.task == "inpaint" and other.panel.eps_slider.value() == pytest.approx(3.5)
+    assert other.panel.class_combo.currentText() == window.panel.class_combo.currentText()
+    other.session.shutdown()
 
 
 def test_opening_a_damaged_project_shows_an_error_and_changes_nothing(qtbot, window, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("robustpaint.app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr("robustpaint.app.files.QMessageBox.warning", lambda *a: shown.append(a[2]))
     (tmp_path / "bad.rpaint").write_bytes(b"PK\x03\x04 not really a zip")
     before = window.document.state()
-    assert not window.open_project(str(tmp_path / "bad.rpaint"))
+    assert not window.files.open_project(str(tmp_path / "bad.rpaint"))
     assert shown and "not a RobustPaint project" in shown[0]
     assert np.array_equal(window.document.image, before[0]) and window.undo_stack.count() == 0
 
 
 def test_autosave_keeps_unsaved_work_and_a_new_window_recovers_it(qtbot, window, installed_tiny):
-    window.live_check.setChecked(False)
-    assert not window.autosave()  # nothing to save yet
+    window.controls.live_check.setChecked(False)
+    assert not window.files.autosave()  # nothing to save yet
     _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 9))
-    assert window.autosave() and window.autosave_path().exists()
+    assert window.files.autosave() and window.files.autosave_path().exists()
     painted = window.document.image.copy()
-    window.shutdown()  # as if the process died: no clean close, the autosave stays
+    window.session.shutdown()  # as if the process died: no clean close, the autosave stays
 
     from robustpaint.app.window import MainWindow
     other = MainWindow(model_name="tiny")
     qtbot.addWidget(other)
-    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
-    assert other.recover_autosave()
+    qtbot.waitUntil(lambda: "tiny" in other.panel.cards, timeout=10000)
+    assert other.files.recover_autosave()
     assert np.array_equal(other.document.image, painted) and not other.undo_stack.isClean()
     other.close()  # a clean close removes the autosave
-    assert not other.autosave_path().exists()
+    assert not other.files.autosave_path().exists()
 
 
 def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qtbot, window):
     """Stress: the worker never deadlocks, crashes or keeps a stale job, however fast the GUI changes its mind."""
     from PySide6.QtWidgets import QApplication
     _select_task(window, "generate")
-    window.steps_slider.setValue(50)
+    window.panel.steps_slider.setValue(50)
     for cycle in range(1000):
         window.start_run()
-        window.eps_slider.setValue(1.0 + (cycle % 7) * 0.5)  # live mode: restarts with the new value
+        window.panel.eps_slider.setValue(1.0 + (cycle % 7) * 0.5)  # live mode: restarts with the new value
         if cycle % 3 == 0:
             QApplication.processEvents()  # let some steps through, at varying points of the cycle
-        window.stop()
+        window.session.stop()
         if cycle % 5 == 0:
             window.start_run()
             window.toggle_run()  # pause
-            window.single_step()
-            window.stop()
-    window.steps_slider.setValue(3)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+            window.session.single_step()
+            window.session.stop()
+    window.panel.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.current_job.steps == 3 and window.progress.value() == 3
-    assert window.thread.isRunning() and not window.running
+    assert window.session.request.steps == 3 and window.controls.progress.value() == 3
+    assert window.session.thread.isRunning() and not window.session.running
 
 
 def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtbot, window):
     import torch
     _select_task(window, "sketch")
-    window.steps_slider.setValue(20)
-    model = window.worker._bundles["tiny"][0]  # the worker is idle here: no step is running
+    window.panel.steps_slider.setValue(20)
+    model = window.session.worker.bundle("tiny").model  # the worker is idle here: no step is running
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
     before = window.document.image.copy()
-    with qtbot.waitSignal(window.worker.failed, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.session.worker.failed, timeout=10000) as blocker:
         window.start_run()
     assert "diverged" in blocker.args[1]
-    qtbot.waitUntil(lambda: not window.running, timeout=5000)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
     assert np.array_equal(window.document.image, before) and np.isfinite(window.document.image).all()
     assert "diverged" in window.statusBar().currentMessage()
 
 
 def test_candidate_grid_shows_a_batch_and_a_click_takes_one_to_the_canvas(qtbot, window):
     _select_task(window, "generate")
-    window.candidates_spin.setValue(4)
-    window.steps_slider.setValue(3)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.candidates_spin.setValue(4)
+    window.panel.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.candidate_list.count() == 4 and window.candidate_images.shape == (4, 32, 32, 3)
-    assert not np.array_equal(window.candidate_images[0], window.candidate_images[2])  # distinct samples
+    assert window.candidates.list.count() == 4 and window.candidates.images.shape == (4, 32, 32, 3)
+    assert not np.array_equal(window.candidates.images[0], window.candidates.images[2])  # distinct samples
     depth = window.undo_stack.count()
-    item = window.candidate_list.item(2)
-    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton,
-                     pos=window.candidate_list.visualItemRect(item).center())
-    assert np.array_equal(window.document.image, window.candidate_images[2])
+    item = window.candidates.list.item(2)
+    qtbot.mouseClick(window.candidates.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.candidates.list.visualItemRect(item).center())
+    assert np.array_equal(window.document.image, window.candidates.images[2])
     assert window.undo_stack.count() == depth + 1
     window.undo_stack.undo()
-    assert np.array_equal(window.document.image, window.candidate_images[0])
+    assert np.array_equal(window.document.image, window.candidates.images[0])
 
 
 def test_feature_sliders_send_each_chosen_neuron_with_its_strength(qtbot, window):
     _select_task(window, "paint")
-    (spin0, strength0, label0), (spin1, strength1, _), _ = window.feature_rows
+    (spin0, strength0, label0), (spin1, strength1, _), _ = window.panel.feature_rows
     spin0.setValue(3)
     spin1.setValue(5)
     strength1.setValue(-1.5)
-    job = window.make_job()
+    job = window.make_request()
     assert job.neurons == (3, 5) and job.neuron_weights == pytest.approx((1.0, -1.5))
-    assert spin0.maximum() == window.worker._bundles["tiny"][0].representation_size - 1
+    assert spin0.maximum() == len(window.panel.cards["tiny"]["neuron_classes"]) - 1
     assert label0.text().startswith("unit 3 feeds: ")  # its strongest classes, from the final layer
-    window.tool_actions["mask"].setChecked(True)
+    window.tools.actions_by_tool["mask"].setChecked(True)
     c = window.canvas.target_rect().center().toPoint()
     _drag(qtbot, window.canvas, c - QPoint(30, 0), c + QPoint(30, 0))
-    window.steps_slider.setValue(2)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.last_recipe["neurons"] == [3, 5] and window.last_recipe["neuron_weights"] == [1.0, -1.5]
+    assert window.session.last_recipe["neurons"] == [3, 5] and window.session.last_recipe["neuron_weights"] == [1.0, -1.5]
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None and True are immortal from Python 3.12")
@@ -395,39 +405,59 @@ def test_spinning_the_event_loop_keeps_pythons_singletons_alive(qapp):
 
 
 def test_class_region_brush_and_class_map_run(qtbot, window):
-    window.live_check.setChecked(False)
-    window.tool_actions["regions"].setChecked(True)
-    window.brush_size.setValue(6)
-    window.region_slot.setCurrentIndex(0)
+    window.controls.live_check.setChecked(False)
+    window.tools.actions_by_tool["regions"].setChecked(True)
+    window.tools.brush_size.setValue(6)
+    window.tools.region_slot.setCurrentIndex(0)
     _drag(qtbot, window.canvas, _canvas_point(window, 4, 4), _canvas_point(window, 4, 28))
-    window.region_slot.setCurrentIndex(1)
+    window.tools.region_slot.setCurrentIndex(1)
     _drag(qtbot, window.canvas, _canvas_point(window, 27, 4), _canvas_point(window, 27, 28))
     assert (window.document.regions == 0).any() and (window.document.regions == 1).any()
-    assert window.undo_stack.count() == 2 and window.canvas._mask.isNull() is False  # regions drawn as overlay
+    assert window.undo_stack.count() == 2 and window.canvas.has_overlay  # regions drawn as overlay
     _select_task(window, "classmap")
-    window.region_class_combos[0].setCurrentText("dog")
-    window.region_class_combos[1].setCurrentText("ship")
-    job = window.make_job()
+    window.panel.region_class_combos[0].setCurrentText("dog")
+    window.panel.region_class_combos[1].setCurrentText("ship")
+    job = window.make_request()
     assert job.targets == (1, 2) and job.region_masks.shape == (2, 32, 32)
-    window.steps_slider.setValue(3)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(3)
+    before = window.document.image.copy()
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.last_recipe["task"] == "classmap"
+    assert window.session.last_recipe["task"] == "classmap"
+    # Each region moved towards its class: the model's reading of each region (its pooled features through the
+    # final layer) gives that region's class a higher probability than before the run.
+    import torch
+
+    from robustpaint.core.models.classifier import FEATURE_MAP
+    model = window.session.worker.bundle("tiny").model
+    masks = job.region_masks
+
+    def region_probabilities(image):
+        with torch.no_grad(), model.capture({FEATURE_MAP}) as acts:
+            model(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])
+            fmap = acts[FEATURE_MAP].float()
+            weights = torch.nn.functional.adaptive_avg_pool2d(masks[None], fmap.shape[-2:])[0]
+            pooled = torch.einsum("bchw,khw->bkc", fmap, weights) / weights.sum((1, 2))[None, :, None]
+            return model.head(pooled)[0].softmax(-1)
+
+    p_before, p_after = region_probabilities(before), region_probabilities(window.document.image)
+    for region, target in enumerate(job.targets):
+        assert p_after[region, target] > p_before[region, target]
 
 
 def test_a_zero_strength_brush_protects_pixels_in_a_run(qtbot, window):
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     window.document.image[:] = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
-    window.tool_actions["strength"].setChecked(True)
-    window.strength_level.setValue(0)
-    window.brush_size.setValue(16)
+    window.tools.actions_by_tool["strength"].setChecked(True)
+    window.tools.strength_level.setValue(0)
+    window.tools.brush_size.setValue(16)
     _drag(qtbot, window.canvas, _canvas_point(window, 4, 0), _canvas_point(window, 4, 31))
     protected = window.document.strength == 0
     assert protected[:, :8].all() and not protected[:, 20:].any()
     before = window.document.image.copy()
     _select_task(window, "sketch")
-    window.steps_slider.setValue(4)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(4)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     after = window.document.image
     assert np.array_equal(after[protected], before[protected]) and not np.array_equal(after, before)
@@ -435,16 +465,16 @@ def test_a_zero_strength_brush_protects_pixels_in_a_run(qtbot, window):
 
 def test_timeline_scrubs_iterates_and_commits_one_as_one_undo_step(qtbot, window):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(20)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(20)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert [s for s, _ in window.timeline] == [5, 10, 15, 20]
+    assert [s for s, *_ in window.session.timeline] == [5, 10, 15, 20]
     final = window.document.image.copy()
-    window.timeline_slider.setValue(1)
+    window.controls.timeline_slider.setValue(1)
     assert np.array_equal(window.document.image, final)  # scrubbing previews, it does not edit
     depth = window.undo_stack.count()
-    window.commit_timeline()
-    assert np.array_equal(window.document.image, window.timeline[1][1])
+    window.session.commit_timeline()
+    assert np.array_equal(window.document.image, window.session.timeline[1][1])
     assert window.undo_stack.count() == depth + 1
     window.undo_stack.undo()
     assert np.array_equal(window.document.image, final)
@@ -452,55 +482,55 @@ def test_timeline_scrubs_iterates_and_commits_one_as_one_undo_step(qtbot, window
 
 def test_without_re_anchoring_runs_stay_within_eps_of_the_original(qtbot, window):
     _select_task(window, "sketch")
-    window.reanchor_check.setChecked(False)
+    window.controls.reanchor_check.setChecked(False)
     original = window.document.image.copy()
-    window.eps_slider.setValue(1.0)
-    window.step_slider.setValue(0.5)
-    window.steps_slider.setValue(6)
+    window.panel.eps_slider.setValue(1.0)
+    window.panel.step_slider.setValue(0.5)
+    window.panel.steps_slider.setValue(6)
     for _ in range(3):  # three runs in a row, each from the last one's result
-        with qtbot.waitSignal(window.run_finished, timeout=20000):
+        with qtbot.waitSignal(window.session.run_finished, timeout=20000):
             window.start_run()
     assert np.linalg.norm(window.document.image - original) <= 1.0 + 1e-3
-    window.reanchor_check.setChecked(True)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.controls.reanchor_check.setChecked(True)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.current_job.anchor is None
+    assert window.session.request.anchor is None
 
 
 def test_seed_controls_reach_the_job(qtbot, window):
     _select_task(window, "generate")
-    window.temperature_slider.setValue(0.0)
-    window.mix_combo.setCurrentText("dog")
-    window.mix_weight.setValue(0.5)
-    job = window.make_job()
+    window.panel.temperature_slider.setValue(0.0)
+    window.panel.mix_combo.setCurrentText("dog")
+    window.panel.mix_weight.setValue(0.5)
+    job = window.make_request()
     assert job.temperature == 0.0 and job.mix == (1, 0.5)
-    window.steps_slider.setValue(1)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(1)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
 
 
 def test_the_neuron_browser_draws_thumbnails_in_the_background_and_a_click_picks_one(qtbot, window):
-    window.show_neuron_browser()
-    units = window.worker._bundles["tiny"][0].representation_size
-    qtbot.waitUntil(lambda: len(window.neuron_items) == units, timeout=60000)
-    assert window.neuron_status.text() == f"{units} of {units} units drawn"
-    window.neuron_search.setText("7")
-    visible = [u for u, item in window.neuron_items.items() if not item.isHidden()]
+    window.neurons.open()
+    units = window.session.worker.bundle("tiny").model.representation_size
+    qtbot.waitUntil(lambda: len(window.neurons.items) == units, timeout=60000)
+    assert window.neurons.status.text() == f"{units} of {units} units drawn"
+    window.neurons.search.setText("7")
+    visible = [u for u, item in window.neurons.items.items() if not item.isHidden()]
     assert visible == [7]
-    window.neuron_search.setText("")
-    item = window.neuron_items[5]
-    qtbot.mouseClick(window.neuron_list.viewport(), Qt.MouseButton.LeftButton,
-                     pos=window.neuron_list.visualItemRect(item).center())
-    assert window.task == "paint" and window.feature_rows[0][0].value() == 5
+    window.neurons.search.setText("")
+    item = window.neurons.items[5]
+    qtbot.mouseClick(window.neurons.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.neurons.list.visualItemRect(item).center())
+    assert window.panel.task == "paint" and window.panel.feature_rows[0][0].value() == 5
     from robustpaint.core.paths import user_cache_dir
     assert list((user_cache_dir() / "neurons").rglob("thumbnails.safetensors"))  # cached for next time
 
 
 def test_new_gives_a_blank_canvas_as_one_undo_step(qtbot, window):
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     _drag(qtbot, window.canvas, _canvas_point(window, 3, 3), _canvas_point(window, 20, 9))
     painted = window.document.image.copy()
-    window.new_document()
+    window.files.new_document()
     assert window.document.image.min() == 1.0 and not window.document.strokes
     window.undo_stack.undo()
     assert np.array_equal(window.document.image, painted)
@@ -512,34 +542,34 @@ def test_tool_run_and_undo_shortcuts_work_while_a_number_field_has_focus(qtbot, 
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     assert window.canvas.hasFocus()  # at start the canvas, not the brush-size field, takes the keys
-    window.live_check.setChecked(False)
+    window.controls.live_check.setChecked(False)
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 5, 5))
     assert window.undo_stack.count() == 1
-    for field in (window.brush_size, window.seed_spin):
+    for field in (window.tools.brush_size, window.panel.seed_spin):
         field.setFocus()
         qtbot.waitUntil(field.hasFocus)
         qtbot.keyClick(field, Qt.Key.Key_E)
-        assert window.tool == "eraser"
+        assert window.tools.tool == "eraser"
         qtbot.keyClick(field, Qt.Key.Key_B)
-        assert window.tool == "brush"
-    qtbot.keyClick(window.brush_size, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert window.tools.tool == "brush"
+    qtbot.keyClick(window.tools.brush_size, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.undo_stack.index() == 0
-    qtbot.keyClick(window.brush_size, Qt.Key.Key_5)  # digits still edit the field
-    assert "5" in window.brush_size.text()
+    qtbot.keyClick(window.tools.brush_size, Qt.Key.Key_5)  # digits still edit the field
+    assert "5" in window.tools.brush_size.text()
 
 
 def test_opening_an_image_during_a_run_stops_it_and_keeps_the_image(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
     _select_task(window, "sketch")
-    window.steps_slider.setValue(1000)
+    window.panel.steps_slider.setValue(1000)
     window.start_run()
-    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=10000)
-    assert window.open_image(str(tmp_path / "blue.png"))
-    assert not window.running and window.run_button.text() == "Run"
+    qtbot.waitUntil(lambda: window.controls.progress.value() >= 2, timeout=10000)
+    assert window.files.open_image(str(tmp_path / "blue.png"))
+    assert not window.session.running and window.controls.run_button.text() == "Run"
     qtbot.wait(300)  # steps in flight arrive and must be dropped
     assert window.document.image[..., 2].min() > 0.99 and window.document.image[..., 0].max() < 0.01
-    assert window.progress.value() <= 0  # the old run's progress is gone; its top-5 gives way to the new image's
-    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
+    assert window.controls.progress.value() <= 0  # the old run's progress is gone; its top-5 gives way to the new image's
+    qtbot.waitUntil(lambda: window.controls.top_bars[0].format() == _expected_top1(window), timeout=5000)
 
 
 def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window, tmp_path):
@@ -547,7 +577,7 @@ def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window
     window.document.mask[:8] = 1
     window.document.regions[8:] = 0
     window.document.strength[:, :4] = 0
-    assert window.open_image(str(tmp_path / "green.png"))
+    assert window.files.open_image(str(tmp_path / "green.png"))
     assert not window.document.mask.any() and (window.document.regions == -1).all()
     assert (window.document.strength == 1).all()
     window.undo_stack.undo()  # one undo step gives all of it back
@@ -556,7 +586,7 @@ def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window
 
 def test_clear_class_regions_is_one_undo_step(qtbot, window):
     window.document.regions[4:10] = 1
-    window.document_clear_regions()
+    window.edit_document(Document.clear_regions, "clear class regions")
     assert (window.document.regions == -1).all()
     window.undo_stack.undo()
     assert (window.document.regions[4:10] == 1).all()
@@ -573,45 +603,45 @@ def test_choosing_feature_paint_does_not_make_the_window_taller(qtbot, window):
 @pytest.mark.parametrize("task, restarts", [("translate", False), ("sketch", False), ("inpaint", True)])
 def test_a_mask_stroke_with_live_on_restarts_only_tasks_that_read_the_mask(qtbot, window, task, restarts):
     _select_task(window, task)
-    window.live_check.setChecked(True)
-    window.last_recipe = {"task": task}  # as after a first run
+    window.controls.live_check.setChecked(True)
+    window.session.last_recipe = {"task": task}  # as after a first run
     started = []
-    window.submit_job.connect(lambda job: started.append(job.task))
-    window.tool_actions["mask"].setChecked(True)
+    window.session.submit_job.connect(lambda job_id, model, request: started.append(request.task))
+    window.tools.actions_by_tool["mask"].setChecked(True)
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 10, 10))
     assert window.document.mask.any()
     assert bool(started) == restarts
-    window.stop()
+    window.session.stop()
 
 
 def test_a_reopened_project_labels_each_feature_slider_with_its_own_unit(qtbot, window, tmp_path):
-    window.feature_rows[0][0].setValue(3)
-    assert window.feature_rows[0][2].text().startswith("unit 3 ")
-    assert window.save_project(str(tmp_path / "f.rpaint"))
+    window.panel.feature_rows[0][0].setValue(3)
+    assert window.panel.feature_rows[0][2].text().startswith("unit 3 ")
+    assert window.files.save_project(str(tmp_path / "f.rpaint"))
     from robustpaint.app.window import MainWindow
     other = MainWindow(model_name="tiny")
     qtbot.addWidget(other)
-    qtbot.waitUntil(lambda: "tiny" in other.cards, timeout=10000)
-    assert other.open_project(str(tmp_path / "f.rpaint"))
-    assert other.feature_rows[0][0].value() == 3 and other.feature_rows[0][2].text().startswith("unit 3 ")
-    other.shutdown()
+    qtbot.waitUntil(lambda: "tiny" in other.panel.cards, timeout=10000)
+    assert other.files.open_project(str(tmp_path / "f.rpaint"))
+    assert other.panel.feature_rows[0][0].value() == 3 and other.panel.feature_rows[0][2].text().startswith("unit 3 ")
+    other.session.shutdown()
 
 
 def test_clicking_the_selected_candidate_after_new_takes_it_again(qtbot, window):
     _select_task(window, "generate")
-    window.candidates_spin.setValue(3)
-    window.steps_slider.setValue(2)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.candidates_spin.setValue(3)
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    item = window.candidate_list.item(1)
-    click = window.candidate_list.visualItemRect(item).center()
-    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton, pos=click)
-    assert np.array_equal(window.document.image, window.candidate_images[1])
-    window.new_document()
-    assert window.document.image.min() == 1.0 and window.candidate_dock.isVisible()
+    item = window.candidates.list.item(1)
+    click = window.candidates.list.visualItemRect(item).center()
+    qtbot.mouseClick(window.candidates.list.viewport(), Qt.MouseButton.LeftButton, pos=click)
+    assert np.array_equal(window.document.image, window.candidates.images[1])
+    window.files.new_document()
+    assert window.document.image.min() == 1.0 and window.candidates.isVisible()
     depth = window.undo_stack.count()
-    qtbot.mouseClick(window.candidate_list.viewport(), Qt.MouseButton.LeftButton, pos=click)
-    assert np.array_equal(window.document.image, window.candidate_images[1])
+    qtbot.mouseClick(window.candidates.list.viewport(), Qt.MouseButton.LeftButton, pos=click)
+    assert np.array_equal(window.document.image, window.candidates.images[1])
     assert window.undo_stack.count() == depth + 1
 
 
@@ -636,12 +666,12 @@ def step_log(monkeypatch):
 
 
 def test_a_run_starts_within_one_step_while_the_neuron_browser_draws(qtbot, window, step_log):
-    window.show_neuron_browser()
+    window.neurons.open()
     qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
     _select_task(window, "sketch")
-    window.steps_slider.setValue(5)
+    window.panel.steps_slider.setValue(5)
     submitted = len(step_log)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     first_run = step_log.index("run", submitted)
     # The step in flight and at most one queued before the job arrived; before the fix the whole chunk (40) ran.
@@ -649,65 +679,65 @@ def test_a_run_starts_within_one_step_while_the_neuron_browser_draws(qtbot, wind
 
 
 def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
-    window.show_neuron_browser()
+    window.neurons.open()
     qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
-    window.neuron_dock.close()
-    worker = window.worker
+    window.neurons.close()
+    worker = window.session.worker
     qtbot.waitUntil(lambda: worker._neuron_run is None and not worker._neuron_todo, timeout=5000)
     qtbot.wait(50)  # a step that had already begun finishes
     seen = len(step_log)
     qtbot.wait(300)
     assert len(step_log) == seen
-    window.show_neuron_browser()  # opening it again carries on
+    window.neurons.open()  # opening it again carries on
     qtbot.waitUntil(lambda: len(step_log) > seen, timeout=10000)
 
 
 def test_the_top5_readout_describes_the_candidate_selected(qtbot, window):
     _select_task(window, "generate")
-    window.candidates_spin.setValue(4)
-    window.steps_slider.setValue(2)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.candidates_spin.setValue(4)
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    readouts = [[bar.format() for bar in window.top_bars]]
+    readouts = [[bar.format() for bar in window.controls.top_bars]]
     for index in (1, 2, 3):
-        window.candidate_list.setCurrentRow(index)
-        assert window.top_bars[0].format() == f"{window.last_top5[index][0][0]} {window.last_top5[index][0][1] * 100:.1f}%"
-        readouts.append([bar.format() for bar in window.top_bars])
+        window.candidates.list.setCurrentRow(index)
+        assert window.controls.top_bars[0].format() == f"{window.session.last_top5[index][0][0]} {window.session.last_top5[index][0][1] * 100:.1f}%"
+        readouts.append([bar.format() for bar in window.controls.top_bars])
     assert len({tuple(r) for r in readouts}) > 1  # four samples of four classes do not all read alike
-    window.new_document()
-    assert all(bar.format() == "" for bar in window.top_bars)
+    window.files.new_document()
+    assert all(bar.format() == "" for bar in window.controls.top_bars)
 
 
 def test_the_overlay_toggle_hides_the_mask_so_the_result_under_it_shows(qtbot, window):
     window.document.mask[4:12, 4:12] = 1
     window.refresh_canvas()
-    assert not window.canvas._mask.isNull()
+    assert window.canvas.has_overlay
     window.overlay_action.setChecked(False)
-    assert window.canvas._mask.isNull() and window.document.mask.any()  # hidden, not cleared
+    assert not window.canvas.has_overlay and window.document.mask.any()  # hidden, not cleared
     window.overlay_action.setChecked(True)
-    assert not window.canvas._mask.isNull()
+    assert window.canvas.has_overlay
 
 
 def test_the_model_card_reads_as_a_sentence_with_the_technical_line_in_the_tooltip():
-    from robustpaint.app.window import card_in_words
+    from robustpaint.app.task_panel import card_in_words
     card = {"arch": "imagenet_resnet18", "robust": True, "input_size": 128,
             "dataset": "imagenette (imagenette-224.tar.gz: ...)",
             "evaluations": [{"clean_accuracy": 0.8412, "robust_accuracy": 0.571}]}
     assert card_in_words(card) == ("robust ResNet-18 trained on Imagenette at 128 px; 84% of test images right, "
                                    "57% under attack")
-    assert card_in_words({"arch": "tiny", "dataset": "synthetic"}) == "standard tiny trained on synthetic at 32 px"
+    assert card_in_words({"arch": "tiny", "dataset": "synthetic", "input_size": 32}) == "standard tiny trained on synthetic at 32 px"
 
 
 def test_the_timeline_names_the_step_of_the_iterate_shown(qtbot, window):
     _select_task(window, "sketch")
-    window.steps_slider.setValue(10)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    window.panel.steps_slider.setValue(10)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.timeline_label.text() == "step 10"
-    window.timeline_slider.setValue(0)
-    assert window.timeline_label.text() == f"step {window.timeline[0][0]}"
-    window.compare_check.setChecked(True)
-    assert window.timeline_label.text() == "start"
+    assert window.controls.timeline_label.text() == "step 10"
+    window.controls.timeline_slider.setValue(0)
+    assert window.controls.timeline_label.text() == f"step {window.session.timeline[0][0]}"
+    window.controls.compare_check.setChecked(True)
+    assert window.controls.timeline_label.text() == "start"
 
 
 def test_the_zoom_is_shown_and_the_image_cannot_be_panned_off_screen(qtbot, window):
@@ -733,7 +763,7 @@ def test_the_preview_shows_the_image_at_1_to_1_and_2x(qtbot, window):
 def _expected_top1(window) -> str:
     """The readout of the model's best class for the canvas, computed here."""
     import torch
-    model = window.worker._bundles[window.model_combo.currentText()][0]
+    model = window.session.worker.bundle(window.panel.model_name).model
     with torch.no_grad():
         probs = model(torch.from_numpy(window.document.image.transpose(2, 0, 1).copy())[None]).softmax(1)[0]
     best = int(probs.argmax())
@@ -742,34 +772,34 @@ def _expected_top1(window) -> str:
 
 def test_the_top5_follows_the_canvas_after_every_change_without_a_run(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (20, 200, 40)).save(tmp_path / "green.png")
-    assert window.open_image(str(tmp_path / "green.png"))
-    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
-    window.live_check.setChecked(False)
-    window.brush_size.setValue(8)
+    assert window.files.open_image(str(tmp_path / "green.png"))
+    qtbot.waitUntil(lambda: window.controls.top_bars[0].format() == _expected_top1(window), timeout=5000)
+    window.controls.live_check.setChecked(False)
+    window.tools.brush_size.setValue(8)
     _drag(qtbot, window.canvas, _canvas_point(window, 2, 16), _canvas_point(window, 30, 16))
-    qtbot.waitUntil(lambda: window.top_bars[0].format() == _expected_top1(window), timeout=5000)
-    assert not window.running
+    qtbot.waitUntil(lambda: window.controls.top_bars[0].format() == _expected_top1(window), timeout=5000)
+    assert not window.session.running
 
 
 def test_colour_swatches_swap_and_recent_colours_are_one_click_away(qtbot, window):
     from PySide6.QtGui import QColor
-    window.set_brush_color(QColor(255, 0, 0))
-    window.set_brush_color(QColor(0, 0, 255))
-    window.set_brush_color(QColor(255, 0, 0))  # used again: moves to the front, not listed twice
-    assert [c.name() for c in window.recent_colors] == ["#ff0000", "#0000ff"]
-    buttons = [window.recent_layout.itemAt(i).widget() for i in range(window.recent_layout.count())]
+    window.tools.set_brush_color(QColor(255, 0, 0))
+    window.tools.set_brush_color(QColor(0, 0, 255))
+    window.tools.set_brush_color(QColor(255, 0, 0))  # used again: moves to the front, not listed twice
+    assert [c.name() for c in window.tools.recent_colors] == ["#ff0000", "#0000ff"]
+    buttons = [window.tools.recent_layout.itemAt(i).widget() for i in range(window.tools.recent_layout.count())]
     qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
-    assert window.brush_color.name() == "#0000ff"
-    window.swap_colors()
-    assert window.brush_color.name() == "#ffffff" and window.background_color.name() == "#0000ff"
-    window.live_check.setChecked(False)
-    window.swap_colors()
+    assert window.tools.brush_color.name() == "#0000ff"
+    window.tools.swap_colors()
+    assert window.tools.brush_color.name() == "#ffffff" and window.tools.background_color.name() == "#0000ff"
+    window.controls.live_check.setChecked(False)
+    window.tools.swap_colors()
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_canvas_point(window, 9, 9))
     assert window.document.image[9, 9].tolist() == pytest.approx([0.0, 0.0, 1.0])
 
 
 def test_every_tool_has_an_icon_and_a_tooltip_with_its_shortcut(qtbot, window):
-    for name, action in window.tool_actions.items():
+    for name, action in window.tools.actions_by_tool.items():
         assert not action.icon().isNull(), name
         assert action.shortcut().toString() in action.toolTip(), name
 
@@ -777,26 +807,26 @@ def test_every_tool_has_an_icon_and_a_tooltip_with_its_shortcut(qtbot, window):
 def test_open_recent_lists_opened_and_saved_files_newest_first_and_reopens_them(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (255, 0, 0)).save(tmp_path / "red.png")
     Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
-    assert window.open_image(str(tmp_path / "red.png"))
-    assert window.save_project(str(tmp_path / "p.rpaint"))
-    assert window.open_image(str(tmp_path / "blue.png"))
-    assert [p.rsplit("/", 1)[-1] for p in window.recent_files] == ["blue.png", "p.rpaint", "red.png"]
-    window._fill_recent_menu()
+    assert window.files.open_image(str(tmp_path / "red.png"))
+    assert window.files.save_project(str(tmp_path / "p.rpaint"))
+    assert window.files.open_image(str(tmp_path / "blue.png"))
+    assert [p.rsplit("/", 1)[-1] for p in window.files.recent_files] == ["blue.png", "p.rpaint", "red.png"]
+    window.files.fill_recent_menu(window.recent_menu)
     actions = window.recent_menu.actions()
     assert [a.text() for a in actions] == ["blue.png", "p.rpaint", "red.png"]
     actions[2].trigger()
-    assert window.document.image[..., 0].min() > 0.99 and window.recent_files[0].endswith("red.png")
+    assert window.document.image[..., 0].min() > 0.99 and window.files.recent_files[0].endswith("red.png")
 
 
 def test_run_then_open_then_run_then_undo_goes_back_one_step_at_a_time(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
     _select_task(window, "sketch")
-    window.steps_slider.setValue(1000)
+    window.panel.steps_slider.setValue(1000)
     window.start_run()
-    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=10000)
-    assert window.open_image(str(tmp_path / "blue.png"))  # the stopped run stays one undo step
-    window.steps_slider.setValue(3)
-    with qtbot.waitSignal(window.run_finished, timeout=20000):
+    qtbot.waitUntil(lambda: window.controls.progress.value() >= 2, timeout=10000)
+    assert window.files.open_image(str(tmp_path / "blue.png"))  # the stopped run stays one undo step
+    window.panel.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     after_second_run = window.document.image.copy()
     window.undo_stack.undo()  # the second run

@@ -13,6 +13,7 @@ from robustpaint.cli import main
 from robustpaint.core.imageio import load_mask, load_photo, read_recipe
 from robustpaint.core.models import build_classifier
 from robustpaint.core.models.checkpoint import load_model, save_model
+from robustpaint.core.errors import ImageError
 from robustpaint.core.tasks import TASKS, TaskRequest, build_task, preset_values
 
 SIDE = 64
@@ -167,7 +168,7 @@ def test_a_mask_drawn_on_the_photo_is_fitted_like_the_photo(tmp_path):
     Image.fromarray(arr).save(tmp_path / "mask.png")
     mask = load_mask(tmp_path / "mask.png", (SIDE, SIDE), (200, 300), "crop")
     assert mask.shape == (1, 1, SIDE, SIDE) and float(mask.mean()) == pytest.approx(0.25, abs=0.04)
-    with pytest.raises(Exception, match="mask"):
+    with pytest.raises(ImageError, match="mask"):
         load_mask(tmp_path / "mask.png", (SIDE, SIDE), (100, 100), "crop")
 
 
@@ -270,35 +271,35 @@ def photo_window(qtbot, installed_photo_model):
     qtbot.addWidget(win)
     win.resize(900, 600)
     win.show()
-    qtbot.waitUntil(lambda: "photo" in win.cards, timeout=20000)
+    qtbot.waitUntil(lambda: "photo" in win.panel.cards, timeout=20000)
     yield win
-    win.shutdown()
+    win.session.shutdown()
 
 
 def test_the_app_opens_on_a_canvas_of_the_models_size_with_smooth_scaling(photo_window):
     assert photo_window.document.size == (SIDE, SIDE)
     assert photo_window.canvas.smooth
-    assert photo_window.brush_size.value() == SIDE // 16
+    assert photo_window.tools.brush_size.value() == SIDE // 16
     assert photo_window.undo_stack.count() == 0  # no resize was needed: the card gave the size up front
-    eps = photo_window.eps_slider.value()
+    eps = photo_window.panel.eps_slider.value()
     assert eps == pytest.approx(preset_values("generate", SIDE, SIDE, model_side=SIDE)[0], abs=0.01)
 
 
 def test_the_app_opens_a_300x200_photo_into_the_larger_models_canvas(photo_window, tmp_path):
     path = _photo(tmp_path / "wide.png", 300, 200)
-    assert photo_window.open_image(str(path))  # the app's default: centre crop
+    assert photo_window.files.open_image(str(path))  # the app's default: centre crop
     image = photo_window.document.image
     assert image.shape == (SIDE, SIDE, 3)
     assert float((image[..., 0] > 0.5).mean()) == pytest.approx(0.25, abs=0.04)  # the crop keeps a quarter red
-    assert photo_window.open_image(str(path), fit="scale")
+    assert photo_window.files.open_image(str(path), fit="scale")
     assert float((photo_window.document.image[..., 0] > 0.5).mean()) == pytest.approx(1 / 3, abs=0.04)
 
 
 def test_a_stroke_on_the_large_canvas_lands_on_the_right_pixels(qtbot, photo_window):
     from PySide6.QtCore import QPoint, Qt
     win = photo_window
-    win.live_check.setChecked(False)
-    win.brush_size.setValue(1)
+    win.controls.live_check.setChecked(False)
+    win.tools.brush_size.setValue(1)
     rect = win.canvas.target_rect()
     x, y = 41, 9
     point = QPoint(int(rect.x() + (x + 0.5) * rect.width() / SIDE), int(rect.y() + (y + 0.5) * rect.height() / SIDE))
@@ -312,12 +313,12 @@ def test_switching_to_a_model_of_another_size_resizes_the_canvas_as_one_undo_ste
     win = photo_window
     win.document.image[:] = 0.25
     win.document.mask[:32, :32] = 1
-    win.model_combo.addItem("tiny")
-    win.model_combo.setCurrentText("tiny")
+    win.panel.model_combo.addItem("tiny")
+    win.panel.model_combo.setCurrentText("tiny")
     qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
     assert win.document.mask.shape == (32, 32) and win.document.mask[:16, :16].all() and not win.document.mask[16:].any()
     assert win.document.image == pytest.approx(0.25, abs=0.01)
-    assert "32x32" in win.statusBar().currentMessage() and win.brush_size.value() == 2
+    assert "32x32" in win.statusBar().currentMessage() and win.tools.brush_size.value() == 2
     win.undo_stack.undo()
     assert win.document.size == (SIDE, SIDE)
 
@@ -353,28 +354,28 @@ def test_photo_inpainting_changes_only_the_hole():
 
 def test_switching_model_during_a_run_keeps_image_and_mask_the_same_size(qtbot, photo_window, installed_tiny):
     win = photo_window
-    win.task_combo.setCurrentIndex(win.task_combo.findData("sketch"))
-    win.steps_slider.setValue(1000)
+    win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData("sketch"))
+    win.panel.steps_slider.setValue(1000)
     win.start_run()
-    qtbot.waitUntil(lambda: win.progress.value() >= 1, timeout=20000)
-    win.model_combo.addItem("tiny")
-    win.model_combo.setCurrentText("tiny")
+    qtbot.waitUntil(lambda: win.controls.progress.value() >= 1, timeout=20000)
+    win.panel.model_combo.addItem("tiny")
+    win.panel.model_combo.setCurrentText("tiny")
     qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
     qtbot.wait(300)  # steps of the old run still in flight must not land
-    assert win.document.image.shape[:2] == win.document.mask.shape == (32, 32) and not win.running
-    win.model_combo.setCurrentText("photo")  # back to a model loaded before: the canvas follows it again
+    assert win.document.image.shape[:2] == win.document.mask.shape == (32, 32) and not win.session.running
+    win.panel.model_combo.setCurrentText("photo")  # back to a model loaded before: the canvas follows it again
     qtbot.waitUntil(lambda: win.document.size == (SIDE, SIDE), timeout=20000)
     assert win.document.image.shape[:2] == win.document.mask.shape == (SIDE, SIDE)
 
 
 def test_keep_the_photo_is_offered_for_photo_models_only(qtbot, photo_window, installed_tiny):
     win = photo_window
-    win.task_combo.setCurrentIndex(win.task_combo.findData("translate"))
-    assert not win.keep_photo_check.isHidden()
-    eps = win.eps_slider.value()
+    win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData("translate"))
+    assert not win.panel.keep_photo_check.isHidden()
+    eps = win.panel.eps_slider.value()
     assert eps == pytest.approx(preset_values("translate", SIDE, SIDE, model_side=SIDE, keep_photo=True)[0], abs=0.01)
-    win.model_combo.addItem("tiny")
-    win.model_combo.setCurrentText("tiny")
+    win.panel.model_combo.addItem("tiny")
+    win.panel.model_combo.setCurrentText("tiny")
     qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
-    assert win.keep_photo_check.isHidden()
-    assert win.eps_slider.value() == pytest.approx(TASKS["translate"].preset.eps, abs=0.01)
+    assert win.panel.keep_photo_check.isHidden()
+    assert win.panel.eps_slider.value() == pytest.approx(TASKS["translate"].preset.eps, abs=0.01)

@@ -205,7 +205,8 @@ def test_bad_requests_are_clear_errors(tiny_model, request_changes, message):
 
 
 def test_a_negative_feature_strength_suppresses_the_neuron(tiny_model):
-    from robustpaint.core.objectives import neuron, strongest_classes
+    from robustpaint.core.neurons import strongest_classes
+    from robustpaint.core.objectives import neuron
     x = torch.rand(2, 3, 32, 32)
     with tiny_model.capture(["pool"]) as acts:
         logits = tiny_model(x)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from robustpaint.cli import main
+from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models.checkpoint import load_model
 from robustpaint.core.train.data import DataError, load_split
 from robustpaint.core.train.loop import TrainConfig, train
@@ -137,7 +138,7 @@ def test_ema_writes_the_average_and_resumes_it_exactly(tiny_arch, tmp_path, monk
     resumed, _ = run("halves", 0.5, resume=True)
     assert any("resumed" in m and "after epoch 1" in m for m in messages)
     assert all(torch.allclose(v.float(), resumed[k].float(), atol=1e-6) for k, v in mixed.items())
-    with pytest.raises(Exception, match="made with --ema"):
+    with pytest.raises(RobustPaintError, match="made with --ema"):
         train(TrainConfig(**{**tuned, "out": str(tmp_path / "halves"), "epochs": 3}), resume=True, log=lambda m: None)
 
 
@@ -146,7 +147,7 @@ def test_init_from_another_architecture_is_refused(tiny_arch, tmp_path):
     cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
                       max_batches=1, precision="fp32")
     train(cfg, log=lambda m: None)
-    with pytest.raises(Exception, match="--init .* is tiny"):
+    with pytest.raises(RobustPaintError, match="--init .* is tiny"):
         train(TrainConfig(**{**cfg.__dict__, "arch": "resnet18", "out": str(tmp_path / "r18"),
                              "init_from": str(tmp_path / "run" / "model.safetensors")}), log=lambda m: None)
 
@@ -156,7 +157,7 @@ def test_resume_from_another_architecture_is_refused(tiny_arch, tmp_path):
     cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
                       max_batches=1, precision="fp32")
     train(cfg, log=lambda m: None)
-    with pytest.raises(Exception, match="was made for tiny"):
+    with pytest.raises(RobustPaintError, match="was made for tiny"):
         train(TrainConfig(**{**cfg.__dict__, "arch": "resnet18"}), resume=True, log=lambda m: None)
 
 

@@ -35,6 +35,21 @@ def overlay_rgba(mask: np.ndarray, regions: np.ndarray | None = None, strength: 
     return np.ascontiguousarray(rgba.astype(np.uint8))
 
 
+def preview_sheet(image: np.ndarray):
+    """The image at 1:1 and at 2x side by side (the preview dock), whatever the canvas's zoom."""
+    from PySide6.QtGui import QPainter, QPixmap
+    one = QPixmap.fromImage(array_to_qimage(image))
+    two = one.scaled(one.width() * 2, one.height() * 2, Qt.AspectRatioMode.IgnoreAspectRatio,
+                     Qt.TransformationMode.SmoothTransformation)
+    sheet = QPixmap(one.width() + two.width() + 8, two.height())
+    sheet.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(sheet)
+    painter.drawPixmap(0, 0, one)
+    painter.drawPixmap(one.width() + 8, 0, two)
+    painter.end()
+    return sheet
+
+
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
     h, w, _ = rgba.shape
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
@@ -49,7 +64,6 @@ class Canvas(QWidget):
 
     stroke_moved = Signal(object)  # list of (x, y) so far, for live drawing
     stroke_finished = Signal(object)  # the whole stroke
-    clicked = Signal(float, float)  # a click without movement (fill, colour picker)
     view_changed = Signal(float)  # screen pixels per image pixel, after a zoom, a pan or a resize
     VISIBLE_MARGIN = 48  # screen pixels of the image that stay in view however far it is panned
 
@@ -60,7 +74,7 @@ class Canvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # takes the keyboard when clicked, so shortcuts reach the app
         self._image = QImage()
         self._mask = QImage()
-        self._image_size = (32, 32)
+        self._image_size = (1, 1)  # until the first content
         self._points: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
         self.smooth = True  # smooth scaling by default (View menu)
@@ -73,6 +87,16 @@ class Canvas(QWidget):
         self._mask = rgba_to_qimage(overlay) if overlay is not None else QImage()
         self._image_size = image.shape[:2]
         self.update()
+
+    def set_smooth(self, smooth: bool) -> None:
+        """Smooth scaling (a photo reads as a photo) or pixels as blocks."""
+        self.smooth = smooth
+        self.update()
+
+    @property
+    def has_overlay(self) -> bool:
+        """Whether a mask, regions or strength overlay is drawn over the image."""
+        return not self._mask.isNull()
 
     def fit_scale(self) -> float:
         h, w = self._image_size
@@ -169,6 +193,4 @@ class Canvas(QWidget):
             self._pan_from = None
         elif event.button() == Qt.MouseButton.LeftButton and self._points:
             points, self._points = self._points, []
-            if len(points) == 1:
-                self.clicked.emit(*points[0])
             self.stroke_finished.emit(points)

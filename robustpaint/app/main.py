@@ -28,9 +28,9 @@ def run_app(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.ask_before_closing = True
     settings = QSettings("RobustPaint", "RobustPaint")  # window size, docks and last folder from the last session
-    window.last_folder = str(settings.value("last_folder", "") or "")
+    window.files.last_folder = str(settings.value("last_folder", "") or "")
     recent = settings.value("recent_files") or []
-    window.recent_files = [str(p) for p in (recent if isinstance(recent, list) else [recent])]
+    window.files.recent_files = [str(p) for p in (recent if isinstance(recent, list) else [recent])]
     if settings.value("geometry") is not None and window.restoreGeometry(settings.value("geometry")):
         window.restoreState(settings.value("state") or b"")
         window.show()
@@ -45,15 +45,15 @@ def run_app(argv: list[str] | None = None) -> int:
     def remember() -> None:
         settings.setValue("geometry", window.saveGeometry())
         settings.setValue("state", window.saveState())
-        settings.setValue("last_folder", window.last_folder)
-        settings.setValue("recent_files", window.recent_files)
+        settings.setValue("last_folder", window.files.last_folder)
+        settings.setValue("recent_files", window.files.recent_files)
 
     app.aboutToQuit.connect(remember)
-    if window.autosave_path().exists():
+    if window.files.autosave_path().exists():
         answer = QMessageBox.question(window, "Recover", "RobustPaint did not close cleanly last time. "
                                       "Recover the autosaved painting?")
         if answer == QMessageBox.StandardButton.Yes:
-            window.recover_autosave()
+            window.files.recover_autosave()
         else:
-            window.autosave_path().unlink(missing_ok=True)
+            window.files.autosave_path().unlink(missing_ok=True)
     return app.exec()

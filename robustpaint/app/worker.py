@@ -1,48 +1,17 @@
 """The live PGD worker: a QObject living on its own QThread that runs one step per event-loop turn.
 
-The GUI sends immutable `Job`s (numpy arrays and plain values) by queued signals and receives images, losses and
-class probabilities by signals; it never touches the worker's tensors and never waits on torch. Every job has an
-id, and the GUI drops results of ids it has moved past.
+The GUI sends task requests (the same `TaskRequest` the CLI and a replay run) with a job id and a model name by
+queued signals, and receives images, losses and class probabilities by signals; it never touches the worker's
+tensors and never waits on torch. The GUI drops results of ids it has moved past. Every slot catches at its boundary:
+any error ends the job with `failed` and a message, and the worker goes on serving.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-
-
-@dataclass(frozen=True)
-class Job:
-    job_id: int
-    model: str
-    task: str
-    image: np.ndarray  # H x W x 3 float32 in [0,1]
-    mask: np.ndarray  # H x W float32
-    targets: tuple[int, ...] = ()
-    neurons: tuple[int, ...] = ()
-    neuron_weights: tuple[float, ...] = ()  # the feature sliders, one per neuron
-    candidates: int = 1  # generate: N samples at once (batched); images then come as N x H x W x 3
-    eps: float | None = None
-    step_size: float | None = None
-    steps: int | None = None
-    lam: float | None = None
-    seed: int = 0
-    factor: int = 2
-    temperature: float = 1.0
-    mix: tuple[int, float] | None = None  # generate: (other class, weight)
-    region_masks: np.ndarray | None = None  # classmap: K x H x W, one per entry of targets
-    strength: np.ndarray | None = None  # H x W in [0,1]; None = every pixel free
-    anchor: np.ndarray | None = None  # H x W x 3: keep the ball around this image (re-anchoring off)
-    bf16: bool = False  # bf16 autocast steps (faster where the CPU has bf16 units)
-    extra: dict = field(default_factory=dict)
-
-
-def _tensor(array: np.ndarray | None):
-    import torch
-    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).float()
 
 
 class SynthesisWorker(QObject):
@@ -50,19 +19,43 @@ class SynthesisWorker(QObject):
     stepped = Signal(int, object, float, int, int, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
-    model_ready = Signal(str, object)  # model name, card (plus "neuron_classes": strongest classes per unit)
+    model_ready = Signal(str, object)  # model name, card (with the model's input_size, and "neuron_classes":
+    # the strongest classes of each unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
     classified = Signal(int, object)  # request id, top-5 [(class, probability), ...] of the image sent
 
     def __init__(self):
         super().__init__()
-        self._bundles: dict = {}
+        self._bundles: dict = {}  # model name -> ModelBundle
         self._infos: dict = {}  # model name -> card plus "neuron_classes", as sent with model_ready
-        self._job: Job | None = None
+        self._job_id = -1
+        self._model_name = ""
+        self._candidates = 1
         self._optimizer = None
         self._paused = False
         self._timer: QTimer | None = None
+        self._started = 0.0
+        self._first_step = 0
+        self._neuron_cache = None
+        self._neuron_model = ""
+        self._neuron_run = None
+        self._neuron_units: list[int] = []
+        self._neuron_todo: list[int] = []
         self.steps_per_second = 0.0
+
+    def _fail(self, job_id: int, exc: Exception) -> None:
+        """Ends the job with a message: ours as it is, anything else named (the GUI keeps its last good image)."""
+        from robustpaint.core.errors import RobustPaintError
+        if self._timer is not None:
+            self._timer.stop()
+        self._optimizer = None
+        if isinstance(exc, RobustPaintError):
+            message = str(exc)
+        elif isinstance(exc, FloatingPointError):
+            message = f"the optimisation diverged ({exc}); the last good image is kept"
+        else:
+            message = f"the run failed: {type(exc).__name__}: {exc}"
+        self.failed.emit(job_id, message)
 
     @Slot(str)
     def request_neurons(self, name: str) -> None:
@@ -70,14 +63,14 @@ class SynthesisWorker(QObject):
 
         One PGD step of a chunk of units is taken per event-loop turn, and none while a run goes on, so a run sent
         meanwhile starts within one step; `cancel_neurons` (the browser closed) drops the rest."""
-        from robustpaint.core.errors import RobustPaintError
         from robustpaint.core.neurons import NeuronCache
         try:
-            model, card, _, entry = self._bundle(name)
-        except RobustPaintError as exc:
-            self.failed.emit(-1, str(exc))
+            bundle = self.bundle(name)
+            self._neuron_cache = NeuronCache(bundle.model, bundle.entry.name, bundle.sha256)
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary: reported, never raised into Qt
+            self._fail(-1, exc)
             return
-        self._neuron_cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""))
+        model = bundle.model
         self._neuron_model, self._neuron_run, self._neuron_units = name, None, []
         self._neuron_todo = [u for u in range(model.representation_size) if u not in self._neuron_cache.thumbnails]
         done = {u: t.permute(1, 2, 0).numpy() for u, t in self._neuron_cache.thumbnails.items()}
@@ -89,22 +82,28 @@ class SynthesisWorker(QObject):
     NEURON_CHUNK = 16  # units drawn together (one batch); one PGD step of them per event-loop turn
 
     def _neuron_chunk(self) -> None:
-        if not getattr(self, "_neuron_todo", None) and getattr(self, "_neuron_run", None) is None:
+        if not self._neuron_todo and self._neuron_run is None:
             return
         if self._optimizer is not None and not self._paused:
             QTimer.singleShot(50, self._neuron_chunk)  # a run is going on: it goes first
             return
         from robustpaint.core.neurons import thumbnail_optimizer
-        if self._neuron_run is None:
-            self._neuron_units = self._neuron_todo[:self.NEURON_CHUNK]
-            self._neuron_todo = self._neuron_todo[self.NEURON_CHUNK:]
-            self._neuron_run = thumbnail_optimizer(self._neuron_cache.model, self._neuron_units,
-                                                   self._neuron_cache.recipe)
-        self._neuron_run.step()
-        if self._neuron_run.done:
-            thumbs = self._neuron_cache.add(self._neuron_units, self._neuron_run.x)
-            self._neuron_run = None
-            self.neurons_ready.emit(self._neuron_model, {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
+        try:
+            if self._neuron_run is None:
+                self._neuron_units = self._neuron_todo[:self.NEURON_CHUNK]
+                self._neuron_todo = self._neuron_todo[self.NEURON_CHUNK:]
+                self._neuron_run = thumbnail_optimizer(self._neuron_cache.model, self._neuron_units,
+                                                       self._neuron_cache.recipe)
+            self._neuron_run.step()
+            if self._neuron_run.done:
+                thumbs = self._neuron_cache.add(self._neuron_units, self._neuron_run.x)
+                self._neuron_run = None
+                self.neurons_ready.emit(self._neuron_model,
+                                        {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary
+            self._neuron_todo, self._neuron_run = [], None
+            self._fail(-1, exc)
+            return
         QTimer.singleShot(0, self._neuron_chunk)
 
     @Slot(int, str, object)
@@ -112,14 +111,13 @@ class SynthesisWorker(QObject):
         """What the model sees in `image` (H x W x 3): one forward pass, no run; the top-5 comes back by signal."""
         import torch
 
-        from robustpaint.core.errors import RobustPaintError
         try:
-            model = self._bundle(name)[0]
-        except RobustPaintError:
-            return  # load_model reports a broken model
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
-        with torch.no_grad():
-            probs = model(x.to(next(model.parameters()).device))[0].float().softmax(0).cpu()
+            model = self.bundle(name).model
+            x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
+            with torch.no_grad():
+                probs = model(x.to(next(model.parameters()).device))[0].float().softmax(0).cpu()
+        except Exception:  # noqa: BLE001 - a readout only: load_model reports a broken model
+            return
         top = probs.topk(min(5, len(probs)))
         self.classified.emit(request_id, [(model.classes[i], p) for p, i in zip(top.values.tolist(),
                                                                                top.indices.tolist())])
@@ -136,13 +134,15 @@ class SynthesisWorker(QObject):
             self._timer.timeout.connect(self._tick)
         return self._timer
 
-    def _bundle(self, name: str):
+    def bundle(self, name: str):
+        """The model `name` as a ModelBundle, loaded once (in the worker's thread; the GUI asks by `load_model`)."""
         if name not in self._bundles:
-            from robustpaint.core.recipes import load_model_bundle
-            from robustpaint.core.objectives import strongest_classes
-            self._bundles[name] = load_model_bundle(name)
-            model, card = self._bundles[name][0], self._bundles[name][1]
-            self._infos[name] = {**card, "neuron_classes": strongest_classes(model.head, model.classes)}
+            from robustpaint.core.models.bundle import load_model_bundle
+            from robustpaint.core.neurons import strongest_classes
+            bundle = load_model_bundle(name)
+            self._bundles[name] = bundle
+            self._infos[name] = {**bundle.card, "input_size": bundle.model.input_size,  # also for cards without one
+                                 "neuron_classes": strongest_classes(bundle.model.head, bundle.model.classes)}
             self.model_ready.emit(name, self._infos[name])
         return self._bundles[name]
 
@@ -150,48 +150,26 @@ class SynthesisWorker(QObject):
     def load_model(self, name: str) -> None:
         """Loads `name` once; every call (switching back to a model loaded before) says it is ready again, so the
         window resizes its canvas and refreshes its classes and presets for it."""
-        from robustpaint.core.errors import RobustPaintError
         try:
             loaded_before = name in self._bundles
-            self._bundle(name)
-        except RobustPaintError as exc:
-            self.failed.emit(-1, str(exc))
+            self.bundle(name)
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary
+            self._fail(-1, exc)
             return
         if loaded_before:
             self.model_ready.emit(name, self._infos[name])
 
-    @Slot(object)
-    def submit(self, job: Job) -> None:
-        """Starts `job` from its own image, replacing whatever ran before (within one step)."""
-        import torch
-
-        from robustpaint.core.errors import RobustPaintError
-        from robustpaint.core.models import bf16_is_faster
-        from robustpaint.core.tasks import TaskRequest, build_task
-
-        self._optimizer, self._job = None, job
+    @Slot(int, str, object)
+    def submit(self, job_id: int, model_name: str, request) -> None:
+        """Starts `request` (a TaskRequest) on model `model_name`, replacing whatever ran before (within one step)."""
+        from robustpaint.core.tasks import build_task
+        self._optimizer, self._job_id, self._model_name = None, job_id, model_name
+        self._candidates = request.candidates
         try:
-            model, _card, seeds, _ = self._bundle(job.model)
-            image = torch.from_numpy(np.ascontiguousarray(job.image.transpose(2, 0, 1)))[None].float()
-            mask = torch.from_numpy(np.ascontiguousarray(job.mask))[None, None].float()
-            if job.task == "superres":
-                if job.image.shape[0] % job.factor or job.image.shape[1] % job.factor:
-                    raise RobustPaintError(f"the canvas size is not a multiple of the factor {job.factor}")
-                image = torch.nn.functional.avg_pool2d(image, job.factor)
-            free = job.strength is None or bool((job.strength >= 1).all())
-            request = TaskRequest(job.task, image=image, mask=mask if float(mask.sum()) > 0 else None,
-                                  region_masks=_tensor(job.region_masks), mix=job.mix,
-                                  change_mask=None if free else _tensor(job.strength)[None, None],
-                                  anchor=None if job.anchor is None else _tensor(job.anchor.transpose(2, 0, 1))[None],
-                                  targets=job.targets, neurons=job.neurons,
-                                  neuron_weights=job.neuron_weights, candidates=job.candidates,
-                                  bf16=job.bf16 and bf16_is_faster(model.arch, next(model.parameters()).device.type),
-                                  eps=job.eps, step_size=job.step_size,
-                                  steps=job.steps, lam=job.lam, seed=job.seed, factor=job.factor,
-                                  temperature=job.temperature, size=job.image.shape[0])
-            self._optimizer = build_task(model, request, seeds).optimizer(model)
-        except RobustPaintError as exc:
-            self.failed.emit(job.job_id, str(exc))
+            bundle = self.bundle(model_name)
+            self._optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary
+            self._fail(job_id, exc)
             return
         self._started, self._paused = time.perf_counter(), False
         self._first_step = 0
@@ -222,8 +200,8 @@ class SynthesisWorker(QObject):
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        if self._optimizer is not None and self._job is not None:
-            self.finished.emit(self._job.job_id, self._image())
+        if self._optimizer is not None:
+            self.finished.emit(self._job_id, self._image())
         self._optimizer = None
 
     @Slot()
@@ -238,7 +216,7 @@ class SynthesisWorker(QObject):
 
     def _image(self) -> np.ndarray:
         images = self._optimizer.x.detach().permute(0, 2, 3, 1).float().cpu().numpy().copy()
-        return images if self._job.candidates > 1 else images[0]
+        return images if self._candidates > 1 else images[0]
 
     def _tick(self) -> None:
         if self._optimizer is None or self._paused:
@@ -247,27 +225,25 @@ class SynthesisWorker(QObject):
         self._do_step()
 
     def _do_step(self) -> None:
-        optimizer, job = self._optimizer, self._job
+        optimizer, job_id = self._optimizer, self._job_id
         try:
             result = optimizer.step()
-        except FloatingPointError as exc:
-            self._timer and self._timer.stop()
-            self._optimizer = None
-            self.failed.emit(job.job_id, f"the optimisation diverged ({exc}); the last good image is kept")
+            classes = self._bundles[self._model_name].model.classes
+            probs = result.logits.float().softmax(1)
+            top = probs.topk(min(5, probs.shape[1]), dim=1)
+            top5 = [[(classes[i], p) for p, i in zip(values, indices)]
+                    for values, indices in zip(top.values.tolist(), top.indices.tolist())]
+            image = self._image()
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary: the timer stops, the GUI hears why
+            self._fail(job_id, exc)
             return
-        model = self._bundles[job.model][0]
-        probs = result.logits.float().softmax(1)
-        top = probs.topk(min(5, probs.shape[1]), dim=1)
-        top5 = [[(model.classes[i], p) for p, i in zip(values, indices)]
-                for values, indices in zip(top.values.tolist(), top.indices.tolist())]
         elapsed = time.perf_counter() - self._started
         done_here = optimizer.steps_done - self._first_step
         self.steps_per_second = done_here / elapsed if elapsed > 0 else 0.0
-        image = self._image()
-        self.stepped.emit(job.job_id, image, float(result.loss.mean()), optimizer.steps_done,
+        self.stepped.emit(job_id, image, float(result.loss.mean()), optimizer.steps_done,
                           optimizer.config.steps, top5)
         if optimizer.done:
             if self._timer is not None:
                 self._timer.stop()
             self._optimizer = None
-            self.finished.emit(job.job_id, image)
+            self.finished.emit(job_id, image)

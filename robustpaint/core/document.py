@@ -85,6 +85,11 @@ class Document:
                          "brush": {**s["brush"], "size": s["brush"]["size"] * (sx * sy) ** 0.5}}
                         for s in self.strokes]
 
+    def copy(self) -> "Document":
+        document = Document(self.image)
+        document.restore(self.state())
+        return document
+
     def state(self) -> tuple:
         """A snapshot for undo: image, mask, stroke log, regions and strength map."""
         return (self.image.copy(), self.mask.copy(), tuple(self.strokes), self.regions.copy(),
@@ -151,6 +156,65 @@ class Document:
     def clear_mask(self) -> None:
         self.mask = np.zeros_like(self.mask)
 
+    def clear_regions(self) -> None:
+        self.regions = np.full_like(self.regions, -1)
+
     def region_masks(self, slots: int):
         """The regions as `slots` x H x W masks in {0,1} (slot i's pixels), for the class-map objective."""
         return np.stack([(self.regions == i).astype(np.float32) for i in range(slots)])
+
+
+def canvas_request(document: Document, params, classes: list[str], bf16: bool = False,
+                   anchor: np.ndarray | None = None, model_side: int = 32):
+    """The task request of the app's canvas and panel: what the worker runs and what the export's recipe holds.
+
+    The recipe made from it holds the canvas's exact values (see `recipes.encode_image`), so it replays the run
+    pixel for pixel."""
+    import torch
+
+    from robustpaint.core.project import REGION_SLOTS
+    from robustpaint.core.tasks import PHOTO_MODEL_SIDE, TaskRequest, get_task
+
+    spec = get_task(params.task)
+    uses = set(spec.parameters)
+
+    def tensor(array: np.ndarray) -> torch.Tensor:  # H x W x C -> 1 x C x H x W
+        return torch.from_numpy(array.transpose(2, 0, 1).astype(np.float32))[None]  # a copy: fill edits in place
+
+    fields: dict = {"eps": params.eps, "step_size": params.step_size, "steps": params.steps, "seed": params.seed,
+                    "bf16": bf16}
+    if "class" in uses and params.class_name in classes:
+        fields["targets"] = (classes.index(params.class_name),)
+    if "image" in spec.reads:
+        fields["image"] = tensor(spec.canvas_input(document.image, params.factor))
+    else:
+        fields["size"] = document.size[0]
+    if "mask" in spec.reads and document.mask.any():
+        fields["mask"] = torch.from_numpy((document.mask > 0.5).astype(np.float32))[None, None]
+    if "regions" in spec.reads:  # the regions painted, each with the class chosen for its colour
+        used = [i for i in range(REGION_SLOTS) if (document.regions == i).any()]
+        names = [params.region_classes[i] if i < len(params.region_classes) else "" for i in used]
+        if used and all(n in classes for n in names):
+            fields["targets"] = tuple(classes.index(n) for n in names)
+            fields["region_masks"] = torch.from_numpy(document.region_masks(REGION_SLOTS)[used])
+    if "neuron" in uses:
+        chosen = [(u, w) for u, w in params.features if w != 0]
+        fields["neurons"] = tuple(u for u, _ in chosen)
+        fields["neuron_weights"] = tuple(float(w) for _, w in chosen)
+    if "lam" in uses:
+        fields["lam"] = params.lam
+    if "factor" in uses:
+        fields["factor"] = params.factor
+    if "keep" in uses:
+        fields["keep_photo"] = params.keep_photo and model_side >= PHOTO_MODEL_SIDE
+    if "candidates" in uses:
+        fields["candidates"] = params.candidates
+    if "temperature" in uses:
+        fields["temperature"] = params.temperature
+    if "mix" in uses and params.mix_class in classes:
+        fields["mix"] = (classes.index(params.mix_class), params.mix_weight)
+    if not (document.strength >= 1).all():
+        fields["change_mask"] = tensor(document.strength[..., None])
+    if anchor is not None and spec.anchored:
+        fields["anchor"] = tensor(anchor)
+    return TaskRequest(params.task, **fields)

@@ -48,6 +48,12 @@ class ThumbnailRecipe:
         return f"eps{self.eps:g}-step{self.step_size:g}-n{self.steps}-gray{self.gray:g}{side}"
 
 
+def strongest_classes(head: torch.nn.Linear, classes: list[str], k: int = 3) -> list[list[str]]:
+    """For each representation unit, the `k` classes its final-layer weights feed most (for the neuron pickers)."""
+    top = head.weight.detach().float().t().topk(min(k, len(classes)), dim=1).indices
+    return [[classes[i] for i in row] for row in top.tolist()]
+
+
 def check_units(model, units) -> list[int]:
     size = model.representation_size
     units = [int(u) for u in units]
@@ -164,7 +170,7 @@ class NeuronCache:
 def neuron_index(model, units: list[int], thumbnails: dict[int, torch.Tensor], k: int = 3) -> list[dict]:
     """Per unit: its strongest classes and how much its thumbnail raises it over a gray image."""
     units = check_units(model, units)
-    strongest = obj.strongest_classes(model.head, model.classes, k)
+    strongest = strongest_classes(model.head, model.classes, k)
     thumbs = torch.stack([thumbnails[u] for u in units]).float() / 255
     gray = activations(model, torch.full((1, *thumbs.shape[1:]), ThumbnailRecipe().gray))[0]
     acts = activations(model, thumbs)

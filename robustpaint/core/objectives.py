@@ -98,12 +98,6 @@ def neuron(index: int | list[int], region: torch.Tensor | None = None,
     return Objective(fn_region, f"neuron {indices} in region", frozenset({FEATURE_MAP}), fake_relu=True)
 
 
-def strongest_classes(head: torch.nn.Linear, classes: list[str], k: int = 3) -> list[list[str]]:
-    """For each representation unit, the `k` classes its final-layer weights feed most (for the neuron pickers)."""
-    top = head.weight.detach().float().t().topk(min(k, len(classes)), dim=1).indices
-    return [[classes[i] for i in row] for row in top.tolist()]
-
-
 def class_map(head: torch.nn.Linear, region_masks: torch.Tensor, targets: torch.Tensor) -> Objective:
     """Each region should read as its own class (beyond the paper).
 

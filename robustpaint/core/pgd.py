@@ -2,7 +2,7 @@
 
 Every task minimises a per-sample loss over pixels in [0,1]. A step moves against the gradient (normalised by the
 norm's rule), then the change from the anchor image is masked, projected onto the eps-ball and the image clamped to
-[0,1]. `PGDOptimizer` does one step per call, so a GUI worker can step, pause, resume, snapshot and restore it.
+[0,1]. `PGDOptimizer` does one step per call, so a GUI worker can step, pause and resume it.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class StepResult:
 
 
 class PGDOptimizer:
-    """Incremental PGD: `step()` does one step; `snapshot()`/`restore()` save and reload its state.
+    """Incremental PGD: `step()` does one step.
 
     `objective(x, logits, activations)` returns a per-sample loss to minimise (see `core.objectives`). The images
     are optimised as a batch, so several candidates run at once.
@@ -182,13 +182,3 @@ class PGDOptimizer:
         out = self.best_x.clone()
         out[final_better] = self.x.detach()[final_better]
         return out
-
-    def snapshot(self) -> dict:
-        return {"x": self.x.detach().clone(), "steps_done": self.steps_done,
-                "best_x": None if self.best_x is None else self.best_x.clone(), "best_loss": self.best_loss.clone()}
-
-    def restore(self, snapshot: dict) -> None:
-        self.x = snapshot["x"].clone()
-        self.steps_done = snapshot["steps_done"]
-        self.best_x = None if snapshot["best_x"] is None else snapshot["best_x"].clone()
-        self.best_loss = snapshot["best_loss"].clone()

@@ -147,3 +147,72 @@ def load_project(path: str | Path) -> Project:
                    parameters=parameters, strokes=strokes, last_recipe=recipe,
                    regions=None if regions is None else np.round(regions).clip(-1, 32767).astype(np.int16),
                    strength=None if strength is None else strength.clip(0, 1))
+
+
+REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
+FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
+
+
+@dataclass(frozen=True)
+class TaskParameters:
+    """The app's task panel as one frozen value: what a run is asked for besides the canvas, and what a project
+    file keeps (`to_dict` / `from_dict` are the project's "parameters" member; classes are kept by name, so a
+    project opens with another model's class list)."""
+
+    task: str = "generate"
+    class_name: str = ""
+    keep_photo: bool = True
+    features: tuple[tuple[int, float], ...] = ((0, 1.0), (1, 0.0), (2, 0.0))  # (unit, strength); 0 = unused
+    region_classes: tuple[str, ...] = ()
+    candidates: int = 1
+    temperature: float = 1.0
+    mix_class: str = ""  # "" = no mix
+    mix_weight: float = 0.5
+    eps: float = 1.0
+    step_size: float = 0.1
+    steps: int = 60
+    lam: float = 10.0
+    seed: int = 0
+    factor: int = 4
+
+    def to_dict(self) -> dict:
+        return {"class": self.class_name, "neuron": self.features[0][0] if self.features else 0,
+                "keep_photo": self.keep_photo, "eps": self.eps, "step_size": self.step_size, "steps": self.steps,
+                "lam": self.lam, "seed": self.seed, "factor": self.factor, "temperature": self.temperature,
+                "candidates": self.candidates, "mix": [self.mix_class, self.mix_weight],
+                "region_classes": list(self.region_classes), "features": [list(f) for f in self.features]}
+
+    @classmethod
+    def from_dict(cls, task: str, values: dict) -> "TaskParameters":
+        """A project's parameters; values of the wrong type are left at their defaults (a project from an older
+        version, or edited by hand, still opens)."""
+        import math
+        default = cls()
+        picked: dict = {"task": task}
+
+        def number(key, kind, field_name=None):
+            value = values.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                picked[field_name or key] = kind(value)
+
+        for key, kind in (("eps", float), ("step_size", float), ("steps", int), ("lam", float), ("seed", int),
+                          ("factor", int), ("temperature", float), ("candidates", int)):
+            number(key, kind)
+        if isinstance(values.get("class"), str):
+            picked["class_name"] = values["class"]
+        if isinstance(values.get("keep_photo"), bool):
+            picked["keep_photo"] = values["keep_photo"]
+        mix = values.get("mix")
+        if isinstance(mix, list) and len(mix) == 2 and isinstance(mix[0], str) and isinstance(mix[1], (int, float)):
+            picked["mix_class"], picked["mix_weight"] = mix[0], float(mix[1])
+        regions = values.get("region_classes")
+        if isinstance(regions, list):
+            picked["region_classes"] = tuple(str(r) for r in regions[:REGION_SLOTS] if isinstance(r, str))
+        features = values.get("features")
+        if isinstance(features, list):
+            picked["features"] = tuple((int(f[0]), float(f[1])) for f in features[:FEATURE_SLIDERS]
+                                       if isinstance(f, list) and len(f) == 2
+                                       and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f))
+        elif isinstance(values.get("neuron"), int):
+            picked["features"] = ((values["neuron"], 1.0),) + default.features[1:]
+        return cls(**picked)

@@ -10,6 +10,7 @@ import base64
 import dataclasses
 import io
 import math
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -28,9 +29,18 @@ _SKIPPED_FIELDS = ("task", "region_masks", *_TENSOR_FIELDS)
 _REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRequest) if f.name not in _SKIPPED_FIELDS)
 
 
+FLOAT_PREFIX = "float32-npy-zlib:"  # an image that 8 bits would change (a PGD result painted on in the app)
+
+
 def encode_image(t: torch.Tensor) -> str:
-    """A 1 x C x H x W tensor in [0,1] as base64 PNG (8 bits, lossless for 8-bit inputs)."""
-    arr = t[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    """A 1 x C x H x W tensor in [0,1] as base64 PNG when 8 bits hold it exactly (photos, masks, the CLI's inputs),
+    else as compressed float32 (an app canvas after a run): either way the replay starts from the same values."""
+    t = t.detach().float().cpu().clamp(0, 1)
+    arr = t[0].mul(255).round().byte().permute(1, 2, 0).numpy()
+    if not torch.equal(torch.from_numpy(arr).permute(2, 0, 1).float().div(255)[None], t):
+        buffer = io.BytesIO()
+        np.save(buffer, t.numpy().astype(np.float32), allow_pickle=False)
+        return FLOAT_PREFIX + base64.b64encode(zlib.compress(buffer.getvalue(), 6)).decode("ascii")
     img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, "L" if arr.shape[2] == 1 else "RGB")
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
@@ -44,9 +54,29 @@ MAX_BATCH_PIXELS = 64 * 224 * 224
 MAX_STEP_PIXELS = 2_000 * 64 * 128 * 128
 
 
+def _decode_float_image(text: str) -> torch.Tensor:
+    limit = 4 * MAX_RECIPE_SIDE * MAX_RECIPE_SIDE * 4 + 1024  # four channels of the largest side, plus the header
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(base64.b64decode(text, validate=True), limit)
+        if inflater.unconsumed_tail:
+            raise RobustPaintError("the recipe holds an image larger than a recipe may hold")
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except RobustPaintError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage becomes our error
+        raise RobustPaintError(f"the recipe holds a damaged image ({type(exc).__name__})") from None
+    if (arr.dtype != np.float32 or arr.ndim != 4 or arr.shape[0] != 1 or arr.shape[1] not in (1, 3)
+            or max(arr.shape[2:]) > MAX_RECIPE_SIDE or not np.isfinite(arr).all()):
+        raise RobustPaintError(f"the recipe holds a damaged image (shape {arr.shape}, {arr.dtype})")
+    return torch.from_numpy(arr.clip(0, 1).copy())
+
+
 def decode_image(text: str) -> torch.Tensor:
     if not isinstance(text, str):
         raise RobustPaintError("the recipe holds an image that is not base64 PNG text")
+    if text.startswith(FLOAT_PREFIX):
+        return _decode_float_image(text[len(FLOAT_PREFIX):])
     try:
         img = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
         if img.width > MAX_RECIPE_SIDE or img.height > MAX_RECIPE_SIDE:

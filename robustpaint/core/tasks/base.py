@@ -223,6 +223,7 @@ class TaskSpec:
     parameters: tuple[str, ...] = ("eps", "step", "steps")  # the knobs it uses (keys of PARAMETERS)
     defaults: dict = {}  # its own defaults where they differ from PARAMETERS'
     reads: frozenset = frozenset({"image"})  # canvas layers it reads: image, mask, regions (a stroke there restarts it)
+    anchored: bool = False  # whether its ball may be centred on another image than the start (the request's anchor)
     out_help = "output PNG"
 
     def default(self, key: str):

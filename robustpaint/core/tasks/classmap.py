@@ -17,6 +17,7 @@ class ClassMap(TaskSpec):
     preset = Preset(10.0, 0.14, 100, "like feature painting: a wide ball, the objective shapes each region")
     photo_preset = Preset(70.0, 1.0, 100, "like feature painting: a wide ball, the objective shapes each region",
                           side=224)
+    anchored = True
     parameters = ("regions", "eps", "step", "steps")
     reads = frozenset({"image", "regions"})
 

@@ -34,6 +34,7 @@ class FeaturePaint(TaskSpec):
                                            "model eps 10 (17.5 here) blends the feature into the photo, while 20 and "
                                            "the paper's 40 (70 at 224) paint a saturated patch (two held-out photos, "
                                            "by eye)", side=224)
+    anchored = True
     parameters = ("neuron", "eps", "step", "steps", "lam")
     defaults = {"lam": 90.0}
     reads = frozenset({"image", "mask"})

@@ -13,6 +13,7 @@ class Sketch(TaskSpec):
     preset = Preset(5.7, 0.15, 60, "paper's RestrictedImageNet sketch setting (eps 40, step 1, 60 its) / 7")
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
                           side=224)
+    anchored = True
     parameters = ("class", "eps", "step", "steps")
     target_option = "--class"
 

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -53,7 +53,6 @@ class TrainConfig:
     ema: float | None = None  # per-step decay of a moving average of weights and BatchNorm statistics; it is the output
     image_size: int | None = None  # train on random-resized crops of this side (photos); None: pad-crop at the data's size
     crop_scale: float = 0.25  # the smallest crop area (a fraction of the photo) for --image-size
-    extra: dict = field(default_factory=dict)
 
     @property
     def step_size(self) -> float:
@@ -231,7 +230,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     if rank == 0:
         final = averaged.module if averaged is not None else model
         final.eval()
-        recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches", "extra")}
+        recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches")}
         recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
                        "processes": world, "history": history,
                        "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})

@@ -1,0 +1,304 @@
+"""The run session: the state of the live PGD run (idle, running, paused), the worker on its thread, job ids, the
+timeline of iterates, and the run's recipe; `RunControls` is its view (buttons, progress, top-5, timeline).
+
+The window hands it requests and a host for the document (`document`, `push_state(before, text)`,
+`show_result(image)`); it tells the window what happened by signals."""
+
+from __future__ import annotations
+
+import enum
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
+
+from robustpaint.app.worker import SynthesisWorker
+
+TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
+
+
+class RunState(enum.Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class RunControls(QWidget):
+    """Run / Step / Stop, the progress, the live top-5, the timeline, and the live and re-anchoring options."""
+
+    def __init__(self):
+        super().__init__()
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.live_check = QCheckBox("Live: restart on every stroke or change")
+        self.live_check.setChecked(True)
+        form.addRow(self.live_check)
+        self.reanchor_check = QCheckBox("Re-centre the ball on the canvas after each stroke")
+        self.reanchor_check.setToolTip("off: every run stays within epsilon of the image as it was when you turned "
+                                       "this off; on: each run may move epsilon from the current canvas")
+        self.reanchor_check.setChecked(True)
+        form.addRow(self.reanchor_check)
+        buttons = QHBoxLayout()
+        self.run_button, self.step_button, self.stop_button = QPushButton("Run"), QPushButton("Step"), QPushButton("Stop")
+        for b in (self.run_button, self.step_button, self.stop_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.progress = QProgressBar()
+        form.addRow(self.progress)
+        readout = QWidget()
+        readout_layout = QFormLayout(readout)
+        readout_layout.setContentsMargins(0, 0, 0, 0)
+        self.top_bars = []
+        for _ in range(5):
+            bar = QProgressBar(maximum=1000, textVisible=True)
+            bar.setFormat("")
+            readout_layout.addRow(bar)
+            self.top_bars.append(bar)
+        form.addRow("Top 5", readout)
+        timeline = QHBoxLayout()
+        self.timeline_slider = QSlider(Qt.Orientation.Horizontal)
+        self.timeline_slider.setRange(0, 0)
+        self.timeline_slider.setToolTip(f"scrub through the last run's iterates (every {TIMELINE_EVERY}th step)")
+        self.compare_check = QCheckBox("Start", toolTip="show the image the run started from")
+        self.timeline_label = QLabel("")
+        self.timeline_label.setMinimumWidth(64)
+        self.commit_button = QPushButton("Commit", toolTip="put the iterate shown on the canvas (one undo step)")
+        timeline.addWidget(self.timeline_slider, 1)
+        timeline.addWidget(self.timeline_label)
+        timeline.addWidget(self.compare_check)
+        timeline.addWidget(self.commit_button)
+        form.addRow("Timeline", timeline)
+
+    def show_top5(self, top5) -> None:
+        for bar in self.top_bars:
+            bar.setValue(0)
+            bar.setFormat("")
+        for bar, (name, p) in zip(self.top_bars, top5):
+            bar.setValue(int(p * 1000))
+            bar.setFormat(f"{name} {p * 100:.1f}%")
+
+
+class RunSession(QObject):
+    # to the worker (queued: it lives on its own thread)
+    submit_job = Signal(int, str, object)  # job id, model name, TaskRequest
+    pause_worker = Signal()
+    resume_worker = Signal()
+    step_worker = Signal()
+    stop_worker = Signal()
+    dispose_worker = Signal()
+    load_model = Signal(str)
+    request_neurons = Signal(str)
+    cancel_neurons = Signal()
+    request_classify = Signal(int, str, object)  # request id, model name, image
+    # to the window
+    state_changed = Signal(object)  # RunState
+    run_finished = Signal(int)  # a run's last image is on the canvas
+    image_updated = Signal(int)  # step number, after each live update
+    status = Signal(str)  # the status line: model, step, loss, rate
+    message = Signal(str)  # a message for the status bar (a failed run says why)
+    preview = Signal(object)  # an image to show without touching the document (timeline scrubbing), None = document
+
+    def __init__(self, host, controls: RunControls, parent=None):
+        super().__init__(parent)
+        self.host, self.controls = host, controls
+        self.state = RunState.IDLE
+        self.job_id = 0
+        self.model_name = ""
+        self.sha256 = ""
+        self.request = None  # the request of the job going on (or last run)
+        self.run_before = None  # the document's state before the run: the run is one undo step
+        self.last_recipe: dict | None = None
+        self.timeline: list[tuple[int, np.ndarray, object]] = []  # (step, image, the request that made it)
+        self.timeline_start: np.ndarray | None = None
+        self.candidate_index = 0
+        self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
+        self.steps_done = 0
+        self.updates, self.longest_stall_ms = 0, 0.0
+        self.classify_id = 0
+        self.thread = QThread(self)
+        self.worker = SynthesisWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.deleteLater)
+        for signal, slot in ((self.submit_job, self.worker.submit), (self.pause_worker, self.worker.pause),
+                             (self.resume_worker, self.worker.resume), (self.step_worker, self.worker.single_step),
+                             (self.stop_worker, self.worker.stop), (self.dispose_worker, self.worker.dispose),
+                             (self.load_model, self.worker.load_model),
+                             (self.request_neurons, self.worker.request_neurons),
+                             (self.cancel_neurons, self.worker.cancel_neurons),
+                             (self.request_classify, self.worker.classify),
+                             (self.worker.stepped, self._on_stepped), (self.worker.finished, self._on_finished),
+                             (self.worker.failed, self._on_failed)):
+            signal.connect(slot)
+        controls.timeline_slider.valueChanged.connect(self.show_timeline)
+        controls.compare_check.toggled.connect(self.show_timeline)
+        controls.commit_button.clicked.connect(self.commit_timeline)
+        controls.step_button.clicked.connect(self.single_step)
+        controls.stop_button.clicked.connect(self.stop)
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.state is RunState.RUNNING
+
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        self.controls.run_button.setText({RunState.IDLE: "Run", RunState.RUNNING: "Pause",
+                                          RunState.PAUSED: "Resume"}[state])
+        self.state_changed.emit(state)
+
+    # --- starting and steering ---------------------------------------------------------------------------
+
+    def start(self, model_name: str, sha256: str, request) -> None:
+        """Runs `request` from the canvas as it is (a live restart keeps the run one undo step)."""
+        if self.run_before is None:
+            self.run_before = self.host.document.state()
+            self.timeline, self.timeline_start = [], self.host.document.image.copy()
+            self.controls.timeline_slider.setRange(0, 0)
+        self.job_id += 1
+        self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
+        self._set_state(RunState.RUNNING)
+        self.submit_job.emit(self.job_id, model_name, request)
+
+    def toggle(self) -> bool:
+        """Pauses a running run or resumes a paused one; False when there is none (the caller starts one)."""
+        if self.state is RunState.RUNNING:
+            self._set_state(RunState.PAUSED)
+            self.pause_worker.emit()
+        elif self.state is RunState.PAUSED:
+            self._set_state(RunState.RUNNING)
+            self.resume_worker.emit()
+        else:
+            return False
+        return True
+
+    def single_step(self) -> None:
+        if self.state is not RunState.IDLE:
+            self._set_state(RunState.PAUSED)
+            self.step_worker.emit()
+
+    def stop(self) -> None:
+        self._set_state(RunState.IDLE)
+        self.stop_worker.emit()
+
+    def halt(self, text: str = "PGD run (stopped)") -> None:
+        """Stops the run and drops any step still in flight, so it cannot paint over what comes next (a stroke, a
+        new document); what the run had made so far stays one undo step."""
+        self.job_id += 1
+        self.stop()
+        self.commit(text)
+
+    def clear(self) -> None:
+        """Forgets the readouts of the last run (a new document)."""
+        self.controls.progress.reset()
+        self.controls.show_top5([])
+        self.timeline, self.timeline_start = [], None
+        self.controls.timeline_slider.setRange(0, 0)
+        self.controls.timeline_label.setText("")
+
+    def commit(self, text: str) -> None:
+        """The run so far becomes one undo step, with its recipe (the steps it made, the candidate shown)."""
+        if self.run_before is None:
+            return
+        if self.request is not None:
+            self._set_recipe(self.request.replace(steps=self.steps_done) if self.steps_done else self.request)
+        self.host.push_state(self.run_before, text)
+        self.run_before = None
+
+    def _set_recipe(self, request) -> None:
+        from robustpaint.core.recipes import recipe_from_request
+        extra = {"index": self.candidate_index} if request.candidates > 1 else {}
+        self.last_recipe = recipe_from_request(request, self.model_name, self.sha256, **extra)
+
+    def choose_candidate(self, index: int) -> None:
+        self.candidate_index = index
+        if self.last_recipe is not None and self.last_recipe.get("candidates", 1) > 1:
+            self.last_recipe = {**self.last_recipe, "index": index}
+
+    # --- what the worker says ----------------------------------------------------------------------------
+
+    def _on_stepped(self, job_id, image, loss, step, total, top5) -> None:
+        if job_id != self.job_id:
+            return  # a result of a job we have moved past
+        started = time.perf_counter()
+        self.steps_done = step
+        self.host.show_result(image)
+        if step % TIMELINE_EVERY == 0 or step == total:
+            shown = image if image.ndim == 3 else image[min(self.candidate_index, len(image) - 1)]
+            self.timeline.append((step, shown, self.request))  # arrays from the worker are never modified
+            slider = self.controls.timeline_slider
+            slider.blockSignals(True)
+            slider.setRange(0, len(self.timeline) - 1)
+            slider.setValue(len(self.timeline) - 1)
+            slider.blockSignals(False)
+            self.controls.timeline_label.setText(f"step {step}")
+        self.controls.progress.setMaximum(total)
+        self.controls.progress.setValue(step)
+        self.last_top5 = top5
+        self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
+        self.updates += 1
+        self.image_updated.emit(step)
+        self.status.emit(f"{self.model_name} on cpu · step {step}/{total} · loss {loss:.3f}"
+                         f" · {self.worker.steps_per_second:.1f} steps/s")
+        self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    def _on_finished(self, job_id, image) -> None:
+        if job_id != self.job_id:
+            return
+        self.host.show_result(image)
+        self._set_state(RunState.IDLE)
+        self.commit("PGD run")
+        self.run_finished.emit(job_id)
+
+    def _on_failed(self, job_id, message) -> None:
+        if job_id not in (-1, self.job_id):
+            return  # a job we have moved past
+        if job_id != -1:
+            if self.run_before is not None and not np.array_equal(self.run_before[0], self.host.document.image):
+                self.commit("PGD run (stopped)")  # the steps before the failure stay, as one undo step
+            self.run_before = None
+            self._set_state(RunState.IDLE)
+        self.message.emit(message)
+
+    # --- the timeline ------------------------------------------------------------------------------------
+
+    def show_timeline(self) -> None:
+        """Previews the chosen iterate (or the start image) without touching the document."""
+        if self.running:
+            return
+        if self.controls.compare_check.isChecked() and self.timeline_start is not None:
+            self.preview.emit(self.timeline_start)
+            self.controls.timeline_label.setText("start")
+        elif self.timeline:
+            step, image, _ = self.timeline[self.controls.timeline_slider.value()]
+            self.preview.emit(image)
+            self.controls.timeline_label.setText(f"step {step}")
+
+    def commit_timeline(self) -> None:
+        """Puts the iterate shown by the scrubber on the canvas as one undo step; its recipe says how many steps
+        made it."""
+        if not self.timeline or self.running:
+            return
+        step, image, request = self.timeline[self.controls.timeline_slider.value()]
+        before = self.host.document.state()
+        self.host.document.image = image.copy()
+        self.host.push_state(before, f"iterate of step {step}")
+        self._set_recipe(request.replace(steps=step))
+        self.controls.compare_check.setChecked(False)
+        self.preview.emit(None)
+
+    # --- the canvas's class readout ----------------------------------------------------------------------
+
+    def classify(self, model_name: str, image: np.ndarray) -> int:
+        """Asks the worker for the top-5 of `image` (one forward pass); the answer comes with this id."""
+        self.classify_id += 1
+        self.request_classify.emit(self.classify_id, model_name, image)
+        return self.classify_id
+
+    def shutdown(self) -> None:
+        """Stops the worker and its thread (also on close, mid-run)."""
+        if self.thread.isRunning():
+            self.stop_worker.emit()
+            self.dispose_worker.emit()
+            self.thread.quit()
+            self.thread.wait()

@@ -1,0 +1,282 @@
+"""The task panel: model, task and the parameters of the selected task, as the registry declares them.
+
+It emits `changed` when a value changes and gives the whole panel as one frozen `TaskParameters` value; it knows
+nothing of runs, the canvas or the worker (the window tells it the canvas size and the model's card)."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
+
+from robustpaint.core.classmap import PALETTE_NAMES
+from robustpaint.core.models.checkpoint import accuracy_summary
+from robustpaint.core.project import FEATURE_SLIDERS, REGION_SLOTS, TaskParameters
+from robustpaint.core.tasks import PARAMETERS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
+
+NO_MIX = "(no mix)"
+ARCH_WORDS = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "resnet9": "ResNet-9", "mobilenet_v2": "MobileNetV2",
+              "imagenet_resnet18": "ResNet-18", "imagenet_resnet50": "ResNet-50"}
+
+
+def card_input_size(model_name: str, fallback: int) -> int:
+    """The input side a model's card gives, or its architecture's (`fallback` when the model or its card cannot be
+    read: loading it reports why)."""
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.models import ARCHITECTURES
+    from robustpaint.core.models.store import find_model
+    try:
+        card = json.loads(find_model(model_name).card_path.read_text("utf-8"))
+        arch = ARCHITECTURES.get(card.get("arch"))
+        size = card.get("input_size", arch.input_size if arch else fallback)
+    except (RobustPaintError, OSError, ValueError, AttributeError):
+        return fallback
+    return size if isinstance(size, int) and 8 <= size <= 1024 else fallback
+
+
+def card_in_words(card: dict) -> str:
+    """The model card as a sentence ("robust ResNet-18 trained on Imagenette at 128 px; 84% of test images right,
+    57% under attack"); the technical line goes in the tooltip."""
+    kind = "robust" if card.get("robust") else "standard"
+    dataset = str(card.get("dataset", "?")).split(" ")[0].removesuffix(".tar.gz")
+    dataset = {"imagenette": "Imagenette", "cifar10": "CIFAR-10"}.get(dataset, dataset)
+    text = (f"{kind} {ARCH_WORDS.get(card.get('arch'), card.get('arch'))} trained on {dataset} at "
+            f"{card.get('input_size', '?')} px")
+    evaluation = (card.get("evaluations") or [{}])[-1]
+    if isinstance(evaluation.get("clean_accuracy"), (int, float)):
+        text += f"; {evaluation['clean_accuracy']:.0%} of test images right"
+        if isinstance(evaluation.get("robust_accuracy"), (int, float)):
+            text += f", {evaluation['robust_accuracy']:.0%} under attack"
+    return text
+
+
+def _slider(key: str, whole: bool = False):
+    spec = PARAMETERS[key]
+    slider = (QLabeledSlider if whole else QLabeledDoubleSlider)(Qt.Orientation.Horizontal)
+    slider.setRange(spec.low, spec.high)
+    if spec.default is not None:
+        slider.setValue(spec.default)
+    slider.setToolTip(spec.help)
+    return slider
+
+
+class TaskPanel(QWidget):
+    model_chosen = Signal(str)
+    changed = Signal()  # a value the run reads changed (the live run restarts)
+    task_changed = Signal(str)
+
+    def __init__(self, models: list[str], model_name: str):
+        super().__init__()
+        form = QFormLayout(self)
+        self.form = form
+        self.canvas_size = (0, 0)  # the window sets it
+        self.cards: dict[str, dict] = {}
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(models)
+        if model_name in models:
+            self.model_combo.setCurrentText(model_name)
+        self.model_combo.currentTextChanged.connect(self.model_chosen)
+        form.addRow("Model", self.model_combo)
+        self.card_label = QLabel("no model" if not models else "loading…", wordWrap=True)
+        form.addRow(self.card_label)
+        self.task_combo = QComboBox()
+        for spec in TASKS.values():
+            self.task_combo.addItem(spec.label, spec.name)
+        self.task_combo.currentIndexChanged.connect(self._on_task_changed)
+        form.addRow("Task", self.task_combo)
+        self.class_combo = QSearchableComboBox()  # type to search (1000 classes for ImageNet models)
+        self.class_combo.currentIndexChanged.connect(self.changed)
+        features = QWidget()  # the feature sliders: up to three neurons, each with a strength (negative suppresses)
+        features_layout = QVBoxLayout(features)
+        features_layout.setContentsMargins(0, 0, 0, 0)
+        self.feature_rows = []
+        for i in range(FEATURE_SLIDERS):
+            spin = QSpinBox(minimum=0, maximum=4095, value=i,
+                            toolTip="representation unit (see the strongest classes it feeds on the right)")
+            strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+            strength.setRange(-2.0, 2.0)
+            strength.setValue(1.0 if i == 0 else 0.0)
+            strength.setToolTip("strength: > 0 adds the feature, < 0 suppresses it, 0 leaves this neuron out")
+            label = QLabel("")
+            row = QHBoxLayout()
+            row.addWidget(spin)
+            row.addWidget(strength, 1)
+            features_layout.addLayout(row)
+            features_layout.addWidget(label)
+            spin.valueChanged.connect(self.update_neuron_labels)
+            spin.valueChanged.connect(self.changed)
+            strength.valueChanged.connect(self.changed)
+            self.feature_rows.append((spin, strength, label))
+        self.neuron_spin = self.feature_rows[0][0]
+        regions = QWidget()  # the class of each region colour
+        regions_layout = QFormLayout(regions)
+        regions_layout.setContentsMargins(0, 0, 0, 0)
+        self.region_class_combos = []
+        for i in range(REGION_SLOTS):
+            combo = QSearchableComboBox()
+            regions_layout.addRow(PALETTE_NAMES[i], combo)
+            combo.currentIndexChanged.connect(self.changed)
+            self.region_class_combos.append(combo)
+        self.temperature_slider = _slider("temperature")
+        mix = QWidget()
+        mix_layout = QHBoxLayout(mix)
+        mix_layout.setContentsMargins(0, 0, 0, 0)
+        self.mix_combo = QSearchableComboBox()
+        self.mix_combo.setToolTip(PARAMETERS["mix"].help)
+        self.mix_weight = _slider("mix")
+        mix_layout.addWidget(self.mix_combo)
+        mix_layout.addWidget(self.mix_weight, 1)
+        self.candidates_spin = QSpinBox(minimum=1, maximum=int(PARAMETERS["candidates"].high), value=1,
+                                        toolTip=PARAMETERS["candidates"].help)
+        self.eps_slider, self.step_slider = _slider("eps"), _slider("step")
+        self.steps_slider, self.lam_slider = _slider("steps", whole=True), _slider("lam")
+        self.seed_spin = QSpinBox(minimum=0, maximum=int(PARAMETERS["seed"].high), toolTip=PARAMETERS["seed"].help)
+        self.keep_photo_check = QCheckBox("Keep the photo's layout", toolTip=PARAMETERS["keep"].help)
+        self.keep_photo_check.setChecked(True)
+        self.keep_photo_check.toggled.connect(self.apply_preset)
+        self.factor_combo = QComboBox(toolTip=PARAMETERS["factor"].help)  # factors that divide 32 and 128 px both
+        self.factor_combo.addItems(["2", "4", "8"])
+        self.factor_combo.setCurrentText(str(PARAMETERS["factor"].default))
+        self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
+        widgets = {"class": self.class_combo, "neuron": features, "candidates": self.candidates_spin,
+                   "regions": regions, "temperature": self.temperature_slider, "mix": mix, "eps": self.eps_slider,
+                   "step": self.step_slider, "steps": self.steps_slider, "lam": self.lam_slider,
+                   "seed": self.seed_spin, "factor": self.factor_combo, "keep": self.keep_photo_check}
+        self.rows = {key: (PARAMETERS[key].label, widgets[key]) for key in PARAMETERS}
+        self.row_labels = {}
+        for key, (label, widget) in self.rows.items():
+            self.row_labels[key] = QLabel(label)
+            form.addRow(self.row_labels[key], widget)
+        for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider,
+                       self.temperature_slider, self.mix_weight):
+            widget.valueChanged.connect(self.changed)
+        preset = QPushButton("Paper preset", toolTip="the task's preset for this model and canvas (its reason in "
+                                                      "the tooltip of the Epsilon row)")
+        preset.clicked.connect(self.apply_preset)
+        form.addRow(preset)
+
+    @property
+    def task(self) -> str:
+        return self.task_combo.currentData()
+
+    @property
+    def model_name(self) -> str:
+        return self.model_combo.currentText()
+
+    def model_side(self) -> int:
+        return self.cards.get(self.model_name, {}).get("input_size", self.canvas_size[1])
+
+    def classes(self) -> list[str]:
+        return self.cards.get(self.model_name, {}).get("classes", [])
+
+    def parameters(self) -> TaskParameters:
+        return TaskParameters(
+            task=self.task, class_name=self.class_combo.currentText(), keep_photo=self.keep_photo_check.isChecked(),
+            features=tuple((spin.value(), strength.value()) for spin, strength, _ in self.feature_rows),
+            region_classes=tuple(c.currentText() for c in self.region_class_combos),
+            candidates=self.candidates_spin.value(), temperature=self.temperature_slider.value(),
+            mix_class="" if self.mix_combo.currentText() == NO_MIX else self.mix_combo.currentText(),
+            mix_weight=self.mix_weight.value(), eps=self.eps_slider.value(), step_size=self.step_slider.value(),
+            steps=self.steps_slider.value(), lam=self.lam_slider.value(), seed=self.seed_spin.value(),
+            factor=int(self.factor_combo.currentText()))
+
+    def set_parameters(self, p: TaskParameters) -> None:
+        """Shows a project's parameters (no run restarts: `changed` is not emitted)."""
+        self.blockSignals(True)
+        index = self.task_combo.findData(p.task)
+        if index >= 0:
+            self.task_combo.setCurrentIndex(index)
+        if self.factor_combo.findText(str(p.factor)) >= 0:  # these two apply the preset: before the values
+            self.factor_combo.setCurrentText(str(p.factor))
+        self.keep_photo_check.setChecked(p.keep_photo)
+        widgets = ((self.eps_slider, p.eps), (self.step_slider, p.step_size), (self.steps_slider, p.steps),
+                   (self.lam_slider, p.lam), (self.seed_spin, p.seed), (self.temperature_slider, p.temperature),
+                   (self.candidates_spin, p.candidates), (self.mix_weight, p.mix_weight))
+        for widget, value in widgets:
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        if p.class_name:
+            self.class_combo.setCurrentText(p.class_name)
+        for combo, name in zip(self.region_class_combos, p.region_classes):
+            combo.setCurrentText(name)
+        for (spin, strength, _), (unit, weight) in zip(self.feature_rows, p.features):
+            spin.setValue(unit)
+            strength.setValue(weight)
+        self.mix_combo.setCurrentText(p.mix_class or NO_MIX)
+        self.blockSignals(False)
+        self._show_rows()
+        self.update_neuron_labels()
+
+    def set_canvas_size(self, size: tuple[int, int]) -> None:
+        self.canvas_size = size
+        self.apply_preset()
+
+    def set_model_card(self, name: str, card: dict) -> None:
+        """A model's card arrived: its classes fill the combos; if it is the selected model, rows and presets
+        follow it."""
+        self.cards[name] = card
+        if name != self.model_name:
+            return
+        classes = card["classes"]
+        for i, combo in enumerate([self.class_combo, *self.region_class_combos]):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(classes)
+            combo.setCurrentText(current if current in classes else classes[min(i, len(classes) - 1)])
+            combo.blockSignals(False)
+        self.mix_combo.clear()
+        self.mix_combo.addItems([NO_MIX, *classes])
+        units = len(card.get("neuron_classes", [])) or 4096
+        for spin, _, _ in self.feature_rows:
+            spin.setMaximum(units - 1)
+        self.update_neuron_labels()
+        self.card_label.setText(card_in_words(card))
+        self.card_label.setToolTip(f"{card['arch']} on {card.get('dataset', '?')}; "
+                                   f"{'robust' if card.get('robust') else 'not robust'}; {accuracy_summary(card)}")
+        self._on_task_changed()
+
+    def pick_neuron(self, unit: int) -> None:
+        """A unit picked in the neuron browser becomes the first feature, and the task feature painting."""
+        self.feature_rows[0][0].setValue(unit)
+        if self.feature_rows[0][1].value() == 0:
+            self.feature_rows[0][1].setValue(1.0)
+        self.task_combo.setCurrentIndex(self.task_combo.findData("paint"))
+
+    def _show_rows(self) -> None:
+        visible = set(get_task(self.task).parameters)
+        if self.model_side() < PHOTO_MODEL_SIDE:
+            visible.discard("keep")  # "keep the photo" is a preset of photo models
+        for key, (_, widget) in self.rows.items():
+            widget.setVisible(key in visible)
+            self.row_labels[key].setVisible(key in visible)
+
+    def _on_task_changed(self) -> None:
+        self._show_rows()
+        self.apply_preset()
+        self.task_changed.emit(self.task)
+
+    def apply_preset(self) -> None:
+        spec = get_task(self.task)
+        model_side = self.model_side()
+        keep_photo = self.keep_photo_check.isChecked() and model_side >= PHOTO_MODEL_SIDE
+        eps, step_size, steps = preset_values(self.task, *self.canvas_size,
+                                              factor=int(self.factor_combo.currentText()), model_side=model_side,
+                                              keep_photo=keep_photo)
+        values = ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps),
+                  (self.lam_slider, spec.default("lam")))
+        for widget, value in values:
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.eps_slider.setToolTip(f"{PARAMETERS['eps'].help}; preset: {spec.preset_for(model_side, keep_photo).why}")
+
+    def update_neuron_labels(self) -> None:
+        classes = self.cards.get(self.model_name, {}).get("neuron_classes", [])
+        for spin, _, label in self.feature_rows:
+            unit = spin.value()
+            label.setText(f"unit {unit} feeds: {', '.join(classes[unit])}" if unit < len(classes) else "")

@@ -1,0 +1,178 @@
+"""The tool bar: painting tools, brush colour (foreground / background, recent colours), size, opacity, the class
+region and the strength level; `brush()` is the brush the current tool paints with."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolBar, QWidget
+
+from robustpaint.core.classmap import PALETTE, PALETTE_NAMES
+from robustpaint.core.document import Brush
+from robustpaint.core.project import REGION_SLOTS
+
+TOOLS = (("brush", "B"), ("eraser", "E"), ("line", "L"), ("mask", "M"), ("unmask", "Shift+M"), ("fill", "F"),
+         ("picker", "I"), ("regions", "R"), ("strength", "S"))
+TOOL_LABELS = {"picker": "Colour picker", "regions": "Class regions", "strength": "Strength"}
+BRUSH_TARGETS = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask", "regions": "regions",
+                 "strength": "strength"}
+RECENT_COLORS = 8
+
+
+def default_brush_size(side: int) -> int:
+    """A brush of about 1/16 of the canvas side (2 px at 32, 8 px at 128): a stroke reads at any size."""
+    return max(2, round(side / 16))
+
+
+def tool_icon(name: str) -> QIcon:
+    """A small drawn icon per tool (no icon theme is needed on any platform)."""
+    pixmap = QPixmap(24, 24)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QPen(QColor(40, 40, 40), 2))
+    if name == "brush":
+        p.setBrush(QColor(40, 40, 40))
+        p.drawEllipse(QPointF(12, 12), 6, 6)
+    elif name == "eraser":
+        p.setBrush(QColor(250, 250, 250))
+        p.drawRect(QRectF(5, 7, 14, 10))
+    elif name == "line":
+        p.drawLine(QPointF(4, 20), QPointF(20, 4))
+    elif name in ("mask", "unmask"):
+        p.setBrush(QColor(230, 40, 40, 200) if name == "mask" else Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(QColor(200, 30, 30), 2))
+        p.drawRect(QRectF(5, 5, 14, 14))
+    elif name == "fill":
+        p.setBrush(QColor(60, 120, 220))
+        p.drawPolygon([QPointF(4, 12), QPointF(12, 4), QPointF(20, 12), QPointF(12, 20)])
+    elif name == "picker":
+        p.drawEllipse(QPointF(12, 12), 6, 6)
+        p.drawLine(QPointF(12, 2), QPointF(12, 22))
+        p.drawLine(QPointF(2, 12), QPointF(22, 12))
+    elif name == "regions":
+        for i, (x, y) in enumerate(((4, 4), (12, 4), (4, 12), (12, 12))):
+            p.fillRect(QRectF(x, y, 8, 8), QColor(*PALETTE[i]))
+    elif name == "strength":
+        for i in range(16):
+            p.fillRect(QRectF(4 + i, 6, 1, 12), QColor(16 * i, 16 * i, 16 * i))
+    p.end()
+    return QIcon(pixmap)
+
+
+class ToolBar(QToolBar):
+    def __init__(self, parent, side: int):
+        super().__init__("Tools", parent)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        group = QActionGroup(self)
+        self.actions_by_tool: dict[str, QAction] = {}
+        for name, key in TOOLS:
+            label = TOOL_LABELS.get(name, name.capitalize())
+            action = QAction(tool_icon(name), label, self, checkable=True, shortcut=QKeySequence(key))
+            action.setToolTip(f"{label} ({key})")
+            group.addAction(action)
+            self.addAction(action)
+            self.actions_by_tool[name] = action
+        self.actions_by_tool["brush"].setChecked(True)
+        # Foreground / background swatches (X swaps them) and the last colours used, one click each.
+        self.brush_color, self.background_color = QColor(0, 0, 0), QColor(255, 255, 255)
+        self.recent_colors: list[QColor] = []
+        self.fg_button = QPushButton(toolTip="brush colour (click to choose)")
+        self.fg_button.clicked.connect(self._choose_color)
+        self.bg_button = QPushButton(toolTip="background colour (X swaps the two)")
+        self.bg_button.clicked.connect(self.swap_colors)
+        swatches = QWidget()
+        swatch_row = QHBoxLayout(swatches)
+        swatch_row.setContentsMargins(0, 0, 0, 0)
+        swatch_row.addWidget(self.fg_button)
+        swatch_row.addWidget(self.bg_button)
+        self.addWidget(swatches)
+        swap = QAction("Swap colours", self, shortcut=QKeySequence("X"))
+        swap.triggered.connect(self.swap_colors)
+        parent.addAction(swap)
+        self.recent_row = QWidget()
+        self.recent_layout = QHBoxLayout(self.recent_row)
+        self.recent_layout.setContentsMargins(0, 0, 0, 0)
+        self.recent_layout.setSpacing(2)
+        self.addWidget(self.recent_row)
+        self.addWidget(QLabel("Size"))
+        self.brush_size = QSpinBox(minimum=1, maximum=128, value=default_brush_size(side),
+                                   toolTip="brush size in image pixels")
+        self.addWidget(self.brush_size)
+        self.addWidget(QLabel("Opacity"))
+        self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%", toolTip="brush opacity")
+        self.addWidget(self.brush_opacity)
+        self.region_slot = QComboBox(toolTip="the class-regions brush paints this region (its class is set in the "
+                                             "panel)")
+        for i in range(REGION_SLOTS):
+            self.region_slot.addItem(f"region {i + 1} ({PALETTE_NAMES[i]})", i)
+            self.region_slot.setItemData(i, QColor(*PALETTE[i]), Qt.ItemDataRole.DecorationRole)
+        self.region_slot.addItem("no class (erase regions)", -1)
+        self.addWidget(self.region_slot)
+        self.strength_level = QSpinBox(minimum=0, maximum=100, value=0, suffix="% free",
+                                       toolTip="the strength brush sets how much the pixels may change: 0% protects "
+                                               "them, 100% frees them")
+        self.addWidget(self.strength_level)
+        self._show_colors()
+
+    @property
+    def tool(self) -> str:
+        return next(name for name, a in self.actions_by_tool.items() if a.isChecked())
+
+    def brush(self) -> Brush:
+        tool = self.tool
+        color = (self.brush_color.redF(), self.brush_color.greenF(), self.brush_color.blueF())
+        value = 1.0
+        if tool == "regions":
+            value = float(self.region_slot.currentData())
+        elif tool == "strength":
+            value = self.strength_level.value() / 100
+        return Brush(size=self.brush_size.value(), color=color, opacity=self.brush_opacity.value() / 100,
+                     target=BRUSH_TARGETS.get(tool, "image"),
+                     clear=tool == "unmask" or (tool == "regions" and value < 0), value=value)
+
+    def _choose_color(self) -> None:
+        color = QColorDialog.getColor(self.brush_color, self)
+        if color.isValid():
+            self.set_brush_color(color)
+
+    def set_brush_color(self, color: QColor) -> None:
+        """The brush colour, remembered among the recent ones (newest first) that the toolbar offers."""
+        self.brush_color = QColor(color)
+        self.recent_colors = [c for c in self.recent_colors if c.rgb() != color.rgb()]
+        self.recent_colors.insert(0, QColor(color))
+        del self.recent_colors[RECENT_COLORS:]
+        self._show_colors()
+
+    def swap_colors(self) -> None:
+        self.brush_color, self.background_color = self.background_color, self.brush_color
+        self._show_colors()
+
+    def _show_colors(self) -> None:
+        for button, color in ((self.fg_button, self.brush_color), (self.bg_button, self.background_color)):
+            button.setStyleSheet(f"background-color: {color.name()}; min-width: 22px; max-width: 22px;")
+        while self.recent_layout.count():
+            self.recent_layout.takeAt(0).widget().deleteLater()
+        for color in self.recent_colors:
+            button = QPushButton(toolTip=color.name())
+            button.setStyleSheet(f"background-color: {color.name()}; min-width: 12px; max-width: 12px;")
+            button.clicked.connect(lambda _=False, c=color: self.set_brush_color(c))
+            self.recent_layout.addWidget(button)
+
+
+class ShortcutsOverNumberFields(QObject):
+    """Lets the tool and run shortcuts through a focused number field (a spin box takes only digits, so a letter,
+    Space or Ctrl+Z typed there is meant for the app): without it, clicking the brush size kills B/E/M, Space and
+    undo until the canvas is clicked."""
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride:
+            return False
+        key, mods = event.key(), event.modifiers()
+        letter = Qt.Key.Key_A <= key <= Qt.Key.Key_Z and not mods & (Qt.KeyboardModifier.ControlModifier
+                                                                    | Qt.KeyboardModifier.AltModifier)
+        undo = key == Qt.Key.Key_Z and mods & Qt.KeyboardModifier.ControlModifier
+        if letter or undo or key == Qt.Key.Key_Space:
+            event.ignore()  # not taken by the field: the shortcut map handles the key
+            return True
+        return False
