@@ -364,7 +364,13 @@ def _replay(args) -> int:
     steps = recipe.get("steps")
     with _Progress(args, steps or 0) as progress:
         images, recipe = run_recipe(recipe, _check_device(args.device), progress=progress)
-    save_png(images[int(recipe.get("index", 0))], args.out, recipe)
+    index = recipe.get("index", 0)
+    if index >= len(images):
+        raise UsageError(f"the recipe's index {index} names no image of its run ({len(images)} made)")
+    if recipe.get("edited_after_run"):
+        _note(args, "note: the exported image was painted on after this run; the replay makes the run's result, "
+                    "without those edits")
+    save_png(images[index], args.out, recipe)
     print(args.out)
     return 0
 

@@ -143,6 +143,12 @@ def test_export_writes_a_png_whose_recipe_names_the_run(qtbot, window, tmp_path)
     assert image.size == (128, 128)
     recipe = read_recipe(tmp_path / "out.png")
     assert recipe["task"] == "sketch" and recipe["model"] == "tiny" and recipe["steps"] == 2
+    assert "edited_after_run" not in recipe
+    window.controls.live_check.setChecked(False)
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c - QPoint(20, 0), c + QPoint(20, 0))  # painted on after the run
+    assert window.files.export_png(str(tmp_path / "edited.png"))
+    assert read_recipe(tmp_path / "edited.png")["edited_after_run"] is True
 
 
 def test_opening_a_bad_image_shows_an_error_and_changes_nothing(qtbot, window, tmp_path, monkeypatch):

@@ -251,3 +251,21 @@ def test_seeds_fit_never_replaces_a_shipped_models_seeds_unasked(shipped_tiny, t
                          "--out", str(tmp_path / "mine.seeds.safetensors")], capsys)
     assert code == 0, err
     assert (tmp_path / "mine.seeds.safetensors").is_file() and (tmp_path / "mine.seeds.json").is_file()
+
+
+def test_replay_of_a_hand_drawn_export_or_a_bad_index_says_why_in_one_line(installed_tiny, tmp_path, capsys):
+    import torch
+
+    from robustpaint.cli import main
+    from robustpaint.core.imageio import save_png
+    save_png(torch.rand(3, 32, 32), tmp_path / "drawn.png", {"task": "none", "note": "hand-drawn, no PGD run"})
+    assert main(["replay", str(tmp_path / "drawn.png"), "--out", str(tmp_path / "o.png")]) == 2
+    assert "drawn by hand" in capsys.readouterr().err and not (tmp_path / "o.png").exists()
+    assert main(["sketch", str(tmp_path / "drawn.png"), "--class", "cat", "--model", "tiny", "--steps", "1",
+                 "--out", str(tmp_path / "s.png"), "--quiet"]) == 0
+    from robustpaint.core.imageio import read_recipe
+    recipe = read_recipe(tmp_path / "s.png")
+    for index, message in ((5, "names no image"), ("0", "whole number"), (10**6, "must lie in")):
+        save_png(torch.rand(3, 32, 32), tmp_path / "bad.png", {**recipe, "index": index})
+        assert main(["replay", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "o.png").exists()

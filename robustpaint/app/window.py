@@ -300,6 +300,8 @@ class MainWindow(QMainWindow):
         else:
             self.document.log_stroke(self._stroke_points(points), self.tools.brush())
         self.push_state(before, "stroke")
+        if self.session.last_recipe is not None:  # an export now holds more than the run: its recipe says so
+            self.session.last_recipe = {**self.session.last_recipe, "edited_after_run": True}
         target = "image" if tool == "fill" else self.tools.brush().target
         reads = get_task(self.panel.task).reads
         layer = {"erase": "image"}.get(target, target)

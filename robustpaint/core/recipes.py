@@ -142,6 +142,7 @@ _CHECKS = {
     "candidates": lambda v: _number(v, "candidates", 1, 1024, whole=True),
     "size": lambda v: _number(v, "size", 1, MAX_RECIPE_SIDE, whole=True),
     "seed": lambda v: _number(v, "seed", 0, 2**63 - 1, whole=True),
+    "index": lambda v: _number(v, "index", 0, 1023, whole=True),
     "targets": lambda v: _whole_list(v, "targets", 100_000), "neurons": lambda v: _whole_list(v, "neurons", 100_000),
 }
 _CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean")}
@@ -153,6 +154,9 @@ def check_recipe(recipe: dict) -> None:
     one run may use, before any tensor is made (a PNG from anyone can carry a recipe)."""
     if not isinstance(recipe.get("task"), str):
         raise RobustPaintError("the recipe names no task")
+    if recipe["task"] == "none":
+        raise RobustPaintError("the image was exported without a PGD run (drawn by hand): there is no run to replay")
+    get_task(recipe["task"])  # an unknown task says which ones exist
     version = recipe.get("recipe_version", 1)
     if isinstance(version, bool) or not isinstance(version, int):
         raise RobustPaintError(f"the recipe's recipe_version must be a whole number, not {version!r}")
