@@ -238,9 +238,10 @@ def generation(model, seeds, evaluator, test_images, test_labels, per_class: int
     rows = {"real test images": {"evaluator_accuracy": round(accuracy(evaluator, test_images, test_labels), 4),
                                  "diversity": round(float(np.mean(real_div)), 3), "diversity_vs_real": 1.0,
                                  "evaluator_score": round(evaluator_score(evaluator_outputs(evaluator, test_images)[0]), 3)}}
-    for name, (eps, step, steps) in settings.items():
+    for name, (eps, step, steps, *temperature) in settings.items():  # (eps, step, steps[, seed temperature])
         request = TaskRequest("generate", targets=tuple(targets.tolist()), candidates=len(targets), eps=eps,
-                              step_size=step, steps=steps, bf16=bf16, seed=0)
+                              step_size=step, steps=steps, bf16=bf16, seed=0,
+                              temperature=temperature[0] if temperature else 1.0)
         images = run_task(model, seeds, request, batch)
         rows.setdefault("_images", {})[name] = images
         probs, feats = evaluator_outputs(evaluator, images)

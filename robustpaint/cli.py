@@ -14,8 +14,8 @@ from pathlib import Path
 
 from robustpaint import __version__
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.tasks.base import TaskSpec, add_input_arguments, class_index
-from robustpaint.core.tasks.base import non_negative as _non_negative, positive_int as _positive_int
+from robustpaint.core.options import add_input_arguments
+from robustpaint.core.options import non_negative as _non_negative, positive_int as _positive_int
 
 
 
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"robustpaint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from robustpaint.core.tasks import TASKS
+    from robustpaint.core.tasks import TASKS, TaskSpec
     for spec in TASKS.values():
         if type(spec).request_from_args is TaskSpec.request_from_args:
             continue  # no command of its own (a class map is `generate --class-map`)
@@ -251,12 +251,12 @@ def _run_task(args) -> int:
     job = get_task(args.command).request_from_args(args, model, bundle.seeds, lambda line: _note(args, line))
     spec = get_task(job.request.task)
     outputs = job.outputs
-    if args.command == "generate":
+    if job.into_folder:
         _check_writable_folder(outputs[0].parent)
     else:
         _check_output_file(outputs[0], (*job.inputs, args.strength))
-    if getattr(args, "grid", None):
-        _check_output_file(Path(args.grid), job.inputs)
+    if job.grid is not None:
+        _check_output_file(job.grid, job.inputs)
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
                                   seed=args.seed, bf16=args.bf16, track_best=args.best)
     if args.strength:
@@ -275,10 +275,10 @@ def _run_task(args) -> int:
         # Each file replays its own image: the recipe names the batch and this image's index in it.
         save_png(images[i], path, {**recipe, "index": i} if len(outputs) > 1 else recipe)
     written = [str(p) for p in outputs]
-    if getattr(args, "grid", None):
+    if job.grid is not None:
         from robustpaint.core.imageio import save_grid
-        save_grid(images, args.grid, columns=args.count, recipe=recipe)
-        written.append(args.grid)
+        save_grid(images, job.grid, columns=job.grid_columns, recipe=recipe)
+        written.append(str(job.grid))
     print("\n".join(written))
     return 0
 
@@ -370,7 +370,7 @@ def _replay(args) -> int:
     if recipe.get("edited_after_run"):
         _note(args, "note: the exported image was painted on after this run; the replay makes the run's result, "
                     "without those edits")
-    save_png(images[index], args.out, recipe)
+    save_png(images[index], args.out, recipe, recipe.get("export_scale", 1))  # an app export's 4x or 8x too
     print(args.out)
     return 0
 
@@ -517,6 +517,9 @@ def _doctor(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # at once: the parser imports the tasks, and with them torch
+        print(f"robustpaint {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -157,6 +157,8 @@ def test_recipes_from_before_the_fill_and_consistency_options_replay_as_they_wer
     from robustpaint.core.recipes import recipe_from_request, request_from_recipe
     old = {"recipe_version": 1, "task": "inpaint", "model": "m"}
     assert request_from_recipe(old).fill == "mean" and request_from_recipe(old).consistent is False
+    old_superres = {"recipe_version": 1, "task": "superres", "model": "m", "consistent": True}
+    assert request_from_recipe(old_superres).consistency_sweeps == 0  # made before the smooth sweeps: none
     new = recipe_from_request(TaskRequest("superres", factor=2), "m", "")
     assert new["consistent"] is True and request_from_recipe(new).consistent is True
     assert request_from_recipe(recipe_from_request(TaskRequest("inpaint"), "m", "")).fill == "smooth"

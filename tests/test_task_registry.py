@@ -49,9 +49,18 @@ class Breaks(Darken):
         return Built(ctx.image(), obj.Objective(broken, "broken"))
 
 
+class Diverges(Darken):
+    """A task whose loss turns NaN at the first step."""
+
+    name, label = "diverges", "Diverges"
+
+    def build(self, ctx) -> Built:
+        return Built(ctx.image(), obj.Objective(lambda x, logits, a: x.sum((1, 2, 3)) * float("nan"), "nan"))
+
+
 @pytest.fixture
 def extra_tasks():
-    specs = [register(Darken()), register(Breaks())]
+    specs = [register(Darken()), register(Breaks()), register(Diverges())]
     yield specs
     for spec in specs:
         unregister(spec.name)
@@ -117,3 +126,19 @@ def test_a_worker_timer_is_stopped_when_a_step_fails(qtbot, extra_tasks, install
     qtbot.wait(200)  # a timer still firing would step (and fail) again
     assert len(failures) == 1 and failures[0][0] == 7 and "RuntimeError" in failures[0][1]
     worker.dispose()
+
+
+def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtbot, extra_tasks, installed_tiny):
+    from robustpaint.app.window import MainWindow
+    window = MainWindow(model_name="tiny")
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "tiny" in window.panel.cards, timeout=10000)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("diverges"))
+    before = window.document.image.copy()
+    with qtbot.waitSignal(window.session.worker.failed, timeout=10000) as blocker:
+        window.start_run()
+    assert "diverged" in blocker.args[1]
+    qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
+    assert np.array_equal(window.document.image, before) and np.isfinite(window.document.image).all()
+    assert "diverged" in window.statusBar().currentMessage()
+    window.session.shutdown()

@@ -124,14 +124,11 @@ class DocumentFiles(QObject):
         if project.strength is not None:
             document.strength = project.strength
         window = self.window
-        window.replace_document(document, "open project")
+        window.replace_document(document, "open project", recipe=project.last_recipe)
         panel = window.panel
-        if project.model and panel.model_combo.findText(project.model) >= 0:
-            panel.model_combo.setCurrentText(project.model)
-        elif project.model:
+        if project.model and not panel.select_model(project.model):
             window.statusBar().showMessage(f"the project used model {project.model!r}, which is not installed", 10000)
         panel.set_parameters(TaskParameters.from_dict(project.task, project.parameters))
-        window.session.last_recipe = project.last_recipe
         self.project_path = None if recovered else path
         if not recovered:
             self.remember_file(path)
@@ -144,7 +141,6 @@ class DocumentFiles(QObject):
         h, w = self.window.document.size
         self.window.replace_document(Document(np.ones((h, w, 3), np.float32)), "new")
         self.project_path = None
-        self.window.session.last_recipe = None
         self.window.update_title()
 
     # --- recent files, folders, dialogs ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The run session: the state of the live PGD run (idle, running, paused), the worker on its thread, job ids, the
 timeline of iterates, and the run's recipe; `RunControls` is its view (buttons, progress, top-5, timeline).
 
-The window hands it requests and a host for the document (`document`, `push_state(before, text)`,
+The window hands it requests and a host for the document (`document`, `push_state(before, text, recipe_before)`,
 `show_result(image)`); it tells the window what happened by signals."""
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ class RunControls(QWidget):
         timeline.addWidget(self.commit_button)
         form.addRow("Timeline", timeline)
 
+    @property
+    def live(self) -> bool:
+        return self.live_check.isChecked()
+
+    @property
+    def reanchor(self) -> bool:
+        return self.reanchor_check.isChecked()
+
     def show_top5(self, top5) -> None:
         for bar in self.top_bars:
             bar.setValue(0)
@@ -92,7 +100,6 @@ class RunSession(QObject):
     cancel_neurons = Signal()
     request_classify = Signal(int, str, object)  # request id, model name, image
     # to the window
-    state_changed = Signal(object)  # RunState
     run_finished = Signal(int)  # a run's last image is on the canvas
     image_updated = Signal(int)  # step number, after each live update
     status = Signal(str)  # the status line: model, step, loss, rate
@@ -108,8 +115,13 @@ class RunSession(QObject):
         self.sha256 = ""
         self.request = None  # the request of the job going on (or last run)
         self.run_before = None  # the document's state before the run: the run is one undo step
-        self.last_recipe: dict | None = None
-        self.timeline: list[tuple[int, np.ndarray, object]] = []  # (step, image, the request that made it)
+        self.recipe_before = None  # the recipe as it was then (undoing the run brings it back)
+        # The recipe of what the canvas shows: a dict (read from a project), or (request, model, sha256, extra) of
+        # the run that made it, encoded only when asked for (an export or a save), never per stroke or step.
+        self._recipe: dict | tuple | None = None
+        self._encoded: dict | None = None
+        # (step, image, the request that made it, the candidate shown) every TIMELINE_EVERY steps
+        self.timeline: list[tuple[int, np.ndarray, object, int]] = []
         self.timeline_start: np.ndarray | None = None
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
@@ -138,6 +150,36 @@ class RunSession(QObject):
         self.thread.start()
 
     @property
+    def last_recipe(self) -> dict | None:
+        """The recipe that replays the canvas (None: no run made it)."""
+        if isinstance(self._recipe, tuple):
+            if self._encoded is None:
+                from robustpaint.core.recipes import recipe_from_request
+                request, model, sha256, extra = self._recipe
+                self._encoded = recipe_from_request(request, model, sha256, **extra)
+            return self._encoded
+        return self._recipe
+
+    @last_recipe.setter
+    def last_recipe(self, recipe: dict | None) -> None:
+        self._recipe, self._encoded = recipe, None
+
+    def recipe_state(self):
+        """What undo keeps of the recipe (cheap: the request, not its encoding)."""
+        return self._recipe
+
+    def restore_recipe(self, state) -> None:
+        self._recipe, self._encoded = state, None
+
+    def mark_edited(self) -> None:
+        """The canvas was painted on after the run: an export's recipe says so."""
+        if isinstance(self._recipe, tuple):
+            request, model, sha256, extra = self._recipe
+            self.restore_recipe((request, model, sha256, {**extra, "edited_after_run": True}))
+        elif self._recipe is not None:
+            self.restore_recipe({**self._recipe, "edited_after_run": True})
+
+    @property
     def running(self) -> bool:
         return self.state is RunState.RUNNING
 
@@ -145,14 +187,13 @@ class RunSession(QObject):
         self.state = state
         self.controls.run_button.setText({RunState.IDLE: "Run", RunState.RUNNING: "Pause",
                                           RunState.PAUSED: "Resume"}[state])
-        self.state_changed.emit(state)
 
     # --- starting and steering ---------------------------------------------------------------------------
 
     def start(self, model_name: str, sha256: str, request) -> None:
         """Runs `request` from the canvas as it is (a live restart keeps the run one undo step)."""
         if self.run_before is None:
-            self.run_before = self.host.document.state()
+            self.run_before, self.recipe_before = self.host.document.state(), self.recipe_state()
             self.timeline, self.timeline_start = [], self.host.document.image.copy()
             self.controls.timeline_slider.setRange(0, 0)
         self.job_id += 1
@@ -197,23 +238,28 @@ class RunSession(QObject):
         self.controls.timeline_label.setText("")
 
     def commit(self, text: str) -> None:
-        """The run so far becomes one undo step, with its recipe (the steps it made, the candidate shown)."""
+        """The run so far becomes one undo step, with its recipe (the steps it made, the candidate shown); a run
+        stopped before its first step leaves the recipe as it was."""
         if self.run_before is None:
             return
-        if self.request is not None:
-            self._set_recipe(self.request.replace(steps=self.steps_done) if self.steps_done else self.request)
-        self.host.push_state(self.run_before, text)
+        if self.request is not None and self.steps_done:
+            self._set_recipe(self.request.replace(steps=self.steps_done), self.candidate_index)
+        self.host.push_state(self.run_before, text, self.recipe_before)
         self.run_before = None
 
-    def _set_recipe(self, request) -> None:
-        from robustpaint.core.recipes import recipe_from_request
-        extra = {"index": self.candidate_index} if request.candidates > 1 else {}
-        self.last_recipe = recipe_from_request(request, self.model_name, self.sha256, **extra)
+    def _set_recipe(self, request, index: int) -> None:
+        extra = {"index": min(index, request.candidates - 1)} if request.candidates > 1 else {}
+        self.restore_recipe((request, self.model_name, self.sha256, extra))
 
     def choose_candidate(self, index: int) -> None:
         self.candidate_index = index
-        if self.last_recipe is not None and self.last_recipe.get("candidates", 1) > 1:
-            self.last_recipe = {**self.last_recipe, "index": index}
+        if isinstance(self._recipe, tuple) and self._recipe[0].candidates > 1:
+            self._set_recipe(self._recipe[0], index)
+
+    def clamp_candidate(self, count: int) -> int:
+        """A batch of `count` images arrived: the candidate shown is one of them."""
+        self.candidate_index = min(self.candidate_index, count - 1)
+        return self.candidate_index
 
     # --- what the worker says ----------------------------------------------------------------------------
 
@@ -224,8 +270,9 @@ class RunSession(QObject):
         self.steps_done = step
         self.host.show_result(image)
         if step % TIMELINE_EVERY == 0 or step == total:
-            shown = image if image.ndim == 3 else image[min(self.candidate_index, len(image) - 1)]
-            self.timeline.append((step, shown, self.request))  # arrays from the worker are never modified
+            index = 0 if image.ndim == 3 else self.clamp_candidate(len(image))
+            shown = image if image.ndim == 3 else image[index]
+            self.timeline.append((step, shown, self.request, index))  # arrays from the worker are never modified
             slider = self.controls.timeline_slider
             slider.blockSignals(True)
             slider.setRange(0, len(self.timeline) - 1)
@@ -270,7 +317,7 @@ class RunSession(QObject):
             self.preview.emit(self.timeline_start)
             self.controls.timeline_label.setText("start")
         elif self.timeline:
-            step, image, _ = self.timeline[self.controls.timeline_slider.value()]
+            step, image, _, _ = self.timeline[self.controls.timeline_slider.value()]
             self.preview.emit(image)
             self.controls.timeline_label.setText(f"step {step}")
 
@@ -279,11 +326,11 @@ class RunSession(QObject):
         made it."""
         if not self.timeline or self.running:
             return
-        step, image, request = self.timeline[self.controls.timeline_slider.value()]
-        before = self.host.document.state()
+        step, image, request, index = self.timeline[self.controls.timeline_slider.value()]
+        before, recipe_before = self.host.document.state(), self.recipe_state()
         self.host.document.image = image.copy()
-        self.host.push_state(before, f"iterate of step {step}")
-        self._set_recipe(request.replace(steps=step))
+        self._set_recipe(request.replace(steps=step), index)
+        self.host.push_state(before, f"iterate of step {step}", recipe_before)
         self.controls.compare_check.setChecked(False)
         self.preview.emit(None)
 

@@ -66,7 +66,6 @@ def _slider(key: str, whole: bool = False):
 class TaskPanel(QWidget):
     model_chosen = Signal(str)
     changed = Signal()  # a value the run reads changed (the live run restarts)
-    task_changed = Signal(str)
 
     def __init__(self, models: list[str], model_name: str):
         super().__init__()
@@ -110,7 +109,6 @@ class TaskPanel(QWidget):
             spin.valueChanged.connect(self.changed)
             strength.valueChanged.connect(self.changed)
             self.feature_rows.append((spin, strength, label))
-        self.neuron_spin = self.feature_rows[0][0]
         regions = QWidget()  # the class of each region colour
         regions_layout = QFormLayout(regions)
         regions_layout.setContentsMargins(0, 0, 0, 0)
@@ -165,6 +163,17 @@ class TaskPanel(QWidget):
     @property
     def model_name(self) -> str:
         return self.model_combo.currentText()
+
+    @property
+    def has_models(self) -> bool:
+        return self.model_combo.count() > 0
+
+    def select_model(self, name: str) -> bool:
+        """Selects an installed model (its card arrives by `set_model_card`); False when it is not installed."""
+        if self.model_combo.findText(name) < 0:
+            return False
+        self.model_combo.setCurrentText(name)
+        return True
 
     def model_side(self) -> int:
         return self.cards.get(self.model_name, {}).get("input_size", self.canvas_size[1])
@@ -258,7 +267,6 @@ class TaskPanel(QWidget):
     def _on_task_changed(self) -> None:
         self._show_rows()
         self.apply_preset()
-        self.task_changed.emit(self.task)
 
     def apply_preset(self) -> None:
         spec = get_task(self.task)

@@ -5,8 +5,8 @@ neuron browser and the files (projects, export, autosave); they talk by signals.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
@@ -16,6 +16,7 @@ from robustpaint.app.neuron_browser import NeuronBrowser
 from robustpaint.app.run_session import RunControls, RunSession
 from robustpaint.app.task_panel import TaskPanel, card_input_size
 from robustpaint.app.tools import ShortcutsOverNumberFields, ToolBar, default_brush_size
+from robustpaint.app.undo import StateCommand
 from robustpaint.core.document import Document, canvas_request
 from robustpaint.core.project import REGION_SLOTS
 from robustpaint.core.tasks import get_task
@@ -24,28 +25,7 @@ from robustpaint.core.tasks import get_task
 FALLBACK_CANVAS_SIDE = 128  # the canvas when no model's size can be read (no model installed, a broken card)
 
 
-class _StateCommand(QUndoCommand):
-    """One undo step: the document's state before and after a stroke or a run (already applied when pushed)."""
-
-    def __init__(self, window: "MainWindow", before, after, text: str):
-        super().__init__(text)
-        self.window, self.before, self.after, self._first = window, before, after, True
-
-    def redo(self) -> None:
-        if self._first:
-            self._first = False
-            return
-        self.window.document.restore(self.after)
-        self.window.refresh_canvas()
-
-    def undo(self) -> None:
-        self.window.document.restore(self.before)
-        self.window.refresh_canvas()
-
-
 class MainWindow(QMainWindow):
-    image_shown = Signal()
-
     def __init__(self, model_name: str | None = None):
         super().__init__()
         from robustpaint.core.models.store import DEFAULT_MODEL, list_models
@@ -78,7 +58,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._connect()
         self._build_menus()
-        if self.panel.model_combo.count():
+        if self.panel.has_models:
             self.session.load_model.emit(self.panel.model_name)
         self.panel.apply_preset()
         self.refresh_canvas()
@@ -182,7 +162,8 @@ class MainWindow(QMainWindow):
         edit.addActions([undo, redo])
         for text, change in (("&Invert mask", Document.invert_mask), ("&Clear mask", Document.clear_mask),
                              ("Clear class &regions", Document.clear_regions)):
-            self._add_action(edit, text, lambda _=False, c=change, t=text: self.edit_document(c, t.replace("&", "")))
+            self._add_action(edit, text, lambda _=False, c=change, t=text: self.edit_document(c, t.replace("&", "")
+                                                                                                  .lower()))
         run = self.menuBar().addMenu("&Run")
         self._add_action(run, "Run / pause", self.toggle_run, "Space")
         from robustpaint.core.device import cpu_supports_bf16
@@ -213,11 +194,13 @@ class MainWindow(QMainWindow):
         self.preview_label.setPixmap(preview_sheet(shown))
         if not self.session.running:
             self.classify_timer.start()  # the top-5 follows the canvas after every change, not only during runs
-        self.image_shown.emit()
 
-    def push_state(self, before, text: str) -> None:
-        """The document's change since `before` becomes one undo step (the run session commits runs this way)."""
-        self.undo_stack.push(_StateCommand(self, before, self.document.state(), text))
+    def push_state(self, before, text: str, recipe_before=...) -> None:
+        """The document's change since `before` (and the recipe's since `recipe_before`, by default unchanged)
+        becomes one undo step; the run session commits runs this way."""
+        recipe_after = self.session.recipe_state()
+        recipes = (recipe_after if recipe_before is ... else recipe_before, recipe_after)
+        self.undo_stack.push(StateCommand(self, before, self.document.state(), text, recipes))
 
     def edit_document(self, change, text: str) -> None:
         before = self.document.state()
@@ -225,14 +208,20 @@ class MainWindow(QMainWindow):
         self.push_state(before, text)
         self.refresh_canvas()
 
-    def replace_document(self, document: Document, text: str) -> None:
-        """A new picture (opened, new, or a resized canvas), one undo step; the run stops and its readouts go."""
+    def replace_document(self, document: Document, text: str, new_picture: bool = True,
+                         recipe: dict | None = None) -> None:
+        """A new picture (opened, new; `recipe`: what made it, from a project) or a resized canvas, one undo step;
+        the run stops and its readouts go."""
         self.session.halt()
         self.session.clear()
-        before = self.document.state()
+        before, recipe_before = self.document.state(), self.session.recipe_state()
         self.document = document
-        self.push_state(before, text)
-        self._reset_anchor(self.controls.reanchor_check.isChecked())
+        if new_picture:
+            self.session.last_recipe = recipe
+        else:  # a resized canvas: the run's recipe no longer makes what it shows
+            self.session.mark_edited()
+        self.push_state(before, text, recipe_before)
+        self._reset_anchor(self.controls.reanchor)
         self.panel.set_canvas_size(document.size)
         self.status_label.setText(f"{self.panel.model_name} on cpu")
         self.refresh_canvas()
@@ -241,7 +230,7 @@ class MainWindow(QMainWindow):
         """Puts a worker image on the canvas; a batch of candidates also fills the grid (the chosen one is shown)."""
         if image.ndim == 4:
             self.candidates.show_images(image)
-            image = image[min(self.session.candidate_index, len(image) - 1)]
+            image = image[self.session.clamp_candidate(len(image))]
         self.document.image = image
         self.refresh_canvas()
 
@@ -299,13 +288,14 @@ class MainWindow(QMainWindow):
             self.refresh_canvas()
         else:
             self.document.log_stroke(self._stroke_points(points), self.tools.brush())
-        self.push_state(before, "stroke")
-        if self.session.last_recipe is not None:  # an export now holds more than the run: its recipe says so
-            self.session.last_recipe = {**self.session.last_recipe, "edited_after_run": True}
+        recipe_before = self.session.recipe_state()
+        if not np.array_equal(before[0], self.document.image):  # an export now holds more than the run
+            self.session.mark_edited()
+        self.push_state(before, "stroke", recipe_before)
         target = "image" if tool == "fill" else self.tools.brush().target
         reads = get_task(self.panel.task).reads
         layer = {"erase": "image"}.get(target, target)
-        if (self.controls.live_check.isChecked() and self.session.last_recipe is not None
+        if (self.controls.live and self.session.recipe_state() is not None
                 and (layer in reads or layer == "strength")):
             self.start_run()
 
@@ -316,15 +306,15 @@ class MainWindow(QMainWindow):
         from robustpaint.core.models import bf16_is_faster
         card = self.panel.cards.get(self.panel.model_name, {})
         bf16 = self.bf16_action.isChecked() and bf16_is_faster(card.get("arch"), "cpu")
-        anchor = None if self.controls.reanchor_check.isChecked() else self.anchor_image
+        anchor = None if self.controls.reanchor else self.anchor_image
         return canvas_request(self.document, self.panel.parameters(), card.get("classes", []), bf16, anchor,
                               self.panel.model_side())
 
     def start_run(self) -> None:
-        if not self.panel.model_combo.count():
+        if not self.panel.has_models:
             self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
             return
-        if not self.controls.reanchor_check.isChecked() and self.anchor_image is None:
+        if not self.controls.reanchor and self.anchor_image is None:
             self.anchor_image = self.document.image.copy()  # the ball stays around the canvas as it is now
         from robustpaint.core.errors import RobustPaintError
         try:
@@ -340,7 +330,7 @@ class MainWindow(QMainWindow):
             self.start_run()
 
     def _on_parameter_changed(self) -> None:
-        if self.session.running and self.controls.live_check.isChecked():
+        if self.session.running and self.controls.live:
             self.start_run()  # restart from the current canvas with the new values
 
     def _on_model_ready(self, name: str, card: dict) -> None:
@@ -353,14 +343,14 @@ class MainWindow(QMainWindow):
             # A model trained at another size gets the canvas resized to its side: it paints best at that size.
             old, document = self.document.size, self.document.copy()
             document.resize(side)
-            self.replace_document(document, f"canvas to {side}x{side}")
+            self.replace_document(document, f"canvas to {side}x{side}", new_picture=False)
             self.tools.brush_size.setValue(default_brush_size(side))
             self.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {side}x{side}, the size {name} "
                                          f"was trained at", 10000)
         self.status_label.setText(f"{name} on cpu")
 
     def _classify_canvas(self) -> None:
-        if not self.session.running and self.panel.model_combo.count():
+        if not self.session.running and self.panel.has_models:
             self.session.classify(self.panel.model_name, self.document.image.copy())
 
     def _on_classified(self, request_id: int, top5) -> None:

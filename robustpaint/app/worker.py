@@ -46,9 +46,10 @@ class SynthesisWorker(QObject):
     def _fail(self, job_id: int, exc: Exception) -> None:
         """Ends the job with a message: ours as it is, anything else named (the GUI keeps its last good image)."""
         from robustpaint.core.errors import RobustPaintError
-        if self._timer is not None:
-            self._timer.stop()
-        self._optimizer = None
+        if job_id != -1 and job_id == self._job_id:  # -1: a model or the neuron browser; a run goes on
+            if self._timer is not None:
+                self._timer.stop()
+            self._optimizer = None
         if isinstance(exc, RobustPaintError):
             message = str(exc)
         elif isinstance(exc, FloatingPointError):
@@ -162,11 +163,13 @@ class SynthesisWorker(QObject):
     @Slot(int, str, object)
     def submit(self, job_id: int, model_name: str, request) -> None:
         """Starts `request` (a TaskRequest) on model `model_name`, replacing whatever ran before (within one step)."""
+        from robustpaint.core.recipes import check_budget
         from robustpaint.core.tasks import build_task
         self._optimizer, self._job_id, self._model_name = None, job_id, model_name
         self._candidates = request.candidates
         try:
             bundle = self.bundle(model_name)
+            check_budget(request, bundle.model.input_size)  # what replay would refuse, the app does not run
             self._optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(job_id, exc)

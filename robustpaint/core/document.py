@@ -56,7 +56,7 @@ class Document:
         self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
 
     @classmethod
-    def blank(cls, size: int = 32, value: float = 1.0) -> "Document":
+    def blank(cls, size: int, value: float = 1.0) -> "Document":
         return cls(np.full((size, size, 3), value, np.float32))
 
     @property
@@ -164,8 +164,8 @@ class Document:
         return np.stack([(self.regions == i).astype(np.float32) for i in range(slots)])
 
 
-def canvas_request(document: Document, params, classes: list[str], bf16: bool = False,
-                   anchor: np.ndarray | None = None, model_side: int = 32):
+def canvas_request(document: Document, params, classes: list[str], bf16: bool,
+                   anchor: np.ndarray | None, model_side: int):
     """The task request of the app's canvas and panel: what the worker runs and what the export's recipe holds.
 
     The recipe made from it holds the canvas's exact values (see `recipes.encode_image`), so it replays the run

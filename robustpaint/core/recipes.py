@@ -1,7 +1,9 @@
 """Recipes: JSON-able descriptions of one synthesis run, stored in every output PNG so it can be replayed.
 
-The CLI turns its arguments into a recipe and runs it; `replay` runs the recipe read from a PNG. Input images and
-masks travel inside the recipe as PNG bytes, so a replay needs nothing but the model.
+The CLI's options and the app's canvas both become a `TaskRequest`; `recipe_from_request` turns it into the recipe
+that runs and that the PNG carries, and `request_from_recipe` turns it back for `replay`. Input images and masks
+travel inside the recipe (as 8-bit PNG when 8 bits hold them exactly, else as compressed float32, e.g. an app canvas
+after a run), so a replay needs nothing but the model and makes the same pixels.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from robustpaint.core.models.bundle import ModelBundle, load_model_bundle
 from robustpaint.core.tasks import TaskRequest, build_task, get_task
 
 RECIPE_VERSION = 1
-# Images, as 8-bit PNG (gray levels kept for the strength map); the class regions travel as `class_map`.
+# Images (see encode_image; gray levels kept for the strength map); the class regions travel as `class_map`.
 _TENSOR_FIELDS = ("image", "mask", "change_mask", "anchor")
 _SKIPPED_FIELDS = ("task", "region_masks", *_TENSOR_FIELDS)
 _REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRequest) if f.name not in _SKIPPED_FIELDS)
@@ -93,7 +95,7 @@ def decode_image(text: str) -> torch.Tensor:
 
 
 # Recipes written before these fields existed replay with the behaviour of that time.
-_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False}
+_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False, "consistency_sweeps": 0}
 
 
 def recipe_from_request(request: TaskRequest, model_name: str, model_sha256: str, **extra) -> dict:
@@ -143,6 +145,8 @@ _CHECKS = {
     "size": lambda v: _number(v, "size", 1, MAX_RECIPE_SIDE, whole=True),
     "seed": lambda v: _number(v, "seed", 0, 2**63 - 1, whole=True),
     "index": lambda v: _number(v, "index", 0, 1023, whole=True),
+    "export_scale": lambda v: _number(v, "export_scale", 1, 8, whole=True),
+    "consistency_sweeps": lambda v: _number(v, "consistency_sweeps", 0, 100, whole=True),
     "targets": lambda v: _whole_list(v, "targets", 100_000), "neurons": lambda v: _whole_list(v, "neurons", 100_000),
 }
 _CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean")}

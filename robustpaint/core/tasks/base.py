@@ -21,6 +21,8 @@ import torch
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
+                                      positive_int)
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 from robustpaint.core.seeds import ClassSeeds
 
@@ -65,7 +67,7 @@ PARAMETERS: dict[str, Parameter] = {
     "steps": Parameter("Steps", None, 1, 1000, "number of PGD steps"),
     "lam": Parameter("Lambda", 10.0, 0.0, 200.0, "weight of staying close outside the mask"),
     "seed": Parameter("Seed", 0, 0, 2**31 - 1, "random seed of the start"),
-    "factor": Parameter("Factor", 4, 2, 8, "upsampling factor"),
+    "factor": Parameter("Factor", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
 }
 
 
@@ -98,6 +100,7 @@ class TaskRequest:
     track_best: bool = False
     fill: str = "smooth"  # inpaint: start from a smooth fill of the hole ("smooth") or the paper's channel mean
     consistent: bool = True  # superres: keep the output's block means equal to the input
+    consistency_sweeps: int = 10  # superres: smooth back-projection rounds before the exact projection
     change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
     anchor: torch.Tensor | None = None  # sketch/translate/paint/classmap: keep the ball around this image, not the start
 
@@ -140,6 +143,9 @@ class CliJob:
     request: TaskRequest
     outputs: list[Path]
     inputs: tuple = ()
+    into_folder: bool = False  # the outputs are new files in a folder (made if needed), not one named file
+    grid: Path | None = None  # also all images as one PNG
+    grid_columns: int = 1
 
 
 class Context:
@@ -218,6 +224,7 @@ class TaskSpec:
     name: str = ""
     label: str = ""
     help: str = ""
+    order: int = 100  # place in the app's task list and the CLI's help (the paper's tasks first)
     preset: Preset  # for 32-pixel models
     photo_preset: Preset  # for models of photos, stated at 224 px
     parameters: tuple[str, ...] = ("eps", "step", "steps")  # the knobs it uses (keys of PARAMETERS)
@@ -266,6 +273,9 @@ def register(spec: TaskSpec) -> TaskSpec:
     if not spec.name or spec.name in TASKS and type(TASKS[spec.name]) is not type(spec):
         raise ValueError(f"task name {spec.name!r} is empty or taken")
     TASKS[spec.name] = spec
+    ordered = sorted(TASKS.values(), key=lambda s: s.order)  # stable: equal orders keep their registration order
+    TASKS.clear()
+    TASKS.update((s.name, s) for s in ordered)
     return spec
 
 
@@ -314,11 +324,6 @@ def batch_of(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
 
-@torch.no_grad()
-def predicted_classes(model, images: torch.Tensor) -> torch.Tensor:
-    return model(images).argmax(1)
-
-
 def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> TaskSetup:
     """Turns a request into a start image, an objective and a constraint (the task's spec says how)."""
     spec = get_task(request.task)
@@ -335,58 +340,6 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
                      None if change is None else change.to(device), ctx.notes, built.constraint)
 
 
-# --- the command line's shared pieces (argparse types and options; the CLI adds the run options) ---------------
-
-def class_index(classes: list[str], name: str) -> int:
-    """A class given by name (any case) or index, or an error that lists what the model knows."""
-    name = name.strip()
-    if name.isdigit() and int(name) < len(classes):
-        return int(name)
-    lowered = [c.lower() for c in classes]
-    if name.lower() in lowered:
-        return lowered.index(name.lower())
-    shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
-    raise RobustPaintError(f"unknown class {name!r}; this model knows: {shown}")
-
-
-def non_negative(text: str) -> float:
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
-    return value
-
-
-def positive_int(limit: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
-        return value
-    return parse
-
-
-def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop") -> None:
-    """The input photo and how it meets the model's square canvas."""
-    parser.add_argument("input")
-    if fit_default == "scale":
-        parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
-                            help="crop: take the centre square of a non-square input first; scale (default): keep "
-                                 "its shape")
-    else:
-        parser.add_argument("--fit", choices=("crop", "scale"), default="crop",
-                            help="how a photo of another shape meets the model's square canvas: centre crop "
-                                 "(default) or scale (distorts a non-square photo)")
-
-
 def read_input(args, model, note, max_side: int | None = None, keep_size: bool = False):
     """The input photo fitted to the model's canvas (or kept at its size), 8-bit quantised as read so that the
     recipe replays it exactly; the line saying what happened goes to `note`. Returns (image, source size)."""
@@ -395,7 +348,3 @@ def read_input(args, model, note, max_side: int | None = None, keep_size: bool =
     image, line, source_size = load_photo(args.input, size, args.fit, max_side)
     note(line)
     return image, source_size
-
-
-def default_output(args, task: str) -> Path:
-    return Path(args.out or f"{Path(args.input).stem}-{task}.png")

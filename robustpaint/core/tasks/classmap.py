@@ -13,6 +13,7 @@ from robustpaint.core.tasks.generate import need_seeds
 
 class ClassMap(TaskSpec):
     name, label = "classmap", "Class map (regions)"
+    order = 70
     help = "each painted region reads as its own class"
     preset = Preset(10.0, 0.14, 100, "like feature painting: a wide ball, the objective shapes each region")
     photo_preset = Preset(70.0, 1.0, 100, "like feature painting: a wide ball, the objective shapes each region",
@@ -56,7 +57,8 @@ class ClassMap(TaskSpec):
         request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),
                               temperature=args.temperature, size=side)
         names = "-".join(model.classes[t] for t in targets)
-        return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,))
+        return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,), into_folder=True,
+                      grid=Path(args.grid) if args.grid else None)
 
 
 SPEC = register(ClassMap())

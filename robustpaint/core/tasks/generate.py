@@ -32,6 +32,7 @@ def parse_mix(text: str, classes: list[str]) -> tuple[int, float]:
 
 class Generate(TaskSpec):
     name, label = "generate", "Generate"
+    order = 10
     help = "class-conditional generation from a Gaussian seed"
     preset = Preset(5.0, 0.25, 60, "paper's CIFAR setting is eps 30, step 0.5, 60 its; on the shipped ResNet-18 "
                                    "it pulls every sample of a class to one template, while eps 5, step 0.25 "
@@ -75,7 +76,8 @@ class Generate(TaskSpec):
         request = TaskRequest("generate", targets=tuple(per_image), candidates=len(per_image),
                               temperature=args.temperature, size=args.size, mix=mix)
         outputs = [out_dir / f"{model.classes[t]}-{i:03d}.png" for i, t in enumerate(per_image)]
-        return CliJob(request, outputs)
+        return CliJob(request, outputs, into_folder=True, grid=Path(args.grid) if args.grid else None,
+                      grid_columns=args.count)
 
 
 SPEC = register(Generate())

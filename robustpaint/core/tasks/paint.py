@@ -26,6 +26,7 @@ def parse_neurons(text: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
 
 class FeaturePaint(TaskSpec):
     name, label = "paint", "Feature paint"
+    order = 60
     help = "feature painting: make a neuron fire inside the brushed region"
     preset = Preset(10.0, 0.14, 140, "paper's feature painting: eps 70 / 7, step 1 / 7, 140 its; "
                                      "loss -0.1 * activation + 90 * mean squared change outside the mask")

@@ -9,6 +9,7 @@ from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskReq
 
 class Sketch(TaskSpec):
     name, label = "sketch", "Sketch to image"
+    order = 20
     help = "move a drawing towards a class"
     preset = Preset(5.7, 0.15, 60, "paper's RestrictedImageNet sketch setting (eps 40, step 1, 60 its) / 7")
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",

@@ -1,0 +1,63 @@
+"""The command line's shared pieces (argparse types, the input option, class names): the CLI and the task modules
+use them. No torch here, so `robustpaint --version` and `--help` need not load it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from robustpaint.core.errors import RobustPaintError
+
+
+def class_index(classes: list[str], name: str) -> int:
+    """A class given by name (any case) or index, or an error that lists what the model knows."""
+    name = name.strip()
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    lowered = [c.lower() for c in classes]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
+    raise RobustPaintError(f"unknown class {name!r}; this model knows: {shown}")
+
+
+def non_negative(text: str) -> float:
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def positive_int(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
+        return value
+    return parse
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop") -> None:
+    """The input photo and how it meets the model's square canvas."""
+    parser.add_argument("input")
+    if fit_default == "scale":
+        parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
+                            help="crop: take the centre square of a non-square input first; scale (default): keep "
+                                 "its shape")
+    else:
+        parser.add_argument("--fit", choices=("crop", "scale"), default="crop",
+                            help="how a photo of another shape meets the model's square canvas: centre crop "
+                                 "(default) or scale (distorts a non-square photo)")
+
+
+def default_output(args, task: str) -> Path:
+    return Path(args.out or f"{Path(args.input).stem}-{task}.png")
