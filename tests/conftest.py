@@ -78,3 +78,17 @@ def installed_tiny(tiny_model):
     images += labels.view(-1, 1, 1, 1) * 0.1
     fit_seeds(images.clamp(0, 1), labels, len(TINY_CLASSES), rank=4).save(path.with_name("tiny.seeds.safetensors"))
     return path
+
+
+@pytest.fixture
+def window(qtbot, installed_tiny):
+    """The main window on the tiny model, its card loaded; shut down (worker thread stopped) afterwards."""
+    from robustpaint.app.window import MainWindow
+    win = MainWindow(model_name="tiny")
+    qtbot.addWidget(win)
+    win.resize(800, 500)
+    win.show()
+    qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
+    yield win
+    win.session.shutdown()
+    assert not win.session.thread.isRunning()

@@ -35,19 +35,6 @@ def no_leaked_threads_or_windows():
     assert threading.active_count() <= before, "a Python thread was leaked"
 
 
-@pytest.fixture
-def window(qtbot, installed_tiny):
-    from robustpaint.app.window import MainWindow
-    win = MainWindow(model_name="tiny")
-    qtbot.addWidget(win)
-    win.resize(800, 500)
-    win.show()
-    qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
-    yield win
-    win.session.shutdown()
-    assert not win.session.thread.isRunning()
-
-
 def _drag(qtbot, canvas, start, end):
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(canvas, pos=(start + end) / 2)

@@ -13,17 +13,9 @@ from robustpaint.cli import main  # noqa: E402
 from robustpaint.core.imageio import read_recipe  # noqa: E402
 
 
-@pytest.fixture
-def window(qtbot, installed_tiny):
-    from robustpaint.app.window import MainWindow
-    win = MainWindow(model_name="tiny")
-    qtbot.addWidget(win)
-    win.resize(800, 500)
-    win.show()
-    qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
-    win.controls.live_check.setChecked(False)
-    yield win
-    win.session.shutdown()
+@pytest.fixture(autouse=True)
+def live_off(window):
+    window.controls.live_check.setChecked(False)  # runs start only when a test starts them
 
 
 def _run(qtbot, window, task, steps, candidates=1):

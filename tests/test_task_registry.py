@@ -80,11 +80,7 @@ def test_a_task_declared_in_one_module_runs_through_the_cli_with_a_replayable_re
     assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png")), np.asarray(Image.open(out)))
 
 
-def test_a_registered_task_is_offered_by_the_app_and_runs_in_its_worker(qtbot, extra_tasks, installed_tiny):
-    from robustpaint.app.window import MainWindow
-    window = MainWindow(model_name="tiny")
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: "tiny" in window.panel.cards, timeout=10000)
+def test_a_registered_task_is_offered_by_the_app_and_runs_in_its_worker(qtbot, extra_tasks, window):
     index = window.panel.task_combo.findData("darken")
     assert index >= 0 and window.panel.task_combo.itemText(index) == "Darken towards a class"
     window.panel.task_combo.setCurrentIndex(index)
@@ -94,15 +90,10 @@ def test_a_registered_task_is_offered_by_the_app_and_runs_in_its_worker(qtbot, e
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.document.image.mean() < 0.8 and window.session.last_recipe["task"] == "darken"
-    window.session.shutdown()
 
 
-def test_the_worker_reports_any_error_in_a_step_and_stops_its_timer(qtbot, extra_tasks, installed_tiny):
+def test_the_worker_reports_any_error_in_a_step_and_stops_its_timer(qtbot, extra_tasks, window):
     """Before: a RuntimeError in a step escaped the slot; the step timer kept firing and the GUI showed "Pause"."""
-    from robustpaint.app.window import MainWindow
-    window = MainWindow(model_name="tiny")
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: "tiny" in window.panel.cards, timeout=10000)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("breaks"))
     with qtbot.waitSignal(window.session.worker.failed, timeout=10000) as failure:
         window.start_run()
@@ -113,7 +104,6 @@ def test_the_worker_reports_any_error_in_a_step_and_stops_its_timer(qtbot, extra
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("darken"))
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    window.session.shutdown()
 
 
 def test_a_worker_timer_is_stopped_when_a_step_fails(qtbot, extra_tasks, installed_tiny):
@@ -128,11 +118,7 @@ def test_a_worker_timer_is_stopped_when_a_step_fails(qtbot, extra_tasks, install
     worker.dispose()
 
 
-def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtbot, extra_tasks, installed_tiny):
-    from robustpaint.app.window import MainWindow
-    window = MainWindow(model_name="tiny")
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: "tiny" in window.panel.cards, timeout=10000)
+def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtbot, extra_tasks, window):
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("diverges"))
     before = window.document.image.copy()
     with qtbot.waitSignal(window.session.worker.failed, timeout=10000) as blocker:
@@ -141,4 +127,3 @@ def test_a_diverging_step_stops_with_a_message_and_keeps_the_last_good_image(qtb
     qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
     assert np.array_equal(window.document.image, before) and np.isfinite(window.document.image).all()
     assert "diverged" in window.statusBar().currentMessage()
-    window.session.shutdown()
