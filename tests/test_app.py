@@ -288,6 +288,27 @@ def test_opening_a_damaged_project_shows_an_error_and_changes_nothing(qtbot, win
     assert np.array_equal(window.document.image, before[0]) and window.undo_stack.count() == 0
 
 
+@pytest.mark.parametrize("parameters", [{"steps": 1e308}, {"seed": 2**63}, {"features": [[0, 1e30]]},
+                                        {"eps": float("nan")}, {"mix": ["dog", 7]}])
+def test_a_project_with_values_out_of_range_changes_nothing_and_says_why(qtbot, window, tmp_path, monkeypatch,
+                                                                          parameters):
+    """Before: the document was replaced and an undo step pushed, then setting the value raised and left a widget
+    with its signals blocked for the rest of the session."""
+    from robustpaint.core.project import Project, save_project
+    shown = []
+    monkeypatch.setattr("robustpaint.app.files.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    image = np.zeros((32, 32, 3), np.float32)
+    save_project(Project(image=image, mask=np.zeros((32, 32), np.float32), model="tiny", task="sketch",
+                         parameters=parameters), tmp_path / "odd.rpaint")
+    before, steps = window.document.state(), window.panel.steps_slider.value()
+    assert not window.files.open_project(str(tmp_path / "odd.rpaint"))
+    assert shown and "is outside" in shown[0]
+    assert np.array_equal(window.document.image, before[0]) and window.undo_stack.count() == 0
+    assert window.panel.steps_slider.value() == steps and not window.panel.signalsBlocked()
+    window.panel.steps_slider.setValue(7)  # the panel still reports changes
+    assert window.panel.parameters().steps == 7
+
+
 def test_autosave_keeps_unsaved_work_and_a_new_window_recovers_it(qtbot, window, installed_tiny):
     window.controls.live_check.setChecked(False)
     assert not window.files.autosave()  # nothing to save yet

@@ -159,3 +159,39 @@ def test_sigkill_during_project_saves_always_leaves_a_loadable_project(tmp_path)
         proc.wait()
         project = load_project(target)  # raises if the file were torn
         assert project.image.shape == (512, 512, 3), f"trial {trial}"
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+_KEYS = st.sampled_from(["eps", "step_size", "steps", "lam", "seed", "factor", "temperature", "candidates", "class",
+                         "keep_photo", "mix", "region_classes", "features", "neuron"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.dictionaries(_KEYS, _JSON | st.floats(allow_nan=True, allow_infinity=True), max_size=8))
+def test_any_project_parameters_give_values_in_range_or_a_project_error(values):
+    """The app shows what `from_dict` gives: every number within its widget's range, or nothing opens at all."""
+    from robustpaint.core.project import PARAMETERS, TaskParameters
+    try:
+        p = TaskParameters.from_dict("sketch", values)
+    except ProjectError:
+        return
+    for key, value in (("eps", p.eps), ("step", p.step_size), ("steps", p.steps), ("lam", p.lam), ("seed", p.seed),
+                       ("temperature", p.temperature), ("candidates", p.candidates)):
+        assert PARAMETERS[key].low <= value <= PARAMETERS[key].high, (key, value)
+    assert 2 <= p.factor <= 8 and 0 <= p.mix_weight <= 1
+    assert all(0 <= unit <= 4095 and -2 <= weight <= 2 for unit, weight in p.features)
+
+
+def test_project_json_nested_thousands_deep_is_a_damaged_project(tmp_path):
+    path = tmp_path / "deep.rpaint"
+    save_project(_project(), path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["project.json"] = b"[" * 100_000 + b"]" * 100_000
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ProjectError, match="not JSON"):
+        load_project(path)

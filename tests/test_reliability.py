@@ -182,3 +182,25 @@ def test_a_recipe_nested_thousands_deep_is_a_damaged_recipe(tmp_path):
     Image.new("RGB", (4, 4)).save(tmp_path / "deep.png", pnginfo=info)
     with pytest.raises(RobustPaintError, match="damaged recipe"):
         read_recipe(tmp_path / "deep.png")
+
+
+_RECIPE_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                             lambda inner: st.lists(inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(["task", "recipe_version", "model", "eps", "step_size", "steps", "lam",
+                                               "factor", "temperature", "candidates", "size", "seed", "targets",
+                                               "neurons", "neuron_weights", "mix", "norm", "fill", "bf16", "index",
+                                               "export_scale", "consistency_sweeps", "keep_photo", "image", "mask"]),
+                              _RECIPE_VALUE, max_size=8),
+       task=st.sampled_from(["sketch", "generate", "superres", "paint", "nope", "none"]))
+def test_any_recipe_json_gives_a_request_or_our_error(fields, task):
+    """What a PNG from anyone may carry: a request (then the budget check) or one of our errors, nothing else."""
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.recipes import check_budget, request_from_recipe
+    try:
+        request = request_from_recipe({"task": task, **fields})
+        check_budget(request, 32)
+    except RobustPaintError:
+        pass

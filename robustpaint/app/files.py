@@ -111,8 +111,9 @@ class DocumentFiles(QObject):
     def open_project(self, path: str, *, recovered: bool = False) -> bool:
         """Replaces the document with a saved project (one undo step); a damaged file changes nothing."""
         from robustpaint.core.project import TaskParameters, load_project
-        try:
+        try:  # the whole project is read and checked before anything changes
             project = load_project(path)
+            parameters = TaskParameters.from_dict(project.task, project.parameters, str(path))
         except RobustPaintError as exc:
             self._warn("Cannot open project", str(exc))
             return False
@@ -128,7 +129,7 @@ class DocumentFiles(QObject):
         panel = window.panel
         if project.model and not panel.select_model(project.model):
             window.statusBar().showMessage(f"the project used model {project.model!r}, which is not installed", 10000)
-        panel.set_parameters(TaskParameters.from_dict(project.task, project.parameters))
+        panel.set_parameters(parameters)
         self.project_path = None if recovered else path
         if not recovered:
             self.remember_file(path)

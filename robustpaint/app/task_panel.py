@@ -14,7 +14,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 
 from robustpaint.core.classmap import PALETTE_NAMES
 from robustpaint.core.models.checkpoint import accuracy_summary
-from robustpaint.core.project import FEATURE_SLIDERS, REGION_SLOTS, TaskParameters
+from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
 from robustpaint.core.tasks import PARAMETERS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
 
 NO_MIX = "(no mix)"
@@ -93,7 +93,7 @@ class TaskPanel(QWidget):
         features_layout.setContentsMargins(0, 0, 0, 0)
         self.feature_rows = []
         for i in range(FEATURE_SLIDERS):
-            spin = QSpinBox(minimum=0, maximum=4095, value=i,
+            spin = QSpinBox(minimum=0, maximum=MAX_UNIT, value=i,
                             toolTip="representation unit (see the strongest classes it feeds on the right)")
             strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
             strength.setRange(-2.0, 2.0)

@@ -117,7 +117,7 @@ def load_project(path: str | Path) -> Project:
                 raise ProjectError(f"{path} is damaged: member {name!r} points outside the project")
         try:
             meta = json.loads(_read_member(archive, "project.json", path))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
             raise ProjectError(f"{path} is damaged: project.json is not JSON") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ProjectError(f"{path} is not a RobustPaint project")
@@ -149,8 +149,41 @@ def load_project(path: str | Path) -> Project:
                    strength=None if strength is None else strength.clip(0, 1))
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """One knob a task may use: the app's row (label, range, tooltip) and the default when a request leaves it."""
+
+    label: str
+    default: object = None
+    low: float = 0.0
+    high: float = 0.0
+    help: str = ""
+
+
+# Every knob any task uses; a task names the ones it uses (and may override a default) in its spec; the ranges are
+# the app's, and a project's values outside them are refused before anything is opened.
+PARAMETERS: dict[str, Parameter] = {
+    "class": Parameter("Class", help="the class the image should read as"),
+    "keep": Parameter("", True, help="a small ball: the result keeps the source photo and still reads as the target "
+                                     "class (off: the paper's wide ball, free to leave the photo behind)"),
+    "neuron": Parameter("Features", help="representation units and their strengths (negative suppresses)"),
+    "regions": Parameter("Region classes", help="the class of each region colour"),
+    "candidates": Parameter("Candidates", 1, 1, 16, "generate this many samples at once (batched) and pick one"),
+    "temperature": Parameter("Temperature", 1.0, 0.0, 2.0, "seed temperature: 0 = the class mean, 1 = as varied as "
+                                                            "the data"),
+    "mix": Parameter("Mix with", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)"),
+    "eps": Parameter("Epsilon", None, 0.0, 120.0, "radius of the ball around the start image"),
+    "step": Parameter("Step size", None, 0.01, 2.0, "PGD step size"),
+    "steps": Parameter("Steps", None, 1, 1000, "number of PGD steps"),
+    "lam": Parameter("Lambda", 10.0, 0.0, 200.0, "weight of staying close outside the mask"),
+    "seed": Parameter("Seed", 0, 0, 2**31 - 1, "random seed of the start"),
+    "factor": Parameter("Factor", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
+}
+
+
 REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
 FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
+MAX_UNIT = 4095  # the highest representation unit the app's feature sliders reach
 
 
 @dataclass(frozen=True)
@@ -183,36 +216,53 @@ class TaskParameters:
                 "region_classes": list(self.region_classes), "features": [list(f) for f in self.features]}
 
     @classmethod
-    def from_dict(cls, task: str, values: dict) -> "TaskParameters":
-        """A project's parameters; values of the wrong type are left at their defaults (a project from an older
-        version, or edited by hand, still opens)."""
+    def from_dict(cls, task: str, values: dict, source: str = "the project") -> "TaskParameters":
+        """A project's parameters. A value of the wrong type is left at its default (a project from an older version,
+        or edited by hand, still opens); a number outside the app's range is refused with a `ProjectError`, before
+        the caller changes anything."""
         import math
         default = cls()
         picked: dict = {"task": task}
 
-        def number(key, kind, field_name=None):
+        def number(key, kind, field_name=None, low=None, high=None):
             value = values.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                picked[field_name or key] = kind(value)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return
+            parameter = PARAMETERS.get({"step_size": "step"}.get(key, key))
+            low = parameter.low if low is None else low
+            high = parameter.high if high is None else high
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ProjectError(f"{source} is damaged: its {key} {value!r} is outside {low:g}..{high:g}")
+            picked[field_name or key] = kind(value)
 
         for key, kind in (("eps", float), ("step_size", float), ("steps", int), ("lam", float), ("seed", int),
-                          ("factor", int), ("temperature", float), ("candidates", int)):
+                          ("temperature", float), ("candidates", int)):
             number(key, kind)
+        number("factor", int, low=2, high=8)
         if isinstance(values.get("class"), str):
-            picked["class_name"] = values["class"]
+            picked["class_name"] = values["class"][:200]
         if isinstance(values.get("keep_photo"), bool):
             picked["keep_photo"] = values["keep_photo"]
         mix = values.get("mix")
         if isinstance(mix, list) and len(mix) == 2 and isinstance(mix[0], str) and isinstance(mix[1], (int, float)):
-            picked["mix_class"], picked["mix_weight"] = mix[0], float(mix[1])
+            if not (math.isfinite(mix[1]) and 0 <= mix[1] <= 1):
+                raise ProjectError(f"{source} is damaged: its mix weight {mix[1]!r} is outside 0..1")
+            picked["mix_class"], picked["mix_weight"] = mix[0][:200], float(mix[1])
         regions = values.get("region_classes")
         if isinstance(regions, list):
-            picked["region_classes"] = tuple(str(r) for r in regions[:REGION_SLOTS] if isinstance(r, str))
+            picked["region_classes"] = tuple(r[:200] for r in regions[:REGION_SLOTS] if isinstance(r, str))
         features = values.get("features")
         if isinstance(features, list):
-            picked["features"] = tuple((int(f[0]), float(f[1])) for f in features[:FEATURE_SLIDERS]
-                                       if isinstance(f, list) and len(f) == 2
-                                       and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f))
-        elif isinstance(values.get("neuron"), int):
+            chosen = []
+            for f in features[:FEATURE_SLIDERS]:
+                if not (isinstance(f, list) and len(f) == 2
+                        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
+                    continue
+                if not (math.isfinite(f[0]) and 0 <= f[0] <= MAX_UNIT and math.isfinite(f[1]) and -2 <= f[1] <= 2):
+                    raise ProjectError(f"{source} is damaged: its feature {f!r} is outside units 0..{MAX_UNIT}, "
+                                       f"strengths -2..2")
+                chosen.append((int(f[0]), float(f[1])))
+            picked["features"] = tuple(chosen)
+        elif isinstance(values.get("neuron"), int) and 0 <= values["neuron"] <= MAX_UNIT:
             picked["features"] = ((values["neuron"], 1.0),) + default.features[1:]
         return cls(**picked)

@@ -207,7 +207,7 @@ def check_budget(request: TaskRequest, side: int) -> None:
 
 def request_from_recipe(recipe: dict) -> TaskRequest:
     check_recipe(recipe)
-    values = {k: recipe[k] for k in _REQUEST_FIELDS if k in recipe}
+    values = {k: recipe[k] for k in _REQUEST_FIELDS if recipe.get(k) is not None}  # null: not given
     for key, old_value in _FIELDS_BEFORE_THEY_EXISTED.items():
         values.setdefault(key, old_value)
     for key in ("targets", "neurons"):

@@ -24,6 +24,7 @@ from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+from robustpaint.core.project import PARAMETERS, Parameter  # noqa: F401 - the knobs, next to the panel's value
 from robustpaint.core.seeds import ClassSeeds
 
 PHOTO_MODEL_SIDE = 64  # models trained at this side or more use the photo presets
@@ -38,37 +39,6 @@ class Preset:
     norm: str = "l2"
     side: int = 32  # the canvas side the values are given for
     inside_mask_only: bool = False  # inpaint: only the hole may change (unless the request has a strength map)
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One knob a task may use: the app's row (label, range, tooltip) and the default when a request leaves it."""
-
-    label: str
-    default: object = None
-    low: float = 0.0
-    high: float = 0.0
-    help: str = ""
-
-
-# Every knob any task uses; a task names the ones it uses (and may override a default) in its spec.
-PARAMETERS: dict[str, Parameter] = {
-    "class": Parameter("Class", help="the class the image should read as"),
-    "keep": Parameter("", True, help="a small ball: the result keeps the source photo and still reads as the target "
-                                     "class (off: the paper's wide ball, free to leave the photo behind)"),
-    "neuron": Parameter("Features", help="representation units and their strengths (negative suppresses)"),
-    "regions": Parameter("Region classes", help="the class of each region colour"),
-    "candidates": Parameter("Candidates", 1, 1, 16, "generate this many samples at once (batched) and pick one"),
-    "temperature": Parameter("Temperature", 1.0, 0.0, 2.0, "seed temperature: 0 = the class mean, 1 = as varied as "
-                                                            "the data"),
-    "mix": Parameter("Mix with", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)"),
-    "eps": Parameter("Epsilon", None, 0.0, 120.0, "radius of the ball around the start image"),
-    "step": Parameter("Step size", None, 0.01, 2.0, "PGD step size"),
-    "steps": Parameter("Steps", None, 1, 1000, "number of PGD steps"),
-    "lam": Parameter("Lambda", 10.0, 0.0, 200.0, "weight of staying close outside the mask"),
-    "seed": Parameter("Seed", 0, 0, 2**31 - 1, "random seed of the start"),
-    "factor": Parameter("Factor", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
-}
 
 
 @dataclass(frozen=True)
