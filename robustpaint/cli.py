@@ -23,6 +23,9 @@ class UsageError(RobustPaintError):
     pass
 
 
+WRITTEN: list[str] = []  # the files this command has written so far (for an honest message if it stops half-way)
+
+
 def _seed(text: str) -> int:
     """A seed torch's generators take: a whole number from 0 to 2**63 - 1."""
     try:
@@ -274,12 +277,12 @@ def _run_task(args) -> int:
     for i, path in enumerate(outputs):
         # Each file replays its own image: the recipe names the batch and this image's index in it.
         save_png(images[i], path, {**recipe, "index": i} if len(outputs) > 1 else recipe)
-    written = [str(p) for p in outputs]
+        WRITTEN.append(str(path))  # an interruption or a full disk after this says what is already there
     if job.grid is not None:
         from robustpaint.core.imageio import save_grid
         save_grid(images, job.grid, columns=job.grid_columns, recipe=recipe)
-        written.append(str(job.grid))
-    print("\n".join(written))
+        WRITTEN.append(str(job.grid))
+    print("\n".join(WRITTEN))
     return 0
 
 
@@ -517,6 +520,7 @@ def _doctor(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    WRITTEN.clear()
     if argv == ["--version"]:  # at once: the parser imports the tasks, and with them torch
         print(f"robustpaint {__version__}")
         return 0
@@ -533,14 +537,22 @@ def main(argv: list[str] | None = None) -> int:
                     "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
         return handlers[args.command](args)
     except RobustPaintError as exc:
-        print(f"robustpaint: error: {exc}", file=sys.stderr)
+        print(f"robustpaint: error: {exc}{_written_before()}", file=sys.stderr)
         return 2
     except FloatingPointError as exc:
         print(f"robustpaint: error: the optimisation diverged ({exc}); try a smaller step size", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("robustpaint: interrupted; nothing was written", file=sys.stderr)
+        print(f"robustpaint: interrupted{_written_before() or '; nothing was written'}", file=sys.stderr)
         return 130
+
+
+def _written_before() -> str:
+    """What a run that stopped half-way had already written (its files are whole: each write is atomic)."""
+    if not WRITTEN:
+        return ""
+    shown = WRITTEN if len(WRITTEN) <= 3 else [WRITTEN[0], "...", WRITTEN[-1]]
+    return f"; {len(WRITTEN)} file(s) were written before that: {', '.join(shown)}"
 
 
 if __name__ == "__main__":

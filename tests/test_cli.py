@@ -269,3 +269,23 @@ def test_replay_of_a_hand_drawn_export_or_a_bad_index_says_why_in_one_line(insta
         save_png(torch.rand(3, 32, 32), tmp_path / "bad.png", {**recipe, "index": index})
         assert main(["replay", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
         assert message in capsys.readouterr().err and not (tmp_path / "o.png").exists()
+
+
+def test_an_interruption_while_writing_says_which_files_were_written(installed_tiny, tmp_path, capsys, monkeypatch):
+    """Before: Ctrl-C after the first PNG printed 'nothing was written'."""
+    from robustpaint.cli import main
+    from robustpaint.core import imageio
+    real_save, calls = imageio.save_png, []
+
+    def save_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(imageio, "save_png", save_then_interrupt)
+    code = main(["generate", "--class", "cat", "-n", "5", "--steps", "1", "--model", "tiny", "--quiet",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 130 and "2 file(s) were written before that" in err and "nothing was written" not in err
+    assert len(list((tmp_path / "out").glob("*.png"))) == 2

@@ -204,3 +204,67 @@ def test_any_recipe_json_gives_a_request_or_our_error(fields, task):
         check_budget(request, 32)
     except RobustPaintError:
         pass
+
+
+def _cli(args, capsys):
+    from robustpaint.cli import main
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_a_text_file_imported_as_a_checkpoint_is_one_line(tmp_path, capsys):
+    (tmp_path / "notes.pt").write_text("hello, not a checkpoint\n")
+    code, err = _cli(["models", "import", str(tmp_path / "notes.pt"), "--name", "x"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "not a PyTorch checkpoint" in err
+
+
+def test_a_compressed_checkpoint_that_would_inflate_is_refused_before_loading(tmp_path, capsys):
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "bomb.pt", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/0", b"\0" * (50 * 2**20))  # 50 MB of zeros in a few kB
+    code, err = _cli(["models", "import", str(tmp_path / "bomb.pt"), "--name", "x"], capsys)
+    assert code == 2 and "would inflate" in err and err.count("\n") == 1
+
+
+def test_image_errors_name_the_problem_not_python_objects(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(RobustPaintError) as info:
+        load_image(tmp_path / "text.png")
+    assert "0x" not in str(info.value) and "not an image format" in str(info.value)
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(RobustPaintError, match="symbolic links"):
+        load_image(tmp_path / "a")
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import robustpaint.core.imageio as imageio
+    Image.new("RGB", (8, 8)).save(tmp_path / "small.png")
+    with open(tmp_path / "small.png", "ab") as f:  # sparse: 300 MB claimed, nothing written
+        f.truncate(300 * 2**20)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read a file larger than the limit"))
+    with pytest.raises(RobustPaintError, match="MB, more than"):
+        imageio.load_image(tmp_path / "small.png")
+
+
+def test_a_broken_tar_gz_is_one_line(tmp_path, capsys):
+    (tmp_path / "data.tar.gz").write_bytes(b"garbage, not gzip")
+    code, err = _cli(["seeds", "fit", "--data", str(tmp_path / "data.tar.gz"), "--out", str(tmp_path / "s.safetensors")],
+                     capsys)
+    assert code == 2 and err.count("\n") == 1 and "cannot unpack" in err
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    from robustpaint.core.atomic import STALE_SECONDS, atomic_write_bytes
+    stale = tmp_path / ".out.png.abcd1234.tmp"
+    young = tmp_path / ".out.png.efgh5678.tmp"  # a writer still at work
+    other = tmp_path / ".other.png.abcd1234.tmp"
+    for path in (stale, young, other):
+        path.write_bytes(b"half a file")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    atomic_write_bytes(tmp_path / "out.png", b"new")
+    assert not stale.exists() and young.exists() and other.exists()
+    assert (tmp_path / "out.png").read_bytes() == b"new"

@@ -253,3 +253,42 @@ def test_robust_accuracy_subset_is_drawn_from_every_class(tiny_model, monkeypatc
     result = evaluation.evaluate(tiny_model, data, "l2", 0.5, 2, 0.1, limit=40, batch_size=16)
     assert len(seen) == 40 and set(seen) == {0, 1, 2, 3}
     assert result["robust_images"] == 40 and result["clean_images"] == 200
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pickled", "foreign"])
+def test_resume_from_a_damaged_checkpoint_is_one_clear_error(tiny_arch, tmp_path, damage):
+    data = make_folder(tmp_path / "data")
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,
+                      max_batches=1, precision="fp32")
+    train(cfg, log=lambda m: None)
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    if damage == "truncated":
+        checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    elif damage == "pickled":
+        import pickle
+        checkpoint.write_bytes(pickle.dumps({"config": Path("x")}))  # loading would need more than tensors
+    else:
+        torch.save({"something": torch.zeros(2)}, checkpoint)
+    with pytest.raises(RobustPaintError):
+        train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), resume=True, log=lambda m: None)
+
+
+def test_a_truncated_data_set_cache_is_rebuilt(tmp_path):
+    from robustpaint.core.paths import user_cache_dir
+    data = make_folder(tmp_path / "data")
+    first = load_split(str(data), "train")
+    caches = list((user_cache_dir() / "datasets").glob("*.safetensors"))
+    assert caches
+    for cache in caches:  # a run killed while writing it, or a disk that filled up
+        cache.write_bytes(cache.read_bytes()[:100])
+    again = load_split(str(data), "train")
+    assert torch.equal(again.images, first.images) and again.classes == first.classes
+
+
+def test_a_decompression_bomb_in_a_training_folder_is_skipped_with_a_warning(tmp_path):
+    data = make_folder(tmp_path / "data", per_class=4)
+    bomb = Image.new("1", (9000, 9000))  # 81 megapixels of zeros: a few kB on disk
+    bomb.save(tmp_path / "data" / "train" / "dark" / "bomb.png")
+    with pytest.warns(UserWarning, match="bomb.png"):
+        images = load_split(str(data), "train", cache=False)
+    assert len(images.labels) == 8

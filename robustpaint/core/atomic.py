@@ -1,15 +1,30 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then rename over it.
 
-A crash at any moment leaves either the old file or the new one, never half of one.
+A crash at any moment leaves either the old file or the new one, never half of one; the temporary file a killed
+writer left behind is removed by the next write to the same target.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+
+STALE_SECONDS = 600  # a temporary file of ours this old belongs to a writer that was killed
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Removes `.NAME.XXXXXXXX.tmp` files of this target older than STALE_SECONDS (a SIGKILL left them)."""
+    now = time.time()
+    for name in glob.glob(os.path.join(glob.escape(str(target.parent)), f".{glob.escape(target.name)}.*.tmp")):
+        with contextlib.suppress(OSError):
+            if now - os.lstat(name).st_mtime > STALE_SECONDS:
+                os.unlink(name)
 
 
 @contextlib.contextmanager
@@ -24,6 +39,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise RobustPaintError(f"{target} exists and is not a regular file (a folder, device or pipe); "
                                f"refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,23 @@ from robustpaint.core.atomic import atomic_path
 from robustpaint.core.errors import ImageError
 
 MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression-bomb guard)
+MAX_FILE_BYTES = 256 * 2**20  # refuse larger files before reading them
 RECIPE_KEY = "robustpaint:recipe"
 
 
 def _open(path: str | Path) -> Image.Image:
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"file not found: {path}")
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageError(f"file not found: {path}") from None
+    except OSError as exc:  # a symbolic link loop, a permission problem
+        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
         raise ImageError(f"not a file: {path}")
+    if info.st_size > MAX_FILE_BYTES:  # refused before a byte is read into memory
+        raise ImageError(f"{path} is {info.st_size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB an "
+                         f"image may have")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -38,8 +47,9 @@ def _open(path: str | Path) -> Image.Image:
         return frame
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            EOFError, StopIteration) as exc:
+    except UnidentifiedImageError:
+        raise ImageError(f"{path} is not a readable image (not an image format Pillow knows, or damaged)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError, StopIteration) as exc:
         raise ImageError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
 
 

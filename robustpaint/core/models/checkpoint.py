@@ -148,6 +148,15 @@ def read_torch_checkpoint(path: str | Path, trust_pickle: bool = False) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"checkpoint not found: {path}")
+    if zipfile.is_zipfile(path):  # torch's format stores tensors uncompressed: inflation means a zip bomb
+        try:
+            with zipfile.ZipFile(path) as archive:
+                inflated = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+        if inflated > max(4 * path.stat().st_size, 1 << 20):
+            raise ModelError(f"{path} would inflate to {inflated:,} bytes from {path.stat().st_size:,}: not a "
+                             f"checkpoint torch wrote; refused")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as exc:
@@ -157,7 +166,9 @@ def read_torch_checkpoint(path: str | Path, trust_pickle: bool = False) -> dict:
             f"{path} holds more than plain tensors (it would run pickled code to load); refused. If you trust "
             f"its source, pass --trust-pickle.") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ModelError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"cannot read checkpoint {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - a text file or other bytes: the unpickler fails in many ways
+        raise ModelError(f"{path} is not a PyTorch checkpoint ({type(exc).__name__} while reading it)") from None
 
 
 def robustness_state_dict(checkpoint) -> tuple[dict[str, torch.Tensor], list[float] | None, list[float] | None]:

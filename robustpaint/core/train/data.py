@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from safetensors.torch import load_file, save_file
 
 from robustpaint.core.atomic import atomic_path
+from robustpaint.core.imageio import MAX_PIXELS
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.paths import user_cache_dir
 
@@ -60,8 +61,11 @@ def read_image_folder(split_dir: Path) -> ImageSet:
         for file in files:
             try:
                 with Image.open(file) as img:
+                    if img.width * img.height > MAX_PIXELS:  # a decompression bomb: refused before decoding
+                        raise ValueError(f"{img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
                     array = np.asarray(img.convert("RGB"))
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+                    Image.DecompressionBombError) as exc:
                 warnings.warn(f"skipped unreadable image {file}: {exc}", stacklevel=2)
                 skipped += 1
                 continue
@@ -96,9 +100,12 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
         raise DataError(f"data not found: {data}")
     cache_file = user_cache_dir() / "datasets" / f"{_cache_key(source, split)}.safetensors"
     if cache and cache_file.is_file():
-        tensors = load_file(str(cache_file))
-        classes = bytes(tensors["classes"].tolist()).decode().split("\n")
-        return ImageSet(tensors["images"], tensors["labels"], classes)
+        try:
+            tensors = load_file(str(cache_file))
+            classes = bytes(tensors["classes"].tolist()).decode().split("\n")
+            return ImageSet(tensors["images"], tensors["labels"], classes)
+        except Exception:  # noqa: BLE001 - a truncated or damaged cache (a killed run): rebuilt below
+            cache_file.unlink(missing_ok=True)
     if source.is_file():
         if not source.name.endswith((".tar.gz", ".tgz", ".tar")):
             raise DataError(f"{data} is neither a folder nor a .tar.gz of one")
@@ -109,7 +116,8 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
                 with tarfile.open(source) as archive:
                     archive.extractall(extract_to, filter="data")
             except (tarfile.TarError, OSError, EOFError) as exc:
-                raise DataError(f"cannot unpack {data}: {exc}") from None
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]  # not tarfile's one line per method
+                raise DataError(f"cannot unpack {data}: {first}") from None
             (extract_to / ".complete").touch()
         source_dir = extract_to
     else:

@@ -165,8 +165,13 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
         averaged.update_parameters(model)  # the first update copies; later ones average
     if resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if state["config"]["arch"] != cfg.arch or state["classes"] != data.classes:
+        from robustpaint.core.models.checkpoint import read_torch_checkpoint
+        state = read_torch_checkpoint(checkpoint_path)  # truncated, pickled or foreign files: one clear error
+        needed = {"config", "classes", "model", "optimizer", "epoch", "history"}
+        if not isinstance(state, dict) or not needed <= state.keys() or not isinstance(state["config"], dict):
+            raise RobustPaintError(f"{checkpoint_path} is not a RobustPaint training checkpoint; delete it to start "
+                                   f"afresh")
+        if state["config"].get("arch") != cfg.arch or state["classes"] != data.classes:
             raise RobustPaintError(f"{checkpoint_path} was made for {state['config']['arch']} on classes "
                                    f"{state['classes']}, not {cfg.arch} on {data.classes}")
         if (averaged is None) != (state.get("ema") is None):
