@@ -545,6 +545,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"robustpaint: interrupted{_written_before() or '; nothing was written'}", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine's, not the user's: a full disk, a folder that went away, a lost mount
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"robustpaint: error: cannot read or write{where}: {exc.strerror or exc}{_written_before()}",
+              file=sys.stderr)
+        return 2
 
 
 def _written_before() -> str:

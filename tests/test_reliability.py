@@ -268,3 +268,22 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     atomic_write_bytes(tmp_path / "out.png", b"new")
     assert not stale.exists() and young.exists() and other.exists()
     assert (tmp_path / "out.png").read_bytes() == b"new"
+
+
+def test_a_full_disk_while_importing_a_model_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import torch
+
+    from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+    from robustpaint.core.paths import user_models_dir
+    net = build_classifier("resnet18", CIFAR10_CLASSES).net.state_dict()
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}}, tmp_path / "ckpt.pt")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    code, err = _cli(["models", "import", str(tmp_path / "ckpt.pt"), "--name", "full", "--arch", "resnet18"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "No space left on device" in err, err
+    assert not list(user_models_dir().glob("full*")) and not list(user_models_dir().glob(".*tmp"))
