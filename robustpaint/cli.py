@@ -49,7 +49,8 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--eps", type=_non_negative, help="radius of the ball around the start image (default: preset)")
     p.add_argument("--step-size", type=_non_negative, help="PGD step size (default: preset)")
     p.add_argument("--steps", type=_positive_int(100_000), help="number of PGD steps (default: preset)")
-    p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2")
+    p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2",
+                   help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
-    p.add_argument("input")
+    p.add_argument("input", help="a PNG written by robustpaint (the CLI or the app's export)")
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
@@ -122,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attack-steps", type=_positive_int(1000), default=1, help="1 = FGSM with random start")
     p.add_argument("--attack-step-size", type=_non_negative)
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the initialisation and the data order "
+                                                           "(default 0)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-batches", type=_positive_int(10**9), help="stop each epoch after this many (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -142,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None)
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
-    p.add_argument("--norm", choices=("l2", "linf"), default="l2")
+    p.add_argument("--norm", choices=("l2", "linf"), default="l2", help="the attack's norm (default l2)")
     p.add_argument("--eps", type=_non_negative, default=0.5)
     p.add_argument("--steps", type=_positive_int(10_000), default=20)
     p.add_argument("--step-size", type=_non_negative, help="default 2.5 eps / steps")
@@ -524,6 +526,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:  # at once: the parser imports the tasks, and with them torch
         print(f"robustpaint {__version__}")
         return 0
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `robustpaint classify --json X | head -c 100`: the reader left; end quietly
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -159,3 +159,13 @@ def test_cli_strength_map_freezes_the_black_pixels(installed_tiny, tmp_path, cap
     code, _, err = _run(["sketch", str(tmp_path / "in.png"), "--class", "dog", "--strength",
                          str(tmp_path / "small.png"), "--model", "tiny", "--out", str(tmp_path / "x.png")], capsys)
     assert code == 2 and "strength map" in err and not (tmp_path / "x.png").exists()
+
+
+def test_pure_colours_read_as_the_nearest_palette_colour(tmp_path):
+    """Before: pure red (the README's "red = first class") was refused for not being (230, 25, 75)."""
+    arr = np.full((32, 32, 3), 255, np.uint8)
+    arr[:, :10], arr[:, 12:20], arr[:, 22:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    Image.fromarray(arr).save(tmp_path / "pure.png")
+    regions = read_class_map(tmp_path / "pure.png", (32, 32), 3)
+    assert regions[0][:, :10].all() and regions[1][:, 12:20].all() and regions[2][:, 22:].all()
+    assert not regions[:, :, 10:12].any()  # white: no class

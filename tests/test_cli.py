@@ -1,6 +1,7 @@
 """The command line end to end on a tiny installed model, and its answers to bad input."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 from PIL import Image
 
 from robustpaint.cli import main
+from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.imageio import read_recipe
 
 
@@ -289,3 +291,30 @@ def test_an_interruption_while_writing_says_which_files_were_written(installed_t
     err = capsys.readouterr().err
     assert code == 130 and "2 file(s) were written before that" in err and "nothing was written" not in err
     assert len(list((tmp_path / "out").glob("*.png"))) == 2
+
+
+def test_classes_are_found_by_a_part_of_their_name_and_numbered_from_000_each(installed_tiny, tmp_path, capsys):
+    from robustpaint.cli import main
+    from robustpaint.core.options import class_index
+    classes = ["golden_retriever", "labrador_retriever", "french horn", "cat"]
+    assert class_index(classes, "horn") == 2 and class_index(classes, "French_Horn") == 2
+    assert class_index(classes, "golden") == 0
+    with pytest.raises(RobustPaintError, match="part of 2 class names"):
+        class_index(classes, "retriever")
+    assert main(["generate", "--class", "cat,dog", "-n", "2", "--steps", "1", "--model", "tiny", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 0
+    names = sorted(p.name for p in (tmp_path / "o").glob("*.png"))
+    assert names == ["cat-000.png", "cat-001.png", "dog-000.png", "dog-001.png"]
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`classify --json | head -c 100` on a 1000-class model: the reader leaves before the output is written."""
+    import subprocess
+    import sys
+    code = ("import sys, robustpaint.cli as cli\n"
+            "def writes_to_a_closed_pipe(argv):\n"
+            "    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "cli._main = writes_to_a_closed_pipe\n"
+            "sys.exit(cli.main(['classify', 'x.png', '--json']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == "", run.stderr

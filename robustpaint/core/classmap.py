@@ -1,8 +1,8 @@
 """Region class targets: a picture whose colours say which class each region should read as.
 
 The i-th class named by the user owns the i-th colour of `PALETTE`; white pixels belong to no class (they change
-only as much as the rest of the picture needs). Any other colour is an error that says where it is, so a map drawn
-with the wrong colours never runs silently with the wrong targets.
+only as much as the rest of the picture needs). A pixel takes the nearest of those colours; a colour far from all of
+them is an error that says where it is, so a map drawn with the wrong colours never runs silently with wrong targets.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ PALETTE: list[tuple[int, int, int]] = [
 ]
 PALETTE_NAMES = ["red", "green", "blue", "yellow", "purple", "cyan", "orange", "magenta", "olive", "navy"]
 WHITE = (255, 255, 255)
-TOLERANCE = 24  # per channel, so a map saved as JPEG or drawn with antialiasing still reads
+TOLERANCE = 160  # the farthest (Euclidean, 0-255 per channel) a pixel may be from its colour: pure red, green,
+# blue and yellow read as the palette's; a JPEG or antialiased map reads too
 
 
 def regions_from_labels(labels: np.ndarray, count: int) -> torch.Tensor:
@@ -38,10 +39,12 @@ def read_class_map(path: str | Path, size: tuple[int, int], count: int) -> torch
     if (h, w) != tuple(size):
         raise ImageError(f"class map {path} is {w}x{h}, but the canvas is {size[1]}x{size[0]}")
     rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.int32)
-    labels = np.full((h, w), -2, np.int32)
-    for i, colour in enumerate([WHITE] + PALETTE[:count]):
-        near = np.abs(rgb - np.array(colour)).max(axis=2) <= TOLERANCE
-        labels[near & (labels == -2)] = i - 1
+    # Each pixel takes the nearest of white and the classes' colours (pure red reads as the palette's red); only a
+    # colour far from all of them is refused.
+    colours = np.array([WHITE] + PALETTE[:count], np.int32)
+    distance = np.linalg.norm(rgb[:, :, None, :] - colours[None, None], axis=3)
+    nearest = distance.argmin(axis=2)
+    labels = np.where(distance.min(axis=2) <= TOLERANCE, nearest - 1, -2)
     unknown = np.argwhere(labels == -2)
     if len(unknown):
         y, x = unknown[0]

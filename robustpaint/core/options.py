@@ -10,13 +10,24 @@ from robustpaint.core.errors import RobustPaintError
 
 
 def class_index(classes: list[str], name: str) -> int:
-    """A class given by name (any case) or index, or an error that lists what the model knows."""
+    """A class given by name (any case, spaces or underscores), by a part of its name that only one class has
+    ("retriever", "horn"), or by index; else an error that lists what the model knows."""
     name = name.strip()
     if name.isdigit() and int(name) < len(classes):
         return int(name)
-    lowered = [c.lower() for c in classes]
-    if name.lower() in lowered:
-        return lowered.index(name.lower())
+
+    def plain(text: str) -> str:
+        return text.lower().replace("_", " ").replace("-", " ")
+
+    lowered = [plain(c) for c in classes]
+    if plain(name) in lowered:
+        return lowered.index(plain(name))
+    partial = [i for i, c in enumerate(lowered) if plain(name) and plain(name) in c]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        shown = ", ".join(classes[i] for i in partial[:10]) + (" ..." if len(partial) > 10 else "")
+        raise RobustPaintError(f"{name!r} is part of {len(partial)} class names ({shown}); say which")
     shown = ", ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
     raise RobustPaintError(f"unknown class {name!r}; this model knows: {shown}")
 
@@ -48,7 +59,7 @@ def positive_int(limit: int):
 
 def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop") -> None:
     """The input photo and how it meets the model's square canvas."""
-    parser.add_argument("input")
+    parser.add_argument("input", help="the picture: any image file Pillow reads (PNG, JPEG, WebP, ...)")
     if fit_default == "scale":
         parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
                             help="crop: take the centre square of a non-square input first; scale (default): keep "

@@ -53,8 +53,10 @@ class Generate(TaskSpec):
     def add_arguments(self, p) -> None:
         p.add_argument("--class", "--classes", dest="classes", required=True,
                        help="class name(s), comma separated (with --class-map: one per colour, in palette order)")
-        p.add_argument("-n", "--count", type=positive_int(1024), default=1, help="images per class")
-        p.add_argument("--temperature", type=non_negative, default=1.0)
+        p.add_argument("-n", "--count", type=positive_int(1024), default=1, help="images per class (default 1)")
+        p.add_argument("--temperature", type=non_negative, default=1.0,
+                       help="seed temperature: 0 = the class's mean seed, 1 (default) = as varied as the data, "
+                            "more = wilder")
         p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
         p.add_argument("--size", type=positive_int(1024), help="canvas side in pixels (default: the model's input "
                                                                "size)")
@@ -75,7 +77,12 @@ class Generate(TaskSpec):
         per_image = [t for t in targets for _ in range(args.count)]
         request = TaskRequest("generate", targets=tuple(per_image), candidates=len(per_image),
                               temperature=args.temperature, size=args.size, mix=mix)
-        outputs = [out_dir / f"{model.classes[t]}-{i:03d}.png" for i, t in enumerate(per_image)]
+        # Each class numbered from 000 (cat-000, cat-001, dog-000, ...); a class named twice goes on counting.
+        counts: dict[int, int] = {}
+        outputs = []
+        for t in per_image:
+            outputs.append(out_dir / f"{model.classes[t]}-{counts.get(t, 0):03d}.png")
+            counts[t] = counts.get(t, 0) + 1
         return CliJob(request, outputs, into_folder=True, grid=Path(args.grid) if args.grid else None,
                       grid_columns=args.count)
 

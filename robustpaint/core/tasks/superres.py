@@ -101,7 +101,7 @@ class SuperResolve(TaskSpec):
 
     def add_arguments(self, p) -> None:
         add_input_arguments(p, fit_default="scale")
-        p.add_argument("--factor", type=int, default=4, help="2 to 8")
+        p.add_argument("--factor", type=int, default=4, help="upsampling factor, 2 to 8 (default 4)")
         p.add_argument("--no-consistency", dest="consistent", action="store_false",
                        help="let the output's block means drift from the input (the paper's setting)")
         p.add_argument("--class", dest="target", help="class (default: the model's guess)")
