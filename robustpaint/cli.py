@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--dataset", default="cifar10", help="cifar10, imagenet, restricted_imagenet, horse2zebra, "
                    "apple2orange, summer2winter")
-    p.add_argument("--arch", help="architecture (default: the dataset's ResNet-50)")
+    p.add_argument("--arch", help="architecture (default: read from the checkpoint's keys and shapes)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow arbitrary unpickling (runs code from the file: only for files you trust)")
 
@@ -273,6 +273,12 @@ def _run_task(args) -> int:
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256)
     with _Progress(args, config.steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
+    if recipe.get("start") == "data-free":
+        _note(args, f"{bundle.entry.name} has no generation seeds (nor does a shipped model of its classes and size): "
+                    f"started from smooth noise; 'robustpaint seeds fit --model {bundle.entry.name} --data DIR' "
+                    f"fits its own")
+    elif bundle.seeds_from and job.request.task in ("generate", "classmap"):
+        _note(args, f"generation seeds: those of {bundle.seeds_from} (the same classes and size)")
     if "guessed_probability" in recipe:
         target = recipe["target"][0]
         _note(args, f"target: {model.classes[target]}, the model's guess at {recipe['guessed_probability'][0]:.0%}")
@@ -420,7 +426,8 @@ def _import(args) -> int:
     target = user_models_dir() / f"{args.name}.safetensors"
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
     save_model(model, target, card)
-    print(f"imported {args.path} as {args.name!r} ({model.arch}, {len(model.classes)} classes) into {target}")
+    how = "read from its weights" if card.pop("arch_inferred") else "as asked"
+    print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {len(model.classes)} classes) into {target}")
     return 0
 
 

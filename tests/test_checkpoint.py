@@ -134,3 +134,34 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelError, match="cannot read checkpoint"):
         import_robustness_checkpoint(path, "cifar10", arch="resnet18")
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet9", "resnet50", "mobilenet_v2", "imagenet_resnet18",
+                                  "imagenet_resnet50"])
+def test_import_reads_the_architecture_from_the_checkpoint(tmp_path, arch):
+    """Before: without --arch every CIFAR-10 checkpoint was taken for a ResNet-50 ("does not fit resnet50")."""
+    from robustpaint.core.models import CIFAR10_MEAN, CIFAR10_STD
+    torch.manual_seed(0)
+    theirs = build_classifier(arch, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD)  # the data set's normalisation
+    path = tmp_path / "theirs.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in theirs.net.state_dict().items()}}, path)
+    model, card = import_robustness_checkpoint(path, "cifar10")
+    assert model.arch == arch and card["arch_inferred"] is True
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), theirs.eval()(x), atol=1e-5)
+
+
+def test_a_checkpoint_that_fits_no_architecture_names_the_closest(tmp_path):
+    state = build_classifier("resnet18", CIFAR10_CLASSES).net.state_dict()
+    state.pop("layer4.1.conv2.weight")  # one layer short of a ResNet-18
+    path = tmp_path / "odd.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in state.items()}}, path)
+    with pytest.raises(ModelError, match=r"fits no registered architecture .* closest: resnet18 \(9\d% of the keys\)"):
+        import_robustness_checkpoint(path, "cifar10")
+
+
+def test_imagenet_checkpoints_get_imagenets_class_names(tmp_path):
+    from robustpaint.core.models.checkpoint import imagenet_classes
+    names = imagenet_classes()
+    assert len(names) == 1000 and names[0] == "tench" and names[207] == "golden retriever"

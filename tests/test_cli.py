@@ -318,3 +318,29 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
             "sys.exit(cli.main(['classify', 'x.png', '--json']))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def test_an_imported_cifar10_model_generates_from_the_shipped_seeds(tmp_path, capsys):
+    """Before: "this model ships no generation seeds" for any imported model."""
+    from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+    net = build_classifier("resnet18", CIFAR10_CLASSES).net.state_dict()
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}}, tmp_path / "theirs.pt")
+    code, out, err = _run(["models", "import", str(tmp_path / "theirs.pt"), "--name", "peer18"], capsys)
+    assert code == 0 and "resnet18, read from its weights" in out, err
+    code, out, err = _run(["generate", "--class", "cat", "--model", "peer18", "--steps", "1", "--out",
+                           str(tmp_path / "o")], capsys)
+    assert code == 0 and "generation seeds: those of resnet18" in err, err
+    assert (tmp_path / "o" / "cat-000.png").is_file()
+
+
+def test_a_model_without_any_seeds_generates_from_smooth_noise_with_a_notice(tiny_model, tmp_path, capsys):
+    from robustpaint.core.models.checkpoint import save_model
+    from robustpaint.core.paths import user_models_dir
+    save_model(tiny_model, user_models_dir() / "bare.safetensors", {"dataset": "synthetic", "robust": False})
+    code, out, err = _run(["generate", "--class", "cat", "-n", "2", "--model", "bare", "--steps", "2", "--out",
+                           str(tmp_path / "o")], capsys)
+    assert code == 0 and "no generation seeds" in err and "started from smooth noise" in err, err
+    first, second = (np.asarray(Image.open(tmp_path / "o" / f"cat-00{i}.png"), np.float32) for i in (0, 1))
+    assert not np.array_equal(first, second)  # two different starts
+    code, _, err = _run(["replay", str(tmp_path / "o" / "cat-001.png"), "--out", str(tmp_path / "again.png")], capsys)
+    assert code == 0 and np.array_equal(np.asarray(Image.open(tmp_path / "again.png"), np.float32), second)

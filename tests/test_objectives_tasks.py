@@ -197,13 +197,20 @@ def test_superres_radius_shrinks_with_the_factor():
     ({"task": "inpaint", "mask": torch.zeros(1, 1, 32, 32)}, "empty"),
     ({"task": "inpaint", "mask": torch.ones(1, 1, 16, 16)}, "mask is"),
     ({"task": "superres", "factor": 9}, "factor"),
-    ({"task": "generate"}, "seeds"),
 ])
 def test_bad_requests_are_clear_errors(tiny_model, request_changes, message):
     fields = {"task": "sketch", "image": _image(), "mask": _mask(), "targets": (1,), "neurons": (1,), "steps": 2}
     request = TaskRequest(**{**fields, **request_changes})
     with pytest.raises(RobustPaintError, match=message):
         build_task(tiny_model, request, None)
+
+
+def test_generation_without_seeds_starts_from_smooth_noise_and_says_so(tiny_model):
+    """Before: "this model ships no generation seeds" (an error); now a data-free start, noted for the user."""
+    setup = build_task(tiny_model, TaskRequest("generate", candidates=2, targets=(0, 1)), None)
+    assert setup.notes["start"] == "data-free" and setup.start.shape == (2, 3, 32, 32)
+    assert not torch.equal(setup.start[0], setup.start[1]) and 0 <= float(setup.start.min())
+    assert float((setup.start[:, :, 1:] - setup.start[:, :, :-1]).abs().mean()) < 0.05  # smooth, not pixel noise
 
 
 def test_a_negative_feature_strength_suppresses_the_neuron(tiny_model):

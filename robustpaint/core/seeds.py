@@ -140,3 +140,16 @@ def _residual_model(leftover: torch.Tensor, shape: tuple[int, int, int]) -> tupl
     along_axes = torch.einsum("ji,njhw->nihw", colour, images)
     spectrum = torch.fft.rfft2(along_axes).abs().pow(2).mean(0) / (h * w)
     return colour, spectrum + 1e-4  # the paper's 1e-4 I: variance 1e-4 per pixel along each (orthonormal) axis
+
+
+class DataFreeSeeds:
+    """Starts for a model with no seeds of its own or of its data set: smooth low-frequency noise around mid-grey
+    (the same for every class), so generation works with any model, only less varied than from fitted seeds."""
+
+    def sample(self, classes, size: int | tuple[int, int] | None = None, temperature: float = 1.0,
+               generator: torch.Generator | None = None, mix=None) -> torch.Tensor:
+        size = (32, 32) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+        n = len(classes)
+        coarse = (max(2, size[0] // 8), max(2, size[1] // 8))
+        noise = 0.5 + 0.25 * temperature * torch.randn(n, 3, *coarse, generator=generator)
+        return F.interpolate(noise, size=size, mode="bicubic", align_corners=False).clamp(0, 1)

@@ -12,8 +12,9 @@ from robustpaint.core.models.store import ModelEntry
 class ModelBundle:
     model: Classifier
     card: dict
-    seeds: object | None  # ClassSeeds, or None when the model ships none (generation then says how to fit them)
+    seeds: object | None  # ClassSeeds: its own, or those of a shipped model of the same data set; None: none at all
     entry: ModelEntry
+    seeds_from: str = ""  # the shipped model whose seeds these are, when they are not the model's own
 
     @property
     def sha256(self) -> str:
@@ -27,5 +28,28 @@ def load_model_bundle(name: str | None, device: str = "cpu") -> ModelBundle:
     from robustpaint.core.seeds import ClassSeeds
     entry = find_model(name)
     model, card = load_model(entry.weights)
-    seeds = ClassSeeds.load(entry.seeds_path) if entry.seeds_path.is_file() else None
-    return ModelBundle(model.to(device), card, seeds, entry)
+    if entry.seeds_path.is_file():
+        return ModelBundle(model.to(device), card, ClassSeeds.load(entry.seeds_path), entry)
+    other = seeds_of_the_same_data(model.classes, model.input_size, model.arch)
+    seeds = ClassSeeds.load(other.seeds_path) if other else None
+    return ModelBundle(model.to(device), card, seeds, entry, other.name if other else "")
+
+
+def seeds_of_the_same_data(classes: list[str], input_size: int, arch: str = ""):
+    """A shipped model with seeds whose classes and input size are these, one of the same architecture first
+    (seeds belong to a data set, not to one model: an imported CIFAR-10 model generates from the shipped CIFAR-10
+    seeds)."""
+    import json
+
+    from robustpaint.core.models.store import list_models
+    matches = []
+    for entry in list_models():
+        if entry.origin != "shipped" or not entry.seeds_path.is_file():
+            continue
+        try:
+            card = json.loads(entry.card_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if card.get("classes") == classes and card.get("input_size") == input_size:
+            matches.append((card.get("arch") != arch, entry.name, entry))
+    return min(matches)[2] if matches else None

@@ -135,7 +135,7 @@ def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifie
 RESTRICTED_IMAGENET_CLASSES = ["dog", "cat", "frog", "turtle", "bird", "primate", "fish", "crab", "insect"]
 ROBUSTNESS_DATASETS = {
     "cifar10": (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, "resnet50"),
-    "imagenet": ([f"imagenet_{i}" for i in range(1000)], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+    "imagenet": (None, IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),  # names: imagenet_classes()
     "restricted_imagenet": (RESTRICTED_IMAGENET_CLASSES, IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
     "horse2zebra": (["horse", "zebra"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
     "apple2orange": (["apple", "orange"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
@@ -203,15 +203,55 @@ def robustness_state_dict(checkpoint) -> tuple[dict[str, torch.Tensor], list[flo
             std.flatten().tolist() if std is not None else None)
 
 
+def imagenet_classes() -> list[str]:
+    """ImageNet's 1000 category names, from the metadata torchvision ships with its weights (no download)."""
+    from torchvision.models import ResNet50_Weights
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _fit(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> float:
+    """The share of the keys of both state dicts that the other has with the same shape (1.0: it loads)."""
+    both = set(state) | set(expected)
+    same = sum(1 for k in set(state) & set(expected) if tuple(state[k].shape) == tuple(expected[k].shape))
+    return same / max(len(both), 1)
+
+
+def infer_architecture(state: dict[str, torch.Tensor], classes: list[str], mean=None, std=None) -> str:
+    """The registered architecture whose state dict has exactly these keys and shapes; an error naming the closest
+    ones when none has."""
+    from robustpaint.core.models import ARCHITECTURES
+    fits = []
+    for name in ARCHITECTURES:
+        try:
+            expected = build_classifier(name, classes, mean, std).net.state_dict()
+        except Exception:  # noqa: BLE001 - an architecture that cannot take these classes fits nothing
+            continue
+        fits.append((_fit(state, expected), name))
+    fits.sort(reverse=True)
+    exact = [name for score, name in fits if score == 1.0]
+    if len(exact) == 1:
+        return exact[0]
+    if exact:
+        raise ModelError(f"the checkpoint fits {', '.join(exact)} alike; choose one with --arch")
+    closest = ", ".join(f"{name} ({score:.0%} of the keys)" for score, name in fits[:3])
+    raise ModelError(f"the checkpoint fits no registered architecture for {len(classes)} classes; closest: {closest}")
+
+
 def import_robustness_checkpoint(path: str | Path, dataset: str, arch: str | None = None,
                                  trust_pickle: bool = False) -> tuple[Classifier, dict]:
-    """Builds a Classifier from an authors' `.pt`, giving the same logits as their library on the same input."""
+    """Builds a Classifier from an authors' `.pt`, giving the same logits as their library on the same input; the
+    architecture is read from the state dict's keys and shapes unless given."""
     if dataset not in ROBUSTNESS_DATASETS:
         raise ModelError(f"unknown dataset {dataset!r}; known: {', '.join(ROBUSTNESS_DATASETS)}")
-    classes, mean, std, default_arch = ROBUSTNESS_DATASETS[dataset]
+    classes, mean, std, _ = ROBUSTNESS_DATASETS[dataset]
+    classes = classes or imagenet_classes()
     state, file_mean, file_std = robustness_state_dict(read_torch_checkpoint(path, trust_pickle))
-    model = build_classifier(arch or default_arch, classes, file_mean or mean, file_std or std)
+    inferred = arch is None
+    if inferred:
+        arch = infer_architecture(state, classes, file_mean or mean, file_std or std)
+    model = build_classifier(arch, classes, file_mean or mean, file_std or std)
     load_state_into(model, state, str(path))
     card = {"dataset": dataset, "source": f"imported from the robustness library checkpoint {Path(path).name}",
-            "imported_from_sha256": sha256_of(path), "robust": True}
+            "imported_from_sha256": sha256_of(path), "robust": True,
+            "arch_inferred": inferred}
     return model.eval(), card

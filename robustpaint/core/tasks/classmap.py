@@ -8,7 +8,7 @@ from pathlib import Path
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.base import Built, CliJob, Context, Preset, TaskRequest, TaskSpec, register
-from robustpaint.core.tasks.generate import need_seeds
+from robustpaint.core.tasks.generate import seeds_or_data_free
 
 
 class ClassMap(TaskSpec):
@@ -32,7 +32,7 @@ class ClassMap(TaskSpec):
         targets = ctx.targets(len(request.targets))
         if request.image is None:  # no picture: each region starts from its class's seed, the rest from their mean
             from robustpaint.core.classmap import seeded_start
-            start = seeded_start(need_seeds(ctx.seeds), request.region_masks.float(), targets.tolist(),
+            start = seeded_start(seeds_or_data_free(ctx), request.region_masks.float(), targets.tolist(),
                                  ctx.generator, request.temperature)
             image = start.expand(ctx.n, -1, -1, -1).clone()
         else:
@@ -51,7 +51,6 @@ class ClassMap(TaskSpec):
     def request_from_class_map(self, args, model, seeds, targets: list[int], out_dir: Path) -> CliJob:
         """`generate --class-map PNG --class A,B`: regions from the picture, started from the classes' seeds."""
         from robustpaint.core.classmap import read_class_map
-        need_seeds(seeds)
         side = args.size or model.input_size
         regions = read_class_map(args.class_map, (side, side), len(targets))
         request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),

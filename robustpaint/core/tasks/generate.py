@@ -12,10 +12,13 @@ from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpe
                                          positive_int, register)
 
 
-def need_seeds(seeds):
-    if seeds is None:
-        raise RobustPaintError("this model ships no generation seeds; fit them with 'robustpaint seeds fit'")
-    return seeds
+def seeds_or_data_free(ctx: Context):
+    """The model's seeds, or (a model with none, for its data set either) smooth noise, noted for the user."""
+    if ctx.seeds is not None:
+        return ctx.seeds
+    from robustpaint.core.seeds import DataFreeSeeds
+    ctx.notes["start"] = "data-free"
+    return DataFreeSeeds()
 
 
 def parse_mix(text: str, classes: list[str]) -> tuple[int, float]:
@@ -44,7 +47,7 @@ class Generate(TaskSpec):
     out_help = "output folder (default: .)"
 
     def build(self, ctx: Context) -> Built:
-        seeds = need_seeds(ctx.seeds)
+        seeds = seeds_or_data_free(ctx)
         targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
         size = ctx.request.size or ctx.model.input_size
         start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.request.mix)
