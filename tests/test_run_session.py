@@ -118,3 +118,17 @@ def test_version_does_not_load_torch():
     code = "import sys; from robustpaint.cli import main; main(['--version']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "robustpaint" and out[-1] == "False"
+
+
+def test_an_export_during_a_paused_run_replays_the_iterate_shown(qtbot, window, tmp_path):
+    """Before: the export carried the previous run's recipe (or none), so a paused run's picture did not replay."""
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=20000)
+    window.toggle_run()  # pause
+    qtbot.wait(200)  # a step already in flight still arrives, with its image
+    assert window.controls.run_button.text() == "Resume"
+    assert _replays(window, tmp_path)
+    assert read_recipe(tmp_path / "out.png")["steps"] == window.session.steps_done
+    window.session.stop()

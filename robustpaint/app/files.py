@@ -53,7 +53,7 @@ class DocumentFiles(QObject):
         import torch
 
         from robustpaint.core.imageio import save_png
-        recipe = dict(self.window.session.last_recipe or {"task": "none", "note": "hand-drawn, no PGD run"})
+        recipe = dict(self.window.session.export_recipe() or {"task": "none", "note": "hand-drawn, no PGD run"})
         recipe["export_scale"] = scale
         try:
             save_png(torch.from_numpy(self.window.document.image).permute(2, 0, 1), path, recipe, scale)
@@ -80,7 +80,7 @@ class DocumentFiles(QObject):
         return Project(image=doc.image, mask=doc.mask, regions=doc.regions, strength=doc.strength,
                        model=panel.model_name, model_sha256=panel.cards.get(panel.model_name, {}).get(
                            "weights_sha256", ""), task=params.task, parameters=params.to_dict(),
-                       strokes=list(doc.strokes), last_recipe=window.session.last_recipe)
+                       strokes=list(doc.strokes), last_recipe=window.session.export_recipe())
 
     def save_project(self, path: str) -> bool:
         from robustpaint.core.project import save_project

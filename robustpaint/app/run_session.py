@@ -160,6 +160,16 @@ class RunSession(QObject):
             return self._encoded
         return self._recipe
 
+    def export_recipe(self) -> dict | None:
+        """The recipe of the canvas as it is now: during a run (going on or paused), that run's request with the
+        steps shown so far; else the last run's (or None)."""
+        if self.state is not RunState.IDLE and self.request is not None and self.steps_done:
+            from robustpaint.core.recipes import recipe_from_request
+            request = self.request.replace(steps=self.steps_done)
+            extra = {"index": min(self.candidate_index, request.candidates - 1)} if request.candidates > 1 else {}
+            return recipe_from_request(request, self.model_name, self.sha256, **extra)
+        return self.last_recipe
+
     @last_recipe.setter
     def last_recipe(self, recipe: dict | None) -> None:
         self._recipe, self._encoded = recipe, None
