@@ -344,3 +344,24 @@ def test_a_model_without_any_seeds_generates_from_smooth_noise_with_a_notice(tin
     assert not np.array_equal(first, second)  # two different starts
     code, _, err = _run(["replay", str(tmp_path / "o" / "cat-001.png"), "--out", str(tmp_path / "again.png")], capsys)
     assert code == 0 and np.array_equal(np.asarray(Image.open(tmp_path / "again.png"), np.float32), second)
+
+
+def test_train_into_an_unwritable_place_fails_before_reading_any_data(tmp_path, capsys, monkeypatch):
+    from robustpaint.core.train import data as data_module
+    monkeypatch.setattr(data_module, "load_split", lambda *a, **k: pytest.fail("read the data before checking --out"))
+    (tmp_path / "file").write_text("x")
+    code, _, err = _run(["train", "--data", str(tmp_path), "--out", str(tmp_path / "file" / "run")], capsys)
+    assert code == 2 and "is a file, not a folder" in err and err.count("\n") == 1
+
+
+def test_a_full_disk_on_the_grid_says_which_images_were_written(installed_tiny, tmp_path, capsys, monkeypatch):
+    """Before: exit 2 with no word of the PNGs already written."""
+    from robustpaint.core import imageio
+
+    def disk_full(*args, **kwargs):
+        raise imageio.ImageError("cannot write grid.png: No space left on device")
+
+    monkeypatch.setattr(imageio, "save_grid", disk_full)
+    code, _, err = _run(["generate", "--class", "cat", "-n", "2", "--steps", "1", "--model", "tiny", "--quiet",
+                         "--out", str(tmp_path / "o"), "--grid", str(tmp_path / "grid.png")], capsys)
+    assert code == 2 and "No space left" in err and "2 file(s) were written before that" in err
