@@ -373,6 +373,9 @@ def _replay(args) -> int:
     recipe = read_recipe(args.input)
     _check_output_file(Path(args.out), (args.input,))
     steps = recipe.get("steps")
+    if isinstance(recipe.get("candidates"), int) and recipe["candidates"] > 1:
+        _note(args, f"image {recipe.get('index', 0)} of a batch of {recipe['candidates']}: the whole batch runs "
+                    f"again (its images share each step)")
     with _Progress(args, steps or 0) as progress:
         images, recipe = run_recipe(recipe, _check_device(args.device), progress=progress)
     index = recipe.get("index", 0)
@@ -408,6 +411,9 @@ def _models(args) -> int:
         figures = accuracy_summary(card)
         print(f"{entry.name:20s} {entry.origin:9s} {card['arch']:18s} {card.get('dataset', '?'):10s} "
               f"{card.get('role', 'synthesis'):9s} {figures}")
+        classes = card.get("classes") or []
+        shown = ", ".join(classes[:12]) + (f", ... ({len(classes)} in all)" if len(classes) > 12 else "")
+        print(f"{'':20s} classes: {shown}")  # what --class takes (any unique part of a name works too)
     return 0
 
 
