@@ -448,8 +448,11 @@ def _train(args) -> int:
                       precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
                       half_weights=not args.fp32_weights, init_from=args.init,
                       ema=args.ema, image_size=args.image_size, crop_scale=args.crop_scale)
-    train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
-    print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
+    import os
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun, process 0 alone writes and reports
+    train(cfg, resume=args.resume, log=lambda m: print(m, flush=True) if rank == 0 else None)
+    if rank == 0:
+        print(f"wrote {Path(args.out) / 'model.safetensors'} and its card")
     return 0
 
 

@@ -292,3 +292,27 @@ def test_a_decompression_bomb_in_a_training_folder_is_skipped_with_a_warning(tmp
     with pytest.warns(UserWarning, match="bomb.png"):
         images = load_split(str(data), "train", cache=False)
     assert len(images.labels) == 8
+
+
+def test_a_folder_smaller_than_one_batch_trains_with_one_smaller_batch_and_says_so(tiny_arch, tmp_path):
+    """Before: "8 training images are fewer than one batch" and nothing trained."""
+    data = make_folder(tmp_path / "data", per_class=4)
+    messages = []
+    cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=32,
+                      precision="fp32")
+    train(cfg, log=messages.append)
+    assert any("fewer than one batch of 32" in m and "batches of 8" in m for m in messages)
+    card = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert card["recipe"]["batch_size"] == 8
+
+
+def test_under_torchrun_only_the_first_process_writes_and_reports(tmp_path):
+    data = make_folder(tmp_path / "data", per_class=8, size=16)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29517", "-m", "robustpaint", "train", "--arch", "resnet9", "--data", str(data), "--out",
+                          str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4", "--max-batches", "1",
+                          "--precision", "fp32"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("and its card") == 1, run.stdout
+    assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -144,8 +145,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
 
     data = load_split(cfg.data, "train")
     n = len(data.labels)
-    if n < cfg.batch_size * world:
-        raise RobustPaintError(f"{n} training images are fewer than one batch ({cfg.batch_size} x {world})")
+    if n < world:
+        raise RobustPaintError(f"{n} training images for {world} processes: each needs at least one")
+    if n < cfg.batch_size * world:  # a small folder trains with one smaller batch per epoch (the card records it)
+        log(f"{n} training images are fewer than one batch of {cfg.batch_size} x {world}: training with batches "
+            f"of {n // world}")
+        cfg = dataclasses.replace(cfg, batch_size=n // world)
     model = build_classifier(cfg.arch, data.classes).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
