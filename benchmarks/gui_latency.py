@@ -25,7 +25,7 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from robustpaint.app.window import MainWindow  # noqa: E402
-from robustpaint.core.models.store import list_models  # noqa: E402
+from robustpaint.core.catalog import list_models  # noqa: E402
 
 
 HEARTBEAT_MS = 5

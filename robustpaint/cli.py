@@ -390,8 +390,7 @@ def _replay(args) -> int:
 
 
 def _models(args) -> int:
-    from robustpaint.core.models.checkpoint import accuracy_summary, read_card
-    from robustpaint.core.models.store import list_models
+    from robustpaint.core.catalog import accuracy_summary, list_models, read_card
 
     if args.models_command == "import":
         return _import(args)
@@ -419,7 +418,7 @@ def _models(args) -> int:
 
 def _import(args) -> int:
     from robustpaint.core.models.checkpoint import import_robustness_checkpoint, save_model
-    from robustpaint.core.models.store import list_models
+    from robustpaint.core.catalog import list_models
     from robustpaint.core.paths import user_models_dir
 
     if not args.name.replace("-", "").replace("_", "").isalnum():
@@ -542,6 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:  # at once: the parser imports the tasks, and with them torch
         print(f"robustpaint {__version__}")
         return 0
+    if argv == ["models", "list"]:  # cards only: no torch, an answer in well under a second
+        try:
+            return _models(argparse.Namespace(models_command="list"))
+        except RobustPaintError as exc:
+            print(f"robustpaint: error: {exc}", file=sys.stderr)
+            return 2
     try:
         return _main(argv)
     except BrokenPipeError:  # `robustpaint classify --json X | head -c 100`: the reader left; end quietly

@@ -24,7 +24,7 @@ def check_install() -> bool:
     from robustpaint import __version__
     from robustpaint.core.errors import RobustPaintError
     from robustpaint.core.models.checkpoint import accuracy_summary, load_model
-    from robustpaint.core.models.store import list_models
+    from robustpaint.core.catalog import list_models
     from robustpaint.core.paths import resources_dir, user_data_dir
 
     ok = _line(True, f"robustpaint {__version__}, Python {platform.python_version()}, torch {torch.__version__}, "

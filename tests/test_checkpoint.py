@@ -165,3 +165,20 @@ def test_imagenet_checkpoints_get_imagenets_class_names(tmp_path):
     from robustpaint.core.models.checkpoint import imagenet_classes
     names = imagenet_classes()
     assert len(names) == 1000 and names[0] == "tench" and names[207] == "golden retriever"
+
+
+def test_the_weights_hash_is_computed_once_per_change_of_the_file(tiny_model, tmp_path, monkeypatch):
+    import robustpaint.core.models.checkpoint as checkpoint
+    save_model(tiny_model, tmp_path / "m.safetensors", {"dataset": "synthetic"})
+    hashed = []
+    real = checkpoint.sha256_of
+    monkeypatch.setattr(checkpoint, "sha256_of", lambda path: hashed.append(path) or real(path))
+    load_model(tmp_path / "m.safetensors")
+    load_model(tmp_path / "m.safetensors")
+    assert len(hashed) == 1  # the second load trusts the cached hash of the unchanged file
+    raw = bytearray((tmp_path / "m.safetensors").read_bytes())
+    raw[-1] ^= 0xFF  # the same size, other bytes, a new modification time
+    (tmp_path / "m.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(tmp_path / "m.safetensors")
+    assert len(hashed) == 2

@@ -83,7 +83,7 @@ def test_every_shipped_model_loads_and_its_card_says_how_it_was_made_and_measure
     them; synthesis models carry generation seeds, evaluators are marked as such and are not robust."""
     import json
 
-    from robustpaint.core.models.store import list_models
+    from robustpaint.core.catalog import list_models
     from robustpaint.core.models.bundle import load_model_bundle
     shipped = [e for e in list_models() if e.origin == "shipped"]
     assert "resnet18" in {e.name for e in shipped}

@@ -266,7 +266,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_clear_error(tiny_arch, tmp_path
         checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
     elif damage == "pickled":
         import pickle
-        checkpoint.write_bytes(pickle.dumps({"config": Path("x")}))  # loading would need more than tensors
+        checkpoint.write_bytes(pickle.dumps({"config": Path("x")}, protocol=2))  # would need more than tensors
     else:
         torch.save({"something": torch.zeros(2)}, checkpoint)
     with pytest.raises(RobustPaintError):

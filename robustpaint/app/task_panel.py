@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
 
 from robustpaint.core.classmap import PALETTE_NAMES
-from robustpaint.core.models.checkpoint import accuracy_summary
+from robustpaint.core.catalog import accuracy_summary
 from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
 from robustpaint.core.tasks import PARAMETERS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
 
@@ -27,7 +27,7 @@ def card_input_size(model_name: str, fallback: int) -> int:
     read: loading it reports why)."""
     from robustpaint.core.errors import RobustPaintError
     from robustpaint.core.models import ARCHITECTURES
-    from robustpaint.core.models.store import find_model
+    from robustpaint.core.catalog import find_model
     try:
         card = json.loads(find_model(model_name).card_path.read_text("utf-8"))
         arch = ARCHITECTURES.get(card.get("arch"))

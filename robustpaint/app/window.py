@@ -28,7 +28,7 @@ FALLBACK_CANVAS_SIDE = 128  # the canvas when no model's size can be read (no mo
 class MainWindow(QMainWindow):
     def __init__(self, model_name: str | None = None):
         super().__init__()
-        from robustpaint.core.models.store import DEFAULT_MODEL, list_models
+        from robustpaint.core.catalog import DEFAULT_MODEL, list_models
         model_name = model_name or DEFAULT_MODEL
         # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
         self.document = Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE))

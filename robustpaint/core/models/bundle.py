@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from robustpaint.core.models.classifier import Classifier
-from robustpaint.core.models.store import ModelEntry
+from robustpaint.core.catalog import ModelEntry
 
 
 @dataclass
@@ -24,7 +24,7 @@ class ModelBundle:
 def load_model_bundle(name: str | None, device: str = "cpu") -> ModelBundle:
     """The bundle of a model name or .safetensors path (None: the default model)."""
     from robustpaint.core.models.checkpoint import load_model
-    from robustpaint.core.models.store import find_model
+    from robustpaint.core.catalog import find_model
     from robustpaint.core.seeds import ClassSeeds
     entry = find_model(name)
     model, card = load_model(entry.weights)
@@ -41,7 +41,7 @@ def seeds_of_the_same_data(classes: list[str], input_size: int, arch: str = ""):
     seeds)."""
     import json
 
-    from robustpaint.core.models.store import list_models
+    from robustpaint.core.catalog import list_models
     matches = []
     for entry in list_models():
         if entry.origin != "shipped" or not entry.seeds_path.is_file():

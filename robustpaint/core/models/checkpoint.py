@@ -13,12 +13,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from robustpaint.core.atomic import atomic_path, atomic_write_text
+from robustpaint.core.catalog import CARD_VERSION, accuracy_summary, card_path, read_card  # noqa: F401
 from robustpaint.core.errors import ModelError, UntrustedPickleError
 from robustpaint.core.models import (
     CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Classifier,
     build_classifier)
 
-CARD_VERSION = 1
 
 
 def sha256_of(path: str | Path) -> str:
@@ -29,8 +29,31 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def card_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".json")
+def verified_sha256(path: str | Path) -> str:
+    """`sha256_of`, computed once per change of the file: cached by its size, modification time and inode in the
+    user cache folder (a model loads without reading its weights twice; a replaced or rewritten file is hashed
+    again)."""
+    from robustpaint.core.paths import user_cache_dir
+    path = Path(path).resolve()
+    info = path.stat()
+    key, stamp = str(path), [info.st_size, info.st_mtime_ns, info.st_ino]
+    cache_file = user_cache_dir() / "sha256.json"
+    try:
+        cache = json.loads(cache_file.read_text("utf-8"))
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    entry = cache.get(key)
+    if isinstance(entry, list) and len(entry) == 4 and entry[:3] == stamp and isinstance(entry[3], str):
+        return entry[3]
+    digest = sha256_of(path)
+    cache[key] = [*stamp, digest]
+    try:
+        atomic_write_text(cache_file, json.dumps(cache))
+    except OSError:
+        pass  # a read-only cache folder: hash again next time
+    return digest
 
 
 def save_model(model: Classifier, weights_path: str | Path, card: dict, half: bool = False) -> dict:
@@ -60,28 +83,6 @@ def save_model(model: Classifier, weights_path: str | Path, card: dict, half: bo
 
 def write_card(weights_path: str | Path, card: dict) -> None:
     atomic_write_text(card_path(weights_path), json.dumps(card, indent=2) + "\n")
-
-
-def read_card(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        card = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"model card not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {path} is unreadable: {exc}") from None
-    if not isinstance(card, dict) or "arch" not in card or "classes" not in card:
-        raise ModelError(f"model card {path} lacks 'arch' or 'classes'")
-    if card.get("card_version", 1) > CARD_VERSION:
-        raise ModelError(f"model card {path} is from a newer RobustPaint (version {card['card_version']})")
-    return card
-
-
-def accuracy_summary(card: dict) -> str:
-    """The card's measured accuracies in one line ("clean 80.8%, robust_... 70.6%"), or "not evaluated"."""
-    acc = card.get("accuracy", {})
-    figures = ", ".join(f"{k} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, (int, float)))
-    return figures or "not evaluated"
 
 
 def load_state_into(model: Classifier, state: dict[str, torch.Tensor], source: str) -> None:
@@ -115,7 +116,7 @@ def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifie
     if not weights_path.is_file():
         raise ModelError(f"weights file missing: {weights_path} (expected sha256 {card.get('weights_sha256')})")
     if verify and card.get("weights_sha256"):
-        actual = sha256_of(weights_path)
+        actual = verified_sha256(weights_path)
         if actual != card["weights_sha256"]:
             raise ModelError(f"weights file {weights_path} is damaged: sha256 {actual[:12]}..., "
                              f"expected {card['weights_sha256']}")

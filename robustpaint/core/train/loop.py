@@ -113,7 +113,7 @@ def _start_from(model, cfg: TrainConfig, classes: list[str]) -> dict:
     """Loads the weights of `cfg.init_from` into `model` (fine-tuning: the optimizer and schedule start afresh) and
     returns what the card records of them: name, sha256 and their own recipe, so the lineage stays readable."""
     from robustpaint.core.models.checkpoint import load_model
-    from robustpaint.core.models.store import find_model
+    from robustpaint.core.catalog import find_model
 
     entry = find_model(cfg.init_from)
     source, card = load_model(entry.weights)
