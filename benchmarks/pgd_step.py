@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from common import save_results
 from robustpaint.core import objectives as obj
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+from robustpaint.core.models.folding import fold_batchnorm
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 
 
@@ -28,14 +29,18 @@ def bare_step(model, x, y, bf16):
     return grad
 
 
-def measure(arch: str, batch: int, bf16: bool, repeats: int, min_seconds: float = 0.0) -> dict:
+def measure(arch: str, batch: int, bf16: bool, repeats: int, min_seconds: float = 0.0, fold: bool = False,
+            side: int = 32) -> dict:
     torch.manual_seed(0)
     model = build_classifier(arch, CIFAR10_CLASSES).eval()
     if bf16:
         model = model.to(memory_format=torch.channels_last)
-    x = torch.rand(batch, 3, 32, 32)
+    x = torch.rand(batch, 3, side, side)
     y = torch.arange(batch) % 10
-    engine = PGDOptimizer(model, obj.class_target(y), x, PGDConfig(eps=30, step_size=0.5, steps=10**9, bf16=bf16))
+    # --fold: the engine runs the model as the app and the CLI load it (BatchNorm folded); the bare step stays eager
+    engine_model = fold_batchnorm(model) if fold else model
+    engine = PGDOptimizer(engine_model, obj.class_target(y), x,
+                          PGDConfig(eps=30, step_size=0.5, steps=10**9, bf16=bf16))
     for _ in range(3):  # warm-up: oneDNN builds its kernels on first use
         engine.step()
         bare_step(model, engine.x, y, bf16)
@@ -57,7 +62,8 @@ def measure(arch: str, batch: int, bf16: bool, repeats: int, min_seconds: float 
                 bare_step(model, current, y, bf16)
                 bare_times.append(time.perf_counter() - t)
     engine_ms, bare_ms = statistics.median(engine_times) * 1e3, statistics.median(bare_times) * 1e3
-    return {"arch": arch, "batch": batch, "precision": "bf16" if bf16 else "fp32", "engine_ms": round(engine_ms, 2),
+    return {"arch": arch, "batch": batch, "side": side, "folded": fold, "precision": "bf16" if bf16 else "fp32",
+            "engine_ms": round(engine_ms, 2),
             "bare_ms": round(bare_ms, 2), "ratio": round(engine_ms / bare_ms, 3), "pairs": len(engine_times)}
 
 
@@ -68,6 +74,9 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=3.0, help="time each row for at least this long")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--arch", action="append", help="only this model (repeatable; default: all three)")
+    parser.add_argument("--fold", action="store_true", help="the engine's model with BatchNorm folded (as shipped)")
+    parser.add_argument("--side", type=int, default=32, help="image side (default 32)")
+    parser.add_argument("--precisions", default="fp32,bf16", help="fp32, bf16 or both")
     args = parser.parse_args()
     archs = args.arch or (["resnet18"] if args.quick else ["resnet18", "mobilenet_v2", "resnet50"])
     batches = [1, 8] if args.quick else [1, 8, 32]
@@ -76,8 +85,9 @@ def main() -> None:
     print(f"{'model':14s} {'batch':>5s} {'precision':>9s} {'engine ms':>10s} {'bare ms':>9s} {'ratio':>6s}")
     for arch in archs:
         for batch in batches:
-            for bf16 in (False, True):
-                row = measure(arch, batch, bf16, repeats, 0.0 if args.quick else args.min_seconds)
+            for bf16 in (p == "bf16" for p in args.precisions.split(",")):
+                row = measure(arch, batch, bf16, repeats, 0.0 if args.quick else args.min_seconds, args.fold,
+                              args.side)
                 rows.append(row)
                 print(f"{arch:14s} {batch:5d} {row['precision']:>9s} {row['engine_ms']:10.2f} {row['bare_ms']:9.2f} "
                       f"{row['ratio']:6.3f}", flush=True)

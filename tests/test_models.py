@@ -100,3 +100,30 @@ def test_every_shipped_model_loads_and_its_card_says_how_it_was_made_and_measure
             assert card["robust"] is False
         else:
             assert card["robust"] is True and seeds is not None and seeds.num_classes == len(model.classes)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet9", "resnet50", "mobilenet_v2", "imagenet_resnet18",
+                                  "imagenet_resnet50"])
+def test_folding_batchnorm_keeps_the_function_and_the_representation(arch):
+    from robustpaint.core.models import REPRESENTATION, CIFAR10_CLASSES, build_classifier
+    from robustpaint.core.models.folding import fold_batchnorm
+    torch.manual_seed(0)
+    model = build_classifier(arch, CIFAR10_CLASSES).eval()
+    for m in model.modules():  # running statistics that are not the identity, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad(), model.capture({REPRESENTATION}) as a, folded.capture({REPRESENTATION}) as b:
+        logits, folded_logits = model(x), folded(x)
+    def relative(u, v):
+        return float((u - v).abs().max() / v.abs().max().clamp(min=1e-12))
+
+    assert relative(folded_logits, logits) < 1e-5  # float rounding only (the order of two multiplications)
+    assert relative(b[REPRESENTATION], a[REPRESENTATION]) < 1e-5
+    gx = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(gx)[:, 0].sum(), gx)
+    (folded_grad,) = torch.autograd.grad(folded(gx)[:, 0].sum(), gx)
+    assert relative(folded_grad, grad) < 1e-4

@@ -1,0 +1,32 @@
+"""BatchNorm folded into the convolution before it, for synthesis: a model in eval mode computes the same function
+with one op fewer per layer, forward and backward (benchmarks/pgd_step.py --fold measures it; the logits agree to
+about 1e-6)."""
+
+from __future__ import annotations
+
+import copy
+
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of `model` where each Conv2d followed by its BatchNorm2d (named convN / bnN in one module,
+    as in the ResNets, or next to each other in a Sequential, as in shortcuts and MobileNetV2) is one Conv2d, and
+    the BatchNorm an Identity. Module names stay, so hooks on other layers (the representation) still find them."""
+    model = copy.deepcopy(model).eval()
+    for parent in list(model.modules()):
+        children = dict(parent.named_children())
+        for name, child in children.items():
+            partner = name.replace("conv", "bn")
+            if (isinstance(child, nn.Conv2d) and partner != name
+                    and isinstance(children.get(partner), nn.BatchNorm2d)):
+                setattr(parent, name, fuse_conv_bn_eval(child, children[partner]))
+                setattr(parent, partner, nn.Identity())
+        if isinstance(parent, nn.Sequential):
+            items = list(parent)
+            for i in range(len(items) - 1):
+                if isinstance(items[i], nn.Conv2d) and isinstance(items[i + 1], nn.BatchNorm2d):
+                    parent[i] = fuse_conv_bn_eval(items[i], items[i + 1])
+                    parent[i + 1] = nn.Identity()
+    return model
