@@ -38,6 +38,15 @@ def performance() -> str:
             lines.append(f"| {r['arch']} | {r['batch']} | {r['precision']} | {'yes' if r.get('folded') else 'no'} | "
                          f"{r['engine_ms']} ms | {r['bare_ms']} ms | {r['ratio']} |")
         lines.append("")
+    threads = _load("threads.json")
+    if threads:
+        lines += [f"The engine's step ({threads['arch']}, batch {threads['batch']}, {threads['side']} px, BatchNorm "
+                  "folded) against torch's thread count, on an idle machine and with a second process spinning on "
+                  "one core (`benchmarks/threads.py`; torch's default is one thread per core):", "",
+                  "| load | threads | precision | step |", "|---|---|---|---|"]
+        for r in threads["rows"]:
+            lines.append(f"| {r['load']} | {r['threads']} | {r['precision']} | {r['step_ms']} ms |")
+        lines.append("")
     peer = _load("peer_robustness_lib.json")
     if peer:
         lines += ["Against the authors' robustness library on the same ResNet-18 (`benchmarks/peer_robustness_lib.py`; "

@@ -130,3 +130,21 @@ def test_non_finite_loss_stops_with_floating_point_error(tiny_model):
 def test_invalid_configs_are_refused(changes):
     with pytest.raises(RobustPaintError):
         PGDConfig(**changes).validate()
+
+
+def test_an_fp32_run_after_a_bf16_run_on_the_same_model_makes_the_same_pixels(tiny_model):
+    """A bf16 run turns the shared model channels_last; an fp32 run after it must still match a fresh model's (what
+    a replay computes), not take the other layout's kernels."""
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+
+    def fp32_run():
+        engine = _optimizer(tiny_model, x)
+        for _ in engine.run():
+            pass
+        return engine.x.clone()
+
+    first = fp32_run()
+    bf16 = _optimizer(tiny_model, x, bf16=True)
+    for _ in bf16.run():
+        pass
+    assert torch.equal(fp32_run(), first)

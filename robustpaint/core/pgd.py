@@ -118,6 +118,10 @@ class PGDOptimizer:
             self.model = model.to(memory_format=torch.channels_last)
             self.x = self.x.contiguous(memory_format=torch.channels_last)
             self.anchor = self.anchor.contiguous(memory_format=torch.channels_last)
+        elif self.x.dim() == 4:
+            # fp32 on the default layout, whatever an earlier bf16 run left in the shared model: the two layouts take
+            # different kernels, whose sums round differently, and a replay (a fresh model) must make the same pixels.
+            self.model = model.to(memory_format=torch.contiguous_format)
         self.change_mask = None if change_mask is None else change_mask.float().to(self.x.device)
         self.steps_done = 0
         self.best_x = self.x.clone() if config.track_best else None
