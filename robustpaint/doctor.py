@@ -45,6 +45,30 @@ def check_install() -> bool:
     return ok
 
 
+def check_threads(model: str | None) -> bool:
+    """Times the engine's steps on the model at each candidate thread count, as every run does, and says which won."""
+    import torch
+
+    from robustpaint.core import objectives as obj
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.models.bundle import load_model_bundle
+    from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+    from robustpaint.core.threads import ENV, ThreadTuner
+
+    try:
+        tuner = ThreadTuner()
+        bundle = load_model_bundle(model)
+    except RobustPaintError as exc:
+        return _line(False, f"threads: {exc}")
+    side = bundle.model.input_size
+    engine = PGDOptimizer(bundle.model, obj.class_target(torch.tensor([0])), torch.rand(1, 3, side, side),
+                          PGDConfig(norm="l2", eps=1.0, step_size=0.1, steps=10**6))
+    for _ in range(len(tuner.candidates) * (tuner.probe_steps + 1)):
+        tuner.step(engine.step)
+    return _line(True, f"threads: {tuner.describe()} for a {side}-px step of {bundle.entry.name}; every run measures "
+                       f"again as it goes ({ENV}=N fixes the count)")
+
+
 def replays_exactly(path: Path) -> tuple[bool, str]:
     """Whether the recipe in an exported PNG makes the same pixels again (what `robustpaint replay` does)."""
     import numpy as np
@@ -175,6 +199,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
 
 def run_doctor(gui: bool, model: str | None, screenshot: str | None = None, export_dir: str | None = None) -> int:
     ok = check_install()
+    ok &= check_threads(model)
     if gui:
         ok &= check_gui(model, screenshot=screenshot, export_dir=export_dir)
     print("all checks passed" if ok else "some checks FAILED", file=sys.stdout if ok else sys.stderr)

@@ -296,7 +296,7 @@ class RunSession(QObject):
         self.updates += 1
         self.image_updated.emit(step)
         self.status.emit(f"{self.model_name} on cpu · step {step}/{total} · loss {loss:.3f}"
-                         f" · {self.worker.steps_per_second:.1f} steps/s")
+                         f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
         self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
 
     def _on_finished(self, job_id, image) -> None:

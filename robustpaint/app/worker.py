@@ -42,6 +42,8 @@ class SynthesisWorker(QObject):
         self._neuron_units: list[int] = []
         self._neuron_todo: list[int] = []
         self.steps_per_second = 0.0
+        self.threads_text = ""  # the thread count the steps run on, for the status bar
+        self._threads = None  # ThreadTuner, made in this thread by the first run (it imports torch)
 
     def _fail(self, job_id: int, exc: Exception) -> None:
         """Ends the job with a message: ours as it is, anything else named (the GUI keeps its last good image)."""
@@ -170,6 +172,9 @@ class SynthesisWorker(QObject):
         try:
             bundle = self.bundle(model_name)
             check_budget(request, bundle.model.input_size)  # what replay would refuse, the app does not run
+            if self._threads is None:
+                from robustpaint.core.threads import ThreadTuner
+                self._threads = ThreadTuner(device=next(bundle.model.parameters()).device.type)
             self._optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(job_id, exc)
@@ -230,7 +235,7 @@ class SynthesisWorker(QObject):
     def _do_step(self) -> None:
         optimizer, job_id = self._optimizer, self._job_id
         try:
-            result = optimizer.step()
+            result = self._threads.step(optimizer.step)
             classes = self._bundles[self._model_name].model.classes
             probs = result.logits.float().softmax(1)
             top = probs.topk(min(5, probs.shape[1]), dim=1)
@@ -243,6 +248,7 @@ class SynthesisWorker(QObject):
         elapsed = time.perf_counter() - self._started
         done_here = optimizer.steps_done - self._first_step
         self.steps_per_second = done_here / elapsed if elapsed > 0 else 0.0
+        self.threads_text = self._threads.describe()
         self.stepped.emit(job_id, image, float(result.loss.mean()), optimizer.steps_done,
                           optimizer.config.steps, top5)
         if optimizer.done:

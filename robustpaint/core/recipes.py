@@ -23,6 +23,7 @@ from robustpaint import __version__
 from robustpaint.core.errors import ModelError, RobustPaintError
 from robustpaint.core.models.bundle import ModelBundle, load_model_bundle
 from robustpaint.core.tasks import TaskRequest, build_task, get_task
+from robustpaint.core.threads import ThreadTuner
 
 RECIPE_VERSION = 1
 # Images (see encode_image; gray levels kept for the strength map); the class regions travel as `class_map`.
@@ -254,7 +255,9 @@ def run_recipe(recipe: dict, device: str = "cpu", bundle: ModelBundle | None = N
     check_budget(request, model.input_size)
     setup = build_task(model, request, bundle.seeds)
     optimizer = setup.optimizer(model)
-    for result in optimizer.run():
+    tuner = ThreadTuner(device=optimizer.x.device.type)
+    while not optimizer.done:
+        result = tuner.step(optimizer.step)
         if progress is not None:
             progress(result.step, float(result.loss.mean()))
     return optimizer.result().cpu(), {**recipe, **setup.notes}
