@@ -32,16 +32,18 @@ from robustpaint.core.train.loop import TrainConfig, choose_precision, train_ste
 
 VENV = Path(__file__).resolve().parent / ".peer-venv"
 
-PEER = r'''
+# What the library needs to run on current torchvision and on a CPU: the benchmarks' workarounds, not its code.
+WORKAROUNDS = r'''
 import json, sys, time, types
 import torch, torch.hub, torchvision
-# --- the benchmark's workarounds, not the library's code ------------------------------------------------------------
 utils = types.ModuleType("torchvision.models.utils")
 utils.load_state_dict_from_url = torch.hub.load_state_dict_from_url
 sys.modules["torchvision.models.utils"] = utils
 torch.Tensor.cuda = lambda self, *a, **k: self
 torch.nn.Module.cuda = lambda self, *a, **k: self
-# ---------------------------------------------------------------------------------------------------------------------
+'''
+
+PEER = WORKAROUNDS + r'''
 from robustness.attacker import AttackerModel
 from robustness.cifar_models import ResNet18
 from robustness import train as rtrain

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from robustpaint import __version__
+from robustpaint.core.device import DEVICE_HELP
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import add_input_arguments
 from robustpaint.core.options import non_negative as _non_negative, positive_int as _positive_int
@@ -52,7 +53,7 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2",
                    help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
     p.add_argument("--best", action="store_true", help="keep the lowest-loss iterate instead of the last")
     p.add_argument("--strength", help="gray PNG of the canvas's size: how much each pixel may change "
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
     add_input_arguments(p)
     p.add_argument("--model", default=None)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--top", type=_positive_int(1000), default=5)
     p.add_argument("--json", action="store_true", help="one JSON object with classes, logits, probabilities")
 
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
     p.add_argument("input", help="a PNG written by robustpaint (the CLI or the app's export)")
     p.add_argument("--out", required=True)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--quiet", action="store_true")
 
     models = sub.add_parser("models", help="list or import models").add_subparsers(dest="models_command",
@@ -103,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = models.add_parser("import", help="convert an authors' robustness-library .pt into our format")
     p.add_argument("path")
     p.add_argument("--name", required=True)
-    p.add_argument("--dataset", default="cifar10", help="cifar10, imagenet, restricted_imagenet, horse2zebra, "
-                   "apple2orange, summer2winter")
+    p.add_argument("--dataset", help="cifar10, imagenet, restricted_imagenet, horse2zebra, apple2orange, "
+                   "summer2winter (default: read from the number of classes the weights output)")
     p.add_argument("--arch", help="architecture (default: read from the checkpoint's keys and shapes)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow arbitrary unpickling (runs code from the file: only for files you trust)")
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the initialisation and the data order "
                                                            "(default 0)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--max-batches", type=_positive_int(10**9), help="stop each epoch after this many (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--init", metavar="MODEL",
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restarts", type=_positive_int(100), default=1)
     p.add_argument("--limit", type=_positive_int(10**9), help="clean accuracy on all, robust on the first N images")
     p.add_argument("--batch-size", type=_positive_int(65_536), default=250)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--no-card", action="store_true", help="print only; leave the card unchanged")
     p.add_argument("--update-shipped", action="store_true",
                    help="also rewrite a shipped model's card (the project's recipes do; by default a shipped card "
@@ -178,20 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_device(name: str) -> str:
-    import torch
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"unknown device {name!r} (use cpu, cuda, cuda:N or mps)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("device cuda asked for, but no CUDA GPU is available")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"there is no {name} (this machine has {torch.cuda.device_count()} CUDA GPU(s))")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("device mps asked for, but MPS is not available")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"unsupported device {name!r} (use cpu, cuda, cuda:N or mps)")
-    return name
+    from robustpaint.core.device import resolve_device
+    return resolve_device(name)
 
 
 def _check_writable_folder(folder: Path) -> None:
@@ -352,7 +341,7 @@ def _classify(args) -> int:
     image, note, _ = load_photo(args.input, (model.input_size,) * 2, args.fit)
     if not args.json:
         _note(args, note)
-    image = image.to(args.device)
+    image = image.to(next(model.parameters()).device)
     with torch.no_grad():
         logits = model(image)[0].float().cpu()
     probabilities = logits.softmax(0)
@@ -432,19 +421,23 @@ def _import(args) -> int:
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
     save_model(model, target, card)
     how = "read from its weights" if card.pop("arch_inferred") else "as asked"
-    print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {len(model.classes)} classes) into {target}")
+    data_how = "read from its weights" if card.pop("dataset_inferred") else "as asked"
+    print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {card['dataset']}, {data_how}; "
+          f"{len(model.classes)} classes) into {target}")
     return 0
 
 
 def _train(args) -> int:
     from robustpaint.core.train.loop import TrainConfig, train
 
-    _check_device(args.device)
+    device = _check_device(args.device)
+    if args.device == "auto" and device.startswith("cuda"):
+        device = "cuda"  # under torchrun each process takes the GPU of its LOCAL_RANK
     _check_writable_folder(Path(args.out))  # before decoding the data and a whole epoch, not after
     cfg = TrainConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
-                      precision=args.precision, seed=args.seed, device=args.device, max_batches=args.max_batches,
+                      precision=args.precision, seed=args.seed, device=device, max_batches=args.max_batches,
                       half_weights=not args.fp32_weights, init_from=args.init,
                       ema=args.ema, image_size=args.image_size, crop_scale=args.crop_scale)
     import os
@@ -461,14 +454,15 @@ def _eval(args, argv: list[str]) -> int:
     from robustpaint.core.train.evaluate import evaluate
     from robustpaint.core.train.data import load_split
 
-    bundle = load_model_bundle(args.model, _check_device(args.device))
+    device = _check_device(args.device)
+    bundle = load_model_bundle(args.model, device)
     model, card, entry = bundle.model, bundle.card, bundle.entry
     data = _at_model_size(load_split(args.data, args.split), card)
     if data.classes != model.classes:
         raise UsageError(f"the data's classes {data.classes[:5]}... differ from the model's {model.classes[:5]}...")
     step_size = args.step_size if args.step_size is not None else 2.5 * args.eps / args.steps
     result = evaluate(model, data, args.norm, args.eps, args.steps, step_size, args.restarts, args.limit,
-                      args.batch_size, args.device)
+                      args.batch_size, device)
     result["command"] = "robustpaint " + " ".join(shlex.quote(a) for a in argv)
     print(json.dumps(result, indent=2))
     if not args.no_card and entry.origin == "shipped" and not args.update_shipped:

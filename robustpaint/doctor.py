@@ -29,6 +29,10 @@ def check_install() -> bool:
 
     ok = _line(True, f"robustpaint {__version__}, Python {platform.python_version()}, torch {torch.__version__}, "
                      f"{torch.get_num_threads()} CPU threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}")
+    from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
+    auto = resolve_device("auto")
+    _line(True, f"devices: {', '.join(available_devices())}; runs use {auto} unless told (--device, Run > Device), "
+                f"{'bf16' if bf16_pays_off(auto) else 'fp32'} is the faster precision there")
     ok &= _line(resources_dir().is_dir(), f"resources: {resources_dir()}")
     _line(True, f"user data: {user_data_dir()}")
     entries = list_models()

@@ -182,3 +182,25 @@ def test_the_weights_hash_is_computed_once_per_change_of_the_file(tiny_model, tm
     with pytest.raises(ModelError, match="damaged"):
         load_model(tmp_path / "m.safetensors")
     assert len(hashed) == 2
+
+
+@pytest.mark.parametrize("outputs, dataset", [(1000, "imagenet"), (9, "restricted_imagenet"), (10, "cifar10")])
+def test_the_data_set_is_read_from_the_number_of_classes(tmp_path, outputs, dataset):
+    from robustpaint.core.models.checkpoint import ROBUSTNESS_DATASETS, imagenet_classes
+    classes = ROBUSTNESS_DATASETS[dataset][0] or imagenet_classes()
+    net = build_classifier("imagenet_resnet18", classes).net.state_dict()
+    path = tmp_path / "theirs.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}}, path)
+    model, card = import_robustness_checkpoint(path)
+    assert card["dataset"] == dataset and card["dataset_inferred"] and model.classes == classes
+    assert model.arch == "imagenet_resnet18"
+
+
+def test_a_two_class_checkpoint_must_name_its_translation_pair(tmp_path):
+    net = build_classifier("imagenet_resnet18", ["a", "b"]).net.state_dict()
+    path = tmp_path / "pair.pt"
+    torch.save({"model": {f"module.model.{k}": v for k, v in net.items()}}, path)
+    with pytest.raises(ModelError, match="horse2zebra, apple2orange, summer2winter; choose one with --dataset"):
+        import_robustness_checkpoint(path)
+    model, _ = import_robustness_checkpoint(path, "apple2orange")
+    assert model.classes == ["apple", "orange"]

@@ -25,9 +25,9 @@ def run_app(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QSettings
 
-    window = MainWindow()
-    window.ask_before_closing = True
     settings = QSettings("RobustPaint", "RobustPaint")  # window size, docks and last folder from the last session
+    window = MainWindow(device=str(settings.value("device", "auto") or "auto"))
+    window.ask_before_closing = True
     window.files.last_folder = str(settings.value("last_folder", "") or "")
     recent = settings.value("recent_files") or []
     window.files.recent_files = [str(p) for p in (recent if isinstance(recent, list) else [recent])]
@@ -47,6 +47,7 @@ def run_app(argv: list[str] | None = None) -> int:
         settings.setValue("state", window.saveState())
         settings.setValue("last_folder", window.files.last_folder)
         settings.setValue("recent_files", window.files.recent_files)
+        settings.setValue("device", window.device_choice)
 
     app.aboutToQuit.connect(remember)
     if window.files.autosave_path().exists():

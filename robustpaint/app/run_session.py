@@ -96,6 +96,7 @@ class RunSession(QObject):
     stop_worker = Signal()
     dispose_worker = Signal()
     load_model = Signal(str)
+    set_device = Signal(str)  # "auto", "cpu", "cuda:0", "mps"
     request_neurons = Signal(str)
     cancel_neurons = Signal()
     request_classify = Signal(int, str, object)  # request id, model name, image
@@ -135,7 +136,7 @@ class RunSession(QObject):
         for signal, slot in ((self.submit_job, self.worker.submit), (self.pause_worker, self.worker.pause),
                              (self.resume_worker, self.worker.resume), (self.step_worker, self.worker.single_step),
                              (self.stop_worker, self.worker.stop), (self.dispose_worker, self.worker.dispose),
-                             (self.load_model, self.worker.load_model),
+                             (self.load_model, self.worker.load_model), (self.set_device, self.worker.set_device),
                              (self.request_neurons, self.worker.request_neurons),
                              (self.cancel_neurons, self.worker.cancel_neurons),
                              (self.request_classify, self.worker.classify),
@@ -295,7 +296,7 @@ class RunSession(QObject):
         self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
         self.updates += 1
         self.image_updated.emit(step)
-        self.status.emit(f"{self.model_name} on cpu · step {step}/{total} · loss {loss:.3f}"
+        self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3f}"
                          f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
         self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
@@ -26,7 +26,7 @@ FALLBACK_CANVAS_SIDE = 128  # the canvas when no model's size can be read (no mo
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, model_name: str | None = None):
+    def __init__(self, model_name: str | None = None, device: str = "auto"):
         super().__init__()
         from robustpaint.core.catalog import DEFAULT_MODEL, list_models
         model_name = model_name or DEFAULT_MODEL
@@ -58,6 +58,9 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._connect()
         self._build_menus()
+        self.device = ""  # what the worker runs on, once it says so ("auto" until then)
+        self.device_choice = device  # the user's setting, kept across sessions
+        self.session.set_device.emit(device)
         if self.panel.has_models:
             self.session.load_model.emit(self.panel.model_name)
         self.panel.apply_preset()
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
+        worker.device_ready.connect(self._on_device_ready)
         worker.classified.connect(self._on_classified)
         worker.neurons_ready.connect(self.neurons.add_thumbnails)
         self.neurons.wanted.connect(session.request_neurons)
@@ -171,6 +175,9 @@ class MainWindow(QMainWindow):
         self.bf16_action.setToolTip("bf16 autocast where it is faster (CPUs with bf16 units, except for MobileNetV2), "
                                     "slightly different pixels")
         self.bf16_action.setChecked(cpu_supports_bf16())
+        self.device_menu = run.addMenu("&Device")  # filled when the worker has looked for GPUs
+        self.device_menu.setToolTip("where the steps run: a GPU when there is one (auto), else the CPU")
+        self.device_group = QActionGroup(self)
 
     def _add_action(self, menu, text: str, slot, key=None, checkable: bool = False) -> QAction:
         action = QAction(text, self, checkable=checkable)
@@ -347,7 +354,32 @@ class MainWindow(QMainWindow):
             self.tools.brush_size.setValue(default_brush_size(side))
             self.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {side}x{side}, the size {name} "
                                          f"was trained at", 10000)
-        self.status_label.setText(f"{name} on cpu")
+        self.status_label.setText(f"{name} on {self.device or 'cpu'}")
+
+    def _on_device_ready(self, devices: list, device: str, bf16_faster: bool) -> None:
+        changed = device != self.device
+        self.device = device
+        self.device_menu.clear()
+        for group_action in self.device_group.actions():
+            self.device_group.removeAction(group_action)
+        for name in ["auto", *devices]:
+            auto = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
+            action = self.device_menu.addAction(name if name != "auto" else f"auto ({auto})")
+            action.setCheckable(True)
+            action.setChecked(name == self.device_choice or (self.device_choice not in devices and name == "auto"))
+            action.triggered.connect(lambda _=False, n=name: self.choose_device(n))
+            self.device_group.addAction(action)
+        if changed:
+            self.bf16_action.setChecked(bf16_faster)
+            if self.panel.has_models:
+                self.status_label.setText(f"{self.panel.model_name} on {device}")
+
+    def choose_device(self, name: str) -> None:
+        """Stops the run (its tensors live on the old device) and moves the models to `name`."""
+        if self.session.running:
+            self.session.halt()
+        self.device_choice = name
+        self.session.set_device.emit(name)
 
     def _classify_canvas(self) -> None:
         if not self.session.running and self.panel.has_models:

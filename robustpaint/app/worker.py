@@ -23,6 +23,8 @@ class SynthesisWorker(QObject):
     # the strongest classes of each unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
     classified = Signal(int, object)  # request id, top-5 [(class, probability), ...] of the image sent
+    device_ready = Signal(object, str, bool)  # the devices this machine has, the one the models run on, and whether
+    # bf16 autocast is the faster choice there
 
     def __init__(self):
         super().__init__()
@@ -42,6 +44,7 @@ class SynthesisWorker(QObject):
         self._neuron_units: list[int] = []
         self._neuron_todo: list[int] = []
         self.steps_per_second = 0.0
+        self.device = ""  # chosen by set_device (the window sends its setting first), or auto at the first model
         self.threads_text = ""  # the thread count the steps run on, for the status bar
         self._threads = None  # ThreadTuner, made in this thread by the first run (it imports torch)
 
@@ -142,12 +145,30 @@ class SynthesisWorker(QObject):
         if name not in self._bundles:
             from robustpaint.core.models.bundle import load_model_bundle
             from robustpaint.core.neurons import strongest_classes
-            bundle = load_model_bundle(name)
+            if not self.device:
+                self.set_device("auto")
+            bundle = load_model_bundle(name, self.device)
             self._bundles[name] = bundle
             self._infos[name] = {**bundle.card, "input_size": bundle.model.input_size,  # also for cards without one
                                  "neuron_classes": strongest_classes(bundle.model.head, bundle.model.classes)}
             self.model_ready.emit(name, self._infos[name])
         return self._bundles[name]
+
+    @Slot(str)
+    def set_device(self, name: str) -> None:
+        """Runs every model on `name` from now on ("auto": a GPU when there is one). A device this machine lacks
+        (a setting from another machine) is refused with a message and the models stay where they are."""
+        from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
+        try:
+            device = resolve_device(name)
+            for bundle in self._bundles.values():
+                bundle.model.to(device)
+            self._threads = None  # measured again for the new device
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary
+            self._fail(-1, exc)
+            device = self.device or "cpu"
+        self.device = device
+        self.device_ready.emit(available_devices(), device, bf16_pays_off(device))
 
     @Slot(str)
     def load_model(self, name: str) -> None:

@@ -15,3 +15,7 @@ class ModelError(RobustPaintError):
 
 class UntrustedPickleError(ModelError):
     """A checkpoint that can only be read by running arbitrary pickled code."""
+
+
+class DeviceError(RobustPaintError):
+    """A device this machine does not have (a GPU asked for where there is none)."""

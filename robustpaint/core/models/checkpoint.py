@@ -238,15 +238,33 @@ def infer_architecture(state: dict[str, torch.Tensor], classes: list[str], mean=
     raise ModelError(f"the checkpoint fits no registered architecture for {len(classes)} classes; closest: {closest}")
 
 
-def import_robustness_checkpoint(path: str | Path, dataset: str, arch: str | None = None,
+def infer_dataset(state: dict[str, torch.Tensor]) -> str:
+    """The authors' data set with as many classes as the checkpoint's last layer has outputs (the translation pairs,
+    all of two classes, must be named)."""
+    heads = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 2]
+    if not heads:
+        raise ModelError("the checkpoint has no linear layer to read its classes from; give --dataset")
+    outputs = heads[-1].shape[0]
+    matches = [name for name, (classes, *_) in ROBUSTNESS_DATASETS.items() if len(classes or range(1000)) == outputs]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ModelError(f"a {outputs}-class checkpoint may be {', '.join(matches)}; choose one with --dataset")
+    raise ModelError(f"the checkpoint has {outputs} outputs, and no known data set has that many classes "
+                     f"({', '.join(f'{n}: {len(c or range(1000))}' for n, (c, *_) in ROBUSTNESS_DATASETS.items())})")
+
+
+def import_robustness_checkpoint(path: str | Path, dataset: str | None = None, arch: str | None = None,
                                  trust_pickle: bool = False) -> tuple[Classifier, dict]:
     """Builds a Classifier from an authors' `.pt`, giving the same logits as their library on the same input; the
-    architecture is read from the state dict's keys and shapes unless given."""
-    if dataset not in ROBUSTNESS_DATASETS:
+    data set (by its class count) and the architecture (by keys and shapes) are read from the weights unless given."""
+    if dataset is not None and dataset not in ROBUSTNESS_DATASETS:
         raise ModelError(f"unknown dataset {dataset!r}; known: {', '.join(ROBUSTNESS_DATASETS)}")
+    state, file_mean, file_std = robustness_state_dict(read_torch_checkpoint(path, trust_pickle))
+    dataset_inferred = dataset is None
+    dataset = dataset or infer_dataset(state)
     classes, mean, std, _ = ROBUSTNESS_DATASETS[dataset]
     classes = classes or imagenet_classes()
-    state, file_mean, file_std = robustness_state_dict(read_torch_checkpoint(path, trust_pickle))
     inferred = arch is None
     if inferred:
         arch = infer_architecture(state, classes, file_mean or mean, file_std or std)
@@ -254,5 +272,5 @@ def import_robustness_checkpoint(path: str | Path, dataset: str, arch: str | Non
     load_state_into(model, state, str(path))
     card = {"dataset": dataset, "source": f"imported from the robustness library checkpoint {Path(path).name}",
             "imported_from_sha256": sha256_of(path), "robust": True,
-            "arch_inferred": inferred}
+            "arch_inferred": inferred, "dataset_inferred": dataset_inferred}
     return model.eval(), card

@@ -1,0 +1,70 @@
+"""Device choice: auto picks a GPU when there is one, a missing GPU is named at once, the CLI defaults to auto."""
+
+import pytest
+import torch
+
+from robustpaint.core import device
+from robustpaint.core.errors import DeviceError
+
+
+def test_auto_is_the_cpu_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert device.available_devices() == ["cpu"]
+    assert device.resolve_device("auto") == "cpu"
+
+
+def test_auto_picks_the_first_cuda_gpu_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert device.available_devices() == ["cpu", "cuda:0", "cuda:1"]
+    assert device.resolve_device("auto") == "cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert device.resolve_device("auto") == "mps"
+
+
+@pytest.mark.parametrize("name, message", [("tpu9", "unknown device"), ("cuda", "no CUDA GPU"),
+                                           ("cuda:3", "no CUDA GPU"), ("meta", "unsupported device")])
+def test_a_device_this_machine_lacks_is_named(monkeypatch, name, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match=message):
+        device.resolve_device(name)
+
+
+def test_the_cli_runs_on_the_resolved_device_by_default(monkeypatch, tmp_path, capsys):
+    from robustpaint import cli
+    seen = []
+    monkeypatch.setattr(device, "resolve_device", lambda name="auto": seen.append(name) or "cpu")
+    out = tmp_path / "g.png"
+    assert cli.main(["generate", "--class", "cat", "--model", "resnet18", "--steps", "1", "--out", str(out),
+                     "--quiet"]) == 0
+    assert seen == ["auto"] and out.exists()
+
+
+def test_the_app_lists_its_devices_and_refuses_one_it_lacks(qtbot, window, monkeypatch):
+    qtbot.waitUntil(lambda: window.device == "cpu", timeout=10000)
+    labels = [a.text() for a in window.device_menu.actions()]
+    assert labels[:2] == ["auto (cpu)", "cpu"] or torch.cuda.is_available()
+    assert window.device_group.checkedAction().text().startswith("auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with qtbot.waitSignal(window.session.message, timeout=10000) as said:
+        window.choose_device("cuda:1")  # a setting saved on another machine
+    assert "no CUDA GPU" in said.args[0]
+    qtbot.waitUntil(lambda: window.device_group.checkedAction() is not None, timeout=10000)
+    assert window.device == "cpu" and window.session.worker.bundle("tiny").model.head.weight.device.type == "cpu"
+
+
+def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window):
+    window.controls.live_check.setChecked(False)
+    window.panel.steps_slider.setValue(200)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
+    window.choose_device("cpu")
+    assert not window.session.running and window.device_choice == "cpu"
+    qtbot.waitUntil(lambda: window.device_group.checkedAction().text() == "cpu", timeout=10000)
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    assert "on cpu" in window.status_label.text()
