@@ -73,25 +73,25 @@ def _robustpaint(*args: str, env: dict) -> subprocess.CompletedProcess:
 def _task_args(task: str, classes: list[str], side: int, folder: Path) -> list[str]:
     """The CLI arguments that run `task` on this model: its inputs made here, a few steps."""
     from PIL import Image
-    photo = folder / "input.png"
+    photo, mask_path, map_path = (folder / f"{what}-{side}.png" for what in ("input", "mask", "map"))
     if not photo.exists():
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 256, (side + 20, side, 3), dtype=np.uint8)).save(photo)
         mask = np.zeros((side, side), np.uint8)
         mask[side // 4: side // 2, side // 4: side // 2] = 255
-        Image.fromarray(mask).save(folder / "mask.png")
+        Image.fromarray(mask).save(mask_path)
         regions = np.zeros((side, side, 3), np.uint8)
         regions[:, : side // 2] = (255, 0, 0)
         regions[:, side // 2:] = (0, 255, 0)
-        Image.fromarray(regions).save(folder / "map.png")
+        Image.fromarray(regions).save(map_path)
     one, two = classes[0], classes[1]
     return {"generate": ["--class", one, "-n", "2"],
             "sketch": [str(photo), "--class", one],
-            "inpaint": [str(photo), "--mask", str(folder / "mask.png"), "--class", one],
+            "inpaint": [str(photo), "--mask", str(mask_path), "--class", one],
             "translate": [str(photo), "--to", two],
             "superres": [str(photo), "--class", one, "--factor", "2"],
-            "paint": [str(photo), "--neuron", "3", "--mask", str(folder / "mask.png")],
-            "classmap": ["generate", "--class-map", str(folder / "map.png"), "--classes", f"{one},{two}"]}[task]
+            "paint": [str(photo), "--neuron", "3", "--mask", str(mask_path)],
+            "classmap": ["generate", "--class-map", str(map_path), "--classes", f"{one},{two}"]}[task]
 
 
 def run_case(python: Path, dataset: str, arch: str, steps: int, gui: bool, folder: Path) -> dict:

@@ -99,6 +99,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from robustpaint.app.run_session import PROGRESS_PER_STEP
     from robustpaint.app.window import MainWindow
     from robustpaint.core.tasks import TASKS
 
@@ -149,7 +150,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
         wait_for(lambda: bool(finished) or not window.session.running, 120)
         window.session.run_finished.disconnect(finished.append)
         problem = "" if finished else f" ({window.statusBar().currentMessage() or 'no result'})"
-        return _line(bool(finished) and window.controls.progress.value() == count,
+        return _line(bool(finished) and window.controls.progress.value() == count * PROGRESS_PER_STEP,
                      f"{task}: {count} steps through the worker in {time.perf_counter() - started:.2f} s, "
                      f"{window.session.worker.steps_per_second:.1f} steps/s, top class "
                      f"{window.controls.top_bars[0].format()!r}{problem}")

@@ -91,7 +91,7 @@ def test_every_task_runs_through_the_real_worker(qtbot, window, task):
     start = window.document.image.copy()
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.controls.progress.value() == 3
+    assert window.controls.progress.value() // 100 == 3
     assert not np.array_equal(window.document.image, start)
     assert window.controls.top_bars[0].format() != ""
     window.undo_stack.undo()  # the whole run is one undo step
@@ -120,7 +120,7 @@ def test_changing_a_slider_during_a_run_restarts_with_the_new_value(qtbot, windo
     first = window.session.job_id
     window.panel.eps_slider.setValue(1.5)
     assert window.session.job_id == first + 1 and window.session.request.eps == pytest.approx(1.5)
-    qtbot.waitUntil(lambda: window.controls.progress.maximum() == 1000 and window.status_label.text().count("step") > 0)
+    qtbot.waitUntil(lambda: window.controls.progress.maximum() == 1000 * 100 and window.status_label.text().count("step") > 0)
     window.session.stop()
 
 
@@ -346,7 +346,7 @@ def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qt
     window.panel.steps_slider.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
-    assert window.session.request.steps == 3 and window.controls.progress.value() == 3
+    assert window.session.request.steps == 3 and window.controls.progress.value() // 100 == 3
     assert window.session.thread.isRunning() and not window.session.running
 
 
@@ -565,7 +565,7 @@ def test_opening_an_image_during_a_run_stops_it_and_keeps_the_image(qtbot, windo
     _select_task(window, "sketch")
     window.panel.steps_slider.setValue(1000)
     window.start_run()
-    qtbot.waitUntil(lambda: window.controls.progress.value() >= 2, timeout=10000)
+    qtbot.waitUntil(lambda: window.controls.progress.value() // 100 >= 2, timeout=10000)
     assert window.files.open_image(str(tmp_path / "blue.png"))
     assert not window.session.running and window.controls.run_button.text() == "Run"
     qtbot.wait(300)  # steps in flight arrive and must be dropped
@@ -825,7 +825,7 @@ def test_run_then_open_then_run_then_undo_goes_back_one_step_at_a_time(qtbot, wi
     _select_task(window, "sketch")
     window.panel.steps_slider.setValue(1000)
     window.start_run()
-    qtbot.waitUntil(lambda: window.controls.progress.value() >= 2, timeout=10000)
+    qtbot.waitUntil(lambda: window.controls.progress.value() // 100 >= 2, timeout=10000)
     assert window.files.open_image(str(tmp_path / "blue.png"))  # the stopped run stays one undo step
     window.panel.steps_slider.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):

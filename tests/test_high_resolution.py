@@ -357,7 +357,7 @@ def test_switching_model_during_a_run_keeps_image_and_mask_the_same_size(qtbot, 
     win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData("sketch"))
     win.panel.steps_slider.setValue(1000)
     win.start_run()
-    qtbot.waitUntil(lambda: win.controls.progress.value() >= 1, timeout=20000)
+    qtbot.waitUntil(lambda: win.controls.progress.value() // 100 >= 1, timeout=20000)
     win.panel.model_combo.addItem("tiny")
     win.panel.model_combo.setCurrentText("tiny")
     qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)

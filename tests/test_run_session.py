@@ -39,7 +39,7 @@ def test_a_model_that_fails_to_load_does_not_stop_the_run_going_on(qtbot, window
     with qtbot.waitSignal(window.session.run_finished, timeout=30000):
         window.start_run()
         window.session.load_model.emit("no-such-model")  # reported with job id -1
-    assert window.controls.run_button.text() == "Run" and window.controls.progress.value() == 40
+    assert window.controls.run_button.text() == "Run" and window.controls.progress.value() // 100 == 40
 
 
 def test_a_candidate_chosen_in_a_larger_batch_does_not_break_the_next_export(qtbot, window, tmp_path):
@@ -132,3 +132,25 @@ def test_an_export_during_a_paused_run_replays_the_iterate_shown(qtbot, window, 
     assert _replays(window, tmp_path)
     assert read_recipe(tmp_path / "out.png")["steps"] == window.session.steps_done
     window.session.stop()
+
+
+def test_a_slow_step_moves_the_progress_bar_within_the_step(qtbot, window, monkeypatch):
+    """ResNet-50 at 224 px takes about a second a step on 2 cores: the bar shows each stage of the step go by."""
+    from robustpaint.app import worker as worker_module
+    monkeypatch.setattr(worker_module, "SLOW_STEP_SECONDS", 0.0)  # every step of the tiny model counts as slow
+    seen = []
+    window.session.worker.step_progress.connect(lambda job, done: seen.append((job, done)))
+    _run(qtbot, window, "generate", 3)
+    qtbot.waitUntil(lambda: len(seen) > 0, timeout=5000)
+    shares = [done for _, done in seen]
+    assert 0 < min(shares) and max(shares) == pytest.approx(1.0) and len(shares) > 4
+    bar = window.controls.progress
+    assert bar.maximum() == 3 * 100 and bar.value() == 300
+
+
+def test_a_run_stopped_before_its_first_step_leaves_no_busy_bar(qtbot, window):
+    window.panel.steps_slider.setValue(50)
+    window.start_run()
+    assert window.controls.progress.maximum() == 0  # busy until the first step says how many there are
+    window.session.halt()
+    assert window.controls.progress.maximum() > 0

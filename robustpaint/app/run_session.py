@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProg
 from robustpaint.app.worker import SynthesisWorker
 
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
+PROGRESS_PER_STEP = 100  # the bar counts hundredths of a step, so that a slow step moves it
 
 
 class RunState(enum.Enum):
@@ -141,7 +142,8 @@ class RunSession(QObject):
                              (self.cancel_neurons, self.worker.cancel_neurons),
                              (self.request_classify, self.worker.classify),
                              (self.worker.stepped, self._on_stepped), (self.worker.finished, self._on_finished),
-                             (self.worker.failed, self._on_failed)):
+                             (self.worker.failed, self._on_failed),
+                             (self.worker.step_progress, self._on_step_progress)):
             signal.connect(slot)
         controls.timeline_slider.valueChanged.connect(self.show_timeline)
         controls.compare_check.toggled.connect(self.show_timeline)
@@ -198,6 +200,8 @@ class RunSession(QObject):
         self.state = state
         self.controls.run_button.setText({RunState.IDLE: "Run", RunState.RUNNING: "Pause",
                                           RunState.PAUSED: "Resume"}[state])
+        if state is not RunState.RUNNING and self.controls.progress.maximum() == 0:
+            self.controls.progress.setRange(0, PROGRESS_PER_STEP)  # stopped before its first step: not busy
 
     # --- starting and steering ---------------------------------------------------------------------------
 
@@ -209,6 +213,7 @@ class RunSession(QObject):
             self.controls.timeline_slider.setRange(0, 0)
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
+        self.controls.progress.setRange(0, 0)  # busy until the first step says how many there are
         self._set_state(RunState.RUNNING)
         self.submit_job.emit(self.job_id, model_name, request)
 
@@ -290,8 +295,8 @@ class RunSession(QObject):
             slider.setValue(len(self.timeline) - 1)
             slider.blockSignals(False)
             self.controls.timeline_label.setText(f"step {step}")
-        self.controls.progress.setMaximum(total)
-        self.controls.progress.setValue(step)
+        self.controls.progress.setMaximum(total * PROGRESS_PER_STEP)
+        self.controls.progress.setValue(step * PROGRESS_PER_STEP)
         self.last_top5 = top5
         self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
         self.updates += 1
@@ -299,6 +304,11 @@ class RunSession(QObject):
         self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3f}"
                          f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
         self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    def _on_step_progress(self, job_id: int, done: float) -> None:
+        """Moves the bar within a slow step (ResNet-50 at 224 px takes about a second a step on 2 cores)."""
+        if job_id == self.job_id and self.running:
+            self.controls.progress.setValue(int((self.steps_done + done) * PROGRESS_PER_STEP))
 
     def _on_finished(self, job_id, image) -> None:
         if job_id != self.job_id:

@@ -13,6 +13,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+SLOW_STEP_SECONDS = 0.1  # steps slower than this report their progress within the step
+
 
 class SynthesisWorker(QObject):
     # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image
@@ -23,6 +25,7 @@ class SynthesisWorker(QObject):
     # the strongest classes of each unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
     classified = Signal(int, object)  # request id, top-5 [(class, probability), ...] of the image sent
+    step_progress = Signal(int, float)  # job id, share of the step going on that is done (slow steps only)
     device_ready = Signal(object, str, bool)  # the devices this machine has, the one the models run on, and whether
     # bf16 autocast is the faster choice there
 
@@ -44,6 +47,7 @@ class SynthesisWorker(QObject):
         self._neuron_units: list[int] = []
         self._neuron_todo: list[int] = []
         self.steps_per_second = 0.0
+        self._last_step_seconds = 0.0
         self.device = ""  # chosen by set_device (the window sends its setting first), or auto at the first model
         self.threads_text = ""  # the thread count the steps run on, for the status bar
         self._threads = None  # ThreadTuner, made in this thread by the first run (it imports torch)
@@ -256,7 +260,14 @@ class SynthesisWorker(QObject):
     def _do_step(self) -> None:
         optimizer, job_id = self._optimizer, self._job_id
         try:
-            result = self._threads.step(optimizer.step)
+            step_started = time.perf_counter()
+            if self._last_step_seconds > SLOW_STEP_SECONDS:  # a step longer than a few frames: show it move
+                from robustpaint.core.pgd import step_progress
+                with step_progress(optimizer.model, lambda done: self.step_progress.emit(job_id, done)):
+                    result = self._threads.step(optimizer.step)
+            else:
+                result = self._threads.step(optimizer.step)
+            self._last_step_seconds = time.perf_counter() - step_started
             classes = self._bundles[self._model_name].model.classes
             probs = result.logits.float().softmax(1)
             top = probs.topk(min(5, probs.shape[1]), dim=1)
