@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import torchvision
 from common import save_results
 from robustpaint.core import objectives as obj
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
+from robustpaint.core.models.folding import fold_batchnorm
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 from robustpaint.core.train.loop import TrainConfig, choose_precision, train_step
 
@@ -101,9 +103,11 @@ def peer(python: Path, job: dict) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
-def ours_attack(batch: int, steps: int, repeats: int, bf16: bool) -> list[float]:
+def ours_attack(batch: int, steps: int, repeats: int, bf16: bool, fold: bool = False) -> list[float]:
     torch.manual_seed(0)
     model = build_classifier("resnet18", CIFAR10_CLASSES).eval()
+    if fold:  # the model as the app and the CLI load it
+        model = fold_batchnorm(model)
     x = torch.rand(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
     config = PGDConfig(norm="l2", eps=0.5, step_size=0.1, steps=10**9, bf16=bf16)
@@ -141,32 +145,38 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-batches", type=int, default=4)
+    parser.add_argument("--precision", choices=("auto", "fp32"), default="auto",
+                        help="ours: auto (bf16 where the CPU has bf16 units) or fp32")
+    parser.add_argument("--fold", action="store_true", help="ours with BatchNorm folded, as the app loads models")
+    parser.add_argument("--no-train", action="store_true", help="the attack rows only")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     python = ensure_venv()
-    bf16 = choose_precision("auto", torch.device("cpu"))
+    bf16 = choose_precision(args.precision, torch.device("cpu"))
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         theirs, ours = [], []
         for _ in range(args.rounds):  # alternate, so machine noise hits both alike
             theirs += peer(python, {"mode": "attack", "batch": batch, "steps": args.steps, "repeats": 1})["seconds_per_step"]
-            ours += ours_attack(batch, args.steps, 1, bf16)
+            ours += ours_attack(batch, args.steps, 1, bf16, args.fold)
         t, o = statistics.median(theirs), statistics.median(ours)
         rows.append({"what": f"L2 PGD step, batch {batch}", "theirs": round(1 / t, 2), "ours": round(1 / o, 2),
                      "unit": "steps/s", "ratio": round(t / o, 2)})
         print(rows[-1], flush=True)
     theirs, ours = [], []
-    for _ in range(args.rounds):
+    for _ in range(0 if args.no_train else args.rounds):
         theirs.append(peer(python, {"mode": "train", "batch": args.train_batch,
                                     "batches": args.train_batches})["images_per_second"])
         ours.append(ours_train(args.train_batch, args.train_batches, bf16))
-    t, o = statistics.median(theirs), statistics.median(ours)
-    rows.append({"what": f"adversarial training (FGSM-RS L2 0.5), batch {args.train_batch}", "theirs": round(t, 1),
-                 "ours": round(o, 1), "unit": "images/s", "ratio": round(o / t, 2)})
+    if not args.no_train:
+        t, o = statistics.median(theirs), statistics.median(ours)
+        rows.append({"what": f"adversarial training (FGSM-RS L2 0.5), batch {args.train_batch}", "theirs": round(t, 1),
+                     "ours": round(o, 1), "unit": "images/s", "ratio": round(o / t, 2)})
     print("| measurement | robustness library | RobustPaint | ratio (ours / theirs) |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
-    result = {"rows": rows, "ours_precision": "bf16 autocast + channels_last" if bf16 else "fp32",
+    result = {"rows": rows, "ours_precision": ("bf16 autocast + channels_last" if bf16 else "fp32")
+              + (", BatchNorm folded" if args.fold else ""), "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
               "theirs_precision": "fp32 (its CPU path)", "rounds": args.rounds}
     save_results(args.json, result)
     return 0

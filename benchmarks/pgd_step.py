@@ -100,9 +100,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time the folded model under torch.compile")
     parser.add_argument("--side", type=int, default=32, help="image side (default 32)")
     parser.add_argument("--precisions", default="fp32,bf16", help="fp32, bf16 or both")
+    parser.add_argument("--batches", help="comma-separated batch sizes (default 1,8,32; --quick: 1,8)")
     args = parser.parse_args()
     archs = args.arch or (["resnet18"] if args.quick else ["resnet18", "mobilenet_v2", "resnet50"])
-    batches = [1, 8] if args.quick else [1, 8, 32]
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else ([1, 8] if args.quick else [1, 8, 32])
     repeats = 5 if args.quick else args.repeats
     rows = []
     print(f"{'model':14s} {'batch':>5s} {'precision':>9s} {'engine ms':>10s} {'bare ms':>9s} {'ratio':>6s}"

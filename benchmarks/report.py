@@ -38,6 +38,31 @@ def performance() -> str:
             lines.append(f"| {r['arch']} | {r['batch']} | {r['precision']} | {'yes' if r.get('folded') else 'no'} | "
                          f"{r['engine_ms']} ms | {r['bare_ms']} ms | {r['ratio']} |")
         lines.append("")
+    fp32 = [r for name in ("pgd_step_fp32_nobf16.json", "pgd_step_fp32_nobf16_128.json") for r in
+            (_load(name) or {}).get("rows", [])]
+    if fp32:
+        lines += ["fp32 on a CPU without bf16 units (forced with `ONEDNN_MAX_CPU_ISA=AVX512_CORE`): the engine's step as "
+                  "shipped (BatchNorm folded), the same under `torch.compile` (inductor, timed after its compile), "
+                  "and a bare eager step, interleaved (`benchmarks/pgd_step.py --fold --compile --precisions fp32`; "
+                  "aim: bare / engine >= 1.3):", "",
+                  "| model | side | batch | engine (folded) | compiled | bare eager | bare / engine | bare / compiled "
+                  "| compile time |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in fp32:
+            compiled = (f"{r['compiled_ms']} ms | " if "compiled_ms" in r else "- | ")
+            lines.append(f"| {r['arch']} | {r['side']} px | {r['batch']} | {r['engine_ms']} ms | {compiled}"
+                         f"{r['bare_ms']} ms | {r['bare_ms'] / r['engine_ms']:.2f} | "
+                         + (f"{r['bare_ms'] / r['compiled_ms']:.2f} | {r['compile_seconds']} s |" if "compiled_ms" in r
+                            else "- | - |"))
+        lines.append("")
+    peer_fp32 = _load("peer_robustness_lib_fp32.json")
+    if peer_fp32:
+        lines += ["The same CPU setting against the authors' library (`ONEDNN_MAX_CPU_ISA=AVX512_CORE python "
+                  "benchmarks/peer_robustness_lib.py --precision fp32 --fold --no-train`; aim: >= 1.5x; ours "
+                  f"{peer_fp32['ours_precision']}):", "",
+                  "| measurement | robustness library | RobustPaint | ours / theirs |", "|---|---|---|---|"]
+        for r in peer_fp32["rows"]:
+            lines.append(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
+        lines.append("")
     threads = _load("threads.json")
     if threads:
         lines += [f"The engine's step ({threads['arch']}, batch {threads['batch']}, {threads['side']} px, BatchNorm "
@@ -62,7 +87,7 @@ def performance() -> str:
                   "| model | batch | attack | ours | plain fp32 | ratio |", "|---|---|---|---|---|---|",
                   f"| {train['arch']} | {train['batch']} | {train['attack']} | {train['ours_images_per_second']} img/s "
                   f"| {train['baseline_images_per_second']} img/s | {train['ratio']} |", ""]
-    for name in ("gui_latency.json", "gui_latency_imagenette.json"):
+    for name in ("gui_latency.json", "gui_latency_imagenette.json", "gui_latency_224.json"):
         gui = _load(name)
         if not gui:
             continue
@@ -119,12 +144,14 @@ def _training(recipe: dict) -> str:
     crops = f", random-resized crops at {recipe['image_size']} px" if recipe.get("image_size") else ""
     stage = (f"{recipe.get('epochs')} epochs {recipe.get('schedule', '')}{crops}, {recipe.get('precision_used')}"
              f"{averaged}{took}")
+    if recipe.get("norm") == "none":
+        kind = "standard training"
+    else:
+        kind = f"{recipe['norm'].upper()} eps {recipe['eps']:g} adversarial training, {step}"
     earlier = (recipe.get("init_from") or {}).get("recipe")
     if earlier:  # trained from another run's weights (`train --init`): name that stage first
-        return f"{_training(earlier)}; then {step}, {stage} from those weights"
-    if recipe.get("norm") == "none":
-        return f"standard training, {stage}"
-    return f"{recipe['norm'].upper()} eps {recipe['eps']:g} adversarial training, {step}, {stage}"
+        return f"{_training(earlier)}; then {kind}, {stage} from those weights"
+    return f"{kind}, {stage}"
 
 
 def models() -> str:
