@@ -97,7 +97,7 @@ def _task_args(task: str, classes: list[str], side: int, folder: Path) -> list[s
 def run_case(python: Path, dataset: str, arch: str, steps: int, gui: bool, folder: Path) -> dict:
     side = SIDES[dataset]
     path = folder / f"authors_{dataset}_{arch}.pt"
-    their = peer(python, {"dataset": dataset, "arch": arch, "side": side, "seed": 0, "out": str(path)})
+    their = peer(python, {"dataset": dataset, "arch": arch, "side": side, "seed": 0, "out": str(path)}, PEER)
     env = {**os.environ, "ROBUSTPAINT_DATA_DIR": str(folder / "data"), "ROBUSTPAINT_CACHE_DIR": str(folder / "cache")}
     name = f"authors-{dataset.replace('_', '-')}-{arch}"
     done = _robustpaint("models", "import", str(path), "--name", name, env=env)

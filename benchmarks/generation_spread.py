@@ -16,6 +16,7 @@ import torch
 
 from quality import generation, table
 from robustpaint.core.models.bundle import load_model_bundle
+from robustpaint.core.seeds import ClassSeeds
 from robustpaint.core.train.data import load_split, resize_images
 
 
@@ -26,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluator", default="imagenette-evaluator")
     parser.add_argument("--per-class", type=int, default=8)
     parser.add_argument("--batch", type=int, default=40)
+    parser.add_argument("--seeds", action="append", default=[],
+                        help="also these seed files (.safetensors, e.g. from `seeds fit --out`), each with every setting")
     parser.add_argument("--settings", required=True, help="EPS:STEP:STEPS:TEMPERATURE, comma separated")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -37,10 +40,11 @@ def main(argv=None) -> int:
         eps, step, steps, temperature = text.split(":")
         settings[f"eps {eps}, step {step}, {steps} steps, temperature {temperature}"] = (
             float(eps), float(step), int(steps), float(temperature))
-    rows = generation(bundle.model, bundle.seeds, evaluator.eval(), test.images.float() / 255, test.labels.long(),
-                      args.per_class, args.batch, True, settings)
-    rows.pop("_images")
-    print(table(f"Generation ({args.per_class} per class), {args.model}", rows), flush=True)
+    for label, seeds in [("shipped seeds", bundle.seeds)] + [(path, ClassSeeds.load(path)) for path in args.seeds]:
+        rows = generation(bundle.model, seeds, evaluator.eval(), test.images.float() / 255, test.labels.long(),
+                          args.per_class, args.batch, True, settings)
+        rows.pop("_images")
+        print(table(f"Generation ({args.per_class} per class), {args.model}, {label}", rows), flush=True)
     return 0
 
 

@@ -95,8 +95,9 @@ def ensure_venv() -> Path:
     return python
 
 
-def peer(python: Path, job: dict) -> dict:
-    done = subprocess.run([str(python), "-c", PEER, json.dumps(job)], capture_output=True, text=True)
+def peer(python: Path, job: dict, script: str = PEER) -> dict:
+    """Runs `script` (the library's side) in its environment with `job`; returns what it printed after RESULT."""
+    done = subprocess.run([str(python), "-c", script, json.dumps(job)], capture_output=True, text=True)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if done.returncode or line is None:
         sys.exit(f"the robustness library failed:\n{done.stderr[-3000:]}")

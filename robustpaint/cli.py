@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
     p.add_argument("input", help="a PNG written by robustpaint (the CLI or the app's export)")
     p.add_argument("--out", required=True)
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--device", help="default: the kind of device the recipe was made on (cpu, cuda or mps), where "
+                   "its pixels come back exactly, when this machine has one; else auto. " + DEVICE_HELP)
     p.add_argument("--quiet", action="store_true")
 
     models = sub.add_parser("models", help="list or import models").add_subparsers(dest="models_command",
@@ -183,6 +184,12 @@ def _check_device(name: str) -> str:
     return resolve_device(name)
 
 
+def _device_of_kind(kind: str) -> str:
+    """A device of this machine of `kind` (cpu, cuda, mps), or auto where it has none."""
+    from robustpaint.core.device import available_devices
+    return next((d for d in available_devices() if d.split(":")[0] == kind), "auto")
+
+
 def _check_writable_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"output folder {folder} is a file")
@@ -259,7 +266,7 @@ def _run_task(args) -> int:
     # The recipe holds the preset's values, not "the preset": a later version with other presets replays it alike.
     config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
-    recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256)
+    recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
     with _Progress(args, config.steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
     if recipe.get("start") == "data-free":
@@ -365,8 +372,12 @@ def _replay(args) -> int:
     if isinstance(recipe.get("candidates"), int) and recipe["candidates"] > 1:
         _note(args, f"image {recipe.get('index', 0)} of a batch of {recipe['candidates']}: the whole batch runs "
                     f"again (its images share each step)")
+    made_on = recipe.get("device", "cpu")  # recipes from before devices were recorded were all made on a CPU
+    device = _check_device(args.device or _device_of_kind(made_on))
+    if device.split(":")[0] != made_on:
+        _note(args, f"note: the recipe was made on {made_on}, this replay runs on {device}: pixels may differ slightly")
     with _Progress(args, steps or 0) as progress:
-        images, recipe = run_recipe(recipe, _check_device(args.device), progress=progress)
+        images, recipe = run_recipe(recipe, device, progress=progress)
     index = recipe.get("index", 0)
     if index >= len(images):
         raise UsageError(f"the recipe's index {index} names no image of its run ({len(images)} made)")

@@ -73,15 +73,16 @@ def check_threads(model: str | None) -> bool:
                        f"again as it goes ({ENV}=N fixes the count)")
 
 
-def replays_exactly(path: Path) -> tuple[bool, str]:
-    """Whether the recipe in an exported PNG makes the same pixels again (what `robustpaint replay` does)."""
+def replays_exactly(path: Path, device: str = "cpu") -> tuple[bool, str]:
+    """Whether the recipe in an exported PNG makes the same pixels again on `device` (what `robustpaint replay`
+    does; the app's device, since pixels are exact only on the kind of device that made them)."""
     import numpy as np
     from PIL import Image
 
     from robustpaint.core.imageio import read_recipe, tensor_to_image
     from robustpaint.core.recipes import run_recipe
     recipe = read_recipe(path)
-    images, recipe = run_recipe(recipe)
+    images, recipe = run_recipe(recipe, device)
     replayed = np.asarray(tensor_to_image(images[int(recipe.get("index", 0))]))
     exported = np.asarray(Image.open(path).convert("RGB"))
     if replayed.shape != exported.shape:
@@ -167,7 +168,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     ok &= _line(window.files.export_png(str(path)), f"exported {path.name}, the iterate of step {steps}")
     exports.append(path)
     for path in exports:
-        same, detail = replays_exactly(path)
+        same, detail = replays_exactly(path, window.device or "cpu")
         ok &= _line(same, f"robustpaint replay {path.name}: {detail}")
     if temporary is not None:
         temporary.cleanup()

@@ -68,3 +68,64 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert "on cpu" in window.status_label.text()
+
+
+def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, window):
+    """A paused run keeps its tensors on the old device: it must end, not fail at Resume (review finding)."""
+    from robustpaint.app.run_session import RunState
+    window.controls.live_check.setChecked(False)
+    window.panel.steps_slider.setValue(200)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
+    window.toggle_run()  # pause
+    assert window.session.state is RunState.PAUSED
+    failures = []
+    window.session.worker.failed.connect(lambda job, text: failures.append(text))
+    window.choose_device("cpu")
+    assert window.session.state is RunState.IDLE
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.toggle_run()
+    assert failures == []
+
+
+def test_bf16_follows_the_device_the_worker_runs_on(window, monkeypatch):
+    from robustpaint.core import device as device_module
+    monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: False)
+    window.bf16_action.setChecked(True)
+    window.device = "cpu"
+    assert window.make_request().bf16 is False  # no bf16 units: fp32 whatever the menu says
+    window.device = "cuda:0"
+    assert window.make_request().bf16 is True
+
+
+def test_a_saved_device_this_machine_lacks_falls_back_to_auto_and_is_not_kept(qtbot, installed_tiny, monkeypatch):
+    from robustpaint.app.window import MainWindow
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    win = MainWindow(model_name="tiny", device="cuda:1")
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.device == "cpu", timeout=10000)
+        assert win.device_choice == "auto" and win.device_group.checkedAction().text().startswith("auto")
+    finally:
+        win.session.shutdown()
+
+
+def test_a_recipe_records_its_device_and_replay_runs_there_or_says_it_cannot(tmp_path, capsys):
+    from robustpaint import cli
+    from robustpaint.core.imageio import read_recipe, save_png
+    assert cli.main(["generate", "--class", "cat", "--model", "resnet18", "--steps", "2", "--out", str(tmp_path / "g"),
+                     "--quiet"]) == 0
+    out = tmp_path / "g" / "cat-000.png"
+    recipe = read_recipe(out)
+    assert recipe["device"] == "cpu"
+    assert cli.main(["replay", str(out), "--out", str(tmp_path / "again.png")]) == 0
+    assert "may differ" not in capsys.readouterr().err
+    from PIL import Image
+    import numpy as np
+    image = torch.from_numpy(np.asarray(Image.open(out).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    save_png(image[0], tmp_path / "gpu-made.png", {**recipe, "device": "cuda"})
+    assert cli.main(["replay", str(tmp_path / "gpu-made.png"), "--out", str(tmp_path / "cpu.png")]) == 0
+    assert "made on cuda, this replay runs on cpu: pixels may differ slightly" in capsys.readouterr().err
+    save_png(image[0], tmp_path / "odd.png", {**recipe, "device": "tpu"})
+    assert cli.main(["replay", str(tmp_path / "odd.png"), "--out", str(tmp_path / "x.png")]) == 2

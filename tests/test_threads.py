@@ -45,6 +45,11 @@ def test_the_tuner_keeps_the_count_whose_steps_were_fastest(monkeypatch):
     tuner.step(fake_step)  # after recheck_every steps it measures again
     assert seen[-1] == 1 and len(tuner._plan) == 5
     assert "1 thread (auto; 1: 10 ms, 2: 30 ms)" == tuner.describe()
+    tuner.measure_again()  # a new job probes before its first step
+    seen.clear()
+    for _ in range(6):
+        tuner.step(fake_step)
+    assert seen == [1, 1, 1, 2, 2, 2]
 
 
 def test_the_setting_fixes_the_count(monkeypatch):
@@ -52,9 +57,10 @@ def test_the_setting_fixes_the_count(monkeypatch):
     tuner = ThreadTuner(candidates=[1, 2])
     assert tuner.fixed and tuner.chosen == 1 and torch.get_num_threads() == 1
     assert tuner.step(lambda: 7) == 7
-    monkeypatch.setenv("ROBUSTPAINT_THREADS", "many")
-    with pytest.raises(RobustPaintError, match="ROBUSTPAINT_THREADS"):
-        ThreadTuner()
+    for bad in ("many", "0", "²", "1" + "0" * 30, "-2"):  # "²" passes str.isdigit; 10**30 overflowed torch
+        monkeypatch.setenv("ROBUSTPAINT_THREADS", bad)
+        with pytest.raises(RobustPaintError, match="ROBUSTPAINT_THREADS"):
+            ThreadTuner()
 
 
 @pytest.mark.parametrize("bf16", [False, True])

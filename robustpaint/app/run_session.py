@@ -128,6 +128,7 @@ class RunSession(QObject):
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.steps_done = 0
+        self.run_device = "cpu"
         self.updates, self.longest_stall_ms = 0, 0.0
         self.classify_id = 0
         self.thread = QThread(self)
@@ -170,7 +171,7 @@ class RunSession(QObject):
             from robustpaint.core.recipes import recipe_from_request
             request = self.request.replace(steps=self.steps_done)
             extra = {"index": min(self.candidate_index, request.candidates - 1)} if request.candidates > 1 else {}
-            return recipe_from_request(request, self.model_name, self.sha256, **extra)
+            return recipe_from_request(request, self.model_name, self.sha256, device=self.run_device, **extra)
         return self.last_recipe
 
     @last_recipe.setter
@@ -213,6 +214,7 @@ class RunSession(QObject):
             self.controls.timeline_slider.setRange(0, 0)
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
+        self.run_device = (self.worker.device or "cpu").split(":")[0]  # the recipe says where its pixels were made
         self.controls.progress.setRange(0, 0)  # busy until the first step says how many there are
         self._set_state(RunState.RUNNING)
         self.submit_job.emit(self.job_id, model_name, request)
@@ -265,6 +267,7 @@ class RunSession(QObject):
 
     def _set_recipe(self, request, index: int) -> None:
         extra = {"index": min(index, request.candidates - 1)} if request.candidates > 1 else {}
+        extra["device"] = self.run_device
         self.restore_recipe((request, self.model_name, self.sha256, extra))
 
     def choose_candidate(self, index: int) -> None:

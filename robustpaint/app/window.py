@@ -13,7 +13,7 @@ from robustpaint.app.candidate_grid import CandidateGrid
 from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
 from robustpaint.app.files import DocumentFiles
 from robustpaint.app.neuron_browser import NeuronBrowser
-from robustpaint.app.run_session import RunControls, RunSession
+from robustpaint.app.run_session import RunControls, RunSession, RunState
 from robustpaint.app.task_panel import TaskPanel, card_input_size
 from robustpaint.app.tools import ShortcutsOverNumberFields, ToolBar, default_brush_size
 from robustpaint.app.undo import StateCommand
@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self._add_action(run, "Run / pause", self.toggle_run, "Space")
         from robustpaint.core.device import cpu_supports_bf16
         self.bf16_action = self._add_action(run, "Fast &bf16 steps", None, checkable=True)
-        self.bf16_action.setToolTip("bf16 autocast where it is faster (CPUs with bf16 units, except for MobileNetV2), "
+        self.bf16_action.setToolTip("bf16 autocast where it is faster (GPUs, CPUs with bf16 units except for MobileNetV2), "
                                     "slightly different pixels")
         self.bf16_action.setChecked(cpu_supports_bf16())
         self.device_menu = run.addMenu("&Device")  # filled when the worker has looked for GPUs
@@ -312,7 +312,8 @@ class MainWindow(QMainWindow):
         """The request of the canvas and the panel as they are now (what Run sends to the worker)."""
         from robustpaint.core.models import bf16_is_faster
         card = self.panel.cards.get(self.panel.model_name, {})
-        bf16 = self.bf16_action.isChecked() and bf16_is_faster(card.get("arch"), "cpu")
+        device_type = (self.device or "cpu").split(":")[0]
+        bf16 = self.bf16_action.isChecked() and bf16_is_faster(card.get("arch"), device_type)
         anchor = None if self.controls.reanchor else self.anchor_image
         return canvas_request(self.document, self.panel.parameters(), card.get("classes", []), bf16, anchor,
                               self.panel.model_side())
@@ -359,6 +360,8 @@ class MainWindow(QMainWindow):
     def _on_device_ready(self, devices: list, device: str, bf16_faster: bool) -> None:
         changed = device != self.device
         self.device = device
+        if self.device_choice != "auto" and self.device_choice not in devices:
+            self.device_choice = "auto"  # a setting from another machine: not saved again
         self.device_menu.clear()
         for group_action in self.device_group.actions():
             self.device_group.removeAction(group_action)
@@ -375,8 +378,10 @@ class MainWindow(QMainWindow):
                 self.status_label.setText(f"{self.panel.model_name} on {device}")
 
     def choose_device(self, name: str) -> None:
-        """Stops the run (its tensors live on the old device) and moves the models to `name`."""
-        if self.session.running:
+        """Stops the run, paused or not (its tensors live on the old device), and moves the models to `name`."""
+        if name == self.device_choice:
+            return
+        if self.session.state is not RunState.IDLE:
             self.session.halt()
         self.device_choice = name
         self.session.set_device.emit(name)

@@ -163,14 +163,24 @@ class SynthesisWorker(QObject):
         """Runs every model on `name` from now on ("auto": a GPU when there is one). A device this machine lacks
         (a setting from another machine) is refused with a message and the models stay where they are."""
         from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
+        if self._timer is not None:
+            self._timer.stop()
+        self._optimizer = None  # a run (paused or not) keeps its tensors on the old device: the GUI halted it
+        self.cancel_neurons()
         try:
             device = resolve_device(name)
-            for bundle in self._bundles.values():
-                bundle.model.to(device)
-            self._threads = None  # measured again for the new device
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(-1, exc)
+            device = self.device or resolve_device("auto")  # a setting from another machine: auto instead
+        try:
+            for bundle in self._bundles.values():
+                bundle.model.to(device)
+        except Exception as exc:  # noqa: BLE001 - e.g. out of GPU memory: everything goes back to where it was
+            self._fail(-1, exc)
             device = self.device or "cpu"
+            for bundle in self._bundles.values():
+                bundle.model.to(device)
+        self._threads = None  # measured again for the new device
         self.device = device
         self.device_ready.emit(available_devices(), device, bf16_pays_off(device))
 
@@ -200,6 +210,7 @@ class SynthesisWorker(QObject):
             if self._threads is None:
                 from robustpaint.core.threads import ThreadTuner
                 self._threads = ThreadTuner(device=next(bundle.model.parameters()).device.type)
+            self._threads.measure_again()  # another model or size: the last probe's times do not carry over
             self._optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(job_id, exc)

@@ -58,5 +58,6 @@ def bf16_pays_off(device: str) -> bool:
     """Whether bf16 autocast is the faster choice on `device`: GPUs that support it, CPUs with bf16 units."""
     if device.startswith("cuda"):
         import torch
-        return torch.cuda.is_bf16_supported()
+        index = int(device.split(":")[1]) if ":" in device else 0
+        return torch.cuda.get_device_capability(index) >= (8, 0)  # Ampere and later have bf16 tensor cores
     return device == "cpu" and cpu_supports_bf16()

@@ -80,7 +80,7 @@ def thumbnail_optimizer(model, units: list[int], recipe: ThumbnailRecipe = Thumb
     units = check_units(model, units)
     size = size or recipe.size
     index = torch.tensor(units)
-    start = torch.full((len(units), 3, size, size), recipe.gray)
+    start = torch.full((len(units), 3, size, size), recipe.gray, device=next(model.parameters()).device)
 
     def each_unit(x, logits, acts):
         rep = acts[REPRESENTATION].float()

@@ -150,7 +150,7 @@ _CHECKS = {
     "consistency_sweeps": lambda v: _number(v, "consistency_sweeps", 0, 100, whole=True),
     "targets": lambda v: _whole_list(v, "targets", 100_000), "neurons": lambda v: _whole_list(v, "neurons", 100_000),
 }
-_CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean")}
+_CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean"), "device": ("cpu", "cuda", "mps")}
 _FLAGS = ("bf16", "track_best", "consistent", "keep_photo")
 
 

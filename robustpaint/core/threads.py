@@ -27,9 +27,14 @@ def fixed_threads() -> int | None:
     value = os.environ.get(ENV, "auto").strip().lower()
     if value in ("", "auto"):
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise RobustPaintError(f"{ENV}={value!r}: give a whole number of threads of at least 1, or auto")
-    return int(value)
+    most = 4 * (os.cpu_count() or 1)
+    try:
+        count = int(value) if value.isascii() else 0
+    except ValueError:
+        count = 0
+    if not 1 <= count <= most:
+        raise RobustPaintError(f"{ENV}={value!r}: give a whole number of threads from 1 to {most}, or auto")
+    return count
 
 
 def candidate_counts(cores: int | None = None) -> list[int]:
@@ -68,6 +73,11 @@ class ThreadTuner:
             return f"{self.chosen} thread{'s' if self.chosen > 1 else ''}"
         timing = ", ".join(f"{n}: {ms:.0f} ms" for n, ms in sorted(self.measured_ms.items()))
         return f"{self.chosen} thread{'s' if self.chosen > 1 else ''} (auto{'; ' + timing if timing else ''})"
+
+    def measure_again(self) -> None:
+        """Probes before the next step (a new job: another model or size makes the last times meaningless)."""
+        if not self.fixed:
+            self._plan, self._since_probe = [], self.recheck_every
 
     def step(self, run_step: Callable[[], T]) -> T:
         """`run_step()` at the count the schedule asks for; after a probe, the fastest count is kept."""
