@@ -7,7 +7,9 @@ A heartbeat timer on the GUI thread fires every 5 ms when the event loop is free
 long the GUI thread was busy (a stall). p50/p99/max of those delays are reported with the canvas updates per second
 of a sketch run. Aims: >= 30 updates/s at 32 px and >= 10 at 128 px, stalls <= 16 ms. By default each model runs on
 its own canvas size in the app's default precision; --sides and --precisions add rows (a canvas of another side
-is the blank document resized to it, as the app does when a model of that size is chosen).
+is the blank document resized to it, as the app does when a model of that size is chosen). `--busy` keeps one
+core busy with a second process (another program, as on a shared machine) and `--threads 2,auto` compares torch's
+default of a thread per core with the app's measured choice (ROBUSTPAINT_THREADS per row).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", help="comma separated (default: every shipped synthesis model)")
     parser.add_argument("--sides", help="canvas sides, comma separated (default: each model's own)")
     parser.add_argument("--precisions", help="fp32, bf16 or both (default: the app's choice for this CPU)")
+    parser.add_argument("--busy", action="store_true", help="a second process spins on one core meanwhile")
+    parser.add_argument("--threads", default="auto", help="ROBUSTPAINT_THREADS values, comma separated (rows)")
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication([])
     models = [e.name for e in list_models() if e.origin == "shipped" and e.role != "evaluator"]
@@ -99,11 +103,33 @@ def main(argv=None) -> int:
         models, args.steps = models[:1], 30
     sides = [int(s) for s in args.sides.split(",")] if args.sides else [None]
     precisions = [p == "bf16" for p in args.precisions.split(",")] if args.precisions else [None]
-    rows = [measure(app, name, args.steps, side, bf16) for name in models for side in sides for bf16 in precisions]
-    print("| model | canvas | precision | live updates/s | GUI stall p50 | p99 | max |\n|---|---|---|---|---|---|---|")
+    spinner, stop = None, None
+    if args.busy:
+        import multiprocessing
+
+        from threads import _spin
+        stop = multiprocessing.Event()
+        spinner = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
+        spinner.start()
+    rows = []
+    try:
+        for name in models:
+            for side in sides:
+                for bf16 in precisions:
+                    for threads in args.threads.split(","):  # interleaved rows, so the load hits each alike
+                        os.environ["ROBUSTPAINT_THREADS"] = threads
+                        rows.append({**measure(app, name, args.steps, side, bf16), "threads": threads,
+                                     "load": "one core busy" if args.busy else "idle"})
+    finally:
+        os.environ.pop("ROBUSTPAINT_THREADS", None)
+        if spinner is not None:
+            stop.set()
+            spinner.join()
+    print("| model | canvas | precision | load | threads | live updates/s | GUI stall p50 | p99 | max |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['side']} px | {r['precision']} | {r['updates_per_second']} | {r['stall_p50_ms']} ms "
-              f"| {r['stall_p99_ms']} ms | {r['stall_max_ms']} ms |")
+        print(f"| {r['model']} | {r['side']} px | {r['precision']} | {r['load']} | {r['threads']} | "
+              f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | {r['stall_max_ms']} ms |")
     save_results(args.json, {"benchmark": "gui_latency", "rows": rows})
     return 0
 

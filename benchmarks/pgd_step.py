@@ -66,9 +66,9 @@ def measure(arch: str, batch: int, bf16: bool, repeats: int, min_seconds: float 
         # The bare step takes the engine's current image (channels_last when bf16): the same batch, so the same
         # arithmetic. (A fixed first image would differ from the engine's moving one in the values the kernels see.)
         current = engine.x.detach()
-        for side in ((0, 1) if len(engine_times) % 2 == 0 else (1, 0)):
+        for which in ((0, 1) if len(engine_times) % 2 == 0 else (1, 0)):
             t = time.perf_counter()
-            if side == 0:
+            if which == 0:
                 engine.step()
                 engine_times.append(time.perf_counter() - t)
             else:

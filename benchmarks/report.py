@@ -87,7 +87,7 @@ def performance() -> str:
                   "| model | batch | attack | ours | plain fp32 | ratio |", "|---|---|---|---|---|---|",
                   f"| {train['arch']} | {train['batch']} | {train['attack']} | {train['ours_images_per_second']} img/s "
                   f"| {train['baseline_images_per_second']} img/s | {train['ratio']} |", ""]
-    for name in ("gui_latency.json", "gui_latency_imagenette.json", "gui_latency_224.json"):
+    for name in ("gui_latency.json", "gui_latency_imagenette.json", "gui_latency_224.json", "gui_latency_busy.json"):
         gui = _load(name)
         if not gui:
             continue
@@ -96,7 +96,8 @@ def performance() -> str:
                   "| model | canvas | precision | live updates/s | GUI stall p50 | p99 | max |",
                   "|---|---|---|---|---|---|---|"]
         for r in gui["rows"]:
-            lines.append(f"| {r['model']} | {r.get('side', 32)} px | {r.get('precision', 'app default')} | "
+            load = f" ({r['load']}, threads {r['threads']})" if "load" in r else ""
+            lines.append(f"| {r['model']}{load} | {r.get('side', 32)} px | {r.get('precision', 'app default')} | "
                          f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
                          f"| {r['stall_max_ms']} ms |")
         lines.append("")
