@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from common import save_results
 from robustpaint.core.models import REPRESENTATION
 from robustpaint.core.models.bundle import load_model_bundle
-from robustpaint.core.tasks import TaskRequest, build_task, preset_values, smooth_fill
+from robustpaint.core.tasks import TaskRequest, build_task, preset_for, preset_values, smooth_fill
 from robustpaint.core.train.data import load_split, resize_images
 
 
@@ -238,10 +238,10 @@ def generation(model, seeds, evaluator, test_images, test_labels, per_class: int
     rows = {"real test images": {"evaluator_accuracy": round(accuracy(evaluator, test_images, test_labels), 4),
                                  "diversity": round(float(np.mean(real_div)), 3), "diversity_vs_real": 1.0,
                                  "evaluator_score": round(evaluator_score(evaluator_outputs(evaluator, test_images)[0]), 3)}}
-    for name, (eps, step, steps, *temperature) in settings.items():  # (eps, step, steps[, seed temperature])
+    for name, (eps, step, steps, *more) in settings.items():  # (eps, step, steps[, seed temperature[, spread]])
         request = TaskRequest("generate", targets=tuple(targets.tolist()), candidates=len(targets), eps=eps,
                               step_size=step, steps=steps, bf16=bf16, seed=0,
-                              temperature=temperature[0] if temperature else 1.0)
+                              temperature=more[0] if more else 1.0, spread=more[1] if len(more) > 1 else None)
         images = run_task(model, seeds, request, batch)
         rows.setdefault("_images", {})[name] = images
         probs, feats = evaluator_outputs(evaluator, images)
@@ -342,7 +342,11 @@ def main(argv=None) -> int:
     print(table(f"Translation to the next class ({args.n} test images)", results["translate"]), flush=True)
     side = model.input_size
     eps, step, steps = preset_values("generate", side, side, model_side=side)
-    settings = {f"ours (eps {eps:.3g}, step {step:.3g}, {steps} steps)": (eps, step, steps)}
+    spread = preset_for("generate", side).spread
+    settings = {f"ours (eps {eps:.3g}, step {step:.3g}, {steps} steps"
+                + (f", spread {spread:g})" if spread else ")"): (eps, step, steps, 1.0, spread)}
+    if spread:
+        settings["the same without spread (the paper's independent samples)"] = (eps, step, steps, 1.0, 0.0)
     if side == 32:
         settings["paper CIFAR (eps 30, step 0.5, 60 steps)"] = (30.0, 0.5, 60)
     all_test = test.images.float() / 255

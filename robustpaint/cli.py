@@ -266,6 +266,8 @@ def _run_task(args) -> int:
     # The recipe holds the preset's values, not "the preset": a later version with other presets replays it alike.
     config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
+    if "spread" in spec.parameters and request.spread is None:
+        request = request.replace(spread=spec.spread_of(request, model.input_size))
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
     with _Progress(args, config.steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)

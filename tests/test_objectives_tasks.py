@@ -228,3 +228,49 @@ def test_a_negative_feature_strength_suppresses_the_neuron(tiny_model):
     assert len(table) == tiny_model.representation_size
     best = tiny_model.head.weight[:, 4].argmax().item()
     assert table[4][0] == tiny_model.classes[best]
+
+
+def test_within_class_spread_penalises_only_likeness_above_its_threshold_within_a_class():
+    from robustpaint.core.models import REPRESENTATION
+    rep = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.05]])  # 0, 1 and 3 nearly alike; 2 apart
+    spread = obj.within_class_spread(torch.tensor([0, 0, 0, 1]), weight=2.0, similarity=0.8)
+    loss = spread(None, None, {REPRESENTATION: rep})
+    sim01 = float(torch.nn.functional.cosine_similarity(rep[0], rep[1], dim=0))
+    assert loss[0] == pytest.approx(2.0 * (sim01 - 0.8) / 2)  # two classmates, one of them above the threshold
+    assert loss[2] == pytest.approx(0.0)  # unlike its classmates
+    assert loss[3] == pytest.approx(0.0)  # alone in its class (image 0 is alike, but of another class)
+
+
+def test_spread_makes_a_class_s_candidates_less_alike_and_still_its_class(tiny_model, seeds):
+    from torch.nn import functional as F
+
+    from robustpaint.core.models import REPRESENTATION
+    request = TaskRequest("generate", targets=(1, 1, 1, 1), candidates=4, eps=6.0, step_size=0.5, steps=15)
+
+    def likeness_and_class(spread):
+        optimizer = build_task(tiny_model, request.replace(spread=spread), seeds).optimizer(tiny_model)
+        for _ in optimizer.run():
+            pass
+        acts = {}
+        with tiny_model.capture([REPRESENTATION]) as acts, torch.no_grad():
+            logits = tiny_model(optimizer.x)
+        z = F.normalize(acts[REPRESENTATION].float().flatten(1), dim=1)
+        return float(((z @ z.T).sum() - 4) / 12), logits.argmax(1)
+
+    alike_without, classes_without = likeness_and_class(0.0)
+    alike_with, classes_with = likeness_and_class(0.2)
+    assert alike_with < alike_without - 0.01
+    assert (classes_with == 1).float().mean() >= (classes_without == 1).float().mean() - 0.25
+
+
+def test_recipes_from_before_spread_replay_without_it_and_new_ones_keep_it():
+    from robustpaint.core.recipes import recipe_from_request, request_from_recipe
+    assert request_from_recipe({"recipe_version": 1, "task": "generate", "model": "m"}).spread == 0.0
+    recipe = recipe_from_request(TaskRequest("generate", spread=0.3), "m", "")
+    assert recipe["spread"] == 0.3 and request_from_recipe(recipe).spread == 0.3
+
+
+def test_the_photo_preset_spreads_and_the_32_px_preset_does_not():
+    spec = TASKS["generate"]
+    assert spec.spread_of(TaskRequest("generate"), 128) == 0.05 and spec.spread_of(TaskRequest("generate"), 32) == 0
+    assert spec.spread_of(TaskRequest("generate", spread=0.2), 32) == 0.2

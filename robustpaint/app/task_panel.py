@@ -119,6 +119,7 @@ class TaskPanel(QWidget):
             combo.currentIndexChanged.connect(self.changed)
             self.region_class_combos.append(combo)
         self.temperature_slider = _slider("temperature")
+        self.spread_slider = _slider("spread")
         mix = QWidget()
         mix_layout = QHBoxLayout(mix)
         mix_layout.setContentsMargins(0, 0, 0, 0)
@@ -140,7 +141,7 @@ class TaskPanel(QWidget):
         self.factor_combo.setCurrentText(str(PARAMETERS["factor"].default))
         self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
         widgets = {"class": self.class_combo, "neuron": features, "candidates": self.candidates_spin,
-                   "regions": regions, "temperature": self.temperature_slider, "mix": mix, "eps": self.eps_slider,
+                   "regions": regions, "temperature": self.temperature_slider, "spread": self.spread_slider, "mix": mix, "eps": self.eps_slider,
                    "step": self.step_slider, "steps": self.steps_slider, "lam": self.lam_slider,
                    "seed": self.seed_spin, "factor": self.factor_combo, "keep": self.keep_photo_check}
         self.rows = {key: (PARAMETERS[key].label, widgets[key]) for key in PARAMETERS}
@@ -149,7 +150,7 @@ class TaskPanel(QWidget):
             self.row_labels[key] = QLabel(label)
             form.addRow(self.row_labels[key], widget)
         for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider,
-                       self.temperature_slider, self.mix_weight):
+                       self.temperature_slider, self.spread_slider, self.mix_weight):
             widget.valueChanged.connect(self.changed)
         preset = QPushButton("Paper preset", toolTip="the task's preset for this model and canvas (its reason in "
                                                       "the tooltip of the Epsilon row)")
@@ -187,6 +188,7 @@ class TaskPanel(QWidget):
             features=tuple((spin.value(), strength.value()) for spin, strength, _ in self.feature_rows),
             region_classes=tuple(c.currentText() for c in self.region_class_combos),
             candidates=self.candidates_spin.value(), temperature=self.temperature_slider.value(),
+            spread=self.spread_slider.value(),
             mix_class="" if self.mix_combo.currentText() == NO_MIX else self.mix_combo.currentText(),
             mix_weight=self.mix_weight.value(), eps=self.eps_slider.value(), step_size=self.step_slider.value(),
             steps=self.steps_slider.value(), lam=self.lam_slider.value(), seed=self.seed_spin.value(),
@@ -203,6 +205,7 @@ class TaskPanel(QWidget):
         self.keep_photo_check.setChecked(p.keep_photo)
         widgets = ((self.eps_slider, p.eps), (self.step_slider, p.step_size), (self.steps_slider, p.steps),
                    (self.lam_slider, p.lam), (self.seed_spin, p.seed), (self.temperature_slider, p.temperature),
+                   (self.spread_slider, p.spread),
                    (self.candidates_spin, p.candidates), (self.mix_weight, p.mix_weight))
         for widget, value in widgets:
             widget.blockSignals(True)
@@ -276,7 +279,8 @@ class TaskPanel(QWidget):
                                               factor=int(self.factor_combo.currentText()), model_side=model_side,
                                               keep_photo=keep_photo)
         values = ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps),
-                  (self.lam_slider, spec.default("lam")))
+                  (self.lam_slider, spec.default("lam")),
+                  (self.spread_slider, spec.preset_for(model_side, keep_photo).spread))
         for widget, value in values:
             widget.blockSignals(True)
             widget.setValue(value)

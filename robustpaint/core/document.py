@@ -211,6 +211,8 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
         fields["candidates"] = params.candidates
     if "temperature" in uses:
         fields["temperature"] = params.temperature
+    if "spread" in uses:
+        fields["spread"] = params.spread
     if "mix" in uses and params.mix_class in classes:
         fields["mix"] = (classes.index(params.mix_class), params.mix_weight)
     if not (document.strength >= 1).all():

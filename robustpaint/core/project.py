@@ -171,6 +171,9 @@ PARAMETERS: dict[str, Parameter] = {
     "candidates": Parameter("Candidates", 1, 1, 16, "generate this many samples at once (batched) and pick one"),
     "temperature": Parameter("Temperature", 1.0, 0.0, 2.0, "seed temperature: 0 = the class mean, 1 = as varied as "
                                                             "the data"),
+    "spread": Parameter("Spread", 0.0, 0.0, 1.0, "push the candidates of a class apart (beyond the paper): the "
+                                                "weight of a penalty on their likeness in the model's features; 0 = "
+                                                "the paper's independent samples"),
     "mix": Parameter("Mix with", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)"),
     "eps": Parameter("Epsilon", None, 0.0, 120.0, "radius of the ball around the start image"),
     "step": Parameter("Step size", None, 0.01, 2.0, "PGD step size"),
@@ -199,6 +202,7 @@ class TaskParameters:
     region_classes: tuple[str, ...] = ()
     candidates: int = 1
     temperature: float = 1.0
+    spread: float = 0.0
     mix_class: str = ""  # "" = no mix
     mix_weight: float = 0.5
     eps: float = 1.0
@@ -212,7 +216,7 @@ class TaskParameters:
         return {"class": self.class_name, "neuron": self.features[0][0] if self.features else 0,
                 "keep_photo": self.keep_photo, "eps": self.eps, "step_size": self.step_size, "steps": self.steps,
                 "lam": self.lam, "seed": self.seed, "factor": self.factor, "temperature": self.temperature,
-                "candidates": self.candidates, "mix": [self.mix_class, self.mix_weight],
+                "spread": self.spread, "candidates": self.candidates, "mix": [self.mix_class, self.mix_weight],
                 "region_classes": list(self.region_classes), "features": [list(f) for f in self.features]}
 
     @classmethod
@@ -236,7 +240,7 @@ class TaskParameters:
             picked[field_name or key] = kind(value)
 
         for key, kind in (("eps", float), ("step_size", float), ("steps", int), ("lam", float), ("seed", int),
-                          ("temperature", float), ("candidates", int)):
+                          ("temperature", float), ("spread", float), ("candidates", int)):
             number(key, kind)
         number("factor", int, low=2, high=8)
         if isinstance(values.get("class"), str):

@@ -96,7 +96,7 @@ def decode_image(text: str) -> torch.Tensor:
 
 
 # Recipes written before these fields existed replay with the behaviour of that time.
-_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False, "consistency_sweeps": 0}
+_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False, "consistency_sweeps": 0, "spread": 0.0}
 
 
 def recipe_from_request(request: TaskRequest, model_name: str, model_sha256: str, **extra) -> dict:
@@ -142,6 +142,7 @@ _CHECKS = {
     "activation_weight": lambda v: _number(v, "activation_weight", -1e6, 1e6),
     "factor": lambda v: _number(v, "factor", 2, 8, whole=True),
     "temperature": lambda v: _number(v, "temperature", 0, 100),
+    "spread": lambda v: _number(v, "spread", 0, 100),
     "candidates": lambda v: _number(v, "candidates", 1, 1024, whole=True),
     "size": lambda v: _number(v, "size", 1, MAX_RECIPE_SIDE, whole=True),
     "seed": lambda v: _number(v, "seed", 0, 2**63 - 1, whole=True),

@@ -39,6 +39,7 @@ class Preset:
     norm: str = "l2"
     side: int = 32  # the canvas side the values are given for
     inside_mask_only: bool = False  # inpaint: only the hole may change (unless the request has a strength map)
+    spread: float = 0.0  # generate: weight of pushing a class's candidates apart (objectives.within_class_spread)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TaskRequest:
     factor: int = 4  # superres
     keep_photo: bool = False  # translate: the small-ball preset that keeps the source's layout
     temperature: float = 1.0  # generate, and a class map's seeded start
+    spread: float | None = None  # generate: push a class's candidates apart (None: the preset's)
     mix: tuple[int, float] | None = None  # generate: (other class, weight)
     candidates: int = 1
     size: int | None = None  # generate / class map without an image: canvas side (default: the model's input size)
