@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--model", default="imagenette_resnet18")
     parser.add_argument("--per-class", type=int, default=8)
+    parser.add_argument("--generation-only", action="store_true", help="only the two generation grids")
     args = parser.parse_args(argv)
     bundle = load_model_bundle(args.model)
     model, card, seeds, entry = bundle.model, bundle.card, bundle.seeds, bundle.entry
@@ -98,13 +99,18 @@ def main(argv=None) -> int:
     def photo(name: str) -> torch.Tensor:
         return photos[pick[classes.index(name)]][None]
 
-    # Generation: a row per class, seed 0.
-    targets = tuple(c for c in range(len(classes)) for _ in range(args.per_class))
-    generated = torch.cat([run(model, seeds, TaskRequest("generate", targets=targets[i:i + 20], candidates=len(
-        targets[i:i + 20]), seed=i, bf16=bf16)) for i in range(0, len(targets), 20)])
+    # Generation: a row per class, two classes per run (so a class's candidates share a run, as in the app), with
+    # the preset's spread and without it.
     from robustpaint.core.imageio import save_grid
-    save_grid(generated, OUT / "generate.png", columns=args.per_class, scale=1)
-    print("generate.png", flush=True)
+    targets = tuple(c for c in range(len(classes)) for _ in range(args.per_class))
+    chunk = 2 * args.per_class
+    for name, spread in (("generate.png", None), ("generate-no-spread.png", 0.0)):
+        generated = torch.cat([run(model, seeds, TaskRequest("generate", targets=targets[i:i + chunk], candidates=len(
+            targets[i:i + chunk]), seed=i, bf16=bf16, spread=spread)) for i in range(0, len(targets), chunk)])
+        save_grid(generated, OUT / name, columns=args.per_class, scale=1)
+        print(name, flush=True)
+    if args.generation_only:
+        return 0
 
     def pair(name: str, *images: torch.Tensor) -> None:
         save_png(strip(*images), OUT / f"{name}.png")
