@@ -1,7 +1,9 @@
 """Device choice: auto picks a GPU when there is one, a missing GPU is named at once, the CLI defaults to auto."""
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from robustpaint.core import device
 from robustpaint.core.errors import DeviceError
@@ -63,6 +65,7 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
     window.choose_device("cpu")
     assert not window.session.running and window.device_choice == "cpu"
+    assert "run stopped at step" in window.statusBar().currentMessage()  # not a silent stop (walkthrough finding)
     qtbot.waitUntil(lambda: window.device_group.checkedAction().text() == "cpu", timeout=10000)
     window.panel.steps_slider.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
@@ -121,9 +124,7 @@ def test_a_recipe_records_its_device_and_replay_runs_there_or_says_it_cannot(tmp
     assert recipe["device"] == "cpu"
     assert cli.main(["replay", str(out), "--out", str(tmp_path / "again.png")]) == 0
     assert "may differ" not in capsys.readouterr().err
-    from PIL import Image
-    import numpy as np
-    image = torch.from_numpy(np.asarray(Image.open(out).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    image = torch.from_numpy(np.array(Image.open(out).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
     save_png(image[0], tmp_path / "gpu-made.png", {**recipe, "device": "cuda"})
     assert cli.main(["replay", str(tmp_path / "gpu-made.png"), "--out", str(tmp_path / "cpu.png")]) == 0
     assert "made on cuda, this replay runs on cpu: pixels may differ slightly" in capsys.readouterr().err

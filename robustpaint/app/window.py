@@ -383,6 +383,8 @@ class MainWindow(QMainWindow):
             return
         if self.session.state is not RunState.IDLE:
             self.session.halt()
+            self.statusBar().showMessage(f"run stopped at step {self.session.steps_done} to move the models to {name}"
+                                         f"; what it made so far is one undo step. Run starts again there.", 10000)
         self.device_choice = name
         self.session.set_device.emit(name)
 
