@@ -160,8 +160,9 @@ class SynthesisWorker(QObject):
 
     @Slot(str)
     def set_device(self, name: str) -> None:
-        """Runs every model on `name` from now on ("auto": a GPU when there is one). A device this machine lacks
-        (a setting from another machine) is refused with a message and the models stay where they are."""
+        """Runs every model on `name` from now on ("auto": a GPU when there is one); a run going on ends (the GUI
+        halted it). A device this machine lacks (a setting from another machine) is refused with a message and the
+        models stay where they are, or go to auto's choice at start-up."""
         from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
         if self._timer is not None:
             self._timer.stop()

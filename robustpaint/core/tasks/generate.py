@@ -42,8 +42,9 @@ class Generate(TaskSpec):
                                    "keeps the seeds' variety and still reads as the class (docs/generation.md)")
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet / ImageNet generation setting: eps 40, step 1, "
                                          "60 its at 224 px; with spread 0.05 (beyond the paper) the candidates of a "
-                                         "class stay as varied as real photos (0.92 of their spread against 0.69-0.77 "
-                                         "without, 97.5% still read as the class: benchmarks/generation_spread.py)",
+                                         "class stay about as varied as real photos (0.92-0.94 of their spread, against "
+                                         "0.69-0.77 without; 95-97.5% still read as the class: "
+                                         "benchmarks/quality.py and generation_spread.py)",
                           side=224, spread=0.05)
     parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix")
     reads = frozenset()
