@@ -30,8 +30,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=40)
     parser.add_argument("--seeds", action="append", default=[],
                         help="also these seed files (.safetensors, e.g. from `seeds fit --out`), each with every setting")
-    parser.add_argument("--settings", required=True, help="EPS:STEP:STEPS:TEMPERATURE, comma separated")
+    parser.add_argument("--similarity", type=float, help="the spread's threshold (objectives.SPREAD_SIMILARITY, "
+                        "0.8; -1: a plain repulsion without threshold)")
+    parser.add_argument("--settings", required=True, help="EPS:STEP:STEPS:TEMPERATURE[:SPREAD], comma separated")
     args = parser.parse_args(argv)
+    if args.similarity is not None:
+        from robustpaint.core import objectives
+        objectives.SPREAD_SIMILARITY = args.similarity
     torch.manual_seed(0)
     bundle, evaluator = load_model_bundle(args.model), load_model_bundle(args.evaluator).model
     test = load_split(args.data, "test")

@@ -24,6 +24,13 @@ def _load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _peer_table(result: dict, intro: str) -> list[str]:
+    """A peer_robustness_lib.py result as README lines: what it measured, theirs against ours."""
+    return [intro, "", "| measurement | robustness library | RobustPaint | ours / theirs |", "|---|---|---|---|",
+            *(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |"
+              for r in result["rows"]), ""]
+
+
 def performance() -> str:
     lines = []
     step = _load("pgd_step.json") or _load("pgd_step_quick.json")
@@ -56,13 +63,9 @@ def performance() -> str:
         lines.append("")
     peer_fp32 = _load("peer_robustness_lib_fp32.json")
     if peer_fp32:
-        lines += ["The same CPU setting against the authors' library (`ONEDNN_MAX_CPU_ISA=AVX512_CORE python "
-                  "benchmarks/peer_robustness_lib.py --precision fp32 --fold --no-train`; aim: >= 1.5x; ours "
-                  f"{peer_fp32['ours_precision']}):", "",
-                  "| measurement | robustness library | RobustPaint | ours / theirs |", "|---|---|---|---|"]
-        for r in peer_fp32["rows"]:
-            lines.append(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
-        lines.append("")
+        lines += _peer_table(peer_fp32, "The same CPU setting against the authors' library (`ONEDNN_MAX_CPU_ISA="
+                             "AVX512_CORE python benchmarks/peer_robustness_lib.py --precision fp32 --fold --no-train`; "
+                             f"aim: >= 1.5x; ours {peer_fp32['ours_precision']}):")
     threads = _load("threads.json")
     if threads:
         lines += [f"The engine's step ({threads['arch']}, batch {threads['batch']}, {threads['side']} px, BatchNorm "
@@ -74,13 +77,10 @@ def performance() -> str:
         lines.append("")
     peer = _load("peer_robustness_lib.json")
     if peer:
-        lines += ["Against the authors' robustness library on the same ResNet-18 (`benchmarks/peer_robustness_lib.py`; "
-                  "aims: >= 2x steps/s at batch 8 and 32, >= 3x training images/s; ours "
-                  f"{peer['ours_precision']}, theirs {peer['theirs_precision']}):", "",
-                  "| measurement | robustness library | RobustPaint | ours / theirs |", "|---|---|---|---|"]
-        for r in peer["rows"]:
-            lines.append(f"| {r['what']} | {r['theirs']} {r['unit']} | {r['ours']} {r['unit']} | {r['ratio']} |")
-        lines.append("")
+        lines += _peer_table(peer, "Against the authors' robustness library on the same ResNet-18 "
+                                   "(`benchmarks/peer_robustness_lib.py`; aims: >= 2x steps/s at batch 8 and 32, >= 3x "
+                                   f"training images/s; ours {peer['ours_precision']}, theirs "
+                                   f"{peer['theirs_precision']}):")
     train = _load("train_throughput.json")
     if train:
         lines += ["Adversarial training step against a plain fp32 loop (`benchmarks/train_throughput.py`):", "",

@@ -432,9 +432,9 @@ def _import(args) -> int:
     model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
     target = user_models_dir() / f"{args.name}.safetensors"
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
-    save_model(model, target, card)
-    how = "read from its weights" if card.pop("arch_inferred") else "as asked"
+    how = "read from its weights" if card.pop("arch_inferred") else "as asked"  # said here, not kept in the card
     data_how = "read from its weights" if card.pop("dataset_inferred") else "as asked"
+    save_model(model, target, card)
     print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {card['dataset']}, {data_how}; "
           f"{len(model.classes)} classes) into {target}")
     return 0

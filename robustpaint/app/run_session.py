@@ -170,8 +170,8 @@ class RunSession(QObject):
         if self.state is not RunState.IDLE and self.request is not None and self.steps_done:
             from robustpaint.core.recipes import recipe_from_request
             request = self.request.replace(steps=self.steps_done)
-            extra = {"index": min(self.candidate_index, request.candidates - 1)} if request.candidates > 1 else {}
-            return recipe_from_request(request, self.model_name, self.sha256, device=self.run_device, **extra)
+            return recipe_from_request(request, self.model_name, self.sha256, **self._extra(request,
+                                                                                            self.candidate_index))
         return self.last_recipe
 
     @last_recipe.setter
@@ -265,10 +265,13 @@ class RunSession(QObject):
         self.host.push_state(self.run_before, text, self.recipe_before)
         self.run_before = None
 
-    def _set_recipe(self, request, index: int) -> None:
+    def _extra(self, request, index: int) -> dict:
+        """What a recipe of this run records besides its request: the image shown of a batch, the device kind."""
         extra = {"index": min(index, request.candidates - 1)} if request.candidates > 1 else {}
-        extra["device"] = self.run_device
-        self.restore_recipe((request, self.model_name, self.sha256, extra))
+        return {**extra, "device": self.run_device}
+
+    def _set_recipe(self, request, index: int) -> None:
+        self.restore_recipe((request, self.model_name, self.sha256, self._extra(request, index)))
 
     def choose_candidate(self, index: int) -> None:
         self.candidate_index = index

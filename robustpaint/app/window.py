@@ -365,11 +365,11 @@ class MainWindow(QMainWindow):
         self.device_menu.clear()
         for group_action in self.device_group.actions():
             self.device_group.removeAction(group_action)
+        auto = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
         for name in ["auto", *devices]:
-            auto = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
             action = self.device_menu.addAction(name if name != "auto" else f"auto ({auto})")
             action.setCheckable(True)
-            action.setChecked(name == self.device_choice or (self.device_choice not in devices and name == "auto"))
+            action.setChecked(name == self.device_choice)
             action.triggered.connect(lambda _=False, n=name: self.choose_device(n))
             self.device_group.addAction(action)
         if changed:

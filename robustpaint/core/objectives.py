@@ -101,7 +101,7 @@ def neuron(index: int | list[int], region: torch.Tensor | None = None,
 SPREAD_SIMILARITY = 0.8  # cosine similarity of representations above which candidates of a class are pushed apart
 
 
-def within_class_spread(targets: torch.Tensor, weight: float, similarity: float = SPREAD_SIMILARITY) -> Objective:
+def within_class_spread(targets: torch.Tensor, weight: float, similarity: float | None = None) -> Objective:
     """Beyond the paper: `weight` times each image's mean excess cosine similarity, in the representation, to the
     other images of the batch with its class, above `similarity`.
 
@@ -109,8 +109,10 @@ def within_class_spread(targets: torch.Tensor, weight: float, similarity: float 
     samples a class spread 0.69-0.77 as far as real photos in a standard classifier's features). A plain repulsion
     outweighs the class once its cross-entropy is small (accuracy fell to 66-88%); this hinge stops pushing at
     `similarity` (real Imagenette photos of a class: 0.70 on average), so the class still wins. Images alone in
-    their class are unaffected, so a single candidate is the paper's result."""
+    their class are unaffected, so a single candidate is the paper's result. `similarity` defaults to
+    SPREAD_SIMILARITY (read at each call, so a benchmark can sweep it; -1 makes the plain repulsion)."""
     targets = targets.long()
+    similarity = SPREAD_SIMILARITY if similarity is None else similarity
 
     def fn(x, logits, a):
         z = F.normalize(a[REPRESENTATION].float(), dim=1)

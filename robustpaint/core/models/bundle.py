@@ -41,16 +41,15 @@ def seeds_of_the_same_data(classes: list[str], input_size: int, arch: str = ""):
     """A shipped model with seeds whose classes and input size are these, one of the same architecture first
     (seeds belong to a data set, not to one model: an imported CIFAR-10 model generates from the shipped CIFAR-10
     seeds)."""
-    import json
-
-    from robustpaint.core.catalog import list_models
+    from robustpaint.core.catalog import list_models, read_card
+    from robustpaint.core.errors import ModelError
     matches = []
     for entry in list_models():
         if entry.origin != "shipped" or not entry.seeds_path.is_file():
             continue
         try:
-            card = json.loads(entry.card_path.read_text("utf-8"))
-        except (OSError, ValueError):
+            card = read_card(entry.card_path)
+        except ModelError:
             continue
         if card.get("classes") == classes and card.get("input_size") == input_size:
             matches.append((card.get("arch") != arch, entry.name, entry))

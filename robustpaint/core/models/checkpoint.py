@@ -132,15 +132,15 @@ def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifie
 
 # --- the authors' robustness-library checkpoints -------------------------------------------------------------
 
-# dataset name -> (classes, mean, std, default architecture); mean/std are overridden by the file's normalizer.
 RESTRICTED_IMAGENET_CLASSES = ["dog", "cat", "frog", "turtle", "bird", "primate", "fish", "crab", "insect"]
-ROBUSTNESS_DATASETS = {
-    "cifar10": (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, "resnet50"),
-    "imagenet": (None, IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),  # names: imagenet_classes()
-    "restricted_imagenet": (RESTRICTED_IMAGENET_CLASSES, IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
-    "horse2zebra": (["horse", "zebra"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
-    "apple2orange": (["apple", "orange"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
-    "summer2winter": (["summer", "winter"], IMAGENET_MEAN, IMAGENET_STD, "imagenet_resnet50"),
+IMAGENET_CLASS_COUNT = 1000
+ROBUSTNESS_DATASETS = {  # name: (classes, mean, std); the mean and std give way to a file's own normalizer
+    "cifar10": (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD),
+    "imagenet": (None, IMAGENET_MEAN, IMAGENET_STD),  # names: imagenet_classes(), 1000 of them
+    "restricted_imagenet": (RESTRICTED_IMAGENET_CLASSES, IMAGENET_MEAN, IMAGENET_STD),
+    "horse2zebra": (["horse", "zebra"], IMAGENET_MEAN, IMAGENET_STD),
+    "apple2orange": (["apple", "orange"], IMAGENET_MEAN, IMAGENET_STD),
+    "summer2winter": (["summer", "winter"], IMAGENET_MEAN, IMAGENET_STD),
 }
 
 
@@ -245,13 +245,15 @@ def infer_dataset(state: dict[str, torch.Tensor]) -> str:
     if not heads:
         raise ModelError("the checkpoint has no linear layer to read its classes from; give --dataset")
     outputs = heads[-1].shape[0]
-    matches = [name for name, (classes, *_) in ROBUSTNESS_DATASETS.items() if len(classes or range(1000)) == outputs]
+    counts = {name: len(classes) if classes else IMAGENET_CLASS_COUNT
+              for name, (classes, *_) in ROBUSTNESS_DATASETS.items()}
+    matches = [name for name, count in counts.items() if count == outputs]
     if len(matches) == 1:
         return matches[0]
     if matches:
         raise ModelError(f"a {outputs}-class checkpoint may be {', '.join(matches)}; choose one with --dataset")
     raise ModelError(f"the checkpoint has {outputs} outputs, and no known data set has that many classes "
-                     f"({', '.join(f'{n}: {len(c or range(1000))}' for n, (c, *_) in ROBUSTNESS_DATASETS.items())})")
+                     f"({', '.join(f'{name}: {count}' for name, count in counts.items())})")
 
 
 def import_robustness_checkpoint(path: str | Path, dataset: str | None = None, arch: str | None = None,
@@ -263,7 +265,7 @@ def import_robustness_checkpoint(path: str | Path, dataset: str | None = None, a
     state, file_mean, file_std = robustness_state_dict(read_torch_checkpoint(path, trust_pickle))
     dataset_inferred = dataset is None
     dataset = dataset or infer_dataset(state)
-    classes, mean, std, _ = ROBUSTNESS_DATASETS[dataset]
+    classes, mean, std = ROBUSTNESS_DATASETS[dataset]
     classes = classes or imagenet_classes()
     inferred = arch is None
     if inferred:

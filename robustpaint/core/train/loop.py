@@ -12,8 +12,7 @@ import math
 import os
 import sys
 import time
-import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -150,7 +149,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     if n < cfg.batch_size * world:  # a small folder trains with one smaller batch per epoch (the card records it)
         log(f"{n} training images are fewer than one batch of {cfg.batch_size} x {world}: training with batches "
             f"of {n // world}")
-        cfg = dataclasses.replace(cfg, batch_size=n // world)
+        cfg = replace(cfg, batch_size=n // world)
     model = build_classifier(cfg.arch, data.classes).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
