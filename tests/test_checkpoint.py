@@ -20,6 +20,20 @@ def test_round_trip_gives_identical_logits(tiny_model, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["classes"] == tiny_model.classes
 
 
+def test_a_model_built_empty_takes_every_tensor_from_the_file(tiny_model, tmp_path):
+    from robustpaint.core.models.checkpoint import load_state_into
+    state = tiny_model.net.state_dict()
+    empty = build_classifier(tiny_model.arch, tiny_model.classes, empty=True)
+    assert all(t.is_meta for t in empty.net.state_dict().values())
+    load_state_into(empty, state, "file")
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(empty.eval()(x), tiny_model.eval()(x))
+    left_out = build_classifier(tiny_model.arch, tiny_model.classes, empty=True)
+    left_out.net.register_buffer("scale", torch.empty(3, device="meta"), persistent=False)
+    with pytest.raises(ModelError, match="scale"):
+        load_state_into(left_out, state, "file")
+
+
 def test_fp16_weights_stay_close(tiny_model, tmp_path):
     save_model(tiny_model, tmp_path / "h.safetensors", {}, half=True)
     loaded, card = load_model(tmp_path / "h.safetensors")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from robustpaint.core.models.classifier import FEATURE_MAP, REPRESENTATION, Classifier
@@ -83,15 +84,18 @@ def bf16_is_faster(arch: str | None, device_type: str) -> bool:
     return device_type == "cpu" and cpu_supports_bf16() and not slower
 
 
-def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_size: int | None = None) -> Classifier:
+def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_size: int | None = None, *,
+                     empty: bool = False) -> Classifier:
     """A freshly initialised classifier of a registered architecture; the normalisation and input size default to
-    the layout's."""
+    the layout's. `empty`: the network's tensors stay unallocated (meta) for a caller that loads every one of them
+    next, which skips the random initialisation (0.15 s of a ResNet-18's start)."""
     if arch not in ARCHITECTURES:
         from robustpaint.core.errors import ModelError
         raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     layout = ARCHITECTURES[arch]
-    return Classifier(layout.build(len(classes)), mean or layout.mean, std or layout.std, classes, arch,
-                      input_size or layout.input_size)
+    with torch.device("meta" if empty else "cpu"):
+        net = layout.build(len(classes))
+    return Classifier(net, mean or layout.mean, std or layout.std, classes, arch, input_size or layout.input_size)
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "Classifier", "bf16_is_faster", "build_classifier", "REPRESENTATION", "FEATURE_MAP",

@@ -97,7 +97,11 @@ def load_state_into(model: Classifier, state: dict[str, torch.Tensor], source: s
             if keys:
                 parts.append(f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''} ({len(keys)})")
         raise ModelError(f"{source} does not fit {model.arch}: " + "; ".join(parts))
-    model.net.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    empty = any(t.is_meta for t in expected.values())  # built with empty=True: take the loaded tensors as they are
+    model.net.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=empty)
+    unset = [name for name, t in [*model.net.named_parameters(), *model.net.named_buffers()] if t.is_meta]
+    if unset:  # a tensor outside the state dict (a non-persistent buffer) would stay without values
+        raise ModelError(f"{source} leaves {', '.join(unset[:5])} of {model.arch} without values")
 
 
 def _card_input_size(card: dict, weights_path) -> int | None:
@@ -125,7 +129,7 @@ def load_model(weights_path: str | Path, verify: bool = True) -> tuple[Classifie
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"cannot read weights {weights_path}: {exc}") from None
     model = build_classifier(card["arch"], card["classes"], card.get("mean", CIFAR10_MEAN), card.get("std", CIFAR10_STD),
-                             _card_input_size(card, weights_path))
+                             _card_input_size(card, weights_path), empty=True)
     load_state_into(model, state, str(weights_path))
     return model.eval(), card
 
@@ -224,7 +228,7 @@ def infer_architecture(state: dict[str, torch.Tensor], classes: list[str], mean=
     fits = []
     for name in ARCHITECTURES:
         try:
-            expected = build_classifier(name, classes, mean, std).net.state_dict()
+            expected = build_classifier(name, classes, mean, std, empty=True).net.state_dict()
         except Exception:  # noqa: BLE001 - an architecture that cannot take these classes fits nothing
             continue
         fits.append((_fit(state, expected), name))
@@ -270,7 +274,7 @@ def import_robustness_checkpoint(path: str | Path, dataset: str | None = None, a
     inferred = arch is None
     if inferred:
         arch = infer_architecture(state, classes, file_mean or mean, file_std or std)
-    model = build_classifier(arch, classes, file_mean or mean, file_std or std)
+    model = build_classifier(arch, classes, file_mean or mean, file_std or std, empty=True)
     load_state_into(model, state, str(path))
     card = {"dataset": dataset, "source": f"imported from the robustness library checkpoint {Path(path).name}",
             "imported_from_sha256": sha256_of(path), "robust": True,
