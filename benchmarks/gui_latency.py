@@ -9,7 +9,8 @@ of a sketch run. Aims: >= 30 updates/s at 32 px and >= 10 at 128 px, stalls <= 1
 its own canvas size in the app's default precision; --sides and --precisions add rows (a canvas of another side
 is the blank document resized to it, as the app does when a model of that size is chosen). `--busy` keeps one
 core busy with a second process (another program, as on a shared machine) and `--threads 2,auto` compares torch's
-default of a thread per core with the app's measured choice (ROBUSTPAINT_THREADS per row).
+default of a thread per core with the app's measured choice (ROBUSTPAINT_THREADS per row). `--readout-every 0,0.1`
+compares the progress, top-5 and status readouts refreshed on every step with the app's at most every 0.1 s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from common import save_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from robustpaint.app import run_session  # noqa: E402
 from robustpaint.app.window import MainWindow  # noqa: E402
 from robustpaint.core.catalog import list_models  # noqa: E402
 
@@ -94,6 +96,8 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", help="fp32, bf16 or both (default: the app's choice for this CPU)")
     parser.add_argument("--busy", action="store_true", help="a second process spins on one core meanwhile")
     parser.add_argument("--threads", default="auto", help="ROBUSTPAINT_THREADS values, comma separated (rows)")
+    parser.add_argument("--readout-every", default=str(run_session.READOUT_EVERY_S),
+                        help="seconds between readout refreshes, comma separated (rows; 0: every step)")
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication([])
     models = [e.name for e in list_models() if e.origin == "shipped" and e.role != "evaluator"]
@@ -117,18 +121,22 @@ def main(argv=None) -> int:
             for side in sides:
                 for bf16 in precisions:
                     for threads in args.threads.split(","):  # interleaved rows, so the load hits each alike
-                        os.environ["ROBUSTPAINT_THREADS"] = threads
-                        rows.append({**measure(app, name, args.steps, side, bf16), "threads": threads,
-                                     "load": "one core busy" if args.busy else "idle"})
+                        for every in args.readout_every.split(","):
+                            os.environ["ROBUSTPAINT_THREADS"] = threads
+                            run_session.READOUT_EVERY_S = float(every)
+                            rows.append({**measure(app, name, args.steps, side, bf16), "threads": threads,
+                                         "readout_every_s": float(every),
+                                         "load": "one core busy" if args.busy else "idle"})
     finally:
         os.environ.pop("ROBUSTPAINT_THREADS", None)
         if spinner is not None:
             stop.set()
             spinner.join()
-    print("| model | canvas | precision | load | threads | live updates/s | GUI stall p50 | p99 | max |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+    print("| model | canvas | precision | load | threads | readouts every | live updates/s | GUI stall p50 | p99 | max |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['side']} px | {r['precision']} | {r['load']} | {r['threads']} | "
+              f"{r['readout_every_s']} s | "
               f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | {r['stall_max_ms']} ms |")
     save_results(args.json, {"benchmark": "gui_latency", "rows": rows})
     return 0

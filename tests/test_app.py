@@ -836,3 +836,17 @@ def test_run_then_open_then_run_then_undo_goes_back_one_step_at_a_time(qtbot, wi
     window.undo_stack.undo()  # the open
     assert not np.array_equal(window.document.image, after_second_run)
     assert window.document.image[..., 2].min() < 0.99  # the first run's picture, not the blue photo
+
+
+def test_a_paused_run_shows_the_readout_of_its_last_step(qtbot, window):
+    # The readouts change at most every READOUT_EVERY_S, but the one left standing is the last step's.
+    from robustpaint.app.run_session import PROGRESS_PER_STEP
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
+    assert window.session.toggle()  # pause
+    qtbot.wait(400)  # steps in flight arrive, then the readout timer fires
+    assert window.controls.progress.value() == window.session.steps_done * PROGRESS_PER_STEP
+    name, p = window.session.last_top5[0][0]
+    assert window.controls.top_bars[0].format() == f"{name} {p * 100:.1f}%"

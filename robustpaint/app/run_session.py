@@ -10,13 +10,17 @@ import enum
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Qt, Signal
+from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
 
 from robustpaint.app.worker import SynthesisWorker
 
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
 PROGRESS_PER_STEP = 100  # the bar counts hundredths of a step, so that a slow step moves it
+# The readouts beside the canvas (progress, top 5, status line) change at most this often; the canvas itself shows
+# every step. Each QProgressBar.setValue repaints at once: six bars at 40 steps/s took 2 ms of the GUI thread per
+# step, which on a shared core came out of the worker's steps (benchmarks/gui_latency.py --busy).
+READOUT_EVERY_S = 0.1
 
 
 class RunState(enum.Enum):
@@ -80,12 +84,19 @@ class RunControls(QWidget):
         return self.reanchor_check.isChecked()
 
     def show_top5(self, top5) -> None:
-        for bar in self.top_bars:
-            bar.setValue(0)
-            bar.setFormat("")
-        for bar, (name, p) in zip(self.top_bars, top5):
-            bar.setValue(int(p * 1000))
-            bar.setFormat(f"{name} {p * 100:.1f}%")
+        rows = [(int(p * 1000), f"{name} {p * 100:.1f}%") for name, p in top5[:len(self.top_bars)]]
+        for bar, (value, text) in zip(self.top_bars, rows + [(0, "")] * (len(self.top_bars) - len(rows))):
+            set_bar(bar, value, text)
+
+
+def set_bar(bar: QProgressBar, value: int, text: str | None = None) -> None:
+    """Sets a bar to be painted with the next frame: QProgressBar.setValue repaints at once otherwise (5 ms for
+    the six bars on a 2-core machine, per step)."""
+    bar.setUpdatesEnabled(False)
+    bar.setValue(value)
+    if text is not None:
+        bar.setFormat(text)
+    bar.setUpdatesEnabled(True)  # schedules one ordinary update
 
 
 class RunSession(QObject):
@@ -130,6 +141,10 @@ class RunSession(QObject):
         self.steps_done = 0
         self.run_device = "cpu"
         self.updates, self.longest_stall_ms = 0, 0.0
+        self._readout_at = 0.0  # perf_counter of the last readout update
+        self._readout: tuple | None = None  # (job id, step, total, loss, top 5) not shown yet
+        self._readout_timer = QTimer(self, singleShot=True, interval=int(READOUT_EVERY_S * 1000))
+        self._readout_timer.timeout.connect(self._show_readout)  # the last step's readout, however the run ends
         self.classify_id = 0
         self.thread = QThread(self)
         self.worker = SynthesisWorker()
@@ -249,6 +264,7 @@ class RunSession(QObject):
 
     def clear(self) -> None:
         """Forgets the readouts of the last run (a new document)."""
+        self._readout = None
         self.controls.progress.reset()
         self.controls.show_top5([])
         self.timeline, self.timeline_start = [], None
@@ -301,20 +317,31 @@ class RunSession(QObject):
             slider.setValue(len(self.timeline) - 1)
             slider.blockSignals(False)
             self.controls.timeline_label.setText(f"step {step}")
-        self.controls.progress.setMaximum(total * PROGRESS_PER_STEP)
-        self.controls.progress.setValue(step * PROGRESS_PER_STEP)
         self.last_top5 = top5
-        self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
+        self._readout = (job_id, step, total, loss, top5)
+        if step == total or started - self._readout_at >= READOUT_EVERY_S:
+            self._show_readout()
+        elif not self._readout_timer.isActive():
+            self._readout_timer.start()
         self.updates += 1
         self.image_updated.emit(step)
+        self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
+
+    def _show_readout(self) -> None:
+        if self._readout is None or self._readout[0] != self.job_id:
+            return  # nothing new, or a job we have moved past
+        (_, step, total, loss, top5), self._readout = self._readout, None
+        self._readout_at = time.perf_counter()
+        self.controls.progress.setMaximum(total * PROGRESS_PER_STEP)
+        set_bar(self.controls.progress, step * PROGRESS_PER_STEP)
+        self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
         self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3f}"
                          f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
-        self.longest_stall_ms = max(self.longest_stall_ms, (time.perf_counter() - started) * 1e3)
 
     def _on_step_progress(self, job_id: int, done: float) -> None:
         """Moves the bar within a slow step (ResNet-50 at 224 px takes about a second a step on 2 cores)."""
         if job_id == self.job_id and self.running:
-            self.controls.progress.setValue(int((self.steps_done + done) * PROGRESS_PER_STEP))
+            set_bar(self.controls.progress, int((self.steps_done + done) * PROGRESS_PER_STEP))
 
     def _on_finished(self, job_id, image) -> None:
         if job_id != self.job_id:
