@@ -77,13 +77,15 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     done.exec()
     seconds = time.perf_counter() - started
     heartbeat.stop()
+    threads_text = window.session.worker.threads_text  # what the tuner chose (and measured) by the end
     window.close()
     app.processEvents()
     ms = np.maximum(np.array(gaps) * 1e3 - HEARTBEAT_MS, 0.0)  # the delay beyond the timer's own interval
     return {"model": name, "side": window.document.size[0], "precision": "bf16" if bf16_used else "fp32",
             "steps": steps, "updates_per_second": round(updates[0] / seconds, 1),
             "stall_p50_ms": round(float(np.percentile(ms, 50)), 2), "stall_p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "stall_max_ms": round(float(ms.max()), 2), "beats": len(ms)}
+            "stall_max_ms": round(float(ms.max()), 2), "beats": len(ms),
+            "threads_at_end": threads_text}
 
 
 def main(argv=None) -> int:
@@ -132,11 +134,11 @@ def main(argv=None) -> int:
         if spinner is not None:
             stop.set()
             spinner.join()
-    print("| model | canvas | precision | load | threads | readouts every | live updates/s | GUI stall p50 | p99 | max |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | canvas | precision | load | threads | readouts every | threads at the end | live updates/s | "
+          "GUI stall p50 | p99 | max |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['side']} px | {r['precision']} | {r['load']} | {r['threads']} | "
-              f"{r['readout_every_s']} s | "
+              f"{r['readout_every_s']} s | {r['threads_at_end']} | "
               f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms | {r['stall_max_ms']} ms |")
     save_results(args.json, {"benchmark": "gui_latency", "rows": rows})
     return 0

@@ -31,6 +31,12 @@ def _peer_table(result: dict, intro: str) -> list[str]:
               for r in result["rows"]), ""]
 
 
+def _table(intro: str, columns: list[str], rows) -> list[str]:
+    """README lines: the sentence that says what was measured, then the table."""
+    return [intro, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows), ""]
+
+
 def performance() -> str:
     lines = []
     step = _load("pgd_step.json") or _load("pgd_step_quick.json")
@@ -61,6 +67,15 @@ def performance() -> str:
                          + (f"{r['bare_ms'] / r['compiled_ms']:.2f} | {r['compile_seconds']} s |" if "compiled_ms" in r
                             else "- | - |"))
         lines.append("")
+    levers = _load("fp32_levers.json")
+    if levers:
+        lines += _table(f"Other fp32 levers on the same setting (`ONEDNN_MAX_CPU_ISA={levers['onednn_max_cpu_isa']} "
+                        "python benchmarks/fp32_levers.py --compile`): each variant runs the same forward and "
+                        "input-gradient backward, interleaved with a bare eager step of the unfolded model:",
+                        ["model", "side", "batch", "variant", "step", "bare / this"],
+                        [[r["arch"], f"{r['side']} px", r["batch"],
+                          r["variant"] + (f" (prepared in {r['prepare_s']} s)" if r.get("prepare_s") else ""),
+                          f"{r['step_ms']} ms", r["bare_over_this"]] for r in levers["rows"]])
     peer_fp32 = _load("peer_robustness_lib_fp32.json")
     if peer_fp32:
         lines += _peer_table(peer_fp32, "The same CPU setting against the authors' library (`ONEDNN_MAX_CPU_ISA="
@@ -68,13 +83,11 @@ def performance() -> str:
                              f"aim: >= 1.5x; ours {peer_fp32['ours_precision']}):")
     threads = _load("threads.json")
     if threads:
-        lines += [f"The engine's step ({threads['arch']}, batch {threads['batch']}, {threads['side']} px, BatchNorm "
-                  "folded) against torch's thread count, on an idle machine and with a second process spinning on "
-                  "one core (`benchmarks/threads.py`; torch's default is one thread per core):", "",
-                  "| load | threads | precision | step |", "|---|---|---|---|"]
-        for r in threads["rows"]:
-            lines.append(f"| {r['load']} | {r['threads']} | {r['precision']} | {r['step_ms']} ms |")
-        lines.append("")
+        lines += _table(f"The engine's step ({threads['arch']}, batch {threads['batch']}, {threads['side']} px, "
+                        "BatchNorm folded) against torch's thread count, on an idle machine and with a second process "
+                        "spinning on one core (`benchmarks/threads.py`; torch's default is one thread per core):",
+                        ["load", "threads", "precision", "step"],
+                        [[r["load"], r["threads"], r["precision"], f"{r['step_ms']} ms"] for r in threads["rows"]])
     peer = _load("peer_robustness_lib.json")
     if peer:
         lines += _peer_table(peer, "Against the authors' robustness library on the same ResNet-18 "
@@ -97,10 +110,21 @@ def performance() -> str:
                   "|---|---|---|---|---|---|---|"]
         for r in gui["rows"]:
             load = f" ({r['load']}, threads {r['threads']})" if "load" in r else ""
+            if "readout_every_s" in r:
+                load = load[:-1] + (", readouts every step)" if r["readout_every_s"] == 0
+                                    else f", readouts every {r['readout_every_s']} s)")
             lines.append(f"| {r['model']}{load} | {r.get('side', 32)} px | {r.get('precision', 'app default')} | "
                          f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
                          f"| {r['stall_max_ms']} ms |")
         lines.append("")
+    startup = _load("startup.json")
+    if startup and "rows" in startup:
+        first = startup["rows"][0]
+        lines += _table("Start-up, each a fresh process (`benchmarks/startup.py`; the median of "
+                        f"{startup['runs']} runs; aims: `models list` < 1 s, the first image <= 3 s beyond the torch "
+                        f"import; {startup['machine']}):", ["model", "command", "seconds", "beyond the torch import"],
+                        [[r["model"] or "-", r["command"], f"{r['seconds']:.2f} s",
+                          "-" if r is first else f"{r['seconds'] - first['seconds']:+.2f} s"] for r in startup["rows"]])
     soak = _load("soak.json")
     if soak:
         lines += [f"Soak (`benchmarks/soak.py`): {soak['steps']} PGD steps of {soak['model']} in the app's worker with "

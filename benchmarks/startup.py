@@ -1,10 +1,13 @@
 """Start-up timings: fresh processes, each figure beside the torch import it includes (the median of a few runs).
 
-    python benchmarks/startup.py [--runs 3] [--model imagenette_resnet18] [--json PATH]
+    python benchmarks/startup.py [--runs 3] [--models imagenette_resnet18,resnet18] [--json PATH]
 
 - `robustpaint models list` (cards only, no torch);
 - `robustpaint classify` with the weights' hash computed (a cold cache) and with it cached (size, mtime, inode);
-- `robustpaint generate` of one image with the preset's steps, and the same minus the torch import.
+- `robustpaint generate` of one image with the preset's steps, and the same minus the torch import;
+- the app (offscreen): the window shown, and the first live image of a generation run (its first step);
+- where there is no GPU, `robustpaint generate --device cuda`, which must fail at once with a clear error.
+`--models` gives a row set per model (default: the app's default model and the 32-px resnet18).
 Aims (issue #22): models list < 1 s; the first image within 3 s of the torch import.
 """
 
@@ -23,48 +26,85 @@ from pathlib import Path
 from common import save_results
 
 
-def _seconds(command: list[str], env: dict, runs: int, before=None) -> float:
+def _seconds(command: list[str], env: dict, runs: int, before=None, fails: bool = False) -> float:
+    """The median wall time of `command`; it must succeed (or, `fails`, end with a clear error)."""
     times = []
     for _ in range(runs):
         if before:
             before()
         started = time.perf_counter()
-        subprocess.run(command, env=env, check=True, capture_output=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
+        if (done.returncode != 0) != fails or (fails and "Traceback" in done.stderr):
+            raise SystemExit(f"{' '.join(command[:6])} ended with status {done.returncode}: {done.stderr[-500:]}")
     return statistics.median(times)
+
+
+APP_CHILD = """
+import sys, os
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+from robustpaint.app.window import MainWindow
+app = QApplication([])
+window = MainWindow(model_name=sys.argv[1])
+window.show()
+app.processEvents()
+if sys.argv[2] == "window":
+    os._exit(0)  # at once: the worker thread is still loading the model
+loop = QEventLoop()
+poll = QTimer(interval=5)
+poll.timeout.connect(lambda: sys.argv[1] in window.panel.cards and loop.quit())
+poll.start()
+loop.exec()
+window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("generate"))
+window.session.image_updated.connect(lambda _step: os._exit(0))  # the first live image is on the canvas
+window.start_run()
+app.exec()
+"""
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--model", default="imagenette_resnet18")
+    parser.add_argument("--models", default="imagenette_resnet18,resnet18")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="robustpaint-startup-"))
     cache = folder / "cache"
-    env = {**os.environ, "ROBUSTPAINT_DATA_DIR": str(folder / "data"), "ROBUSTPAINT_CACHE_DIR": str(cache)}
+    env = {**os.environ, "ROBUSTPAINT_DATA_DIR": str(folder / "data"), "ROBUSTPAINT_CACHE_DIR": str(cache),
+           "QT_QPA_PLATFORM": "offscreen"}
     from PIL import Image
     Image.new("RGB", (128, 128), (120, 90, 60)).save(folder / "photo.png")
     rp = [sys.executable, "-m", "robustpaint"]
-    rows = {
-        "python -c 'import torch'": _seconds([sys.executable, "-c", "import torch"], env, args.runs),
-        "robustpaint models list": _seconds(rp + ["models", "list"], env, args.runs),
-        "robustpaint classify, weights hashed (cold cache)": _seconds(
-            rp + ["classify", str(folder / "photo.png"), "--model", args.model], env, args.runs,
-            before=lambda: shutil.rmtree(cache, ignore_errors=True)),
-        "robustpaint classify, hash cached": _seconds(
-            rp + ["classify", str(folder / "photo.png"), "--model", args.model], env, args.runs),
-        "robustpaint generate (one image, preset steps)": _seconds(
-            rp + ["generate", "--class", "0", "--model", args.model, "--quiet", "--out", str(folder / "out")], env,
-            args.runs),
-    }
-    torch_import = rows["python -c 'import torch'"]
-    print(f"| command ({args.model}) | seconds | beyond the torch import |\n|---|---|---|")
-    for name, seconds in rows.items():
+    rows = [
+        ("", "python -c 'import torch'", _seconds([sys.executable, "-c", "import torch"], env, args.runs)),
+        ("", "robustpaint models list", _seconds(rp + ["models", "list"], env, args.runs)),
+    ]
+    if not shutil.which("nvidia-smi"):  # where there is no GPU, asking for one is an error that comes at once
+        rows.append(("", "robustpaint generate --device cuda (no GPU here: the error)", _seconds(
+            rp + ["generate", "--class", "0", "--device", "cuda", "--out", str(folder / "out")], env, args.runs,
+            fails=True)))
+    for model in args.models.split(","):
+        photo = ["classify", str(folder / "photo.png"), "--model", model]
+        app = [sys.executable, "-c", APP_CHILD, model]
+        rows += [
+            (model, "robustpaint classify, weights hashed (cold cache)",
+             _seconds(rp + photo, env, args.runs, before=lambda: shutil.rmtree(cache, ignore_errors=True))),
+            (model, "robustpaint classify, hash cached", _seconds(rp + photo, env, args.runs)),
+            (model, "robustpaint generate (one image, preset steps)", _seconds(
+                rp + ["generate", "--class", "0", "--model", model, "--quiet", "--out", str(folder / "out")], env,
+                args.runs)),
+            (model, "app: window shown", _seconds(app + ["window"], env, args.runs)),
+            (model, "app: first live image of a generation run", _seconds(app + ["run"], env, args.runs)),
+        ]
+    torch_import = rows[0][2]
+    print("| model | command | seconds | beyond the torch import |\n|---|---|---|---|")
+    for model, name, seconds in rows:
         beyond = "-" if name.startswith("python") else f"{seconds - torch_import:+.2f}"
-        print(f"| {name} | {seconds:.2f} | {beyond} |")
+        print(f"| {model or '-'} | {name} | {seconds:.2f} | {beyond} |")
     shutil.rmtree(folder, ignore_errors=True)
-    save_results(args.json, {"model": args.model, "runs": args.runs, "seconds": rows})
+    save_results(args.json, {"benchmark": "startup", "runs": args.runs,
+                             "rows": [{"model": m, "command": n, "seconds": round(t, 3)} for m, n, t in rows]})
     return 0
 
 

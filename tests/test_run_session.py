@@ -148,6 +148,36 @@ def test_a_slow_step_moves_the_progress_bar_within_the_step(qtbot, window, monke
     assert bar.maximum() == 3 * 100 and bar.value() == 300
 
 
+def test_a_slow_probe_step_of_the_thread_tuner_does_not_make_the_model_slow(qtbot, window, monkeypatch):
+    """Two threads beside a busy core take 3-4x as long: those probe steps must not switch on the within-step
+    progress (its hooks and signals slowed the live run they came from)."""
+    import time
+
+    import torch
+
+    from robustpaint.app import worker as worker_module
+    from robustpaint.core.threads import ThreadTuner
+    monkeypatch.setattr(worker_module, "SLOW_STEP_SECONDS", 0.05)
+    real_step = ThreadTuner.step
+
+    def step(self, run_step):
+        def timed_step():
+            result = run_step()
+            if torch.get_num_threads() == 2:
+                time.sleep(0.08)  # the losing count, as beside a busy core
+            return result
+        return real_step(self, timed_step)
+
+    monkeypatch.setattr(ThreadTuner, "step", step)
+    monkeypatch.setenv("ROBUSTPAINT_THREADS", "auto")
+    monkeypatch.setattr("robustpaint.core.threads.candidate_counts", lambda cores=None: [1, 2])
+    seen = []
+    window.session.worker.step_progress.connect(lambda job, done: seen.append(done))
+    _run(qtbot, window, "generate", 10)  # 6 probe steps (3 per count), then 4 at the chosen count
+    assert window.session.worker.threads_text.startswith("1 thread (auto")
+    assert seen == []
+
+
 def test_a_run_stopped_before_its_first_step_leaves_no_busy_bar(qtbot, window):
     window.panel.steps_slider.setValue(50)
     window.start_run()

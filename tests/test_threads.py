@@ -45,6 +45,12 @@ def test_the_tuner_keeps_the_count_whose_steps_were_fastest(monkeypatch):
     tuner.step(fake_step)  # after recheck_every steps it measures again
     assert seen[-1] == 1 and len(tuner._plan) == 5
     assert "1 thread (auto; 1: 10 ms, 2: 30 ms)" == tuner.describe()
+    for _ in range(5):  # the rest of the second probe, which confirms one thread
+        tuner.step(fake_step)
+    seen.clear()
+    for _ in range(11):  # so the next probe waits twice as long
+        tuner.step(fake_step)
+    assert seen[:10] == [1] * 10 and len(tuner._plan) == 5
     tuner.measure_again()  # a new job probes before its first step
     seen.clear()
     for _ in range(6):

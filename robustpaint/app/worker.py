@@ -217,7 +217,7 @@ class SynthesisWorker(QObject):
             self._fail(job_id, exc)
             return
         self._started, self._paused = time.perf_counter(), False
-        self._first_step = 0
+        self._first_step, self._last_step_seconds = 0, 0.0
         self._ensure_timer().start()
 
     @Slot()
@@ -279,7 +279,11 @@ class SynthesisWorker(QObject):
                     result = self._threads.step(optimizer.step)
             else:
                 result = self._threads.step(optimizer.step)
-            self._last_step_seconds = time.perf_counter() - step_started
+            seconds = time.perf_counter() - step_started
+            # A probe step at a losing thread count (three times as long beside a busy core) does not make the
+            # model slow; a job's first steps are probes, and the fastest of them says how slow it is.
+            probed = self._threads.last_step_probed and self._last_step_seconds > 0
+            self._last_step_seconds = min(seconds, self._last_step_seconds) if probed else seconds
             classes = self._bundles[self._model_name].model.classes
             probs = result.logits.float().softmax(1)
             top = probs.topk(min(5, probs.shape[1]), dim=1)

@@ -3,7 +3,8 @@
 On an idle 2-core machine two threads are fastest; with one core busy (another program, or the app's GUI thread)
 one thread is 1.6-1.7x faster (benchmarks/threads.py). Which holds changes while the app runs, so the count is
 measured, not assumed: every `recheck_every` steps the next steps try each candidate count in turn and the fastest
-is kept. The thread count does not change the pixels (tests/test_threads.py), so probe steps are real steps and
+is kept. A probe that confirms the count doubles the wait before the next one (up to 8x): a losing count's probe
+steps can take 3-4x as long (two threads beside a busy core), a few percent of a live run at every check. The thread count does not change the pixels (tests/test_threads.py), so probe steps are real steps and
 replays stay exact. `ROBUSTPAINT_THREADS=N` fixes the count instead.
 """
 
@@ -61,6 +62,8 @@ class ThreadTuner:
         self._plan: list[int] = []  # counts of the probe steps still to run
         self._times: dict[int, list[float]] = {}
         self._since_probe = recheck_every  # probe before the first step
+        self._interval = recheck_every  # steps from one probe to the next: grows while probes agree
+        self.last_step_probed = False  # whether the last step ran at a count under trial (its time says little)
         if len(self.candidates) == 1:
             torch.set_num_threads(self.chosen)
 
@@ -77,17 +80,18 @@ class ThreadTuner:
     def measure_again(self) -> None:
         """Probes before the next step (a new job: another model or size makes the last times meaningless)."""
         if not self.fixed:
-            self._plan, self._since_probe = [], self.recheck_every
+            self._plan, self._since_probe, self._interval = [], self.recheck_every, self.recheck_every
+            self.measured_ms = {}
 
     def step(self, run_step: Callable[[], T]) -> T:
         """`run_step()` at the count the schedule asks for; after a probe, the fastest count is kept."""
         if self.fixed:
             return run_step()
-        if not self._plan and self._since_probe >= self.recheck_every:
+        if not self._plan and self._since_probe >= self._interval:
             # one warm-up step per count is dropped: the first step after a switch starts the new threads
             self._plan = [n for n in self.candidates for _ in range(self.probe_steps + 1)]
             self._times = {n: [] for n in self.candidates}
-        probing = bool(self._plan)
+        probing = self.last_step_probed = bool(self._plan)
         count = self._plan.pop(0) if probing else self.chosen
         if torch.get_num_threads() != count:
             torch.set_num_threads(count)
@@ -102,7 +106,10 @@ class ThreadTuner:
         return result
 
     def _finish_probe(self) -> None:
+        confirmed = bool(self.measured_ms)  # an earlier probe of this job chose...
         self.measured_ms = {n: statistics.median(t[1:] or t) * 1e3 for n, t in self._times.items() if t}
-        self.chosen = min(self.measured_ms, key=self.measured_ms.get)
+        before, self.chosen = self.chosen, min(self.measured_ms, key=self.measured_ms.get)
+        confirmed = confirmed and before == self.chosen  # ...the same count
+        self._interval = min(2 * self._interval, 8 * self.recheck_every) if confirmed else self.recheck_every
         torch.set_num_threads(self.chosen)
         self._since_probe = 0
