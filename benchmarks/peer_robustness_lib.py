@@ -30,7 +30,8 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
 from robustpaint.core.models.folding import fold_batchnorm
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
-from robustpaint.core.train.loop import TrainConfig, choose_precision, train_step
+from robustpaint.core.models import choose_precision
+from robustpaint.core.train.loop import TrainConfig, train_step
 
 VENV = Path(__file__).resolve().parent / ".peer-venv"
 

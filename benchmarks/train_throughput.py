@@ -22,7 +22,8 @@ from torch.nn import functional as F
 
 from common import save_results
 from robustpaint.core.models import CIFAR10_CLASSES, build_classifier
-from robustpaint.core.train.loop import TrainConfig, choose_precision, train_step
+from robustpaint.core.models import choose_precision
+from robustpaint.core.train.loop import TrainConfig, train_step
 
 
 def baseline_step(model, optimizer, x, y, eps: float, step_size: float, generator) -> None:

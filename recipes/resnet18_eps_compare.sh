@@ -14,6 +14,6 @@ for eps in 1.0 0.5; do
   cp resources/models/resnet18.seeds.safetensors $run/model.seeds.safetensors
   robustpaint eval --model $run/model.safetensors --data "$data" --norm l2 --eps 0.5 --steps 20 --limit 1000
   robustpaint generate --model $run/model.safetensors --class $classes -n 8 --out $run/samples \
-    --grid docs/eps-compare-$eps.png --bf16 --quiet
+    --grid docs/eps-compare-$eps.png --precision bf16 --quiet
 done
 python benchmarks/score_images.py runs/resnet18-eps1.0-more/samples runs/resnet18-eps0.5-more/samples

@@ -54,7 +54,7 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
                    help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
+    _add_precision(p)
     p.add_argument("--best", action="store_true", help="keep the lowest-loss iterate instead of the last")
     p.add_argument("--strength", help="gray PNG of the canvas's size: how much each pixel may change "
                                       "(white = fully, black = not at all)")
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first", type=_positive_int(100_000), default=64, help="the first N units (default 64)")
     p.add_argument("--units", help="these units instead, comma separated")
     p.add_argument("--scale", type=_positive_int(32), default=4, help="thumbnail upscaling (default 4)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with AMX/AVX512-BF16)")
+    _add_precision(p)
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
@@ -179,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_precision(parser) -> None:
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="auto (the default): bf16 autocast where it is measured faster (CPUs with AMX or "
+                             "AVX512-BF16, CUDA GPUs), else fp32")
+    parser.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
+                        help=argparse.SUPPRESS)  # the option's old name, for older scripts
+
+
+def _bf16(args, model, device: str = "cpu") -> bool:
+    from robustpaint.core.models import choose_precision
+    return choose_precision(args.precision, device, model.arch)
+
+
 def _check_device(name: str) -> str:
     from robustpaint.core.device import resolve_device
     return resolve_device(name)
@@ -259,7 +272,7 @@ def _run_task(args) -> int:
     if job.grid is not None:
         _check_output_file(job.grid, job.inputs)
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
-                                  seed=args.seed, bf16=args.bf16, track_best=args.best)
+                                  seed=args.seed, bf16=_bf16(args, model, device), track_best=args.best)
     if args.strength:
         request = request.replace(change_mask=_strength_map(args.strength,
                                                             spec.output_shape(request, model.input_size)))
@@ -319,7 +332,7 @@ def _neurons(args) -> int:
     if cache.rebuilt_because and not args.quiet:
         print(f"robustpaint: rebuilding the neuron cache: {cache.rebuilt_because}", file=sys.stderr)
     progress = None if args.quiet else (lambda done, total: print(f"  {done}/{total} thumbnails", file=sys.stderr))
-    thumbs = cache.get(units, progress, bf16=args.bf16)
+    thumbs = cache.get(units, progress, bf16=_bf16(args, model))
     entries = neuron_index(model, units, thumbs)
     for e in entries:
         e["file"] = f"unit-{e['unit']:04d}.png"

@@ -50,6 +50,19 @@ def test_generate_writes_pngs_with_recipes_that_replay_exactly(installed_tiny, t
     assert np.array_equal(np.asarray(Image.open(files[3])), np.asarray(Image.open(tmp_path / "again.png")))
 
 
+@pytest.mark.parametrize("cpu_has_bf16", [True, False])
+def test_the_precision_is_chosen_by_the_cpu_unless_given(installed_tiny, tmp_path, capsys, monkeypatch, cpu_has_bf16):
+    """A task ran in fp32 unless --bf16 was given, even where bf16 is twice as fast (issue #22)."""
+    from robustpaint.core import device
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: cpu_has_bf16)
+    for option, bf16 in (([], cpu_has_bf16), (["--precision", "fp32"], False), (["--precision", "bf16"], True),
+                         (["--bf16"], True)):
+        code, out, err = _run(["generate", "--class", "cat", "--out", str(tmp_path / "-".join(option or ["auto"])),
+                               *option, *FAST], capsys)
+        assert code == 0, err
+        assert read_recipe(out.split()[0])["bf16"] is bf16, option
+
+
 @pytest.mark.parametrize("task, extra", [
     ("sketch", ["--class", "dog"]),
     ("translate", ["--to", "truck"]),

@@ -227,14 +227,15 @@ def test_two_process_torchrun_on_cpu(tmp_path):
 def test_auto_precision_follows_the_architecture(monkeypatch):
     """bf16 where the CPU has it, except for MobileNetV2, measured to train faster in fp32; explicit choices win."""
     from robustpaint.core import device
-    from robustpaint.core.train import loop
+    from robustpaint.core.models import choose_precision
     monkeypatch.setattr(device, "cpu_supports_bf16", lambda: True)
     cpu = torch.device("cpu")
-    assert loop.choose_precision("auto", cpu, "resnet18") is True
-    assert loop.choose_precision("auto", cpu, "mobilenet_v2") is False
-    assert loop.choose_precision("bf16", cpu, "mobilenet_v2") is True
+    assert choose_precision("auto", cpu, "resnet18") is True
+    assert choose_precision("auto", cpu, "mobilenet_v2") is False
+    assert choose_precision("bf16", cpu, "mobilenet_v2") is True
     monkeypatch.setattr(device, "cpu_supports_bf16", lambda: False)
-    assert loop.choose_precision("auto", cpu, "resnet18") is False
+    assert choose_precision("auto", cpu, "resnet18") is False
+    assert choose_precision("auto", "cpu", "resnet18") is False  # a device name works as well
 
 
 def test_robust_accuracy_subset_is_drawn_from_every_class(tiny_model, monkeypatch):

@@ -84,6 +84,17 @@ def bf16_is_faster(arch: str | None, device_type: str) -> bool:
     return device_type == "cpu" and cpu_supports_bf16() and not slower
 
 
+def choose_precision(requested: str, device, arch: str | None = None) -> bool:
+    """True for bf16 autocast. "auto" takes it where bf16_is_faster says so (CUDA; CPUs with bf16 units unless the
+    architecture is measured faster in fp32 there); "bf16" and "fp32" are what they say. `device`: a torch.device
+    or a name such as "cuda:0"."""
+    if requested not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision {requested!r}: use auto, bf16 or fp32")
+    if requested != "auto":
+        return requested == "bf16"
+    return bf16_is_faster(arch, getattr(device, "type", None) or str(device).split(":")[0])
+
+
 def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_size: int | None = None, *,
                      empty: bool = False) -> Classifier:
     """A freshly initialised classifier of a registered architecture; the normalisation and input size default to
@@ -98,5 +109,5 @@ def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_s
     return Classifier(net, mean or layout.mean, std or layout.std, classes, arch, input_size or layout.input_size)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "bf16_is_faster", "build_classifier", "REPRESENTATION", "FEATURE_MAP",
+__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "bf16_is_faster", "build_classifier", "choose_precision", "REPRESENTATION", "FEATURE_MAP",
            "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD"]

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.models import build_classifier
+from robustpaint.core.models import build_classifier, choose_precision  # noqa: F401 - choose_precision: its old home
 from robustpaint.core.models.checkpoint import save_model
 from robustpaint.core.train.data import augment, load_split, random_resized_crop
 
@@ -59,17 +59,6 @@ class TrainConfig:
         if self.attack_step_size is not None:
             return self.attack_step_size
         return 1.25 * self.eps if self.attack_steps == 1 else 2.5 * self.eps / self.attack_steps
-
-
-def choose_precision(requested: str, device: torch.device, arch: str | None = None) -> bool:
-    """True for bf16 autocast. "auto" takes it on CUDA, and on CPUs with bf16 units unless the architecture is
-    measured to train faster in fp32 there (MobileNetV2: its depthwise convolutions gain nothing from bf16)."""
-    if requested == "fp32":
-        return False
-    if requested == "bf16":
-        return True
-    from robustpaint.core.models import bf16_is_faster
-    return bf16_is_faster(arch, device.type)
 
 
 def _lr_at(cfg: TrainConfig, progress: float) -> float:
