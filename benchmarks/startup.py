@@ -1,4 +1,4 @@
-"""Start-up timings: fresh processes, each figure beside the torch import it includes (the median of a few runs).
+"""Start-up timings: fresh processes, each figure beside the torch import it includes (the median of a few rounds).
 
     python benchmarks/startup.py [--runs 3] [--models imagenette_resnet18,resnet18] [--json PATH]
 
@@ -26,18 +26,16 @@ from pathlib import Path
 from common import save_results
 
 
-def _seconds(command: list[str], env: dict, runs: int, before=None, fails: bool = False) -> float:
-    """The median wall time of `command`; it must succeed (or, `fails`, end with a clear error)."""
-    times = []
-    for _ in range(runs):
-        if before:
-            before()
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        if (done.returncode != 0) != fails or (fails and "Traceback" in done.stderr):
-            raise SystemExit(f"{' '.join(command[:6])} ended with status {done.returncode}: {done.stderr[-500:]}")
-    return statistics.median(times)
+def _seconds(command: list[str], env: dict, before=None, fails: bool = False) -> float:
+    """The wall time of one run of `command`; it must succeed (or, `fails`, end with a clear error)."""
+    if before:
+        before()
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if (done.returncode != 0) != fails or (fails and "Traceback" in done.stderr):
+        raise SystemExit(f"{' '.join(command[:6])} ended with status {done.returncode}: {done.stderr[-500:]}")
+    return seconds
 
 
 APP_CHILD = """
@@ -76,27 +74,30 @@ def main(argv=None) -> int:
     from PIL import Image
     Image.new("RGB", (128, 128), (120, 90, 60)).save(folder / "photo.png")
     rp = [sys.executable, "-m", "robustpaint"]
-    rows = [
-        ("", "python -c 'import torch'", _seconds([sys.executable, "-c", "import torch"], env, args.runs)),
-        ("", "robustpaint models list", _seconds(rp + ["models", "list"], env, args.runs)),
-    ]
+    # (model, what, command, before, fails): timed in rounds, each round every command once, so that the machine's
+    # slow spells hit every row alike; the median of the rounds is reported
+    plan = [("", "python -c 'import torch'", [sys.executable, "-c", "import torch"], None, False),
+            ("", "robustpaint models list", rp + ["models", "list"], None, False)]
     if not shutil.which("nvidia-smi"):  # where there is no GPU, asking for one is an error that comes at once
-        rows.append(("", "robustpaint generate --device cuda (no GPU here: the error)", _seconds(
-            rp + ["generate", "--class", "0", "--device", "cuda", "--out", str(folder / "out")], env, args.runs,
-            fails=True)))
+        plan.append(("", "robustpaint generate --device cuda (no GPU here: the error)",
+                     rp + ["generate", "--class", "0", "--device", "cuda", "--out", str(folder / "out")], None, True))
     for model in args.models.split(","):
-        photo = ["classify", str(folder / "photo.png"), "--model", model]
+        photo = rp + ["classify", str(folder / "photo.png"), "--model", model]
         app = [sys.executable, "-c", APP_CHILD, model]
-        rows += [
-            (model, "robustpaint classify, weights hashed (cold cache)",
-             _seconds(rp + photo, env, args.runs, before=lambda: shutil.rmtree(cache, ignore_errors=True))),
-            (model, "robustpaint classify, hash cached", _seconds(rp + photo, env, args.runs)),
-            (model, "robustpaint generate (one image, preset steps)", _seconds(
-                rp + ["generate", "--class", "0", "--model", model, "--quiet", "--out", str(folder / "out")], env,
-                args.runs)),
-            (model, "app: window shown", _seconds(app + ["window"], env, args.runs)),
-            (model, "app: first live image of a generation run", _seconds(app + ["run"], env, args.runs)),
+        plan += [
+            (model, "robustpaint classify, weights hashed (cold cache)", photo,
+             lambda: shutil.rmtree(cache, ignore_errors=True), False),
+            (model, "robustpaint classify, hash cached", photo, None, False),
+            (model, "robustpaint generate (one image, preset steps)",
+             rp + ["generate", "--class", "0", "--model", model, "--quiet", "--out", str(folder / "out")], None, False),
+            (model, "app: window shown", app + ["window"], None, False),
+            (model, "app: first live image of a generation run", app + ["run"], None, False),
         ]
+    times: list[list[float]] = [[] for _ in plan]
+    for _ in range(args.runs):
+        for samples, (_, _, command, before, fails) in zip(times, plan):
+            samples.append(_seconds(command, env, before, fails))
+    rows = [(model, name, statistics.median(samples)) for (model, name, *_), samples in zip(plan, times)]
     torch_import = rows[0][2]
     print("| model | command | seconds | beyond the torch import |\n|---|---|---|---|")
     for model, name, seconds in rows:
