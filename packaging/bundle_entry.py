@@ -1,5 +1,5 @@
 """Entry point of the PyInstaller bundle: no arguments starts the app, arguments run the command line."""
 
-from robustpaint.cli import main
+from robustpaint.cli import run
 
-raise SystemExit(main())
+run()

@@ -1,3 +1,3 @@
-from robustpaint.cli import main
+from robustpaint.cli import run
 
-raise SystemExit(main())
+run()

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first", type=_positive_int(100_000), default=64, help="the first N units (default 64)")
     p.add_argument("--units", help="these units instead, comma separated")
     p.add_argument("--scale", type=_positive_int(32), default=4, help="thumbnail upscaling (default 4)")
-    _add_precision(p)
+    _add_precision(p, default="fp32", why=" (fp32, the default: the thumbnails go into the cache the app shares, "
+                                          "which draws them in fp32)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
@@ -179,10 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_precision(parser) -> None:
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                        help="auto (the default): bf16 autocast where it is measured faster (CPUs with AMX or "
-                             "AVX512-BF16, CUDA GPUs), else fp32")
+def _add_precision(parser, default: str = "auto", why: str = " (auto, the default)") -> None:
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=default,
+                        help="auto: bf16 autocast where it is measured faster (CPUs with AMX or AVX512-BF16, CUDA "
+                             "GPUs of compute capability 8 and up), else fp32" + why)
     parser.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
                         help=argparse.SUPPRESS)  # the option's old name, for older scripts
 
@@ -555,6 +556,23 @@ def _doctor(args) -> int:
     return run_doctor(args.gui, args.model, args.screenshot, args.export_dir)
 
 
+def run() -> None:
+    """The `robustpaint` command: main(), then, once torch is loaded, an exit that skips the interpreter's teardown
+    (0.5-0.6 s of freeing torch's modules and libraries on a 2-core machine, after every output file is written
+    and stdout and stderr are flushed). The app, and anything with Qt or child processes, exits the ordinary way."""
+    code = main()
+    children = "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children()
+    if "torch" not in sys.modules or "PySide6" in sys.modules or children:
+        raise SystemExit(code)
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError, ValueError):  # a reader that left: nothing more to say
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     WRITTEN.clear()
@@ -597,6 +615,8 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"robustpaint: interrupted{_written_before() or '; nothing was written'}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # a reader that left (`... | head`): main() ends quietly
     except OSError as exc:  # the machine's, not the user's: a full disk, a folder that went away, a lost mount
         where = f" {exc.filename}" if exc.filename else ""
         print(f"robustpaint: error: cannot read or write{where}: {exc.strerror or exc}{_written_before()}",

@@ -850,3 +850,41 @@ def test_a_paused_run_shows_the_readout_of_its_last_step(qtbot, window):
     assert window.controls.progress.value() == window.session.steps_done * PROGRESS_PER_STEP
     name, p = window.session.last_top5[0][0]
     assert window.controls.top_bars[0].format() == f"{name} {p * 100:.1f}%"
+
+
+def test_a_halted_run_shows_the_readout_of_the_last_step_it_painted(qtbot, window, monkeypatch):
+    # A run halted by a device change, a stroke or a new document left its readouts a step (or 0.1 s) behind.
+    from robustpaint.app import run_session
+    monkeypatch.setattr(run_session, "READOUT_EVERY_S", 1000.0)  # only the first step's readout is shown at once
+    window.session._readout_timer.setInterval(1000 * 1000)  # and the timer that shows the others never fires
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
+    window.session.halt()
+    assert window.controls.progress.value() == window.session.steps_done * run_session.PROGRESS_PER_STEP
+    assert f"step {window.session.steps_done}/1000" in window.status_label.text()
+
+
+def test_docks_and_the_toolbar_come_back_where_they_were(qtbot, window, installed_tiny):
+    # Without object names Qt's saveState skipped them ("'objectName' not set"): the layout was never restored.
+    from PySide6.QtWidgets import QDockWidget, QToolBar
+    from robustpaint.app.window import MainWindow
+    assert all(w.objectName() for kind in (QDockWidget, QToolBar) for w in window.findChildren(kind))
+    window.preview_dock.show()
+    state = window.saveState()
+    again = MainWindow(model_name="tiny")
+    qtbot.addWidget(again)
+    try:
+        assert not again.preview_dock.isVisibleTo(again)
+        assert again.restoreState(state) and again.preview_dock.isVisibleTo(again)
+    finally:
+        again.session.shutdown()
+
+
+def test_the_zoom_readout_follows_a_canvas_of_another_size(qtbot, window):
+    # After a switch from a 128-px model to a 32-px one the status bar kept the old zoom until Ctrl+0.
+    before = window.zoom_label.text()
+    window.document.resize(window.document.size[0] * 4)
+    window.refresh_canvas()
+    assert window.zoom_label.text() == f"zoom {window.canvas.scale() * 100:.0f}%" != before

@@ -63,6 +63,7 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     window.panel.steps_slider.setValue(200)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
+    window.device = "cuda:0"  # as if the run were on a GPU: a move to the CPU is a real move
     window.choose_device("cpu")
     assert not window.session.running and window.device_choice == "cpu"
     assert "run stopped at step" in window.statusBar().currentMessage()  # not a silent stop (walkthrough finding)
@@ -71,6 +72,20 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert "on cpu" in window.status_label.text()
+
+
+def test_choosing_the_device_the_run_is_on_keeps_it_going(qtbot, window):
+    """Run > Device > cpu while "auto (cpu)" ran on the CPU stopped the run for nothing (walkthrough finding)."""
+    window.controls.live_check.setChecked(False)
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 1 and window.auto_device == "cpu" == window.device,
+                    timeout=10000)
+    window.choose_device("cpu")
+    assert window.session.running and window.device_choice == "cpu"
+    steps = window.session.steps_done
+    qtbot.waitUntil(lambda: window.session.steps_done > steps, timeout=10000)
+    window.session.halt()
 
 
 def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, window):
@@ -84,8 +99,10 @@ def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, windo
     assert window.session.state is RunState.PAUSED
     failures = []
     window.session.worker.failed.connect(lambda job, text: failures.append(text))
+    window.device = "cuda:0"  # as if the run were on a GPU
     window.choose_device("cpu")
     assert window.session.state is RunState.IDLE
+    qtbot.waitUntil(lambda: window.device == "cpu", timeout=10000)
     window.panel.steps_slider.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.toggle_run()
@@ -99,7 +116,12 @@ def test_bf16_follows_the_device_the_worker_runs_on(window, monkeypatch):
     window.device = "cpu"
     assert window.make_request().bf16 is False  # no bf16 units: fp32 whatever the menu says
     window.device = "cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=0: (8, 0))
     assert window.make_request().bf16 is True
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=0: (7, 5))
+    assert window.make_request().bf16 is False  # no bf16 tensor cores (a T4): fp32, as the CLI's auto chooses
 
 
 def test_a_saved_device_this_machine_lacks_falls_back_to_auto_and_is_not_kept(qtbot, installed_tiny, monkeypatch):

@@ -157,14 +157,14 @@ def test_a_slow_probe_step_of_the_thread_tuner_does_not_make_the_model_slow(qtbo
 
     from robustpaint.app import worker as worker_module
     from robustpaint.core.threads import ThreadTuner
-    monkeypatch.setattr(worker_module, "SLOW_STEP_SECONDS", 0.05)
+    monkeypatch.setattr(worker_module, "SLOW_STEP_SECONDS", 0.25)  # far above a tiny model's steps, even under load
     real_step = ThreadTuner.step
 
     def step(self, run_step):
         def timed_step():
             result = run_step()
             if torch.get_num_threads() == 2:
-                time.sleep(0.08)  # the losing count, as beside a busy core
+                time.sleep(0.4)  # the losing count, as beside a busy core
             return result
         return real_step(self, timed_step)
 

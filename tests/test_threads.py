@@ -84,3 +84,22 @@ def test_the_thread_count_does_not_change_the_pixels(bf16):
             pass
         results.append(engine.result())
     assert torch.equal(results[0], results[1])
+
+
+def test_a_long_wait_between_probes_is_capped_in_seconds(monkeypatch):
+    """Backed off to 1,200 steps, a ResNet-50 at a second a step would notice a busy core after 20 minutes."""
+    clock = [0.0]
+    monkeypatch.setattr("robustpaint.core.threads.time.perf_counter", lambda: clock[0])
+
+    def slow_step():
+        clock[0] += 1.0
+        return torch.get_num_threads()
+
+    tuner = ThreadTuner(candidates=[1, 2], probe_steps=2, recheck_every=1000, recheck_seconds=30.0)
+    for _ in range(6):
+        tuner.step(slow_step)
+    assert not tuner._plan and tuner.measured_ms
+    for _ in range(30):  # 30 s of steps: the next one starts a probe, long before 1,000 steps
+        tuner.step(slow_step)
+    tuner.step(slow_step)
+    assert len(tuner._plan) == 5

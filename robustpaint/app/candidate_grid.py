@@ -15,6 +15,7 @@ class CandidateGrid(QDockWidget):
 
     def __init__(self, parent=None):
         super().__init__("Candidates", parent)
+        self.setObjectName("candidates_dock")  # saveState keeps where it is by this name
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(128, 128))

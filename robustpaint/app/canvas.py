@@ -85,7 +85,10 @@ class Canvas(QWidget):
         """Shows `image` (H x W x 3 float) with an optional RGBA `overlay` (see `overlay_rgba`) on top."""
         self._image = array_to_qimage(image)
         self._mask = rgba_to_qimage(overlay) if overlay is not None else QImage()
+        resized = tuple(image.shape[:2]) != tuple(self._image_size)
         self._image_size = image.shape[:2]
+        if resized:  # another model's canvas: the fitted zoom changes, and the status bar says so
+            self._view_moved()
         self.update()
 
     def set_smooth(self, smooth: bool) -> None:

@@ -19,6 +19,7 @@ class NeuronBrowser(QDockWidget):
 
     def __init__(self, parent=None):
         super().__init__("Neurons", parent)
+        self.setObjectName("neurons_dock")  # saveState keeps where it is by this name
         panel = QWidget()
         layout = QVBoxLayout(panel)
         controls = QHBoxLayout()

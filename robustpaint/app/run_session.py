@@ -18,8 +18,8 @@ from robustpaint.app.worker import SynthesisWorker
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
 PROGRESS_PER_STEP = 100  # the bar counts hundredths of a step, so that a slow step moves it
 # The readouts beside the canvas (progress, top 5, status line) change at most this often; the canvas itself shows
-# every step. Each QProgressBar.setValue repaints at once: six bars at 40 steps/s took 2 ms of the GUI thread per
-# step, which on a shared core came out of the worker's steps (benchmarks/gui_latency.py --busy).
+# every step. Each QProgressBar.setValue repainted at once, six bars a step; on one thread beside a busy core the live
+# run went from 20.3 to 35.3 updates/s with this and set_bar (benchmarks/gui_latency.py --busy --threads 1, session 12).
 READOUT_EVERY_S = 0.1
 
 
@@ -90,8 +90,8 @@ class RunControls(QWidget):
 
 
 def set_bar(bar: QProgressBar, value: int, text: str | None = None) -> None:
-    """Sets a bar to be painted with the next frame: QProgressBar.setValue repaints at once otherwise (5 ms for
-    the six bars on a 2-core machine, per step)."""
+    """Sets a bar to be painted with the next frame: QProgressBar.setValue repaints at once otherwise (the top-5
+    bars took about 1 ms of the GUI thread per step offscreen, several under load)."""
     bar.setUpdatesEnabled(False)
     bar.setValue(value)
     if text is not None:
@@ -258,6 +258,7 @@ class RunSession(QObject):
     def halt(self, text: str = "PGD run (stopped)") -> None:
         """Stops the run and drops any step still in flight, so it cannot paint over what comes next (a stroke, a
         new document); what the run had made so far stays one undo step."""
+        self._show_readout()  # the readout of the last step that reached the canvas, before its job is left behind
         self.job_id += 1
         self.stop()
         self.commit(text)

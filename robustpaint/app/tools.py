@@ -63,6 +63,7 @@ def tool_icon(name: str) -> QIcon:
 class ToolBar(QToolBar):
     def __init__(self, parent, side: int):
         super().__init__("Tools", parent)
+        self.setObjectName("tools_toolbar")  # saveState keeps where it is by this name
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         group = QActionGroup(self)
         self.actions_by_tool: dict[str, QAction] = {}

@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._build_menus()
         self.device = ""  # what the worker runs on, once it says so ("auto" until then)
+        self.auto_device = ""  # what "auto" means on this machine, once the worker says
         self.device_choice = device  # the user's setting, kept across sessions
         self.session.set_device.emit(device)
         if self.panel.has_models:
@@ -85,7 +86,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(side.sizeHint().width() + 20)
-        dock = QDockWidget("Synthesis", self)
+        dock = QDockWidget("Synthesis", self, objectName="synthesis_dock")  # names: saveState keeps where docks are
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.neurons)
         self.neurons.hide()
         self.preview_label = QLabel(toolTip="the image at 1:1 and at 2x")  # whatever the canvas's zoom
-        self.preview_dock = QDockWidget("Preview 1:1 and 2x", self)
+        self.preview_dock = QDockWidget("Preview 1:1 and 2x", self, objectName="preview_dock")
         self.preview_dock.setWidget(self.preview_label)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.preview_dock)
         self.preview_dock.hide()  # View > Preview shows it; open by default it takes the canvas's room
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
         self.device_menu.clear()
         for group_action in self.device_group.actions():
             self.device_group.removeAction(group_action)
-        auto = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
+        auto = self.auto_device = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
         for name in ["auto", *devices]:
             action = self.device_menu.addAction(name if name != "auto" else f"auto ({auto})")
             action.setCheckable(True)
@@ -380,6 +381,9 @@ class MainWindow(QMainWindow):
     def choose_device(self, name: str) -> None:
         """Stops the run, paused or not (its tensors live on the old device), and moves the models to `name`."""
         if name == self.device_choice:
+            return
+        if (self.auto_device if name == "auto" else name) == self.device:  # auto (cpu) -> cpu: the same device
+            self.device_choice = name
             return
         if self.session.state is not RunState.IDLE:
             self.session.halt()

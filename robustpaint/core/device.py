@@ -59,5 +59,7 @@ def bf16_pays_off(device: str) -> bool:
     if device.startswith("cuda"):
         import torch
         index = int(device.split(":")[1]) if ":" in device else 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            return False  # a name from a setting or a recipe of another machine: the run says so when it starts
         return torch.cuda.get_device_capability(index) >= (8, 0)  # Ampere and later have bf16 tensor cores
     return device == "cpu" and cpu_supports_bf16()

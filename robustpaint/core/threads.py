@@ -3,8 +3,8 @@
 On an idle 2-core machine two threads are fastest; with one core busy (another program, or the app's GUI thread)
 one thread is 1.6-1.7x faster (benchmarks/threads.py). Which holds changes while the app runs, so the count is
 measured, not assumed: every `recheck_every` steps the next steps try each candidate count in turn and the fastest
-is kept. A probe that confirms the count doubles the wait before the next one (up to 8x): a losing count's probe
-steps can take 3-4x as long (two threads beside a busy core), a few percent of a live run at every check. The thread count does not change the pixels (tests/test_threads.py), so probe steps are real steps and
+is kept. A probe that confirms the count doubles the wait before the next one (up to 8x, and never over
+`recheck_seconds`): a losing count's probe steps can take 3-4x as long (two threads beside a busy core). The thread count does not change the pixels (tests/test_threads.py), so probe steps are real steps and
 replays stay exact. `ROBUSTPAINT_THREADS=N` fixes the count instead.
 """
 
@@ -48,7 +48,7 @@ class ThreadTuner:
     """Runs steps, sets torch's thread count to the fastest candidate measured on those steps."""
 
     def __init__(self, candidates: list[int] | None = None, probe_steps: int = 2, recheck_every: int = 150,
-                 device: str = "cpu"):
+                 device: str = "cpu", recheck_seconds: float = 30.0):
         fixed = fixed_threads()
         if device != "cpu":  # the GPU does the work; the CPU threads only feed it
             candidates = [torch.get_num_threads()]
@@ -57,6 +57,8 @@ class ThreadTuner:
         self.candidates = candidates or candidate_counts()
         self.probe_steps = probe_steps
         self.recheck_every = recheck_every
+        self.recheck_seconds = recheck_seconds  # a change in the machine's load is noticed within this, at most
+        self._probed_at = time.perf_counter()
         self.chosen = self.candidates[-1] if fixed is None else fixed
         self.measured_ms: dict[int, float] = {}  # the last probe: median step time per count
         self._plan: list[int] = []  # counts of the probe steps still to run
@@ -87,7 +89,8 @@ class ThreadTuner:
         """`run_step()` at the count the schedule asks for; after a probe, the fastest count is kept."""
         if self.fixed:
             return run_step()
-        if not self._plan and self._since_probe >= self._interval:
+        if not self._plan and (self._since_probe >= self._interval
+                               or time.perf_counter() - self._probed_at >= self.recheck_seconds):
             # one warm-up step per count is dropped: the first step after a switch starts the new threads
             self._plan = [n for n in self.candidates for _ in range(self.probe_steps + 1)]
             self._times = {n: [] for n in self.candidates}
@@ -111,5 +114,6 @@ class ThreadTuner:
         before, self.chosen = self.chosen, min(self.measured_ms, key=self.measured_ms.get)
         confirmed = confirmed and before == self.chosen  # ...the same count
         self._interval = min(2 * self._interval, 8 * self.recheck_every) if confirmed else self.recheck_every
+        self._probed_at = time.perf_counter()
         torch.set_num_threads(self.chosen)
         self._since_probe = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,7 +79,8 @@ def bf16_is_faster(arch: str | None, device_type: str) -> bool:
     """Whether bf16 autocast speeds up this architecture's steps here: on CUDA, and on CPUs with bf16 units unless
     the architecture is measured to run faster in fp32 there (MobileNetV2's depthwise convolutions gain nothing)."""
     if device_type == "cuda":
-        return True
+        from robustpaint.core.device import bf16_pays_off
+        return bf16_pays_off("cuda")  # bf16 tensor cores: compute capability 8.0 and up
     from robustpaint.core.device import cpu_supports_bf16
     slower = arch in ARCHITECTURES and ARCHITECTURES[arch].cpu_faster_in_fp32
     return device_type == "cpu" and cpu_supports_bf16() and not slower
@@ -104,7 +106,7 @@ def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_s
         from robustpaint.core.errors import ModelError
         raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     layout = ARCHITECTURES[arch]
-    with torch.device("meta" if empty else "cpu"):
+    with torch.device("meta") if empty else contextlib.nullcontext():
         net = layout.build(len(classes))
     return Classifier(net, mean or layout.mean, std or layout.std, classes, arch, input_size or layout.input_size)
 

@@ -97,8 +97,10 @@ def load_state_into(model: Classifier, state: dict[str, torch.Tensor], source: s
             if keys:
                 parts.append(f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''} ({len(keys)})")
         raise ModelError(f"{source} does not fit {model.arch}: " + "; ".join(parts))
-    empty = any(t.is_meta for t in expected.values())  # built with empty=True: take the loaded tensors as they are
-    model.net.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=empty)
+    # Built with empty=True: the model takes the loaded tensors, copied out of the file's memory map (a file
+    # overwritten in place must not change, or crash, a model already checked and running).
+    empty = any(t.is_meta for t in expected.values())
+    model.net.load_state_dict({k: v.to(expected[k].dtype, copy=empty) for k, v in state.items()}, assign=empty)
     unset = [name for name, t in [*model.net.named_parameters(), *model.net.named_buffers()] if t.is_meta]
     if unset:  # a tensor outside the state dict (a non-persistent buffer) would stay without values
         raise ModelError(f"{source} leaves {', '.join(unset[:5])} of {model.arch} without values")

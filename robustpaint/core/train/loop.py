@@ -23,7 +23,7 @@ from tqdm import tqdm
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.models import build_classifier, choose_precision  # noqa: F401 - choose_precision: its old home
+from robustpaint.core.models import build_classifier, choose_precision
 from robustpaint.core.models.checkpoint import save_model
 from robustpaint.core.train.data import augment, load_split, random_resized_crop
 
