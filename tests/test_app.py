@@ -888,3 +888,16 @@ def test_the_zoom_readout_follows_a_canvas_of_another_size(qtbot, window):
     window.document.resize(window.document.size[0] * 4)
     window.refresh_canvas()
     assert window.zoom_label.text() == f"zoom {window.canvas.scale() * 100:.0f}%" != before
+
+
+def test_a_stopped_run_keeps_its_last_iterate_in_the_timeline(qtbot, window):
+    # The timeline kept every 5th step only: a run stopped at step 58 could be scrubbed back to 55, never to 58.
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
+    with qtbot.waitSignal(window.session.run_finished, timeout=10000):
+        window.session.stop()
+    step, image, _, _ = window.session.timeline[-1]
+    assert step == window.session.steps_done and np.array_equal(image, window.document.image)
+    assert window.controls.timeline_label.text() == f"step {step}"

@@ -309,15 +309,7 @@ class RunSession(QObject):
         self.steps_done = step
         self.host.show_result(image)
         if step % TIMELINE_EVERY == 0 or step == total:
-            index = 0 if image.ndim == 3 else self.clamp_candidate(len(image))
-            shown = image if image.ndim == 3 else image[index]
-            self.timeline.append((step, shown, self.request, index))  # arrays from the worker are never modified
-            slider = self.controls.timeline_slider
-            slider.blockSignals(True)
-            slider.setRange(0, len(self.timeline) - 1)
-            slider.setValue(len(self.timeline) - 1)
-            slider.blockSignals(False)
-            self.controls.timeline_label.setText(f"step {step}")
+            self._add_to_timeline(step, image)
         self.last_top5 = top5
         self._readout = (job_id, step, total, loss, top5)
         if step == total or started - self._readout_at >= READOUT_EVERY_S:
@@ -344,9 +336,22 @@ class RunSession(QObject):
         if job_id == self.job_id and self.running:
             set_bar(self.controls.progress, int((self.steps_done + done) * PROGRESS_PER_STEP))
 
+    def _add_to_timeline(self, step: int, image: np.ndarray) -> None:
+        index = 0 if image.ndim == 3 else self.clamp_candidate(len(image))
+        shown = image if image.ndim == 3 else image[index]
+        self.timeline.append((step, shown, self.request, index))  # arrays from the worker are never modified
+        slider = self.controls.timeline_slider
+        slider.blockSignals(True)
+        slider.setRange(0, len(self.timeline) - 1)
+        slider.setValue(len(self.timeline) - 1)
+        slider.blockSignals(False)
+        self.controls.timeline_label.setText(f"step {step}")
+
     def _on_finished(self, job_id, image) -> None:
         if job_id != self.job_id:
             return
+        if self.steps_done and (not self.timeline or self.timeline[-1][0] != self.steps_done):
+            self._add_to_timeline(self.steps_done, image)  # a stopped run's last iterate, between the every-5th
         self.host.show_result(image)
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
