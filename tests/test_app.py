@@ -901,3 +901,34 @@ def test_a_stopped_run_keeps_its_last_iterate_in_the_timeline(qtbot, window):
     step, image, _, _ = window.session.timeline[-1]
     assert step == window.session.steps_done and np.array_equal(image, window.document.image)
     assert window.controls.timeline_label.text() == f"step {step}"
+
+
+def test_a_message_covers_the_run_readout_instead_of_being_cut_by_it(qtbot, window):
+    # "... what it made so far is one undo ste": the run readout sat beside messages and cut them off.
+    window.status_label.setText("tiny on cpu · step 78/1000 · loss 0.0123 · 30.1 steps/s · 1 thread (auto)")
+    window.statusBar().showMessage("run stopped at step 79 to move the models to cpu; what it made so far is one "
+                                   "undo step. Run starts again there.")
+    assert not window.status_label.isVisible()
+    window.statusBar().clearMessage()
+    assert window.status_label.isVisible()
+
+
+def test_the_readout_shows_a_small_loss_and_a_single_steps_own_rate(qtbot, window):
+    # "loss 0.000" for the rest of a run once the class was certain; "18.6 steps/s" after Step on a paused run
+    # counted the pause.
+    import time
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(1000)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
+    window.session.toggle()  # pause
+    qtbot.wait(300)
+    time.sleep(1.5)
+    window.session.single_step()
+    steps = window.session.steps_done
+    qtbot.waitUntil(lambda: window.session.steps_done == steps + 1, timeout=10000)
+    assert window.session.worker.steps_per_second > 30
+    window.session._readout = (window.session.job_id, 5, 10, 1.2e-5, window.session.last_top5)
+    window.session._show_readout()
+    assert "loss 1.2e-05" in window.status_label.text()
+    window.session.stop()

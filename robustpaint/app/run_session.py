@@ -328,7 +328,7 @@ class RunSession(QObject):
         self.controls.progress.setMaximum(total * PROGRESS_PER_STEP)
         set_bar(self.controls.progress, step * PROGRESS_PER_STEP)
         self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
-        self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3f}"
+        self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3g}"
                          f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
 
     def _on_step_progress(self, job_id: int, done: float) -> None:

@@ -239,7 +239,8 @@ class SynthesisWorker(QObject):
             self._paused = True
             if self._timer is not None:
                 self._timer.stop()
-            self._do_step()
+            self._started, self._first_step = time.perf_counter(), self._optimizer.steps_done  # its own rate, not
+            self._do_step()  # one step over the whole pause before it
 
     @Slot()
     def stop(self) -> None:
