@@ -5,8 +5,9 @@ same model on the same batch, measured interleaved in one run (so machine noise 
 
 `--compile` adds a third column: the folded model under torch.compile (inductor, default mode; its parameters
 frozen: with them requiring gradients the compiled backward computes theirs too, 0.47-0.57x the speed of a bare
-step in session 11), timed after its compile. A CPU without bf16 units: run with `ONEDNN_MAX_CPU_ISA=AVX512_CORE` (oneDNN then uses no AMX and no
-AVX512-BF16 kernels; AVX2 mimics most laptops) and `--precisions fp32`.
+step in session 11), timed after its compile. A CPU without bf16 units: run with
+`ONEDNN_MAX_CPU_ISA=AVX512_CORE` (oneDNN then uses no AMX and no AVX512-BF16 kernels; AVX2 mimics most laptops) and
+`--precisions fp32`.
 """
 
 from __future__ import annotations

@@ -101,7 +101,9 @@ class MainWindow(QMainWindow):
         self.preview_dock.hide()  # View > Preview shows it; open by default it takes the canvas's room
         self.status_label, self.zoom_label = QLabel(""), QLabel("")
         self.zoom_label.setToolTip("zoom: screen pixels per image pixel (Ctrl+wheel, Ctrl+0 fits)")
-        self.statusBar().addWidget(self.status_label, 1)  # a message (e.g. "run stopped ...") covers it, not it the message
+        # a normal widget, not a permanent one: a message ("run stopped ...") hides it for a while instead of being
+        # cut off beside it
+        self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.canvas.view_changed.connect(lambda scale: self.zoom_label.setText(f"zoom {scale * 100:.0f}%"))
         self.classify_timer = QTimer(self)  # one forward pass 150 ms after the last change, in the worker

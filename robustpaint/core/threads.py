@@ -4,8 +4,9 @@ On an idle 2-core machine two threads are fastest; with one core busy (another p
 one thread is 1.6-1.7x faster (benchmarks/threads.py). Which holds changes while the app runs, so the count is
 measured, not assumed: every `recheck_every` steps the next steps try each candidate count in turn and the fastest
 is kept. A probe that confirms the count doubles the wait before the next one (up to 8x, and never over
-`recheck_seconds`): a losing count's probe steps can take 3-4x as long (two threads beside a busy core). The thread count does not change the pixels (tests/test_threads.py), so probe steps are real steps and
-replays stay exact. `ROBUSTPAINT_THREADS=N` fixes the count instead.
+`recheck_seconds`): a losing count's probe steps can take 3-4x as long (two threads beside a busy core). The thread
+count does not change the pixels (tests/test_threads.py), so probe steps are real steps and replays stay exact.
+`ROBUSTPAINT_THREADS=N` fixes the count instead.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def load_model_bundle(name: str | None, device: str = "cpu") -> ModelBundle:
     from robustpaint.core.models.folding import fold_batchnorm
     entry = find_model(name)
     model, card = load_model(entry.weights)
-    model = fold_batchnorm(model, in_place=True)  # bundles are for synthesis and scoring: eval mode, the same function, faster
+    model = fold_batchnorm(model, in_place=True)  # for synthesis and scoring: eval mode, the same function, faster
     if entry.seeds_path.is_file():
         return ModelBundle(model.to(device), card, ClassSeeds.load(entry.seeds_path), entry)
     other = seeds_of_the_same_data(model.classes, model.input_size, model.arch)

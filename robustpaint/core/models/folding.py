@@ -11,9 +11,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def fold_batchnorm(model: nn.Module, in_place: bool = False) -> nn.Module:
-    """An eval-mode copy of `model` (or `model` itself, `in_place`, for a caller that owns it alone) where each Conv2d followed by its BatchNorm2d (named convN / bnN in one module,
-    as in the ResNets, or next to each other in a Sequential, as in shortcuts and MobileNetV2) is one Conv2d, and
-    the BatchNorm an Identity. Module names stay, so hooks on other layers (the representation) still find them."""
+    """An eval-mode copy of `model` (or `model` itself, `in_place`, for a caller that owns it alone) where each
+    Conv2d followed by its BatchNorm2d (named convN / bnN in one module, as in the ResNets, or next to each other in a
+    Sequential, as in shortcuts and MobileNetV2) is one Conv2d, and the BatchNorm an Identity. Module names stay, so
+    hooks on other layers (the representation) still find them."""
     model = (model if in_place else copy.deepcopy(model)).eval()
     for parent in list(model.modules()):
         children = dict(parent.named_children())
