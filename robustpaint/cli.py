@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first", type=_positive_int(100_000), default=64, help="the first N units (default 64)")
     p.add_argument("--units", help="these units instead, comma separated")
     p.add_argument("--scale", type=_positive_int(32), default=4, help="thumbnail upscaling (default 4)")
-    _add_precision(p, default="fp32", why=" (fp32, the default: the thumbnails go into the cache the app shares, "
-                                          "which draws them in fp32)")
+    _add_precision(p, default="fp32", why=" (fp32, the default: the app's neuron browser draws in fp32, and the "
+                                          "two share the cached thumbnails of that precision)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("replay", help="run the recipe stored in an output PNG again")
@@ -329,11 +329,11 @@ def _neurons(args) -> int:
     units = check_units(model, units)
     out = Path(args.out)
     _check_writable_folder(out)
-    cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""))
+    cache = NeuronCache(model, entry.name, card.get("weights_sha256", ""), bf16=_bf16(args, model))
     if cache.rebuilt_because and not args.quiet:
         print(f"robustpaint: rebuilding the neuron cache: {cache.rebuilt_because}", file=sys.stderr)
     progress = None if args.quiet else (lambda done, total: print(f"  {done}/{total} thumbnails", file=sys.stderr))
-    thumbs = cache.get(units, progress, bf16=_bf16(args, model))
+    thumbs = cache.get(units, progress)
     entries = neuron_index(model, units, thumbs)
     for e in entries:
         e["file"] = f"unit-{e['unit']:04d}.png"
@@ -565,11 +565,20 @@ def run() -> None:
     if "torch" not in sys.modules or "PySide6" in sys.modules or children:
         raise SystemExit(code)
     import os
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (BrokenPipeError, OSError, ValueError):  # a reader that left: nothing more to say
-            pass
+    try:
+        if sys.stdout is not None:  # None: started with stdout closed
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # a reader that left: nothing more to say
+    except (OSError, ValueError) as exc:  # a full disk: what was left to write is lost, and the status says so
+        if sys.stderr is not None:
+            print(f"robustpaint: error: cannot write the output: {exc}", file=sys.stderr)
+        code = code or 2
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(code)
 
 

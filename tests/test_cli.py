@@ -50,6 +50,25 @@ def test_generate_writes_pngs_with_recipes_that_replay_exactly(installed_tiny, t
     assert np.array_equal(np.asarray(Image.open(files[3])), np.asarray(Image.open(tmp_path / "again.png")))
 
 
+def test_bf16_thumbnails_have_a_cache_of_their_own(installed_tiny, tmp_path, capsys):
+    """`neurons --bf16` filled the cache that fp32 runs (and the app) read: the next fp32 run got bf16 pixels."""
+    outputs = {}
+    for name, option in (("b", ["--bf16"]), ("f", []), ("f2", [])):
+        code, _, err = _run(["neurons", "--model", "tiny", "--first", "2", "--scale", "1", "--out", str(tmp_path / name),
+                             "--quiet", *option], capsys)
+        assert code == 0, err
+        outputs[name] = np.asarray(Image.open(tmp_path / name / "unit-0000.png"))
+    from robustpaint.core.paths import user_cache_dir
+    folder = user_cache_dir() / "neurons" / "tiny"
+    assert sorted(p.name for p in folder.iterdir()) == ["thumbnails-bf16.safetensors", "thumbnails.safetensors"]
+    from robustpaint.core.models.bundle import load_model_bundle
+    from robustpaint.core.neurons import ThumbnailRecipe, visualise
+    model = load_model_bundle("tiny").model
+    fresh = visualise(model, [0], ThumbnailRecipe.for_model(model))[0]
+    assert np.array_equal(outputs["f"], outputs["f2"])
+    assert np.abs(outputs["f"].astype(int) - (fresh.permute(1, 2, 0).numpy() * 255).round()).max() <= 1
+
+
 @pytest.mark.parametrize("cpu_has_bf16", [True, False])
 def test_the_precision_is_chosen_by_the_cpu_unless_given(installed_tiny, tmp_path, capsys, monkeypatch, cpu_has_bf16):
     """A task ran in fp32 unless --bf16 was given, even where bf16 is twice as fast (issue #22)."""
@@ -359,6 +378,17 @@ def test_the_command_skips_the_teardown_but_not_its_output(tmp_path):
     done = subprocess.run([*command, "classify", str(tmp_path / "missing.png"), "--model", "resnet18"],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 2 and done.stderr.startswith("robustpaint: error:"), done.stderr
+    # buffered output that cannot be written (a full disk) is an error, not a silent 0 (hostile-input pass); a
+    # closed stdout is no error at all
+    photo = [*command, "classify", str(tmp_path / "red.png"), "--model", "resnet18", "--json"]
+    env.pop("PYTHONUNBUFFERED", None)  # buffered, as users run it
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(photo, stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        assert done.returncode == 2 and "cannot write the output" in done.stderr, done.stderr
+    done = subprocess.run(photo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_an_imported_cifar10_model_generates_from_the_shipped_seeds(tmp_path, capsys):

@@ -107,10 +107,12 @@ class NeuronCache:
     """
 
     def __init__(self, model, model_name: str, weights_sha256: str, recipe: ThumbnailRecipe | None = None,
-                 folder: Path | None = None):
+                 folder: Path | None = None, bf16: bool = False):
         self.model, self.recipe, self.sha = model, recipe or ThumbnailRecipe.for_model(model), weights_sha256
+        self.bf16 = bf16  # other pixels than fp32: a file of their own, so neither precision serves the other's
         safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
-        self.path = (folder or user_cache_dir() / "neurons") / safe_name / "thumbnails.safetensors"
+        self.path = ((folder or user_cache_dir() / "neurons") / safe_name
+                     / f"thumbnails{'-bf16' if bf16 else ''}.safetensors")
         self.thumbnails: dict[int, torch.Tensor] = {}
         self.rebuilt_because: str | None = None
         self._read()
@@ -154,14 +156,15 @@ class NeuronCache:
         self._write()
         return {u: self.thumbnails[u] for u in units}
 
-    def get(self, units, progress: Callable[[int, int], None] | None = None, batch: int = 32,
-            bf16: bool = False) -> dict[int, torch.Tensor]:
-        """Thumbnails (3 x H x W uint8) of `units`, computing the missing ones in batches and saving them."""
+    def get(self, units, progress: Callable[[int, int], None] | None = None,
+            batch: int = 32) -> dict[int, torch.Tensor]:
+        """Thumbnails (3 x H x W uint8) of `units`, computing the missing ones in batches (in the cache's precision)
+        and saving them."""
         units = check_units(self.model, units)
         missing = [u for u in units if u not in self.thumbnails]
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
-            self.add(chunk, visualise(self.model, chunk, self.recipe, bf16=bf16))
+            self.add(chunk, visualise(self.model, chunk, self.recipe, bf16=self.bf16))
             if progress is not None:
                 progress(min(start + batch, len(missing)), len(missing))
         return {u: self.thumbnails[u] for u in units}
