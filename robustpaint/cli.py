@@ -557,28 +557,28 @@ def _doctor(args) -> int:
 
 
 def run() -> None:
-    """The `robustpaint` command: main(), then, once torch is loaded, an exit that skips the interpreter's teardown
-    (0.5-0.6 s of freeing torch's modules and libraries on a 2-core machine, after every output file is written
-    and stdout and stderr are flushed). The app, and anything with Qt or child processes, exits the ordinary way."""
+    """The `robustpaint` command: main(), its output flushed (a reader that left ends quietly, a full disk is an
+    error), then, once torch is loaded, an exit that skips the interpreter's teardown (0.5-0.6 s of freeing torch's
+    modules and libraries on a 2-core machine, after every output file is written). The app, and anything with Qt or
+    child processes, exits the ordinary way."""
+    import os
     code = main()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with it closed
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError) as exc:
+            if stream is sys.stdout and not isinstance(exc, BrokenPipeError) and sys.stderr is not None:
+                print(f"robustpaint: error: cannot write the output: {exc}", file=sys.stderr)
+                code = code or 2  # what was left to write is lost, and the status says so
+            try:  # the interpreter's own last flush must not fail again ("Exception ignored ...")
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except (OSError, ValueError):
+                pass
     children = "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children()
     if "torch" not in sys.modules or "PySide6" in sys.modules or children:
         raise SystemExit(code)
-    import os
-    try:
-        if sys.stdout is not None:  # None: started with stdout closed
-            sys.stdout.flush()
-    except BrokenPipeError:
-        pass  # a reader that left: nothing more to say
-    except (OSError, ValueError) as exc:  # a full disk: what was left to write is lost, and the status says so
-        if sys.stderr is not None:
-            print(f"robustpaint: error: cannot write the output: {exc}", file=sys.stderr)
-        code = code or 2
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
     os._exit(code)
 
 
@@ -596,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the parser imports the tasks (and torch)
+        print("robustpaint: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `robustpaint classify --json X | head -c 100`: the reader left; end quietly
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

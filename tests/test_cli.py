@@ -389,6 +389,10 @@ def test_the_command_skips_the_teardown_but_not_its_output(tmp_path):
     done = subprocess.run(photo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                           preexec_fn=lambda: os.close(1))
     assert done.returncode == 0 and done.stderr == "", done.stderr
+    # the cards-only `models list` (no torch) into a pipe its reader closed: "Exception ignored ...", status 120
+    lister = subprocess.Popen([*command, "models", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    lister.stdout.close()
+    assert lister.wait() == 0 and lister.stderr.read() == b""
 
 
 def test_an_imported_cifar10_model_generates_from_the_shipped_seeds(tmp_path, capsys):
@@ -436,3 +440,15 @@ def test_a_full_disk_on_the_grid_says_which_images_were_written(installed_tiny, 
     code, _, err = _run(["generate", "--class", "cat", "-n", "2", "--steps", "1", "--model", "tiny", "--quiet",
                          "--out", str(tmp_path / "o"), "--grid", str(tmp_path / "grid.png")], capsys)
     assert code == 2 and "No space left" in err and "2 file(s) were written before that" in err
+
+
+def test_ctrl_c_while_the_parser_loads_torch_is_one_line(monkeypatch, capsys):
+    """Ctrl-C in the first half second (the parser imports the tasks, and torch) printed a traceback."""
+    import robustpaint.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    code, out, err = _run(["generate", "--class", "cat", "--out", "x"], capsys)
+    assert code == 130 and err == "robustpaint: interrupted; nothing was written\n" and out == ""
