@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     # interpreter's teardown, 0.5-0.6 s of freeing torch
     plan = [("", "python: import torch, exit without teardown", [sys.executable, "-c", "import os, torch; os._exit(0)"],
              None, False),
+            ("", "python: import torch, ordinary exit (with the teardown the commands skip)",
+             [sys.executable, "-c", "import torch"], None, False),
             ("", "robustpaint models list", rp + ["models", "list"], None, False)]
     if not shutil.which("nvidia-smi"):  # where there is no GPU, asking for one is an error that comes at once
         plan.append(("", "robustpaint generate --device cuda (no GPU here: the error)",

@@ -558,8 +558,8 @@ def _doctor(args) -> int:
 
 def run() -> None:
     """The `robustpaint` command: main(), its output flushed (a reader that left ends quietly, a full disk is an
-    error), then, once torch is loaded, an exit that skips the interpreter's teardown (0.5-0.6 s of freeing torch's
-    modules and libraries on a 2-core machine, after every output file is written). The app, and anything with Qt or
+    error), then, once torch is loaded, an exit that skips the interpreter's teardown (0.6-0.7 s of freeing torch's
+    modules and libraries on a 2-core machine, after every output file is written: benchmarks/startup.py). The app, and anything with Qt or
     child processes, exits the ordinary way."""
     import os
     code = main()
@@ -572,10 +572,7 @@ def run() -> None:
             if stream is sys.stdout and not isinstance(exc, BrokenPipeError) and sys.stderr is not None:
                 print(f"robustpaint: error: cannot write the output: {exc}", file=sys.stderr)
                 code = code or 2  # what was left to write is lost, and the status says so
-            try:  # the interpreter's own last flush must not fail again ("Exception ignored ...")
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-            except (OSError, ValueError):
-                pass
+            _to_devnull(stream)  # the interpreter's own last flush must not fail again ("Exception ignored ...")
     children = "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children()
     if "torch" not in sys.modules or "PySide6" in sys.modules or children:
         raise SystemExit(code)
@@ -600,9 +597,17 @@ def main(argv: list[str] | None = None) -> int:
         print("robustpaint: interrupted; nothing was written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `robustpaint classify --json X | head -c 100`: the reader left; end quietly
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        _to_devnull(sys.stdout)  # no second error when Python flushes
         return 0
+
+
+def _to_devnull(stream) -> None:
+    """Points `stream`'s file descriptor at /dev/null, so what is still buffered there goes nowhere, quietly."""
+    import os
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _main(argv: list[str]) -> int:
