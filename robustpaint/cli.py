@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights (name or .safetensors path), with a fresh optimizer and "
-                        "schedule: fine-tuning; the card records it")
+                        "schedule: fine-tuning; the card records it. On other classes the backbone transfers and the "
+                        "classifier head starts afresh")
     p.add_argument("--ema", type=_non_negative, metavar="DECAY",
                    help="write a moving average of the weights (decay per step, e.g. 0.998) instead of the last ones")
     p.add_argument("--fp32-weights", action="store_true", help="store fp32 instead of fp16 weights")

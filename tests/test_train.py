@@ -142,6 +142,25 @@ def test_ema_writes_the_average_and_resumes_it_exactly(tiny_arch, tmp_path, monk
         train(TrainConfig(**{**tuned, "out": str(tmp_path / "halves"), "epochs": 3}), resume=True, log=lambda m: None)
 
 
+def test_init_on_other_classes_transfers_the_backbone_with_a_fresh_head(tiny_arch, tmp_path):
+    """The pets model starts from the robust Imagenette backbone: same architecture, other classes."""
+    first = TrainConfig(arch=tiny_arch, data=str(make_folder(tmp_path / "data")), out=str(tmp_path / "first"),
+                        epochs=1, batch_size=8, lr=0.05, eps=0.25, precision="fp32", half_weights=False)
+    train(first, log=lambda m: None)
+    source, source_card = load_model(tmp_path / "first" / "model.safetensors")
+    three = make_folder(tmp_path / "three", classes=("a", "b", "c"))
+    train(TrainConfig(**{**first.__dict__, "data": str(three), "out": str(tmp_path / "second"), "lr": 0.0,
+                         "init_from": str(tmp_path / "first" / "model.safetensors")}), log=lambda m: None)
+    tuned, card = load_model(tmp_path / "second" / "model.safetensors")
+    head = card["recipe"]["init_from"]["fresh_head"]
+    assert head and card["classes"] == ["a", "b", "c"]
+    assert card["recipe"]["init_from"]["classes"] == source_card["classes"]
+    target, before = tuned.net.state_dict(), source.net.state_dict()
+    assert all(target[k].shape[0] == 3 for k in head)
+    backbone = [k for k in target if k.endswith("weight") and k not in head]
+    assert backbone and all(torch.equal(target[k], before[k]) for k in backbone)
+
+
 def test_init_from_another_architecture_is_refused(tiny_arch, tmp_path):
     data = make_folder(tmp_path / "data")
     cfg = TrainConfig(arch=tiny_arch, data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=8,

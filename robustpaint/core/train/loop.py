@@ -105,11 +105,23 @@ def _start_from(model, cfg: TrainConfig, classes: list[str]) -> dict:
 
     entry = find_model(cfg.init_from)
     source, card = load_model(entry.weights)
-    if card["arch"] != cfg.arch or card["classes"] != classes:
-        raise RobustPaintError(f"--init {cfg.init_from} is {card['arch']} on classes {card['classes']}, "
-                               f"not {cfg.arch} on {classes}")
-    model.net.load_state_dict({k: v.float() for k, v in source.net.state_dict().items()})
-    return {"model": entry.name, "weights_sha256": card.get("weights_sha256"), "recipe": card.get("recipe")}
+    if card["arch"] != cfg.arch:
+        raise RobustPaintError(f"--init {cfg.init_from} is {card['arch']}, not {cfg.arch}")
+    weights = {k: v.float() for k, v in source.net.state_dict().items()}
+    fresh_head = []
+    if card["classes"] != classes:
+        # Transfer to other classes: the backbone's weights, a freshly initialised head (the tensors whose shape
+        # follows the class count). Anything else that differs is another network, not a transfer.
+        target = model.net.state_dict()
+        fresh_head = [k for k, v in weights.items() if k in target and v.shape != target[k].shape]
+        if not fresh_head or any(weights[k].shape[0] != len(card["classes"]) for k in fresh_head):
+            raise RobustPaintError(f"--init {cfg.init_from} on classes {card['classes']} does not transfer to "
+                                   f"{classes}: only the classifier head may differ")
+        for k in fresh_head:
+            weights[k] = target[k]
+    model.net.load_state_dict(weights)
+    return {"model": entry.name, "weights_sha256": card.get("weights_sha256"), "recipe": card.get("recipe"),
+            **({"classes": card["classes"], "fresh_head": fresh_head} if fresh_head else {})}
 
 
 def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
