@@ -47,9 +47,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the shipped default)")
-    p.add_argument("--eps", type=_non_negative, help="radius of the ball around the start image (default: preset)")
-    p.add_argument("--step-size", type=_non_negative, help="PGD step size (default: preset)")
-    p.add_argument("--steps", type=_positive_int(100_000), help="number of PGD steps (default: preset)")
+    from robustpaint.core.tasks.knobs import KNOBS
+    for name in ("eps", "step", "steps"):
+        knob = KNOBS[name]
+        p.add_argument(knob.option, type=knob.parse, help=f"{knob.help} (default: preset)")
     p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2",
                    help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
@@ -62,6 +63,16 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
 
 
+def _add_knob_option(p: argparse.ArgumentParser, knob) -> None:
+    """A generic knob's option, from the table (None when not given: the request keeps the knob's default)."""
+    if knob.kind == "bool":
+        p.add_argument(knob.option, dest=knob.key, action=argparse.BooleanOptionalAction, default=None,
+                       help=f"{knob.help} (default: {'on' if knob.default else 'off'})")
+    else:
+        p.add_argument(knob.option, dest=knob.key, type=knob.parse if knob.kind in ("int", "float") else None,
+                       choices=knob.choices or None, help=f"{knob.help} (default: {knob.default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="robustpaint", description="Image synthesis with a single robust "
                                      "classifier. Without a command, starts the desktop app.")
@@ -69,11 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     from robustpaint.core.tasks import TASKS, TaskSpec
+    from robustpaint.core.tasks.knobs import generic_knobs
     for spec in TASKS.values():
         if type(spec).request_from_args is TaskSpec.request_from_args:
             continue  # no command of its own (a class map is `generate --class-map`)
         p = sub.add_parser(spec.name, help=spec.help)
         spec.add_arguments(p)
+        for knob in generic_knobs(spec.parameters):  # the table's knobs that have no option of the task's own
+            _add_knob_option(p, knob)
         _add_run_options(p, spec.out_help)
 
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
@@ -275,14 +289,16 @@ def _run_task(args) -> int:
         _check_output_file(job.grid, job.inputs)
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
                                   seed=args.seed, bf16=_bf16(args, model, device), track_best=args.best)
+    from robustpaint.core.tasks.knobs import generic_knobs
+    given = {k.key: getattr(args, k.key) for k in generic_knobs(spec.parameters) if getattr(args, k.key, None) is not None}
+    request = request.with_knobs(**given)
     if args.strength:
         request = request.replace(change_mask=_strength_map(args.strength,
                                                             spec.output_shape(request, model.input_size)))
     # The recipe holds the preset's values, not "the preset": a later version with other presets replays it alike.
     config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
-    if "spread" in spec.parameters and request.spread is None:
-        request = request.replace(spread=spec.spread_of(request, model.input_size))
+    request = spec.finalise(request, model.input_size)
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
     with _Progress(args, config.steps) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)

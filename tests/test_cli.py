@@ -141,7 +141,7 @@ def test_models_import_converts_the_authors_checkpoint(tmp_path, capsys):
     (["sketch", "IN.png", "--class", "unicorn"], "unknown class"),
     (["inpaint", "IN.png", "--mask", "SMALLMASK.png"], "mask"),
     (["sketch", "IN.png", "--class", "cat", "--model", "nosuchmodel"], "no model named"),
-    (["sketch", "IN.png", "--class", "cat", "--eps", "-1"], "must be >= 0"),
+    (["sketch", "IN.png", "--class", "cat", "--eps", "-1"], "must be between 0 and 10000"),
     (["sketch", "IN.png", "--class", "cat", "--eps", "nan"], "not a finite number"),
     (["sketch", "IN.png", "--class", "cat", "--steps", "0"], "between 1"),
     (["sketch", "IN.png", "--class", "cat", "--steps", "100000000"], "between 1"),

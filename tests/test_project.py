@@ -172,7 +172,8 @@ _KEYS = st.sampled_from(["eps", "step_size", "steps", "lam", "seed", "factor", "
 @given(values=st.dictionaries(_KEYS, _JSON | st.floats(allow_nan=True, allow_infinity=True), max_size=8))
 def test_any_project_parameters_give_values_in_range_or_a_project_error(values):
     """The app shows what `from_dict` gives: every number within its widget's range, or nothing opens at all."""
-    from robustpaint.core.project import PARAMETERS, TaskParameters
+    from robustpaint.core.project import TaskParameters
+    from robustpaint.core.tasks.knobs import KNOBS as PARAMETERS
     try:
         p = TaskParameters.from_dict("sketch", values)
     except ProjectError:

@@ -10,12 +10,12 @@ import json
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider, QLabeledSlider, QSearchableComboBox
+from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox, QSearchableComboBox
 
 from robustpaint.core.classmap import PALETTE_NAMES
 from robustpaint.core.catalog import accuracy_summary
 from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
-from robustpaint.core.tasks import PARAMETERS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
+from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
 
 NO_MIX = "(no mix)"
 ARCH_WORDS = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "resnet9": "ResNet-9", "mobilenet_v2": "MobileNetV2",
@@ -53,14 +53,59 @@ def card_in_words(card: dict) -> str:
     return text
 
 
-def _slider(key: str, whole: bool = False):
-    spec = PARAMETERS[key]
-    slider = (QLabeledSlider if whole else QLabeledDoubleSlider)(Qt.Orientation.Horizontal)
-    slider.setRange(spec.low, spec.high)
-    if spec.default is not None:
-        slider.setValue(spec.default)
-    slider.setToolTip(spec.help)
+def _slider(key: str):
+    """A knob's slider over its panel range (whole numbers for an int knob)."""
+    knob = KNOBS[key]
+    slider = (QLabeledSlider if knob.kind == "int" else QLabeledDoubleSlider)(Qt.Orientation.Horizontal)
+    slider.setRange(*knob.slider_range())
+    if knob.default is not None:
+        slider.setValue(knob.default)
+    slider.setToolTip(knob.help)
     return slider
+
+
+def _knob_widget(key: str):
+    """The row of a knob that has no widget of its own: a slider, a check box or a list, from the table."""
+    knob = KNOBS[key]
+    if knob.kind == "bool":
+        widget = QCheckBox(knob.label, toolTip=knob.help)
+        widget.setChecked(bool(knob.default))
+    elif knob.kind == "choice":
+        widget = QComboBox(toolTip=knob.help)
+        widget.addItems([str(c) for c in knob.choices])
+        widget.setCurrentText(str(knob.default))
+    elif knob.kind in ("int", "float"):
+        widget = _slider(key)
+    else:
+        raise ValueError(f"the knob {key!r} is of kind {knob.kind!r}: the panel needs a widget made for it")
+    return widget
+
+
+def _widget_value(widget, key: str):
+    knob = KNOBS[key]
+    if knob.kind == "bool":
+        return widget.isChecked()
+    if knob.kind == "choice":
+        return knob.choices[widget.currentIndex()]
+    return widget.value()
+
+
+def _show_value(widget, key: str, value) -> None:
+    """Shows a value, widening a slider that stops short of it (a project's or recipe's value within the knob's
+    valid range is kept, not clamped)."""
+    knob = KNOBS[key]
+    widget.blockSignals(True)
+    if knob.kind == "bool":
+        widget.setChecked(bool(value))
+    elif knob.kind == "choice":
+        widget.setCurrentText(str(value))
+    else:
+        if hasattr(widget, "maximum") and value > widget.maximum():
+            widget.setMaximum(value)
+        if hasattr(widget, "minimum") and value < widget.minimum():
+            widget.setMinimum(value)
+        widget.setValue(value)
+    widget.blockSignals(False)
 
 
 class TaskPanel(QWidget):
@@ -124,27 +169,38 @@ class TaskPanel(QWidget):
         mix_layout = QHBoxLayout(mix)
         mix_layout.setContentsMargins(0, 0, 0, 0)
         self.mix_combo = QSearchableComboBox()
-        self.mix_combo.setToolTip(PARAMETERS["mix"].help)
+        self.mix_combo.setToolTip(KNOBS["mix"].help)
         self.mix_weight = _slider("mix")
         mix_layout.addWidget(self.mix_combo)
         mix_layout.addWidget(self.mix_weight, 1)
-        self.candidates_spin = QSpinBox(minimum=1, maximum=int(PARAMETERS["candidates"].high), value=1,
-                                        toolTip=PARAMETERS["candidates"].help)
+        self.candidates_spin = QSpinBox(minimum=1, maximum=int(KNOBS["candidates"].slider_range()[1]), value=1,
+                                        toolTip=KNOBS["candidates"].help)
         self.eps_slider, self.step_slider = _slider("eps"), _slider("step")
-        self.steps_slider, self.lam_slider = _slider("steps", whole=True), _slider("lam")
-        self.seed_spin = QSpinBox(minimum=0, maximum=int(PARAMETERS["seed"].high), toolTip=PARAMETERS["seed"].help)
-        self.keep_photo_check = QCheckBox("Keep the photo's layout", toolTip=PARAMETERS["keep"].help)
+        self.steps_slider, self.lam_slider = _slider("steps"), _slider("lam")
+        self.seed_spin = QLargeIntSpinBox()  # seeds reach 2**63 - 1, past a QSpinBox
+        self.seed_spin.setToolTip(KNOBS["seed"].help)
+        self.seed_spin.setRange(int(KNOBS["seed"].low), int(KNOBS["seed"].high))
+        self.keep_photo_check = QCheckBox("Keep the photo's layout", toolTip=KNOBS["keep"].help)
         self.keep_photo_check.setChecked(True)
         self.keep_photo_check.toggled.connect(self.apply_preset)
-        self.factor_combo = QComboBox(toolTip=PARAMETERS["factor"].help)  # factors that divide 32 and 128 px both
+        self.factor_combo = QComboBox(toolTip=KNOBS["factor"].help)  # factors that divide 32 and 128 px both
         self.factor_combo.addItems(["2", "4", "8"])
-        self.factor_combo.setCurrentText(str(PARAMETERS["factor"].default))
+        self.factor_combo.setCurrentText(str(KNOBS["factor"].default))
         self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
         widgets = {"class": self.class_combo, "neuron": features, "candidates": self.candidates_spin,
                    "regions": regions, "temperature": self.temperature_slider, "spread": self.spread_slider, "mix": mix, "eps": self.eps_slider,
                    "step": self.step_slider, "steps": self.steps_slider, "lam": self.lam_slider,
                    "seed": self.seed_spin, "factor": self.factor_combo, "keep": self.keep_photo_check}
-        self.rows = {key: (PARAMETERS[key].label, widgets[key]) for key in PARAMETERS}
+        # A knob the panel has no widget of its own for gets one from the table (a new knob is one table entry).
+        used = {key for spec in TASKS.values() for key in spec.parameters}
+        self.knob_widgets = {key: _knob_widget(key) for key, knob in KNOBS.items()
+                             if key not in widgets and knob.label and key in used}
+        for key, widget in self.knob_widgets.items():
+            signal = {"bool": "toggled", "choice": "currentIndexChanged"}.get(KNOBS[key].kind, "valueChanged")
+            getattr(widget, signal).connect(self.changed)
+        widgets.update(self.knob_widgets)
+        self.rows = {key: ("" if KNOBS[key].kind == "bool" and key in self.knob_widgets else KNOBS[key].label,
+                           widgets[key]) for key in KNOBS if key in widgets}
         self.row_labels = {}
         for key, (label, widget) in self.rows.items():
             self.row_labels[key] = QLabel(label)
@@ -192,7 +248,8 @@ class TaskPanel(QWidget):
             mix_class="" if self.mix_combo.currentText() == NO_MIX else self.mix_combo.currentText(),
             mix_weight=self.mix_weight.value(), eps=self.eps_slider.value(), step_size=self.step_slider.value(),
             steps=self.steps_slider.value(), lam=self.lam_slider.value(), seed=self.seed_spin.value(),
-            factor=int(self.factor_combo.currentText()))
+            factor=int(self.factor_combo.currentText()),
+            knobs=tuple(sorted((KNOBS[key].key, _widget_value(w, key)) for key, w in self.knob_widgets.items())))
 
     def set_parameters(self, p: TaskParameters) -> None:
         """Shows a project's parameters (no run restarts: `changed` is not emitted)."""
@@ -203,14 +260,14 @@ class TaskPanel(QWidget):
         if self.factor_combo.findText(str(p.factor)) >= 0:  # these two apply the preset: before the values
             self.factor_combo.setCurrentText(str(p.factor))
         self.keep_photo_check.setChecked(p.keep_photo)
-        widgets = ((self.eps_slider, p.eps), (self.step_slider, p.step_size), (self.steps_slider, p.steps),
-                   (self.lam_slider, p.lam), (self.seed_spin, p.seed), (self.temperature_slider, p.temperature),
-                   (self.spread_slider, p.spread),
-                   (self.candidates_spin, p.candidates), (self.mix_weight, p.mix_weight))
-        for widget, value in widgets:
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
+        widgets = (("eps", self.eps_slider, p.eps), ("step", self.step_slider, p.step_size),
+                   ("steps", self.steps_slider, p.steps), ("lam", self.lam_slider, p.lam),
+                   ("seed", self.seed_spin, p.seed), ("temperature", self.temperature_slider, p.temperature),
+                   ("spread", self.spread_slider, p.spread), ("candidates", self.candidates_spin, p.candidates),
+                   ("mix", self.mix_weight, p.mix_weight),
+                   *((key, w, p.knob(KNOBS[key].key)) for key, w in self.knob_widgets.items()))
+        for key, widget, value in widgets:
+            _show_value(widget, key, value)
         if p.class_name:
             self.class_combo.setCurrentText(p.class_name)
         for combo, name in zip(self.region_class_combos, p.region_classes):
@@ -285,7 +342,10 @@ class TaskPanel(QWidget):
             widget.blockSignals(True)
             widget.setValue(value)
             widget.blockSignals(False)
-        self.eps_slider.setToolTip(f"{PARAMETERS['eps'].help}; preset: {spec.preset_for(model_side, keep_photo).why}")
+        preset_knobs = dict(spec.preset_for(model_side, keep_photo).knobs)
+        for key, widget in self.knob_widgets.items():  # the preset's priors, or the table's defaults
+            _show_value(widget, key, preset_knobs.get(KNOBS[key].key, spec.default(key)))
+        self.eps_slider.setToolTip(f"{KNOBS['eps'].help}; preset: {spec.preset_for(model_side, keep_photo).why}")
 
     def update_neuron_labels(self) -> None:
         classes = self.cards.get(self.model_name, {}).get("neuron_classes", [])

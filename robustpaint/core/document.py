@@ -172,8 +172,8 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
     pixel for pixel."""
     import torch
 
-    from robustpaint.core.project import REGION_SLOTS
     from robustpaint.core.tasks import PHOTO_MODEL_SIDE, TaskRequest, get_task
+    from robustpaint.core.tasks.knobs import REGION_SLOTS, generic_knobs
 
     spec = get_task(params.task)
     uses = set(spec.parameters)
@@ -219,4 +219,5 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
         fields["change_mask"] = tensor(document.strength[..., None])
     if anchor is not None and spec.anchored:
         fields["anchor"] = tensor(anchor)
-    return TaskRequest(params.task, **fields)
+    fields["knobs"] = tuple(sorted((k.key, params.knob(k.key)) for k in generic_knobs(uses)))
+    return spec.finalise(TaskRequest(params.task, **fields), model_side)

@@ -124,6 +124,21 @@ def within_class_spread(targets: torch.Tensor, weight: float, similarity: float 
     return Objective(fn, "within-class spread", frozenset({REPRESENTATION}))
 
 
+PHOTO_CHROMA = 0.10  # mean chroma (distance of a pixel's RGB from its grey) of 200 Imagenette test photos at 128 px
+
+
+def colour_prior(weight: float, level: float = PHOTO_CHROMA) -> Objective:
+    """Beyond the paper: `weight` times how far an image's mean chroma (each pixel's RGB distance from its own grey)
+    lies above a photo's. Why: PGD towards a class on a robust model saturates colours (1.5x the HSV saturation of
+    photos on the 128-px model); the hinge leaves images with a photo's colourfulness alone."""
+
+    def fn(x, logits, a):
+        chroma = (x.float() - x.float().mean(1, keepdim=True)).pow(2).sum(1).add(1e-8).sqrt()
+        return weight * (chroma.flatten(1).mean(1) - level).clamp(min=0)
+
+    return Objective(fn, "colour prior")
+
+
 def class_map(head: torch.nn.Linear, region_masks: torch.Tensor, targets: torch.Tensor) -> Objective:
     """Each region should read as its own class (beyond the paper).
 

@@ -68,6 +68,23 @@ def random_start(anchor: torch.Tensor, norm: str, eps: float, generator: torch.G
     return project(anchor + delta, anchor, norm, eps, change_mask)
 
 
+class RandomView:
+    """Transformation robustness (lucid's and lucent's recipe, beyond the paper): each call shows the model the images
+    shifted by up to `jitter` pixels (circularly, so nothing is cropped) and, at random, mirrored. The draws come from
+    a generator seeded by the run's seed, so the same run makes the same views and its replay the same pixels. Why:
+    a step's gradient then favours what reads as the class wherever it sits, not a pixel grid."""
+
+    def __init__(self, jitter: int, seed: int):
+        self.jitter = int(jitter)
+        self.generator = torch.Generator().manual_seed(seed + 0x5EED)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        dy, dx = (torch.randint(-self.jitter, self.jitter + 1, (2,), generator=self.generator)).tolist()
+        flip = bool(torch.randint(0, 2, (1,), generator=self.generator))
+        view = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+        return view.flip(-1) if flip else view
+
+
 @dataclass(frozen=True)
 class PGDConfig:
     norm: str = "l2"
@@ -105,8 +122,10 @@ class PGDOptimizer:
 
     def __init__(self, model, objective, start: torch.Tensor, config: PGDConfig, anchor: torch.Tensor | None = None,
                  change_mask: torch.Tensor | None = None,
-                 constraint: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 constraint: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 view: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.model = model
+        self.view = view  # what the model sees of x at each step (RandomView), the objective still gets x itself
         self.constraint = constraint  # a second projection after the ball's (super-resolution: agree with the input)
         self.objective = objective
         self.config = config.validate()
@@ -136,7 +155,7 @@ class PGDOptimizer:
         autocast = torch.autocast(self._device_type, dtype=torch.bfloat16, enabled=self.config.bf16)
         fake = self.model.fake_relu() if self._fake_relu else contextlib.nullcontext()
         with autocast, fake, self.model.capture(self._layers) as activations:
-            logits = self.model(x)
+            logits = self.model(x if self.view is None else self.view(x))
             loss = self.objective(x, logits, activations)
         return loss.float(), logits.float()
 

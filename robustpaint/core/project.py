@@ -20,6 +20,7 @@ from PIL import Image
 
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.tasks.knobs import FEATURE_SLIDERS, KNOBS, MAX_UNIT, REGION_SLOTS, generic_knobs  # noqa: F401
 
 FORMAT = "robustpaint-project"
 FORMAT_VERSION = 1
@@ -149,44 +150,6 @@ def load_project(path: str | Path) -> Project:
                    strength=None if strength is None else strength.clip(0, 1))
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """One knob a task may use: the app's row (label, range, tooltip) and the default when a request leaves it."""
-
-    label: str
-    default: object = None
-    low: float = 0.0
-    high: float = 0.0
-    help: str = ""
-
-
-# Every knob any task uses; a task names the ones it uses (and may override a default) in its spec; the ranges are
-# the app's, and a project's values outside them are refused before anything is opened.
-PARAMETERS: dict[str, Parameter] = {
-    "class": Parameter("Class", help="the class the image should read as"),
-    "keep": Parameter("", True, help="a small ball: the result keeps the source photo and still reads as the target "
-                                     "class (off: the paper's wide ball, free to leave the photo behind)"),
-    "neuron": Parameter("Features", help="representation units and their strengths (negative suppresses)"),
-    "regions": Parameter("Region classes", help="the class of each region colour"),
-    "candidates": Parameter("Candidates", 1, 1, 16, "generate this many samples at once (batched) and pick one"),
-    "temperature": Parameter("Temperature", 1.0, 0.0, 2.0, "seed temperature: 0 = the class mean, 1 = as varied as "
-                                                            "the data"),
-    "spread": Parameter("Spread", 0.0, 0.0, 1.0, "push the candidates of a class apart (beyond the paper): the "
-                                                "weight of a penalty on their likeness in the model's features; 0 = "
-                                                "the paper's independent samples"),
-    "mix": Parameter("Mix with", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)"),
-    "eps": Parameter("Epsilon", None, 0.0, 120.0, "radius of the ball around the start image"),
-    "step": Parameter("Step size", None, 0.01, 2.0, "PGD step size"),
-    "steps": Parameter("Steps", None, 1, 1000, "number of PGD steps"),
-    "lam": Parameter("Lambda", 10.0, 0.0, 200.0, "weight of staying close outside the mask"),
-    "seed": Parameter("Seed", 0, 0, 2**31 - 1, "random seed of the start"),
-    "factor": Parameter("Factor", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
-}
-
-
-REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
-FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
-MAX_UNIT = 4095  # the highest representation unit the app's feature sliders reach
 
 
 @dataclass(frozen=True)
@@ -211,13 +174,19 @@ class TaskParameters:
     lam: float = 10.0
     seed: int = 0
     factor: int = 4
+    knobs: tuple[tuple[str, object], ...] = ()  # the generic knobs' values (knobs.py), by name
+
+    def knob(self, name: str):
+        """A generic knob's value, or its default."""
+        return dict(self.knobs).get(name, KNOBS[name].default)
 
     def to_dict(self) -> dict:
         return {"class": self.class_name, "neuron": self.features[0][0] if self.features else 0,
                 "keep_photo": self.keep_photo, "eps": self.eps, "step_size": self.step_size, "steps": self.steps,
                 "lam": self.lam, "seed": self.seed, "factor": self.factor, "temperature": self.temperature,
                 "spread": self.spread, "candidates": self.candidates, "mix": [self.mix_class, self.mix_weight],
-                "region_classes": list(self.region_classes), "features": [list(f) for f in self.features]}
+                "region_classes": list(self.region_classes), "features": [list(f) for f in self.features],
+                **dict(self.knobs)}
 
     @classmethod
     def from_dict(cls, task: str, values: dict, source: str = "the project") -> "TaskParameters":
@@ -228,29 +197,35 @@ class TaskParameters:
         default = cls()
         picked: dict = {"task": task}
 
-        def number(key, kind, field_name=None, low=None, high=None):
-            value = values.get(key)
+        def number(name):
+            knob = KNOBS[name]
+            value = values.get(knob.key)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 return
-            parameter = PARAMETERS.get({"step_size": "step"}.get(key, key))
-            low = parameter.low if low is None else low
-            high = parameter.high if high is None else high
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ProjectError(f"{source} is damaged: its {key} {value!r} is outside {low:g}..{high:g}")
-            picked[field_name or key] = kind(value)
+            if not (math.isfinite(value) and knob.low <= value <= knob.high):
+                raise ProjectError(f"{source} is damaged: its {knob.key} {value!r} is outside "
+                                   f"{knob.low:g}..{knob.high:g}")
+            picked[knob.key] = int(value) if knob.kind == "int" else float(value)
 
-        for key, kind in (("eps", float), ("step_size", float), ("steps", int), ("lam", float), ("seed", int),
-                          ("temperature", float), ("spread", float), ("candidates", int)):
-            number(key, kind)
-        number("factor", int, low=2, high=8)
+        for name in ("eps", "step", "steps", "lam", "seed", "temperature", "spread", "candidates", "factor"):
+            number(name)
+        generic = []
+        for knob in generic_knobs(KNOBS):
+            if knob.key in values:
+                try:
+                    generic.append((knob.key, knob.check(values[knob.key], source)))
+                except RobustPaintError as exc:
+                    raise ProjectError(f"{source} is damaged: {exc}") from None
+        picked["knobs"] = tuple(generic)
         if isinstance(values.get("class"), str):
             picked["class_name"] = values["class"][:200]
         if isinstance(values.get("keep_photo"), bool):
             picked["keep_photo"] = values["keep_photo"]
-        mix = values.get("mix")
+        mix, mix_knob = values.get("mix"), KNOBS["mix"]
         if isinstance(mix, list) and len(mix) == 2 and isinstance(mix[0], str) and isinstance(mix[1], (int, float)):
-            if not (math.isfinite(mix[1]) and 0 <= mix[1] <= 1):
-                raise ProjectError(f"{source} is damaged: its mix weight {mix[1]!r} is outside 0..1")
+            if not (math.isfinite(mix[1]) and mix_knob.low <= mix[1] <= mix_knob.high):
+                raise ProjectError(f"{source} is damaged: its mix weight {mix[1]!r} is outside "
+                                   f"{mix_knob.low:g}..{mix_knob.high:g}")
             picked["mix_class"], picked["mix_weight"] = mix[0][:200], float(mix[1])
         regions = values.get("region_classes")
         if isinstance(regions, list):

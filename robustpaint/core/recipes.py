@@ -22,13 +22,13 @@ from PIL import Image
 from robustpaint import __version__
 from robustpaint.core.errors import ModelError, RobustPaintError
 from robustpaint.core.models.bundle import ModelBundle, load_model_bundle
-from robustpaint.core.tasks import TaskRequest, build_task, get_task
+from robustpaint.core.tasks import KNOBS, TaskRequest, build_task, get_task
 from robustpaint.core.threads import ThreadTuner
 
 RECIPE_VERSION = 1
 # Images (see encode_image; gray levels kept for the strength map); the class regions travel as `class_map`.
 _TENSOR_FIELDS = ("image", "mask", "change_mask", "anchor")
-_SKIPPED_FIELDS = ("task", "region_masks", *_TENSOR_FIELDS)
+_SKIPPED_FIELDS = ("task", "region_masks", "knobs", *_TENSOR_FIELDS)
 _REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRequest) if f.name not in _SKIPPED_FIELDS)
 
 
@@ -95,8 +95,9 @@ def decode_image(text: str) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
 
 
-# Recipes written before these fields existed replay with the behaviour of that time.
-_FIELDS_BEFORE_THEY_EXISTED = {"fill": "mean", "consistent": False, "consistency_sweeps": 0, "spread": 0.0}
+def _before(generic: bool) -> dict:
+    """What a recipe written before a value existed replays with (the knob table's `before`)."""
+    return {k.key: k.before for k in KNOBS.values() if k.generic == generic and k.before is not None}
 
 
 def recipe_from_request(request: TaskRequest, model_name: str, model_sha256: str, **extra) -> dict:
@@ -109,6 +110,7 @@ def recipe_from_request(request: TaskRequest, model_name: str, model_sha256: str
         value = getattr(request, key)
         if value is not None:
             recipe[key] = list(value) if isinstance(value, tuple) else value
+    recipe.update(request.knobs)
     for key in _TENSOR_FIELDS:
         value = getattr(request, key)
         if value is not None:
@@ -135,24 +137,21 @@ def _whole_list(value, name: str, high: int) -> tuple[int, ...]:
     return tuple(_number(v, f"{name} entry", 0, high, whole=True) for v in value)
 
 
-# name -> check of one recipe value (the same limits as the command line's options)
-_CHECKS = {
-    "eps": lambda v: _number(v, "eps", 0, 1e4), "step_size": lambda v: _number(v, "step_size", 0, 1e3),
-    "steps": lambda v: _number(v, "steps", 1, 100_000, whole=True), "lam": lambda v: _number(v, "lam", 0, 1e6),
-    "activation_weight": lambda v: _number(v, "activation_weight", -1e6, 1e6),
-    "factor": lambda v: _number(v, "factor", 2, 8, whole=True),
-    "temperature": lambda v: _number(v, "temperature", 0, 100),
-    "spread": lambda v: _number(v, "spread", 0, 100),
-    "candidates": lambda v: _number(v, "candidates", 1, 1024, whole=True),
-    "size": lambda v: _number(v, "size", 1, MAX_RECIPE_SIDE, whole=True),
-    "seed": lambda v: _number(v, "seed", 0, 2**63 - 1, whole=True),
+# The recipe's own entries besides the knob table's (whose checks are the CLI's, the app's and the project's).
+_RECIPE_CHECKS = {
     "index": lambda v: _number(v, "index", 0, 1023, whole=True),
     "export_scale": lambda v: _number(v, "export_scale", 1, 8, whole=True),
-    "consistency_sweeps": lambda v: _number(v, "consistency_sweeps", 0, 100, whole=True),
     "targets": lambda v: _whole_list(v, "targets", 100_000), "neurons": lambda v: _whole_list(v, "neurons", 100_000),
 }
-_CHOICES = {"norm": ("l2", "linf", "none"), "fill": ("smooth", "mean"), "device": ("cpu", "cuda", "mps")}
-_FLAGS = ("bf16", "track_best", "consistent", "keep_photo")
+
+
+def _checks() -> tuple[dict, dict, tuple]:
+    """Number checks, choices and flags, read from the knob table when a recipe is checked (a knob added to the
+    table is checked from then on)."""
+    numbers = {**{k.key: k.check for k in KNOBS.values() if k.kind in ("int", "float")}, **_RECIPE_CHECKS}
+    choices = {**{k.key: k.choices for k in KNOBS.values() if k.kind == "choice"}, "device": ("cpu", "cuda", "mps")}
+    flags = ("bf16", "track_best", *(k.key for k in KNOBS.values() if k.kind == "bool"))
+    return numbers, choices, flags
 
 
 def check_recipe(recipe: dict) -> None:
@@ -170,13 +169,14 @@ def check_recipe(recipe: dict) -> None:
         raise RobustPaintError("the recipe comes from a newer RobustPaint")
     if "model" in recipe and not isinstance(recipe["model"], str):
         raise RobustPaintError(f"the recipe's model must be a name, not {recipe['model']!r}")
-    for key, check in _CHECKS.items():
+    numbers, choices, flags = _checks()
+    for key, check in numbers.items():
         if recipe.get(key) is not None:
             check(recipe[key])
-    for key, allowed in _CHOICES.items():
+    for key, allowed in choices.items():
         if key in recipe and recipe[key] not in allowed:
             raise RobustPaintError(f"the recipe's {key} must be one of {', '.join(allowed)}, not {recipe[key]!r}")
-    for key in _FLAGS:
+    for key in flags:
         if key in recipe and not isinstance(recipe[key], bool):
             raise RobustPaintError(f"the recipe's {key} must be true or false, not {recipe[key]!r}")
     if recipe.get("neuron_weights") is not None:
@@ -210,8 +210,11 @@ def check_budget(request: TaskRequest, side: int) -> None:
 def request_from_recipe(recipe: dict) -> TaskRequest:
     check_recipe(recipe)
     values = {k: recipe[k] for k in _REQUEST_FIELDS if recipe.get(k) is not None}  # null: not given
-    for key, old_value in _FIELDS_BEFORE_THEY_EXISTED.items():
+    for key, old_value in _before(generic=False).items():
         values.setdefault(key, old_value)
+    knobs = {**_before(generic=True), **{k.key: recipe[k.key] for k in KNOBS.values()
+                                         if k.generic and recipe.get(k.key) is not None}}
+    values["knobs"] = tuple(sorted(knobs.items()))
     for key in ("targets", "neurons"):
         if key in values:
             values[key] = tuple(int(v) for v in values[key])

@@ -37,8 +37,9 @@ class ClassSeeds:
 
     def sample(self, classes: list[int] | torch.Tensor, size: int | tuple[int, int] | None = None,
                temperature: float = 1.0, generator: torch.Generator | None = None,
-               mix: tuple[int, float] | None = None) -> torch.Tensor:
-        """One seed image per entry of `classes`, in [0,1], upsampled by pixel repetition to `size`.
+               mix: tuple[int, float] | None = None, upsample: str = "nearest") -> torch.Tensor:
+        """One seed image per entry of `classes`, in [0,1], upsampled to `size` by pixel repetition ("nearest", the
+        paper's) or bicubic interpolation ("bicubic": no block grid for PGD to inherit).
 
         `mix=(other_class, weight)` blends the two classes' means and factors (weight of the other class).
         """
@@ -59,7 +60,7 @@ class ClassSeeds:
         if size is not None:
             size = (size, size) if isinstance(size, int) else tuple(size)
             if tuple(images.shape[-2:]) != size:
-                images = F.interpolate(images, size=size, mode="nearest")
+                images = upsample_seeds(images, size, upsample)
         return images
 
     def _residual(self, classes: torch.Tensor, white: torch.Tensor) -> torch.Tensor:
@@ -90,6 +91,14 @@ class ClassSeeds:
                        t.get("residual_colour"), t.get("residual_spectrum"))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise ModelError(f"cannot read seeds file {path}: {exc}") from None
+
+
+def upsample_seeds(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    if mode == "nearest":
+        return F.interpolate(images, size=size, mode="nearest")
+    if mode == "bicubic":
+        return F.interpolate(images, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+    raise ValueError(f"upsample must be nearest or bicubic, not {mode!r}")
 
 
 def fit_seeds(images: torch.Tensor, labels: torch.Tensor, num_classes: int, rank: int = 32,
@@ -147,7 +156,7 @@ class DataFreeSeeds:
     (the same for every class), so generation works with any model, only less varied than from fitted seeds."""
 
     def sample(self, classes, size: int | tuple[int, int] | None = None, temperature: float = 1.0,
-               generator: torch.Generator | None = None, mix=None) -> torch.Tensor:
+               generator: torch.Generator | None = None, mix=None, upsample: str = "bicubic") -> torch.Tensor:
         size = (32, 32) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
         n = len(classes)
         coarse = (max(2, size[0] // 8), max(2, size[1] // 8))

@@ -23,8 +23,8 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
-from robustpaint.core.pgd import PGDConfig, PGDOptimizer
-from robustpaint.core.project import PARAMETERS, Parameter  # noqa: F401 - the knobs, next to the panel's value
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer, RandomView
+from robustpaint.core.tasks.knobs import KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
 
 PHOTO_MODEL_SIDE = 64  # models trained at this side or more use the photo presets
@@ -40,6 +40,7 @@ class Preset:
     side: int = 32  # the canvas side the values are given for
     inside_mask_only: bool = False  # inpaint: only the hole may change (unless the request has a strength map)
     spread: float = 0.0  # generate: weight of pushing a class's candidates apart (objectives.within_class_spread)
+    knobs: tuple[tuple[str, object], ...] = ()  # the preset's values of generic knobs (the table's default elsewhere)
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,21 @@ class TaskRequest:
     consistency_sweeps: int = 10  # superres: smooth back-projection rounds before the exact projection
     change_mask: torch.Tensor | None = None  # strength map: how much each pixel may change (0..1)
     anchor: torch.Tensor | None = None  # sketch/translate/paint/classmap: keep the ball around this image, not the start
+    knobs: tuple[tuple[str, object], ...] = ()  # the generic knobs' values (knobs.py), by name
 
     def replace(self, **changes) -> "TaskRequest":
         return dataclasses.replace(self, **changes)
+
+    def knob(self, name: str):
+        """A generic knob's value: the request's, or the table's default."""
+        return dict(self.knobs).get(name, KNOBS[name].default)
+
+    def with_knobs(self, **values) -> "TaskRequest":
+        """The request with these generic knobs set (each checked against the table)."""
+        merged = dict(self.knobs)
+        for name, value in values.items():
+            merged[name] = KNOBS[name].check(value, "the request")
+        return self.replace(knobs=tuple(sorted(merged.items())))
 
 
 @dataclass
@@ -89,10 +102,11 @@ class TaskSetup:
     change_mask: torch.Tensor | None = None
     notes: dict = field(default_factory=dict)
     constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def optimizer(self, model) -> PGDOptimizer:
         return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask,
-                            self.constraint)
+                            self.constraint, self.view)
 
 
 @dataclass
@@ -199,14 +213,24 @@ class TaskSpec:
     order: int = 100  # place in the app's task list and the CLI's help (the paper's tasks first)
     preset: Preset  # for 32-pixel models
     photo_preset: Preset  # for models of photos, stated at 224 px
-    parameters: tuple[str, ...] = ("eps", "step", "steps")  # the knobs it uses (keys of PARAMETERS)
-    defaults: dict = {}  # its own defaults where they differ from PARAMETERS'
+    parameters: tuple[str, ...] = ("eps", "step", "steps")  # the knobs it reads (names in knobs.KNOBS)
+    defaults: dict = {}  # its own defaults where they differ from the knob table's
     reads: frozenset = frozenset({"image"})  # canvas layers it reads: image, mask, regions (a stroke there restarts it)
     anchored: bool = False  # whether its ball may be centred on another image than the start (the request's anchor)
     out_help = "output PNG"
 
     def default(self, key: str):
-        return self.defaults.get(key, PARAMETERS[key].default)
+        return self.defaults.get(key, KNOBS[key].default)
+
+    def finalise(self, request: TaskRequest, model_side: int) -> TaskRequest:
+        """The request with the defaults this task resolves itself filled in (the app and the CLI both call it
+        before the recipe is made, so the recipe holds values, not "the preset"): here, the table's default of
+        each generic knob the task reads and the request leaves unset."""
+        preset = dict(self.preset_for(model_side, request.keep_photo).knobs)
+        unset = {k.key: preset.get(k.key, self.default(k.name)) for k in generic_knobs(self.parameters)
+                 if k.key not in dict(request.knobs)}
+        unset = {key: value for key, value in unset.items() if value is not None}
+        return request.with_knobs(**unset) if unset else request
 
     def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
         return self.photo_preset if model_side >= PHOTO_MODEL_SIDE else self.preset
@@ -308,8 +332,14 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     change = request.change_mask if built.change_mask is None else built.change_mask
     config = scaled_config(request, start.shape[-2], start.shape[-1], model.input_size)
     device = ctx.device
-    return TaskSetup(start.to(device), anchor.to(device), built.objective, config,
-                     None if change is None else change.to(device), ctx.notes, built.constraint)
+    objective = built.objective
+    uses = set(spec.parameters)
+    if "saturation" in uses and request.knob("saturation") > 0:
+        objective = objective + obj.colour_prior(request.knob("saturation"))
+    jitter = request.knob("jitter") if "jitter" in uses else 0
+    view = RandomView(jitter, request.seed) if jitter > 0 else None
+    return TaskSetup(start.to(device), anchor.to(device), objective, config,
+                     None if change is None else change.to(device), ctx.notes, built.constraint, view)
 
 
 def read_input(args, model, note, max_side: int | None = None, keep_size: bool = False):

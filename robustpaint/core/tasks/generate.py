@@ -46,7 +46,8 @@ class Generate(TaskSpec):
                                          "0.69-0.77 without; 95-97.5% still read as the class: "
                                          "benchmarks/quality.py and generation_spread.py)",
                           side=224, spread=0.05)
-    parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix")
+    parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix", "upsample",
+                  "jitter", "saturation")
     reads = frozenset()
     out_help = "output folder (default: .)"
 
@@ -54,7 +55,8 @@ class Generate(TaskSpec):
         seeds = seeds_or_data_free(ctx)
         targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
         size = ctx.request.size or ctx.model.input_size
-        start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.request.mix)
+        start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.request.mix,
+                             upsample=ctx.request.knob("upsample"))
         objective = obj.class_target(targets.to(ctx.device))
         spread = self.spread_of(ctx.request, ctx.model.input_size)
         if spread > 0 and len(targets) > len(set(targets.tolist())):  # some class has more than one candidate
@@ -64,6 +66,11 @@ class Generate(TaskSpec):
     def spread_of(self, request, model_side: int) -> float:
         """The request's spread, or its preset's for a model of this side."""
         return request.spread if request.spread is not None else self.preset_for(model_side).spread
+
+    def finalise(self, request, model_side: int):
+        """The preset's spread written into the request (so the recipe holds it)."""
+        request = super().finalise(request, model_side)
+        return request if request.spread is not None else request.replace(spread=self.spread_of(request, model_side))
 
     def add_arguments(self, p) -> None:
         p.add_argument("--class", "--classes", dest="classes", required=True,

@@ -15,7 +15,7 @@ class Sketch(TaskSpec):
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
                           side=224)
     anchored = True
-    parameters = ("class", "eps", "step", "steps")
+    parameters = ("class", "eps", "step", "steps", "jitter", "saturation")
     target_option = "--class"
 
     def build(self, ctx: Context) -> Built:

@@ -1,0 +1,168 @@
+"""The knob table: every value a user sets for a run, declared once.
+
+A knob's entry says its name, kind, valid range, default, label and tooltip, CLI flag and the request field it
+fills. The app's panel builds its rows from it, the CLI its options, `recipes` its checks, `project` its checks of a
+project's parameters, and a task names the knobs it reads (`TaskSpec.parameters`). The valid range is the one every
+reader enforces; `panel_range` only narrows the app's slider where the valid range is too wide to drag.
+
+Knobs marked `generic` have no field of their own in `TaskRequest`: they travel in `TaskRequest.knobs` and in the
+recipe under their name, so a new knob is one entry here plus the code of the task that reads it
+(`request.knob(name)`). `before` is the value a recipe written before the knob existed replays with.
+No torch and no Qt here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from robustpaint.core.errors import RobustPaintError
+
+SEED_LIMIT = 2**63 - 1  # torch's generators take 0 .. 2**63 - 1
+PANEL_INT_LIMIT = 2**31 - 1  # Qt's sliders hold 32-bit numbers
+REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
+FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
+MAX_UNIT = 4095  # the highest representation unit the app's feature sliders reach
+
+
+def _shown(limit: float) -> str:
+    return "2**63 - 1" if limit == SEED_LIMIT else f"{limit:g}"
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str  # the key tasks list in `parameters`, the panel's row
+    label: str = ""  # the panel's row label ("" = no row of its own)
+    kind: str = "float"  # float, int, bool, choice, or custom (a structured value with its own widget and checks)
+    default: object = None  # None: the task's preset gives it (eps, step size, steps)
+    low: float = 0.0
+    high: float = 0.0
+    help: str = ""
+    field: str = ""  # the TaskRequest field and project key it fills (default: the name)
+    flag: str | None = ""  # the CLI option ("" = --name; None = the task's own options handle it)
+    choices: tuple = ()
+    panel_range: tuple[float, float] | None = None  # the app's slider range where it is narrower than the valid one
+    generic: bool = False  # no TaskRequest field: kept in `TaskRequest.knobs`
+    before: object = None  # what a recipe from before this knob existed means
+
+    @property
+    def key(self) -> str:
+        return self.field or self.name
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    def check(self, value, source: str = "the recipe"):
+        """The value converted to the knob's kind, or a RobustPaintError that names `source`, the knob and its
+        range: one rule for the CLI, recipes, projects and the panel."""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise RobustPaintError(f"{source}'s {self.key} must be true or false, not {value!r}")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise RobustPaintError(f"{source}'s {self.key} must be one of {', '.join(map(str, self.choices))}, "
+                                       f"not {value!r}")
+            return value
+        whole = self.kind == "int"
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or (isinstance(value, float)
+                                                                      and not math.isfinite(value)):
+            raise RobustPaintError(f"{source}'s {self.key} must be a {'whole ' if whole else ''}number, not {value!r}")
+        if not self.low <= value <= self.high:
+            raise RobustPaintError(f"{source}'s {self.key} must lie in {self.low:g}..{self.high:g}, not {value!r}")
+        return int(value) if whole else float(value)
+
+    def parse(self, text: str):
+        """A command-line value (argparse `type=`): the same check, said as argparse says it."""
+        import argparse
+        try:
+            value = {"int": int, "float": float}.get(self.kind, str)(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if self.kind == 'int' else ''}number") \
+                from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        try:
+            return self.check(value, "the option")
+        except RobustPaintError:
+            raise argparse.ArgumentTypeError(f"must be between {_shown(self.low)} and {_shown(self.high)}, "
+                                             f"not {text}") from None
+
+    def slider_range(self) -> tuple[float, float]:
+        low, high = self.panel_range or (self.low, self.high)
+        return low, min(high, PANEL_INT_LIMIT) if self.kind == "int" else high
+
+
+# Every knob any task uses. A task lists the ones it reads in `TaskSpec.parameters` and may override a default in
+# `TaskSpec.defaults`.
+KNOBS: dict[str, Knob] = {k.name: k for k in (
+    Knob("class", "Class", "custom", help="the class the image should read as", field="targets", flag=None),
+    Knob("keep", "", "bool", True, help="a small ball: the result keeps the source photo and still reads as the "
+                                        "target class (off: the paper's wide ball, free to leave the photo behind)",
+         field="keep_photo", flag="--keep-photo", before=False),
+    Knob("neuron", "Features", "custom", help="representation units and their strengths (negative suppresses)",
+         field="neurons", flag=None),
+    Knob("regions", "Region classes", "custom", help="the class of each region colour", field="region_masks",
+         flag=None),
+    Knob("candidates", "Candidates", "int", 1, 1, 1024, "generate this many samples at once (batched) and pick one",
+         flag=None, panel_range=(1, 16)),
+    Knob("temperature", "Temperature", "float", 1.0, 0.0, 100.0, "seed temperature: 0 = the class mean, 1 = as "
+                                                                 "varied as the data", panel_range=(0.0, 2.0)),
+    Knob("spread", "Spread", "float", 0.0, 0.0, 100.0, "push the candidates of a class apart (beyond the paper): the "
+                                                       "weight of a penalty on their likeness in the model's "
+                                                       "features; 0 = the paper's independent samples",
+         panel_range=(0.0, 1.0), before=0.0),
+    Knob("mix", "Mix with", "custom", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)",
+         flag=None),
+    Knob("eps", "Epsilon", "float", None, 0.0, 1e4, "radius of the ball around the start image",
+         panel_range=(0.0, 120.0)),
+    Knob("step", "Step size", "float", None, 0.0, 1e3, "PGD step size", field="step_size",
+         panel_range=(0.01, 2.0)),
+    Knob("steps", "Steps", "int", None, 1, 100_000, "number of PGD steps", panel_range=(1, 1000)),
+    Knob("lam", "Lambda", "float", 10.0, 0.0, 1e6, "weight of staying close outside the mask",
+         panel_range=(0.0, 200.0)),
+    Knob("seed", "Seed", "int", 0, 0, SEED_LIMIT, "random seed of the start and of any noise"),
+    Knob("factor", "Factor", "int", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
+    # Values the CLI and recipes set that have no panel row.
+    Knob("activation_weight", "", "float", 0.1, -1e6, 1e6, "weight of the neuron's activation (feature painting)"),
+    Knob("consistency_sweeps", "", "int", 10, 0, 100, "smooth back-projection rounds before the exact projection",
+         before=0),
+    Knob("size", "", "int", None, 1, 2048, "canvas side in pixels (default: the model's input size)", flag=None),
+    Knob("fill", "", "choice", "smooth", choices=("smooth", "mean"), help="how the hole starts: a smooth fill of "
+                                                                          "its border, or the paper's channel mean",
+         before="mean"),
+    Knob("consistent", "", "bool", True, help="keep the output's block means equal to the input", before=False),
+    Knob("norm", "", "choice", "l2", choices=("l2", "linf", "none"), help="the ball the image stays in"),
+    # Image priors beyond the paper (#29): generic knobs, recipes from before them replay as the paper's method.
+    Knob("upsample", "Seed upsampling", "choice", "bicubic", choices=("nearest", "bicubic"),
+         help="how the block-pooled seeds reach the canvas: bicubic (smooth) or nearest (the paper's pixel "
+              "repetition, whose block grid the steps do not wash out)", generic=True, before="nearest"),
+    Knob("jitter", "Jitter", "int", 0, 0, 64, "transformation robustness (lucid's recipe): each step sees the image "
+                                              "shifted by up to this many pixels and flipped at random, drawn from "
+                                              "the run's seed; 0 = off", generic=True, before=0),
+    Knob("saturation", "Colour prior", "float", 0.0, 0.0, 10.0, "weight of a penalty on colour beyond a photo's "
+                                                                "(chroma above its typical level); 0 = off",
+         generic=True, before=0.0),
+)}
+
+
+def knob(name: str) -> Knob:
+    if name not in KNOBS:
+        raise RobustPaintError(f"unknown knob {name!r}; known: {', '.join(KNOBS)}")
+    return KNOBS[name]
+
+
+def generic_knobs(names) -> list[Knob]:
+    """The generic knobs among `names` (a task's parameters), in table order."""
+    wanted = set(names)
+    return [k for k in KNOBS.values() if k.generic and k.name in wanted]
+
+
+def by_key(key: str) -> Knob | None:
+    """The knob that fills a request field or project key (`step_size` is the knob `step`)."""
+    for k in KNOBS.values():
+        if k.key == key:
+            return k
+    return None
