@@ -82,3 +82,24 @@ class _no_capture:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_an_app_canvas_and_its_replay_take_the_same_fp32_steps_whatever_their_strides():
+    """Before: the app's canvas (a transposed H x W x 3 array, so channels-last strides) and its replay (a contiguous
+    tensor) took fp32 convolution kernels that round differently, and `doctor --gui` found 4-26 pixels of sketch and
+    translate exports that their replay did not make again (on a CPU without bf16 units)."""
+    import numpy as np
+    from robustpaint.core.models.bundle import load_model_bundle
+    model = load_model_bundle("imagenette_resnet18", "cpu").model
+    canvas = np.random.default_rng(0).random((128, 128, 3), dtype=np.float32)
+    strided = torch.from_numpy(canvas.transpose(2, 0, 1).astype(np.float32))[None]  # as document.canvas_request
+    assert not strided.is_contiguous()
+    config = PGDConfig(eps=5.0, step_size=0.5, steps=3)
+
+    def run(start):
+        opt = PGDOptimizer(model, obj.class_target(torch.tensor([2])), start, config)
+        for _ in opt.run():
+            pass
+        return opt.result()
+
+    assert torch.equal(run(strided), run(strided.contiguous()))

@@ -141,6 +141,10 @@ class PGDOptimizer:
             # fp32 on the default layout, whatever an earlier bf16 run left in the shared model: the two layouts take
             # different kernels, whose sums round differently, and a replay (a fresh model) must make the same pixels.
             self.model = model.to(memory_format=torch.contiguous_format)
+            # The images too: an app canvas arrives with channels-last strides (a transposed H x W x 3 array), its
+            # replay as a contiguous tensor, and the two layouts take kernels that round differently.
+            self.x = self.x.contiguous()
+            self.anchor = self.anchor.contiguous()
         self.change_mask = None if change_mask is None else change_mask.float().to(self.x.device)
         self.steps_done = 0
         self.best_x = self.x.clone() if config.track_best else None
