@@ -39,7 +39,8 @@ PERIODS = (4, 8, 16)
 RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "saturation")  # printed per variant
 DEFAULT_DATA = "../shared/data/imagenette-224.tar.gz"
 # The paper's generation: Gaussian seeds upsampled by pixel repetition, independent samples (no spread penalty).
-BUILT_IN_VARIANTS = {"paper (nearest seeds, no priors)": {"spread": 0.0, "upsample": "nearest"},
+BUILT_IN_VARIANTS = {"paper (nearest seeds, no priors)": {"spread": 0.0, "upsample": "nearest", "jitter": 0,
+                                                          "saturation": 0.0},
                      "default preset": {}}
 
 

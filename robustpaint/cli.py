@@ -28,14 +28,9 @@ WRITTEN: list[str] = []  # the files this command has written so far (for an hon
 
 
 def _seed(text: str) -> int:
-    """A seed torch's generators take: a whole number from 0 to 2**63 - 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, not {value}")
-    return value
+    """A seed torch's generators take: the knob table's seed (0 to 2**63 - 1), for runs and training alike."""
+    from robustpaint.core.tasks.knobs import KNOBS
+    return KNOBS["seed"].parse(text)
 
 
 class _Parser(argparse.ArgumentParser):
