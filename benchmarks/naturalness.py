@@ -1,7 +1,7 @@
 """How photo-like the generated pictures of a photo model are, each figure as a ratio to real test photos.
 
     python benchmarks/naturalness.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
-        [--per-class 4] [--photos 200] [--variant NAME='{"jitter": 8}' ...] [--save-grid DIR] [--quick]
+        [--per-class 4] [--photos 200] [--variant NAME='{"jitter": 8}' ...] [--size 512] [--save-grid DIR] [--quick]
         [--json benchmarks/results/naturalness.json]
     python benchmarks/naturalness.py --self-check
 
@@ -14,8 +14,11 @@ measured is what users get. Per variant (a dict of extra recipe keys), on the sa
 - saturation: mean HSV saturation (PGD towards a class tends to push colours to garish);
 - the standard evaluator's recognition of the target class, and the within-class spread of its features against
   real photos' (quality.py's "diversity vs real"): naturalness bought by losing the class or the variety is no gain.
-Each image figure is divided by the same figure on a fixed subset of real test photos at the model's size
-(1.0 = like photos). Ratios, not absolute values, are meant to be compared.
+Each image figure is divided by the same figure on a fixed subset of real test photos at the canvas's size
+(1.0 = like photos). Ratios, not absolute values, are meant to be compared. `--size` generates on a canvas of that
+side (default: the model's); the Imagenette photos are 224 px, so at 512 they are upscaled (bicubic) to it, which
+makes them smoother than a real 512-px photo: the high-frequency ratio then flatters the photos, not the pictures.
+The evaluator judges every picture scaled down to its own side.
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ from common import save_results
 from quality import _diversity, evaluator_outputs
 
 PERIODS = (4, 8, 16)
-RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "saturation")  # printed per variant
+# printed per variant
+RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "saturation", "views", "crops")
 DEFAULT_DATA = "../shared/data/imagenette-224.tar.gz"
 # The paper's generation: Gaussian seeds upsampled by pixel repetition, independent samples (no spread penalty).
 BUILT_IN_VARIANTS = {"paper (nearest seeds, no priors)": {"spread": 0.0, "upsample": "nearest", "jitter": 0,
-                                                          "saturation": 0.0},
+                                                          "saturation": 0.0, "views": "canvas"},
                      "default preset": {}}
 
 
@@ -205,6 +209,7 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", action="append", type=parse_variant, default=[],
                         help="NAME='{\"key\": value}': extra recipe keys, one table row (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the recipes' seed (the same for every variant)")
+    parser.add_argument("--size", type=int, help="canvas side of the pictures (default: the model's input side)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 per class, 3 classes, 60 photos")
     parser.add_argument("--save-grid", type=Path, metavar="DIR", help="a PNG grid per variant (a row per class)")
     parser.add_argument("--json", type=Path, help="default: benchmarks/results/naturalness.json "
@@ -226,10 +231,11 @@ def main(argv=None) -> int:
     if args.quick:
         args.per_class, args.photos = 2, 60
     if args.json is None:
-        args.json = Path(f"benchmarks/results/naturalness{'_quick' if args.quick else ''}.json")
+        args.json = Path(f"benchmarks/results/naturalness{'_quick' if args.quick else ''}"
+                         f"{f'_{args.size}' if args.size else ''}.json")
     classes = list(range(n_classes))
     targets = [c for c in classes for _ in range(args.per_class)]
-    side = model.input_size
+    side = args.size or model.input_size
 
     photos, photo_labels, spread_photos, spread_labels = real_photos(args.data, side, classes, args.photos,
                                                                      args.per_class)
@@ -242,7 +248,8 @@ def main(argv=None) -> int:
         args.save_grid.mkdir(parents=True, exist_ok=True)
         save_grid(spread_photos, args.save_grid / "naturalness-real-photos.png", columns=args.per_class)
 
-    variants = {**BUILT_IN_VARIANTS, **dict(args.variant)}
+    variants = {name: {**({"size": args.size} if args.size else {}), **v}
+                for name, v in {**BUILT_IN_VARIANTS, **dict(args.variant)}.items()}
     known = known_keys()
     rows, skipped = {}, {}
     for name, variant in variants.items():

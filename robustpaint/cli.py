@@ -412,7 +412,8 @@ def _replay(args) -> int:
     if recipe.get("edited_after_run"):
         _note(args, "note: the exported image was painted on after this run; the replay makes the run's result, "
                     "without those edits")
-    save_png(images[index], args.out, recipe, recipe.get("export_scale", 1))  # an app export's 4x or 8x too
+    save_png(images[index], args.out, recipe, recipe.get("export_scale", 1),  # an app export's 2x or 4x too
+             recipe.get("export_resample") == "smooth")
     print(args.out)
     return 0
 

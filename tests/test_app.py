@@ -152,10 +152,10 @@ def test_opening_a_bad_image_shows_an_error_and_changes_nothing(qtbot, window, t
     assert np.array_equal(window.document.image, before) and window.undo_stack.count() == 0
 
 
-def test_opening_a_good_image_scales_it_to_the_canvas(qtbot, window, tmp_path):
+def test_opening_a_good_image_keeps_its_size(qtbot, window, tmp_path):
     Image.new("RGB", (100, 60), (255, 0, 0)).save(tmp_path / "red.png")
     assert window.files.open_image(str(tmp_path / "red.png"))
-    assert window.document.image.shape == (32, 32, 3) and window.document.image[..., 0].min() > 0.99
+    assert window.document.image.shape == (60, 100, 3) and window.document.image[..., 0].min() > 0.99
 
 
 def test_closing_mid_run_stops_the_worker_thread(qtbot, installed_tiny):

@@ -172,16 +172,18 @@ def test_a_mask_drawn_on_the_photo_is_fitted_like_the_photo(tmp_path):
         load_mask(tmp_path / "mask.png", (SIDE, SIDE), (100, 100), "crop")
 
 
-@pytest.mark.parametrize("fit, note", [("crop", "centre crop"), ("scale", "scaled")])
-def test_cli_fits_a_non_square_photo_to_the_model_and_says_so(installed_photo_model, tmp_path, capsys, fit, note):
+@pytest.mark.parametrize("fit, size, note", [("keep", (300, 200), None), ("crop", (200, 200), "200x200, centre crop"),
+                                             ("scale", (SIDE, SIDE), f"{SIDE}x{SIDE}, scaled")])
+def test_cli_fits_a_non_square_photo_and_says_so(installed_photo_model, tmp_path, capsys, fit, size, note):
+    """The photo keeps its shape by default (#29: it came back as a centre crop at the model's side)."""
     path = _photo(tmp_path / "cat.png", 300, 200)
     out = tmp_path / f"out-{fit}.png"
     code = main(["sketch", str(path), "--class", "church", "--model", "photo", "--steps", "2", "--fit", fit,
                  "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert f"cat.png 300x200 -> {SIDE}x{SIDE}, {note}" in captured.err
-    assert Image.open(out).size == (SIDE, SIDE)
+    assert (f"cat.png 300x200 -> {note}" in captured.err) if note else ("cat.png 300x200 ->" not in captured.err)
+    assert Image.open(out).size == size
     assert read_recipe(out)["task"] == "sketch"
 
 
@@ -285,13 +287,17 @@ def test_the_app_opens_on_a_canvas_of_the_models_size_with_smooth_scaling(photo_
     assert eps == pytest.approx(preset_values("generate", SIDE, SIDE, model_side=SIDE)[0], abs=0.01)
 
 
-def test_the_app_opens_a_300x200_photo_into_the_larger_models_canvas(photo_window, tmp_path):
+def test_the_app_opens_a_300x200_photo_at_its_own_size(photo_window, tmp_path):
     path = _photo(tmp_path / "wide.png", 300, 200)
-    assert photo_window.files.open_image(str(path))  # the app's default: centre crop
+    assert photo_window.files.open_image(str(path))  # the app's default: the photo's own shape (#29)
+    assert photo_window.document.image.shape == (200, 300, 3)
+    assert photo_window.files.open_image(str(path), fit="crop")
     image = photo_window.document.image
-    assert image.shape == (SIDE, SIDE, 3)
+    assert image.shape == (200, 200, 3)
     assert float((image[..., 0] > 0.5).mean()) == pytest.approx(0.25, abs=0.04)  # the crop keeps a quarter red
-    assert photo_window.files.open_image(str(path), fit="scale")
+    photo_window.files.new_document((SIDE, SIDE))
+    assert photo_window.files.open_image(str(path), fit="scale")  # squeezed to the canvas as it is
+    assert photo_window.document.image.shape == (SIDE, SIDE, 3)
     assert float((photo_window.document.image[..., 0] > 0.5).mean()) == pytest.approx(1 / 3, abs=0.04)
 
 
@@ -308,19 +314,31 @@ def test_a_stroke_on_the_large_canvas_lands_on_the_right_pixels(qtbot, photo_win
     assert dark.tolist() == [[y, x]]
 
 
-def test_switching_to_a_model_of_another_size_resizes_the_canvas_as_one_undo_step(qtbot, photo_window,
-                                                                                    installed_tiny):
+def _switch_model(qtbot, win, name):
+    if win.panel.model_combo.findText(name) < 0:
+        win.panel.model_combo.addItem(name)
+    win.panel.model_combo.setCurrentText(name)
+    qtbot.waitUntil(lambda: win.status_label.text().startswith(f"{name} on"), timeout=20000)
+
+
+def test_a_smaller_model_keeps_the_canvas_and_a_larger_one_scales_a_small_canvas_up_as_one_undo_step(
+        qtbot, photo_window, installed_tiny):
+    """The canvas no longer follows the model (#29: a 32-px model shrank the canvas to 32 px); a canvas smaller
+    than the model is scaled up to its side."""
     win = photo_window
     win.document.image[:] = 0.25
-    win.document.mask[:32, :32] = 1
-    win.panel.model_combo.addItem("tiny")
-    win.panel.model_combo.setCurrentText("tiny")
-    qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
-    assert win.document.mask.shape == (32, 32) and win.document.mask[:16, :16].all() and not win.document.mask[16:].any()
+    _switch_model(qtbot, win, "tiny")
+    assert win.document.size == (SIDE, SIDE) and win.undo_stack.count() == 0
+    win.files.new_document((16, 24))
+    win.document.mask[:8, :12] = 1
+    win.document.image[:] = 0.25
+    _switch_model(qtbot, win, "photo")
+    assert win.document.size == (SIDE, 96)
+    assert win.document.mask.shape == (SIDE, 96) and win.document.mask[:32, :48].all() and not win.document.mask[32:].any()
     assert win.document.image == pytest.approx(0.25, abs=0.01)
-    assert "32x32" in win.statusBar().currentMessage() and win.tools.brush_size.value() == 2
+    assert "96x64" in win.statusBar().currentMessage() and win.tools.brush_size.value() == SIDE // 16
     win.undo_stack.undo()
-    assert win.document.size == (SIDE, SIDE)
+    assert win.document.size == (16, 24)
 
 
 def test_neuron_thumbnails_of_a_photo_model_are_drawn_at_64_px_with_a_scaled_ball(tmp_path):
@@ -354,18 +372,15 @@ def test_photo_inpainting_changes_only_the_hole():
 
 def test_switching_model_during_a_run_keeps_image_and_mask_the_same_size(qtbot, photo_window, installed_tiny):
     win = photo_window
+    win.files.new_document((16, 16))
+    _switch_model(qtbot, win, "tiny")
     win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData("sketch"))
     win.panel.steps_slider.setValue(1000)
     win.start_run()
     qtbot.waitUntil(lambda: win.controls.progress.value() // 100 >= 1, timeout=20000)
-    win.panel.model_combo.addItem("tiny")
-    win.panel.model_combo.setCurrentText("tiny")
-    qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
+    _switch_model(qtbot, win, "photo")  # the 16-px canvas is scaled up to the photo model's side, mid-run
     qtbot.wait(300)  # steps of the old run still in flight must not land
-    assert win.document.image.shape[:2] == win.document.mask.shape == (32, 32) and not win.session.running
-    win.panel.model_combo.setCurrentText("photo")  # back to a model loaded before: the canvas follows it again
-    qtbot.waitUntil(lambda: win.document.size == (SIDE, SIDE), timeout=20000)
-    assert win.document.image.shape[:2] == win.document.mask.shape == (SIDE, SIDE)
+    assert win.document.image.shape[:2] == win.document.mask.shape == (SIDE, SIDE) and not win.session.running
 
 
 def test_keep_the_photo_is_offered_for_photo_models_only(qtbot, photo_window, installed_tiny):
@@ -374,8 +389,7 @@ def test_keep_the_photo_is_offered_for_photo_models_only(qtbot, photo_window, in
     assert not win.panel.keep_photo_check.isHidden()
     eps = win.panel.eps_slider.value()
     assert eps == pytest.approx(preset_values("translate", SIDE, SIDE, model_side=SIDE, keep_photo=True)[0], abs=0.01)
-    win.panel.model_combo.addItem("tiny")
-    win.panel.model_combo.setCurrentText("tiny")
-    qtbot.waitUntil(lambda: win.document.size == (32, 32), timeout=20000)
+    _switch_model(qtbot, win, "tiny")
     assert win.panel.keep_photo_check.isHidden()
-    assert win.panel.eps_slider.value() == pytest.approx(TASKS["translate"].preset.eps, abs=0.01)
+    assert win.panel.eps_slider.value() == pytest.approx(preset_values("translate", SIDE, SIDE, model_side=32)[0],
+                                                         abs=0.01)

@@ -9,12 +9,39 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QMessageBox, QSpinBox
 
 from robustpaint.core.document import Document
 from robustpaint.core.errors import RobustPaintError
 
 RECENT_FILES = 10
+MIN_CANVAS = 16  # the smallest canvas side New and Canvas size offer (the largest: CANVAS_MAX)
+EXPORTS = {"PNG, the canvas's pixels (*.png)": (1, True), "PNG 2x, smooth (*.png)": (2, True),
+           "PNG 4x, smooth (*.png)": (4, True), "PNG 4x, pixels as blocks (*.png)": (4, False)}
+
+
+def ask_canvas_size(parent, title: str, size: tuple[int, int]) -> tuple[int, int] | None:
+    """Width and height from a small dialog (MIN_CANVAS..CANVAS_MAX), or None when cancelled: (h, w)."""
+    from robustpaint.core.tasks.knobs import CANVAS_MAX
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    form = QFormLayout(dialog)
+    boxes = []
+    for label, value in (("Width", size[1]), ("Height", size[0])):
+        box = QSpinBox(dialog)
+        box.setRange(MIN_CANVAS, CANVAS_MAX)
+        box.setSuffix(" px")
+        box.setValue(min(max(value, MIN_CANVAS), CANVAS_MAX))
+        box.setToolTip(f"{MIN_CANVAS} to {CANVAS_MAX} pixels; the model judges a larger canvas at its own scale")
+        form.addRow(label, box)
+        boxes.append(box)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return boxes[1].value(), boxes[0].value()
 IMAGE_FILTER = "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)"
 
 
@@ -36,10 +63,16 @@ class DocumentFiles(QObject):
 
     # --- images and export -------------------------------------------------------------------------------
 
-    def open_image(self, path: str, fit: str = "crop") -> bool:
-        from robustpaint.core.imageio import load_image
+    def open_image(self, path: str, fit: str = "keep") -> bool:
+        """The image as the new canvas: its own size and shape (`fit="keep"`) or its centre square ("crop"), at
+        most CANVAS_MAX and at least the model's side; "scale" squeezes it to the canvas's present size."""
+        from robustpaint.core.imageio import load_photo
+        from robustpaint.core.tasks.knobs import CANVAS_MAX
         try:
-            tensor = load_image(path, size=self.window.document.size, fit=fit)
+            if fit == "scale":
+                tensor, _, _ = load_photo(path, self.window.document.size, "scale")
+            else:
+                tensor, _, _ = load_photo(path, None, fit, CANVAS_MAX, min_side=self.window.panel.model_side())
         except RobustPaintError as exc:
             self._warn("Cannot open image", str(exc))
             return False
@@ -48,15 +81,18 @@ class DocumentFiles(QObject):
         self.remember_file(path)
         return True
 
-    def export_png(self, path: str, scale: int = 1) -> bool:
-        """The canvas as a PNG whose recipe replays it (`robustpaint replay`) when it came from a run."""
+    def export_png(self, path: str, scale: int = 1, smooth: bool = True) -> bool:
+        """The canvas as a PNG whose recipe replays it (`robustpaint replay`) when it came from a run: its own
+        pixels, or `scale` times larger, smoothly (Lanczos) or as blocks."""
         import torch
 
         from robustpaint.core.imageio import save_png
         recipe = dict(self.window.session.export_recipe() or {"task": "none", "note": "hand-drawn, no PGD run"})
         recipe["export_scale"] = scale
+        if scale > 1:
+            recipe["export_resample"] = "smooth" if smooth else "pixels"
         try:
-            save_png(torch.from_numpy(self.window.document.image).permute(2, 0, 1), path, recipe, scale)
+            save_png(torch.from_numpy(self.window.document.image).permute(2, 0, 1), path, recipe, scale, smooth)
         except RobustPaintError as exc:
             self._warn("Cannot export", str(exc))
             return False
@@ -65,10 +101,10 @@ class DocumentFiles(QObject):
 
     def export_dialog(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self.window, "Export PNG", self._in_last_folder("robustpaint.png"),
-                                                   "PNG 1x (*.png);;PNG 4x (*.png);;PNG 8x (*.png)")
+                                                   ";;".join(EXPORTS))
         if path:
             self._remember_folder(path)
-            self.export_png(path, {"PNG 4x (*.png)": 4, "PNG 8x (*.png)": 8}.get(chosen, 1))
+            self.export_png(path, *EXPORTS.get(chosen, (1, True)))
 
     # --- projects ----------------------------------------------------------------------------------------
 
@@ -137,12 +173,35 @@ class DocumentFiles(QObject):
         window.update_title()
         return True
 
-    def new_document(self) -> None:
-        """A blank white canvas of the same size (one undo step; the project becomes untitled)."""
-        h, w = self.window.document.size
+    def new_document(self, size: tuple[int, int] | None = None) -> None:
+        """A blank white canvas of `size` (h, w; default: the present one), one undo step; the project becomes
+        untitled."""
+        h, w = size or self.window.document.size
         self.window.replace_document(Document(np.ones((h, w, 3), np.float32)), "new")
         self.project_path = None
         self.window.update_title()
+
+    def new_dialog(self) -> None:
+        """File > New: asks the canvas's size (the present one offered)."""
+        size = ask_canvas_size(self.window, "New canvas", self.window.document.size)
+        if size is not None:
+            self.new_document(size)
+
+    def resize_canvas(self, size: tuple[int, int]) -> None:
+        """The picture scaled to `size` (h, w) with its mask, regions and strokes: one undo step."""
+        window = self.window
+        if size == window.document.size:
+            return
+        old, document = window.document.size, window.document.copy()
+        document.resize(*size)
+        window.replace_document(document, f"canvas to {size[1]}x{size[0]}", new_picture=False)
+        window.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {size[1]}x{size[0]}", 10000)
+
+    def resize_dialog(self) -> None:
+        """Image > Canvas size."""
+        size = ask_canvas_size(self.window, "Canvas size", self.window.document.size)
+        if size is not None:
+            self.resize_canvas(size)
 
     # --- recent files, folders, dialogs ------------------------------------------------------------------
 
@@ -180,21 +239,22 @@ class DocumentFiles(QObject):
             self.open_path(path)
 
     def _ask_fit(self, path: str) -> str:
-        """For a non-square image, asks whether to scale it (distorting) or centre-crop it to the canvas."""
+        """For a non-square image, asks whether to keep its shape (the default) or take its centre square."""
         from PIL import Image
         try:
             with Image.open(path) as img:
                 square = img.width == img.height
         except Exception:  # noqa: BLE001 - open_image reports unreadable files with its own message
-            return "scale"
+            return "keep"
         if square:
-            return "scale"
-        box = QMessageBox(QMessageBox.Icon.Question, "Fit image", "The image is not square. Fit it to the canvas by:",
+            return "keep"
+        box = QMessageBox(QMessageBox.Icon.Question, "Open image", "The image is not square. Open it:",
                           parent=self.window)
-        crop = box.addButton("Centre crop", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Scale", QMessageBox.ButtonRole.RejectRole)
+        keep = box.addButton("Keep its shape", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Centre square", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
         box.exec()
-        return "crop" if box.clickedButton() is crop else "scale"
+        return "keep" if box.clickedButton() is keep else "crop"
 
     # --- autosave ----------------------------------------------------------------------------------------
 

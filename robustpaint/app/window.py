@@ -136,7 +136,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         files = self.files
         file_menu = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&New", QKeySequence.StandardKey.New, files.new_document),
+        for text, key, slot in (("&New…", QKeySequence.StandardKey.New, files.new_dialog),
+                                ("Canvas si&ze…", QKeySequence("Ctrl+Alt+I"), files.resize_dialog),
                                 ("&Open image or project…", QKeySequence.StandardKey.Open, files.open_dialog),
                                 ("&Save project", QKeySequence.StandardKey.Save, files.save_project_dialog),
                                 ("Save project &as…", QKeySequence("Ctrl+Shift+S"),
@@ -349,15 +350,13 @@ class MainWindow(QMainWindow):
         if name != self.panel.model_name:
             return
         self.neurons.set_model(name, card.get("neuron_classes", []))
-        side = card["input_size"]
-        if self.document.size != (side, side):
-            # A model trained at another size gets the canvas resized to its side: it paints best at that size.
-            old, document = self.document.size, self.document.copy()
-            document.resize(side)
-            self.replace_document(document, f"canvas to {side}x{side}", new_picture=False)
+        side, (h, w) = card["input_size"], self.document.size
+        if min(h, w) < side:
+            # The canvas does not depend on the model (a larger one is judged at the model's scale), but one smaller
+            # than the model is scaled up to its side: the model reads nothing at a fraction of its scale.
+            ratio = side / min(h, w)
+            self.files.resize_canvas((round(h * ratio), round(w * ratio)))
             self.tools.brush_size.setValue(default_brush_size(side))
-            self.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {side}x{side}, the size {name} "
-                                         f"was trained at", 10000)
         self.status_label.setText(f"{name} on {self.device or 'cpu'}")
 
     def _on_device_ready(self, devices: list, device: str, bf16_faster: bool) -> None:

@@ -63,24 +63,25 @@ class Document:
     def size(self) -> tuple[int, int]:
         return self.image.shape[0], self.image.shape[1]
 
-    def resize(self, side: int) -> None:
-        """Scales the document to side x side (a model trained at another size): the image smoothly (bicubic, box
+    def resize(self, height: int, width: int | None = None) -> None:
+        """Scales the document to height x width (square without a width): the image smoothly (bicubic, box
         filtered when shrinking), the mask, regions and strength map by nearest neighbour, the stroke log's points
         with them."""
         from PIL import Image
 
+        width = height if width is None else width
         h, w = self.size
-        if (h, w) == (side, side):
+        if (h, w) == (height, width):
             return
         image = Image.fromarray((self.image * 255).round().astype(np.uint8))
-        self.image = np.asarray(image.resize((side, side), Image.Resampling.BICUBIC, reducing_gap=3.0),
+        self.image = np.asarray(image.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0),
                                 np.float32) / 255
-        rows = (np.arange(side) * h // side)[:, None]
-        cols = (np.arange(side) * w // side)[None, :]
+        rows = (np.arange(height) * h // height)[:, None]
+        cols = (np.arange(width) * w // width)[None, :]
         self.mask = self.mask[rows, cols].copy()
         self.regions = self.regions[rows, cols].copy()
         self.strength = self.strength[rows, cols].copy()
-        sx, sy = side / w, side / h
+        sx, sy = width / w, height / h
         self.strokes = [{**s, "points": [[round(x * sx, 2), round(y * sy, 2)] for x, y in s["points"]],
                          "brush": {**s["brush"], "size": s["brush"]["size"] * (sx * sy) ** 0.5}}
                         for s in self.strokes]
@@ -189,6 +190,8 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
         fields["image"] = tensor(spec.canvas_input(document.image, params.factor))
     else:
         fields["size"] = document.size[0]
+        if document.size[1] != document.size[0]:
+            fields["width"] = document.size[1]
     if "mask" in spec.reads and document.mask.any():
         fields["mask"] = torch.from_numpy((document.mask > 0.5).astype(np.float32))[None, None]
     if "regions" in spec.reads:  # the regions painted, each with the class chosen for its colour

@@ -70,22 +70,31 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-FITS = ("crop", "scale")
+FITS = ("keep", "crop", "scale")
 
 
 def _fit(img: Image.Image, size: tuple[int, int] | None, fit: str, max_side: int | None,
-         resample=Image.Resampling.BICUBIC) -> Image.Image:
-    """`img` centre-cropped to a square (`fit="crop"`, when it is not square) and scaled to `size` (h, w); with no
-    size, kept (cropped with "crop") unless its longer side exceeds `max_side`, then scaled down keeping its shape."""
+         resample=Image.Resampling.BICUBIC, long_side: int | None = None, min_side: int | None = None) -> Image.Image:
+    """`img` centre-cropped to a square (`fit="crop"`, when it is not square) and scaled to `size` (h, w). With no
+    size its shape is kept: scaled so that its longer side is `long_side`, else kept unless its longer side exceeds
+    `max_side` or its shorter side falls below `min_side` (then scaled to the nearer limit, `max_side` winning)."""
     if fit not in FITS:
         raise ImageError(f"fit must be one of {', '.join(FITS)}, not {fit!r}")
     if fit == "crop" and img.width != img.height and (size is None or size[0] == size[1]):
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         img = img.crop((left, top, left + side, top + side))
-    if size is None and max_side is not None and max(img.size) > max_side:
-        ratio = max_side / max(img.size)
-        size = (max(1, round(img.height * ratio)), max(1, round(img.width * ratio)))
+    if size is None:
+        longer, shorter = max(img.size), min(img.size)
+        ratio = 1.0
+        if long_side is not None:
+            ratio = long_side / longer
+        elif max_side is not None and longer > max_side:
+            ratio = max_side / longer
+        elif min_side is not None and shorter < min_side:
+            ratio = min(min_side / shorter, (max_side or float("inf")) / longer)
+        if ratio != 1.0:
+            size = (max(1, round(img.height * ratio)), max(1, round(img.width * ratio)))
     if size is not None and img.size != (size[1], size[0]):
         # Shrinking a photo several times over: reduce first (box filter), so the bicubic pass does not alias.
         img = img.resize((size[1], size[0]), resample, reducing_gap=3.0 if resample != Image.Resampling.NEAREST else None)
@@ -100,25 +109,29 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None, fit: str =
 
 
 def load_photo(path: str | Path, size: tuple[int, int] | None = None, fit: str = "crop",
-               max_side: int | None = None) -> tuple[torch.Tensor, str | None, tuple[int, int]]:
+               max_side: int | None = None, long_side: int | None = None,
+               min_side: int | None = None) -> tuple[torch.Tensor, str | None, tuple[int, int]]:
     """`load_image` plus one line saying what happened to the input ("cat.jpg 451x300 -> 128x128, centre crop"),
     or None when it was used as it is, and the input's own (h, w) (a mask drawn at that size is fitted alike). The
-    image is cropped and scaled before any tensor is made, so a large photo
-    costs only its decoding."""
+    image is cropped and scaled before any tensor is made, so a large photo costs only its decoding; see `_fit` for
+    `long_side` and `min_side`."""
     original = Image.fromarray(_to_rgb_array(_open(path)))
-    img = _fit(original, size, fit, max_side)
+    img = _fit(original, size, fit, max_side, long_side=long_side, min_side=min_side)
     note = None
     if img.size != original.size:
         how = "centre crop" if fit == "crop" and original.width != original.height else "scaled"
-        if max_side is not None and size is None and max(img.size) >= max_side and how == "scaled":
-            how = f"scaled down to the {max_side}-pixel limit"
+        if how == "scaled" and size is None and long_side is None:
+            if max_side is not None and max(img.size) >= max_side:
+                how = f"scaled down to the {max_side}-pixel limit"
+            elif min_side is not None and min(img.size) >= min_side > min(original.size):
+                how = f"scaled up to the model's {min_side}-pixel side"
         note = f"{Path(path).name} {original.width}x{original.height} -> {img.width}x{img.height}, {how}"
     tensor = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
     return tensor, note, (original.height, original.width)
 
 
 def load_mask(path: str | Path, size: tuple[int, int], source_size: tuple[int, int] | None = None,
-              fit: str = "crop") -> torch.Tensor:
+              fit: str = "keep") -> torch.Tensor:
     """A 1 x 1 x H x W mask in {0,1}: white = 1 in every mode, transparent = 0 (a mask with alpha is read as if laid
     on black, so white strokes on a transparent or an opaque black background both mark the hole). Its size must
     match the image's (h, w), or the size the image had before it was fitted (`source_size`), in which case it is
@@ -148,11 +161,14 @@ def tensor_to_image(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def save_png(image: torch.Tensor, path: str | Path, recipe: dict | None = None, scale: int = 1) -> None:
-    """Writes a PNG atomically, nearest-upscaled by `scale`, with `recipe` as JSON in its text metadata."""
+def save_png(image: torch.Tensor, path: str | Path, recipe: dict | None = None, scale: int = 1,
+             smooth: bool = False) -> None:
+    """Writes a PNG atomically, upscaled by `scale` (smoothly, Lanczos, or by pixel repetition), with `recipe` as
+    JSON in its text metadata."""
     img = tensor_to_image(image)
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+        resample = Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST
+        img = img.resize((img.width * scale, img.height * scale), resample)
     info = PngImagePlugin.PngInfo()
     if recipe is not None:
         info.add_text(RECIPE_KEY, json.dumps(recipe, sort_keys=True))

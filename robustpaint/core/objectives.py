@@ -12,6 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from robustpaint.core.models import FEATURE_MAP, REPRESENTATION
+from robustpaint.core.views import VIEW_FRAME, in_frame
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]
 
@@ -92,7 +93,8 @@ def neuron(index: int | list[int], region: torch.Tensor | None = None,
 
     def fn_region(x, logits, a):
         fmap = a[FEATURE_MAP][:, indices].float() * w.to(a[FEATURE_MAP].device).view(1, -1, 1, 1)  # B x k x h x w
-        weights_map = F.adaptive_avg_pool2d(region.to(fmap.device).float(), fmap.shape[-2:])
+        seen = in_frame(a.get(VIEW_FRAME), region.to(fmap.device).float())  # the region where this view shows it
+        weights_map = F.adaptive_avg_pool2d(seen, fmap.shape[-2:])
         return -(fmap * weights_map).sum((1, 2, 3)) / weights_map.sum((1, 2, 3)).clamp(min=1e-6)
 
     return Objective(fn_region, f"neuron {indices} in region", frozenset({FEATURE_MAP}), fake_relu=True)
@@ -150,12 +152,13 @@ def class_map(head: torch.nn.Linear, region_masks: torch.Tensor, targets: torch.
 
     def fn(x, logits, a):
         fmap = a[FEATURE_MAP].float()  # B x C x h x w
-        weights = F.adaptive_avg_pool2d(region_masks.to(fmap.device).float().unsqueeze(0), fmap.shape[-2:])[0]
+        seen = in_frame(a.get(VIEW_FRAME), region_masks.to(fmap.device).float())  # K x h' x w' in this view
+        weights = F.adaptive_avg_pool2d(seen.unsqueeze(0), fmap.shape[-2:])[0]
         area = weights.sum((1, 2))  # K
         pooled = torch.einsum("bchw,khw->bkc", fmap, weights) / area.clamp(min=1e-6)[None, :, None]
         region_logits = head(pooled.to(head.weight.dtype)).float()  # B x K x classes
         ce = F.cross_entropy(region_logits.flatten(0, 1), targets.to(fmap.device).repeat(fmap.shape[0]),
                              reduction="none").view(fmap.shape[0], -1)
-        return (ce * (area / area.sum())).sum(1)
+        return (ce * (area / area.sum().clamp(min=1e-6))).sum(1)  # a crop may show no region
 
     return Objective(fn, "class map", frozenset({FEATURE_MAP}))

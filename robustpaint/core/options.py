@@ -57,10 +57,18 @@ def positive_int(limit: int):
     return parse
 
 
-def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop") -> None:
-    """The input photo and how it meets the model's square canvas."""
+def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop", max_side: int | None = None) -> None:
+    """The input photo. With `max_side` (the photo tasks, #29) it becomes a canvas of its own size and shape by
+    default, `--size` sets the canvas's longer side; without, it meets the model's square input."""
     parser.add_argument("input", help="the picture: any image file Pillow reads (PNG, JPEG, WebP, ...)")
-    if fit_default == "scale":
+    if max_side is not None:
+        parser.add_argument("--fit", choices=("keep", "crop", "scale"), default="keep",
+                            help="keep (default): the photo's own shape; crop: its centre square; scale: squeezed "
+                                 "to a square (distorts a non-square photo)")
+        parser.add_argument("--size", type=positive_int(max_side), metavar="SIDE",
+                            help=f"the canvas's longer side in pixels (default: the photo's own, at most "
+                                 f"{max_side}, and at least the model's input side)")
+    elif fit_default == "scale":
         parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
                             help="crop: take the centre square of a non-square input first; scale (default): keep "
                                  "its shape")

@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.views import VIEW_FRAME, View
 
 NormName = Literal["l2", "linf", "none"]
 NORMS: tuple[str, ...] = ("l2", "linf", "none")
@@ -68,23 +69,6 @@ def random_start(anchor: torch.Tensor, norm: str, eps: float, generator: torch.G
     return project(anchor + delta, anchor, norm, eps, change_mask)
 
 
-class RandomView:
-    """Transformation robustness (lucid's and lucent's recipe, beyond the paper): each call shows the model the images
-    shifted by up to `jitter` pixels (circularly, so nothing is cropped) and, at random, mirrored. The draws come from
-    a generator seeded by the run's seed, so the same run makes the same views and its replay the same pixels. Why:
-    a step's gradient then favours what reads as the class wherever it sits, not a pixel grid."""
-
-    def __init__(self, jitter: int, seed: int):
-        self.jitter = int(jitter)
-        self.generator = torch.Generator().manual_seed(seed + 0x5EED)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        dy, dx = (torch.randint(-self.jitter, self.jitter + 1, (2,), generator=self.generator)).tolist()
-        flip = bool(torch.randint(0, 2, (1,), generator=self.generator))
-        view = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
-        return view.flip(-1) if flip else view
-
-
 @dataclass(frozen=True)
 class PGDConfig:
     norm: str = "l2"
@@ -123,9 +107,9 @@ class PGDOptimizer:
     def __init__(self, model, objective, start: torch.Tensor, config: PGDConfig, anchor: torch.Tensor | None = None,
                  change_mask: torch.Tensor | None = None,
                  constraint: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 view: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 view: Callable[[torch.Tensor], list[View]] | None = None):
         self.model = model
-        self.view = view  # what the model sees of x at each step (RandomView), the objective still gets x itself
+        self.view = view  # what the model sees of x at each step (core.views), the objective still gets x itself
         self.constraint = constraint  # a second projection after the ball's (super-resolution: agree with the input)
         self.objective = objective
         self.config = config.validate()
@@ -155,13 +139,40 @@ class PGDOptimizer:
         self._fake_relu = bool(getattr(objective, "fake_relu", False))
 
     def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample loss and logits of `x`, differentiable with respect to `x`."""
+        """Per-sample loss and logits of `x`, differentiable with respect to `x`. With several views (core.views)
+        the loss is their mean and the logits are the first view's (the whole canvas)."""
         autocast = torch.autocast(self._device_type, dtype=torch.bfloat16, enabled=self.config.bf16)
         fake = self.model.fake_relu() if self._fake_relu else contextlib.nullcontext()
-        with autocast, fake, self.model.capture(self._layers) as activations:
-            logits = self.model(x if self.view is None else self.view(x))
-            loss = self.objective(x, logits, activations)
-        return loss.float(), logits.float()
+        with autocast, fake:
+            if self.view is None:
+                with self.model.capture(self._layers) as activations:
+                    logits = self.model(x)
+                    loss = self.objective(x, logits, activations)
+                return loss.float(), logits.float()
+            views = self.view(x)
+            if len(views) == 1:
+                with self.model.capture(self._layers) as activations:
+                    logits = self.model(views[0].image)
+                    loss = self.objective(x, logits, {**activations, VIEW_FRAME: views[0].frame})
+                return loss.float(), logits.float()
+            return self._evaluate_views(x, views)
+
+    def _evaluate_views(self, x: torch.Tensor, views: list[View]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Views of one shape go through the model as one batch; the objective is called on each view's share."""
+        n = x.shape[0]
+        by_shape: dict[tuple, list[int]] = {}
+        for i, view in enumerate(views):
+            by_shape.setdefault(tuple(view.image.shape[-2:]), []).append(i)
+        seen: list = [None] * len(views)
+        for indices in by_shape.values():
+            with self.model.capture(self._layers) as activations:
+                logits = self.model(torch.cat([views[i].image for i in indices]))
+                captured = dict(activations)
+            for j, i in enumerate(indices):
+                share = slice(j * n, (j + 1) * n)
+                seen[i] = (logits[share], {**{k: v[share] for k, v in captured.items()}, VIEW_FRAME: views[i].frame})
+        loss = sum(self.objective(x, logits, acts).float() for logits, acts in seen) / len(views)
+        return loss, seen[0][0].float()
 
     def step(self) -> StepResult:
         x = self.x.requires_grad_(True)

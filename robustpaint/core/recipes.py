@@ -149,7 +149,8 @@ def _checks() -> tuple[dict, dict, tuple]:
     """Number checks, choices and flags, read from the knob table when a recipe is checked (a knob added to the
     table is checked from then on)."""
     numbers = {**{k.key: k.check for k in KNOBS.values() if k.kind in ("int", "float")}, **_RECIPE_CHECKS}
-    choices = {**{k.key: k.choices for k in KNOBS.values() if k.kind == "choice"}, "device": ("cpu", "cuda", "mps")}
+    choices = {**{k.key: k.choices for k in KNOBS.values() if k.kind == "choice"}, "device": ("cpu", "cuda", "mps"),
+               "export_resample": ("smooth", "pixels")}
     flags = ("bf16", "track_best", *(k.key for k in KNOBS.values() if k.kind == "bool"))
     return numbers, choices, flags
 

@@ -23,9 +23,10 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
-from robustpaint.core.pgd import PGDConfig, PGDOptimizer, RandomView
-from robustpaint.core.tasks.knobs import KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
+from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+from robustpaint.core.tasks.knobs import CANVAS_MAX, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
+from robustpaint.core.views import ModelScaleViews, RandomView, View
 
 PHOTO_MODEL_SIDE = 64  # models trained at this side or more use the photo presets
 
@@ -68,6 +69,7 @@ class TaskRequest:
     mix: tuple[int, float] | None = None  # generate: (other class, weight)
     candidates: int = 1
     size: int | None = None  # generate / class map without an image: canvas side (default: the model's input size)
+    width: int | None = None  # ... and its width, where it differs from `size` (a non-square canvas of the app)
     seed: int = 0
     bf16: bool = False
     track_best: bool = False
@@ -102,7 +104,7 @@ class TaskSetup:
     change_mask: torch.Tensor | None = None
     notes: dict = field(default_factory=dict)
     constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
-    view: Callable[[torch.Tensor], torch.Tensor] | None = None
+    view: Callable[[torch.Tensor], list[View]] | None = None
 
     def optimizer(self, model) -> PGDOptimizer:
         return PGDOptimizer(model, self.objective, self.start, self.config, self.anchor, self.change_mask,
@@ -247,8 +249,7 @@ class TaskSpec:
         """The (h, w) of the images a run makes."""
         if request.image is not None:
             return tuple(request.image.shape[-2:])
-        side = request.size or model_side
-        return side, side
+        return canvas_shape(request, model_side)
 
     def build(self, ctx: Context) -> Built:
         raise NotImplementedError
@@ -259,6 +260,12 @@ class TaskSpec:
 
     def request_from_args(self, args, model, seeds, note: Callable[[str | None], None]) -> CliJob:
         raise NotImplementedError
+
+
+def canvas_shape(request: TaskRequest, model_side: int) -> tuple[int, int]:
+    """The (h, w) of a canvas made without an input image: `size` x `width` (square by default), else the model's."""
+    side = request.size or model_side
+    return side, request.width or side
 
 
 TASKS: dict[str, TaskSpec] = {}
@@ -336,17 +343,43 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     uses = set(spec.parameters)
     if "saturation" in uses and request.knob("saturation") > 0:
         objective = objective + obj.colour_prior(request.knob("saturation"))
-    jitter = request.knob("jitter") if "jitter" in uses else 0
-    view = RandomView(jitter, request.seed) if jitter > 0 else None
+    view = views_of(request, uses, tuple(start.shape[-2:]), model.input_size)
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
                      None if change is None else change.to(device), ctx.notes, built.constraint, view)
 
 
+def views_of(request: TaskRequest, uses: set, canvas: tuple[int, int], model_side: int):
+    """What the model sees at each step: the canvas itself (None), shifted at random (jitter), or, for a canvas
+    larger than the model judged at the model's scale, the whole scaled down plus random crops."""
+    jitter = request.knob("jitter") if "jitter" in uses else 0
+    at_model_scale = "views" in uses and request.knob("views") == "model"
+    if at_model_scale and min(canvas) > model_side:
+        return ModelScaleViews(model_side, request.knob("crops"), request.seed, jitter)
+    return RandomView(jitter, request.seed) if jitter > 0 else None
+
+
+def add_photo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The input photo of a photo task: a canvas of its own size and shape, up to CANVAS_MAX (`--size`, `--fit`)."""
+    add_input_arguments(parser, max_side=CANVAS_MAX)
+
+
 def read_input(args, model, note, max_side: int | None = None, keep_size: bool = False):
-    """The input photo fitted to the model's canvas (or kept at its size), 8-bit quantised as read so that the
-    recipe replays it exactly; the line saying what happened goes to `note`. Returns (image, source size)."""
+    """The input photo as the canvas (8-bit quantised as read, so that the recipe replays it exactly); the line
+    saying what happened goes to `note`. Returns (image, source size).
+
+    A photo task (`--fit keep`, the default) keeps the photo's own shape: its size, or `--size` on its longer
+    side, at most CANVAS_MAX, and raised to the model's input side when smaller (a larger canvas is judged at the
+    model's scale, core.views). `--fit crop` takes the centre square (of `--size`, else its own side), `--fit scale`
+    squeezes it to a square of `--size` (else the model's side). `keep_size` (super-resolution) keeps the photo up
+    to `max_side`."""
     from robustpaint.core.imageio import load_photo
-    size = None if keep_size else (model.input_size,) * 2
-    image, line, source_size = load_photo(args.input, size, args.fit, max_side)
+    side = getattr(args, "size", None)
+    if keep_size:
+        image, line, source_size = load_photo(args.input, None, args.fit, max_side)
+    elif args.fit == "scale":
+        image, line, source_size = load_photo(args.input, (side or model.input_size,) * 2, "scale")
+    else:
+        image, line, source_size = load_photo(args.input, None, args.fit, CANVAS_MAX, long_side=side,
+                                              min_side=model.input_size)
     note(line)
     return image, source_size

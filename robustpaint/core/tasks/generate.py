@@ -8,8 +8,8 @@ import torch
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpec, class_index, non_negative,
-                                         positive_int, register)
+from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpec, canvas_shape, class_index,
+                                         non_negative, positive_int, register)
 
 
 def seeds_or_data_free(ctx: Context):
@@ -51,14 +51,14 @@ class Generate(TaskSpec):
                           # (blockiness 2.95 -> 1.13x photos'); jitter 4 only smoothed further (HF share 0.40 -> 0.24)
                           knobs=(("saturation", 1.0),))
     parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix", "upsample",
-                  "jitter", "saturation")
+                  "jitter", "saturation", "views", "crops")
     reads = frozenset()
     out_help = "output folder (default: .)"
 
     def build(self, ctx: Context) -> Built:
         seeds = seeds_or_data_free(ctx)
         targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
-        size = ctx.request.size or ctx.model.input_size
+        size = canvas_shape(ctx.request, ctx.model.input_size)
         start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.request.mix,
                              upsample=ctx.request.knob("upsample"))
         objective = obj.class_target(targets.to(ctx.device))

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_input_arguments,
+from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_photo_arguments,
                                          class_index, default_output, non_negative, read_input, register)
 
 
@@ -52,7 +52,7 @@ class Inpaint(TaskSpec):
                                           "(benchmarks/inpaint_eps.py) gave PSNR in the hole 18.7 / 18.2 dB and "
                                           "evaluator accuracy 77 / 77% at eps 2 / 4 (Telea 18.2 dB, 67%): eps 2 at "
                                           "128 px, 3.5 at 224", side=224, inside_mask_only=True)
-    parameters = ("class", "eps", "step", "steps", "lam")
+    parameters = ("class", "eps", "step", "steps", "lam", "views", "crops")
     defaults = {"lam": 10.0}
     reads = frozenset({"image", "mask"})
 
@@ -75,7 +75,7 @@ class Inpaint(TaskSpec):
         return Built(start, objective, change_mask=change)
 
     def add_arguments(self, p) -> None:
-        add_input_arguments(p)
+        add_photo_arguments(p)
         p.add_argument("--mask", required=True, help="PNG, white = hole to fill")
         p.add_argument("--class", dest="target", help="class to read as (default: the model's guess)")
         p.add_argument("--lam", type=non_negative, help="weight of staying close outside the hole (default 10)")

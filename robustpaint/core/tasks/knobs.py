@@ -23,6 +23,8 @@ PANEL_INT_LIMIT = 2**31 - 1  # Qt's sliders hold 32-bit numbers
 REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
 FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
 MAX_UNIT = 4095  # the highest representation unit the app's feature sliders reach
+CANVAS_MAX = 1024  # the longest canvas side a photo or a new canvas may have (a step's cost does not grow with it,
+# as the model judges a larger canvas at its own scale; memory and the projection do)
 
 
 def _shown(limit: float) -> str:
@@ -130,6 +132,7 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("consistency_sweeps", "", "int", 10, 0, 100, "smooth back-projection rounds before the exact projection",
          before=0),
     Knob("size", "", "int", None, 1, 2048, "canvas side in pixels (default: the model's input size)", flag=None),
+    Knob("width", "", "int", None, 1, 2048, "canvas width in pixels where it differs from the side", flag=None),
     Knob("fill", "", "choice", "smooth", choices=("smooth", "mean"), help="how the hole starts: a smooth fill of "
                                                                           "its border, or the paper's channel mean",
          before="mean"),
@@ -145,6 +148,15 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("saturation", "Colour prior", "float", 0.0, 0.0, 10.0, "weight of a penalty on colour beyond a photo's "
                                                                 "(chroma above its typical level); 0 = off",
          generic=True, before=0.0),
+    # A canvas larger than the model (#29): how a step judges it (core.views.ModelScaleViews).
+    Knob("views", "Judged at", "choice", "model", choices=("model", "canvas"),
+         help="how the model sees a canvas larger than itself: at the model's scale (the whole canvas scaled down, "
+              "plus random crops at the model's side) or at the canvas's own (the model run on all its pixels, "
+              "which asks it for objects at its training scale: repeated small textures)", generic=True,
+         before="canvas"),
+    Knob("crops", "Crops", "int", 1, 0, 16, "random crops at the model's side each step judges beside the whole "
+                                             "canvas scaled down (a canvas larger than the model; each costs one "
+                                             "model-sized pass)", generic=True, before=0),
 )}
 
 

@@ -7,7 +7,7 @@ import math
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_input_arguments,
+from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_photo_arguments,
                                          default_output, non_negative, read_input, register)
 
 
@@ -36,7 +36,7 @@ class FeaturePaint(TaskSpec):
                                            "the paper's 40 (70 at 224) paint a saturated patch (two held-out photos, "
                                            "by eye)", side=224)
     anchored = True
-    parameters = ("neuron", "eps", "step", "steps", "lam")
+    parameters = ("neuron", "eps", "step", "steps", "lam", "views", "crops")
     defaults = {"lam": 90.0}
     reads = frozenset({"image", "mask"})
 
@@ -58,7 +58,7 @@ class FeaturePaint(TaskSpec):
         return Built(image, objective, anchor=ctx.anchor(image))
 
     def add_arguments(self, p) -> None:
-        add_input_arguments(p)
+        add_photo_arguments(p)
         p.add_argument("--neuron", required=True,
                        help="representation unit(s), comma separated, each with an optional strength: 12,40:-0.5 "
                             "(a negative strength suppresses the feature)")

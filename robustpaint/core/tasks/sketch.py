@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from robustpaint.core import objectives as obj
-from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_input_arguments,
+from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_photo_arguments,
                                          class_index, default_output, read_input, register)
 
 
@@ -15,21 +15,27 @@ class Sketch(TaskSpec):
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
                           side=224)
     anchored = True
-    parameters = ("class", "eps", "step", "steps", "jitter", "saturation")
+    parameters = ("class", "eps", "step", "steps", "jitter", "saturation", "views", "crops")
     target_option = "--class"
+    target_required = True  # translate: a two-class model picks the other class
 
     def build(self, ctx: Context) -> Built:
         image = ctx.image()
         return Built(image, obj.class_target(ctx.targets().to(ctx.device)), anchor=ctx.anchor(image))
 
     def add_arguments(self, p) -> None:
-        add_input_arguments(p)
-        p.add_argument(self.target_option, dest="target", required=True, help="target class")
+        add_photo_arguments(p)
+        p.add_argument(self.target_option, dest="target", required=self.target_required,
+                       help="target class" + ("" if self.target_required else
+                                              " (a two-class model: by default the class the photo does not read as)"))
+
+    def targets_from_args(self, args, model) -> tuple[int, ...]:
+        return (class_index(model.classes, args.target),)
 
     def request_from_args(self, args, model, seeds, note) -> CliJob:
+        targets = self.targets_from_args(args, model)  # a wrong class is one line before the photo is read
         image, _ = read_input(args, model, note)
-        request = TaskRequest(self.name, image=image, targets=(class_index(model.classes, args.target),),
-                              **self.extra_fields(args))
+        request = TaskRequest(self.name, image=image, targets=targets, **self.extra_fields(args))
         return CliJob(request, [default_output(args, self.name)], (args.input,))
 
     def extra_fields(self, args) -> dict:
