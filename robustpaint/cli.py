@@ -303,6 +303,10 @@ def _run_task(args) -> int:
                     f"fits its own")
     elif bundle.seeds_from and job.request.task in ("generate", "classmap"):
         _note(args, f"generation seeds: those of {bundle.seeds_from} (the same classes and size)")
+    if "reads_as" in recipe:  # translate on a two-class model, without --to
+        read, target = recipe["reads_as"][0], recipe["target"][0]
+        _note(args, f"target: {model.classes[target]}, the other class (the model reads the picture as "
+                    f"{model.classes[read]} at {recipe['reads_as_probability'][0]:.0%})")
     if "guessed_probability" in recipe:
         target = recipe["target"][0]
         _note(args, f"target: {model.classes[target]}, the model's guess at {recipe['guessed_probability'][0]:.0%}")

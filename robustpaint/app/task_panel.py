@@ -18,6 +18,7 @@ from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, Ta
 from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
 
 NO_MIX = "(no mix)"
+OTHER_CLASS = "(the other class)"  # translate on a two-class model: the class the picture does not read as
 ARCH_WORDS = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "resnet9": "ResNet-9", "mobilenet_v2": "MobileNetV2",
               "imagenet_resnet18": "ResNet-18", "imagenet_resnet50": "ResNet-50"}
 
@@ -326,7 +327,24 @@ class TaskPanel(QWidget):
 
     def _on_task_changed(self) -> None:
         self._show_rows()
+        self._offer_other_class()
         self.apply_preset()
+
+    def _offer_other_class(self) -> None:
+        """Translate on a two-class model (cat and dog) goes to the other class by default, as the paper's per-pair
+        translation: the class list then starts with that choice (no target, the task picks it)."""
+        classes = self.cards.get(self.model_name, {}).get("classes", [])
+        offered = self.class_combo.findText(OTHER_CLASS) >= 0
+        wanted = self.task == "translate" and len(classes) == 2
+        if wanted == offered:
+            return
+        self.class_combo.blockSignals(True)
+        if wanted:
+            self.class_combo.insertItem(0, OTHER_CLASS)
+            self.class_combo.setCurrentIndex(0)
+        else:
+            self.class_combo.removeItem(self.class_combo.findText(OTHER_CLASS))
+        self.class_combo.blockSignals(False)
 
     def apply_preset(self) -> None:
         spec = get_task(self.task)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from robustpaint.core.tasks.base import Preset, register
+import torch
+
+from robustpaint.core import objectives as obj
+from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.tasks.base import Built, Context, Preset, class_index, register
 from robustpaint.core.tasks.sketch import Sketch
 
 # Translation that keeps the source photo's layout: a ball small enough that the photo stays recognisable.
@@ -25,16 +29,42 @@ class Translate(Sketch):
                                     "the target class at 32 px")
     photo_preset = Preset(80.0, 0.5, 200, "paper's translation setting: eps 80, step 0.5, 200 its: free to leave the "
                                           "photo behind; use 'keep the photo' to keep its layout", side=224)
-    parameters = ("class", "keep", "eps", "step", "steps", "jitter", "saturation")
+    parameters = ("class", "keep", "eps", "step", "steps", "jitter", "saturation", "views", "crops")
     target_option = "--to"
 
     def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
         return KEEP_PHOTO_TRANSLATE if keep_photo else super().preset_for(model_side)
 
+    target_required = False
+
+    def build(self, ctx: Context) -> Built:
+        """Without a target, a two-class model (cat and dog) translates to the class the photo does not read as,
+        the paper's per-pair translation; the model's reading is noted."""
+        if ctx.request.targets:
+            return super().build(ctx)
+        if len(ctx.model.classes) != 2:
+            raise RobustPaintError(f"translate needs a target class: this model has {len(ctx.model.classes)} classes")
+        image = ctx.image()
+        with torch.no_grad():
+            probabilities = ctx.model(image.to(ctx.device)).float().softmax(1).cpu()
+        reads_as = probabilities.argmax(1)
+        targets = 1 - reads_as
+        ctx.notes.update(reads_as=reads_as.tolist(), reads_as_probability=[round(float(p), 4) for p in
+                                                                           probabilities.max(1).values],
+                         target=targets.tolist())
+        return Built(image, obj.class_target(targets.to(ctx.device)), anchor=ctx.anchor(image))
+
     def add_arguments(self, p) -> None:
         super().add_arguments(p)
         p.add_argument("--keep-photo", action="store_true",
                        help="a small ball that keeps the source's layout (the paper's setting leaves it behind)")
+
+    def targets_from_args(self, args, model) -> tuple[int, ...]:
+        if args.target is None and len(model.classes) != 2:
+            raise RobustPaintError(f"translate needs --to CLASS: this model has {len(model.classes)} classes "
+                                   f"({', '.join(model.classes[:10])}{' ...' if len(model.classes) > 10 else ''}); "
+                                   f"only a two-class model picks the other class by itself")
+        return () if args.target is None else (class_index(model.classes, args.target),)
 
     def extra_fields(self, args) -> dict:
         return {"keep_photo": bool(args.keep_photo)}
