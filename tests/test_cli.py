@@ -452,3 +452,19 @@ def test_ctrl_c_while_the_parser_loads_torch_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build_parser", interrupted)
     code, out, err = _run(["generate", "--class", "cat", "--out", "x"], capsys)
     assert code == 130 and err == "robustpaint: interrupted; nothing was written\n" and out == ""
+
+
+def test_a_recipe_whose_mix_class_is_out_of_range_is_one_line(installed_tiny, tmp_path, capsys):
+    """Regression (#32): `mix: [999, 0.5]` ended replay with an IndexError traceback from seeds.sample."""
+    out = tmp_path / "gen"
+    assert main(["generate", "--class", "cat", "--mix", "dog", "--model", "tiny", "--steps", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    from robustpaint.core.imageio import read_recipe, save_png
+    recipe = read_recipe(out / "cat-000.png")
+    assert recipe["mix"] == [1, 0.5]
+    import torch
+    save_png(torch.zeros(1, 3, 4, 4), tmp_path / "crafted.png", {**recipe, "mix": [999, 0.5]})
+    assert main(["replay", str(tmp_path / "crafted.png"), "--out", str(tmp_path / "again.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mix class index 999 out of range (model has 4 classes)" in err
+    assert "Traceback" not in err and not (tmp_path / "again.png").exists()

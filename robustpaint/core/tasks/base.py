@@ -177,6 +177,14 @@ class Context:
             raise RobustPaintError(f"{self.request.task} needs a target class")
         return default
 
+    def mix(self) -> tuple[int, float] | None:
+        """The request's (other class, weight), its class checked like a target's (a recipe may say anything)."""
+        mix = self.request.mix
+        num = len(self.model.classes)
+        if mix is not None and not 0 <= mix[0] < num:
+            raise RobustPaintError(f"mix class index {mix[0]} out of range (model has {num} classes)")
+        return mix
+
     @torch.no_grad()
     def targets_or_guess(self, start: torch.Tensor) -> torch.Tensor:
         """The requested class, or the model's guess for each start image (its probability noted, so the user

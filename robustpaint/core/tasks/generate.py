@@ -59,7 +59,7 @@ class Generate(TaskSpec):
         seeds = seeds_or_data_free(ctx)
         targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
         size = canvas_shape(ctx.request, ctx.model.input_size)
-        start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.request.mix,
+        start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.mix(),
                              upsample=ctx.request.knob("upsample"))
         objective = obj.class_target(targets.to(ctx.device))
         spread = self.spread_of(ctx.request, ctx.model.input_size)
