@@ -165,3 +165,16 @@ def test_export_larger_is_smooth_not_pixel_repetition(window, tmp_path):
         return d[:, 3::4].mean() / (d.mean() + 1e-9)
     assert step_share(blocks) > 3.5 and step_share(smooth) < 1.5
     assert read_recipe(tmp_path / "smooth.png")["export_resample"] == "smooth"
+
+
+def test_export_is_named_after_the_task_and_class_and_opens_in_the_pictures_folder(window, tmp_path, monkeypatch):
+    """#33: every export was called robustpaint.png, in the folder the app was started from."""
+    from PySide6.QtCore import QStandardPaths
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda where: str(pictures))
+    window.files.last_folder = ""
+    assert window.files.export_name() == str(pictures / "drawing-001.png")
+    window.session.last_recipe = {"task": "generate", "targets": [2]}
+    (pictures / "generate-ship-001.png").write_bytes(b"")
+    assert window.files.export_name() == str(pictures / "generate-ship-002.png")

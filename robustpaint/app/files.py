@@ -99,9 +99,32 @@ class DocumentFiles(QObject):
         self.window.statusBar().showMessage(f"exported {path}", 5000)
         return True
 
+    def export_name(self) -> str:
+        """A file name after what made the canvas (task and class) and the first number not taken in the folder
+        the dialog opens in: generate-church-001.png, or drawing-001.png for a canvas no run made."""
+        recipe = self.window.session.export_recipe() or {}
+        classes = self.window.panel.cards.get(self.window.panel.model_name, {}).get("classes", [])
+        parts = [recipe.get("task", "drawing")]
+        target = recipe.get("target") or recipe.get("targets")
+        if target:  # the class of the image shown (a batch's index)
+            shown = target[min(recipe.get("index", 0), len(target) - 1)]
+            if isinstance(shown, int) and 0 <= shown < len(classes):
+                parts.append(classes[shown])
+        stem = "-".join(parts).replace(" ", "_")
+        folder = Path(self._export_folder())
+        number = 1
+        while (folder / f"{stem}-{number:03d}.png").exists():
+            number += 1
+        return str(folder / f"{stem}-{number:03d}.png")
+
+    def _export_folder(self) -> str:
+        """The last folder used, else the user's pictures folder (not the folder the app was started from)."""
+        from PySide6.QtCore import QStandardPaths
+        return self.last_folder or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) \
+            or str(Path.home())
+
     def export_dialog(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export PNG", self._in_last_folder("robustpaint.png"),
-                                                   ";;".join(EXPORTS))
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export PNG", self.export_name(), ";;".join(EXPORTS))
         if path:
             self._remember_folder(path)
             self.export_png(path, *EXPORTS.get(chosen, (1, True)))
