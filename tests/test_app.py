@@ -927,7 +927,9 @@ def test_the_readout_shows_a_small_loss_and_a_single_steps_own_rate(qtbot, windo
     window.session.single_step()
     steps = window.session.steps_done
     qtbot.waitUntil(lambda: window.session.steps_done == steps + 1, timeout=10000)
-    assert window.session.worker.steps_per_second > 30
+    # The rate of that one step, not counting the 1.5 s pause before it (which would make it at most 0.67 steps/s;
+    # no speed is asserted here: benchmarks/gui_latency.py measures the live rate).
+    assert window.session.worker.steps_per_second > 2
     window.session._readout = (window.session.job_id, 5, 10, 1.2e-5, window.session.last_top5)
     window.session._show_readout()
     assert "loss 1.2e-05" in window.status_label.text()

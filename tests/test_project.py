@@ -144,6 +144,8 @@ while True:
     i += 1
     image = np.full((512, 512, 3), (i % 200) / 255, np.float32) + rng.random((512, 512, 3), dtype=np.float32) * 1e-3
     save_project(Project(image=image, mask=np.zeros((512, 512), np.float32), parameters={"i": i}), target)
+    if i == 1:
+        print("written", flush=True)  # the test kills only a writer that is in its loop
 """
 
 
@@ -152,13 +154,19 @@ def test_sigkill_during_project_saves_always_leaves_a_loadable_project(tmp_path)
     save_project(_project(size=512), target)
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seen = set()
     for trial in range(10):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env)
-        time.sleep(0.5 + float(rng.random()))
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "written"  # killed in the save loop, not before it began
+        time.sleep(float(rng.random()) * 0.5)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         project = load_project(target)  # raises if the file were torn
         assert project.image.shape == (512, 512, 3), f"trial {trial}"
+        seen.add(project.parameters.get("i"))
+    assert None not in seen and len(seen) > 1  # every kill came after the writer's saves began, at several points
 
 
 _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),

@@ -73,6 +73,8 @@ target, i = sys.argv[1], 0
 while True:
     i += 1
     atomic_write_bytes(target, bytes([i % 256]) * 3_000_000)
+    if i == 1:
+        print("written", flush=True)  # the test kills only a writer that is in its loop
 """
 
 
@@ -81,13 +83,19 @@ def test_sigkill_during_atomic_writes_never_leaves_a_broken_file(tmp_path):
     target.write_bytes(bytes([0]) * 3_000_000)
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seen = set()
     for trial in range(15):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env)
-        time.sleep(0.3 + float(rng.random()) * 0.7)
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "written"  # killed in the write loop, not before it began
+        time.sleep(float(rng.random()) * 0.3)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         data = target.read_bytes()
         assert len(data) == 3_000_000 and data == bytes([data[0]]) * 3_000_000, f"trial {trial}: torn file"
+        seen.add(data[0])
+    assert len(seen) > 1  # the kills fell at different points of the writes (not all before or after one)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "file.bin"]
     # a killed writer may leave its temporary file behind, never a damaged target
     assert all(name.startswith(".file.bin.") for name in leftovers)
