@@ -139,7 +139,8 @@ def unread_knobs(variant: dict) -> list[str]:
     """Knobs in `variant` that exist but that the generate task does not list among those it reads."""
     from robustpaint.core.tasks import KNOBS, get_task
     reads = set(get_task("generate").parameters)
-    return [key for key in variant for k in KNOBS.values() if k.key == key and k.name not in reads]
+    return [key for key in variant for k in KNOBS.values()
+            if k.key == key and k.name not in reads and k.key != "size"]  # the canvas side is the task's own field
 
 
 def generate(bundle, model_name: str, targets: list[int], seed: int, variant: dict) -> tuple[torch.Tensor, dict]:
@@ -210,6 +211,7 @@ def main(argv=None) -> int:
                         help="NAME='{\"key\": value}': extra recipe keys, one table row (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the recipes' seed (the same for every variant)")
     parser.add_argument("--size", type=int, help="canvas side of the pictures (default: the model's input side)")
+    parser.add_argument("--classes", type=int, help="the model's first N classes only (default: all; 3 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 per class, 3 classes, 60 photos")
     parser.add_argument("--save-grid", type=Path, metavar="DIR", help="a PNG grid per variant (a row per class)")
     parser.add_argument("--json", type=Path, help="default: benchmarks/results/naturalness.json "
@@ -227,7 +229,7 @@ def main(argv=None) -> int:
     if ev_bundle.card.get("role") != "evaluator":
         sys.exit(f"{args.evaluator} is not marked as an evaluator in its card (role: {ev_bundle.card.get('role')!r})")
     model, evaluator = bundle.model.eval(), ev_bundle.model.eval()
-    n_classes = 3 if args.quick else len(model.classes)
+    n_classes = min(args.classes or (3 if args.quick else len(model.classes)), len(model.classes))
     if args.quick:
         args.per_class, args.photos = 2, 60
     if args.json is None:
