@@ -49,8 +49,8 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
         window.document.resize(side)
         window.refresh_canvas()
     if bf16 is not None:
-        window.bf16_action.setChecked(bf16)
-    bf16_used = window.bf16_action.isChecked()
+        window.devices.bf16_action.setChecked(bf16)
+    bf16_used = window.devices.bf16_action.isChecked()
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
     window.controls.live_check.setChecked(False)
     window.panel.steps_slider.setValue(steps)

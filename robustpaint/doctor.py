@@ -168,7 +168,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     ok &= _line(window.files.export_png(str(path)), f"exported {path.name}, the iterate of step {steps}")
     exports.append(path)
     for path in exports:
-        same, detail = replays_exactly(path, window.device or "cpu")
+        same, detail = replays_exactly(path, window.devices.device or "cpu")
         ok &= _line(same, f"robustpaint replay {path.name}: {detail}")
     if temporary is not None:
         temporary.cleanup()

@@ -46,16 +46,16 @@ def test_the_cli_runs_on_the_resolved_device_by_default(monkeypatch, tmp_path, c
 
 
 def test_the_app_lists_its_devices_and_refuses_one_it_lacks(qtbot, window, monkeypatch):
-    qtbot.waitUntil(lambda: window.device == "cpu", timeout=10000)
-    labels = [a.text() for a in window.device_menu.actions()]
+    qtbot.waitUntil(lambda: window.devices.device == "cpu", timeout=10000)
+    labels = [a.text() for a in window.devices.menu.actions()]
     assert labels[:2] == ["auto (cpu)", "cpu"] or torch.cuda.is_available()
-    assert window.device_group.checkedAction().text().startswith("auto")
+    assert window.devices.group.checkedAction().text().startswith("auto")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with qtbot.waitSignal(window.session.message, timeout=10000) as said:
-        window.choose_device("cuda:1")  # a setting saved on another machine
+        window.devices.choose("cuda:1")  # a setting saved on another machine
     assert "no CUDA GPU" in said.args[0]
-    qtbot.waitUntil(lambda: window.device_group.checkedAction() is not None, timeout=10000)
-    assert window.device == "cpu" and window.session.worker.bundle("tiny").model.head.weight.device.type == "cpu"
+    qtbot.waitUntil(lambda: window.devices.group.checkedAction() is not None, timeout=10000)
+    assert window.devices.device == "cpu" and window.session.worker.bundle("tiny").model.head.weight.device.type == "cpu"
 
 
 def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window):
@@ -63,11 +63,11 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     window.panel.steps_slider.setValue(200)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
-    window.device = "cuda:0"  # as if the run were on a GPU: a move to the CPU is a real move
-    window.choose_device("cpu")
-    assert not window.session.running and window.device_choice == "cpu"
+    window.devices.device = "cuda:0"  # as if the run were on a GPU: a move to the CPU is a real move
+    window.devices.choose("cpu")
+    assert not window.session.running and window.devices.choice == "cpu"
     assert "run stopped at step" in window.statusBar().currentMessage()  # not a silent stop (walkthrough finding)
-    qtbot.waitUntil(lambda: window.device_group.checkedAction().text() == "cpu", timeout=10000)
+    qtbot.waitUntil(lambda: window.devices.group.checkedAction().text() == "cpu", timeout=10000)
     window.panel.steps_slider.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
@@ -79,10 +79,10 @@ def test_choosing_the_device_the_run_is_on_keeps_it_going(qtbot, window):
     window.controls.live_check.setChecked(False)
     window.panel.steps_slider.setValue(1000)
     window.start_run()
-    qtbot.waitUntil(lambda: window.session.steps_done >= 1 and window.auto_device == "cpu" == window.device,
+    qtbot.waitUntil(lambda: window.session.steps_done >= 1 and window.devices.auto_device == "cpu" == window.devices.device,
                     timeout=10000)
-    window.choose_device("cpu")
-    assert window.session.running and window.device_choice == "cpu"
+    window.devices.choose("cpu")
+    assert window.session.running and window.devices.choice == "cpu"
     steps = window.session.steps_done
     qtbot.waitUntil(lambda: window.session.steps_done > steps, timeout=10000)
     window.session.halt()
@@ -99,10 +99,10 @@ def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, windo
     assert window.session.state is RunState.PAUSED
     failures = []
     window.session.worker.failed.connect(lambda job, text: failures.append(text))
-    window.device = "cuda:0"  # as if the run were on a GPU
-    window.choose_device("cpu")
+    window.devices.device = "cuda:0"  # as if the run were on a GPU
+    window.devices.choose("cpu")
     assert window.session.state is RunState.IDLE
-    qtbot.waitUntil(lambda: window.device == "cpu", timeout=10000)
+    qtbot.waitUntil(lambda: window.devices.device == "cpu", timeout=10000)
     window.panel.steps_slider.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.toggle_run()
@@ -112,10 +112,10 @@ def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, windo
 def test_bf16_follows_the_device_the_worker_runs_on(window, monkeypatch):
     from robustpaint.core import device as device_module
     monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: False)
-    window.bf16_action.setChecked(True)
-    window.device = "cpu"
+    window.devices.bf16_action.setChecked(True)
+    window.devices.device = "cpu"
     assert window.make_request().bf16 is False  # no bf16 units: fp32 whatever the menu says
-    window.device = "cuda:0"
+    window.devices.device = "cuda:0"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=0: (8, 0))
@@ -130,8 +130,8 @@ def test_a_saved_device_this_machine_lacks_falls_back_to_auto_and_is_not_kept(qt
     win = MainWindow(model_name="tiny", device="cuda:1")
     qtbot.addWidget(win)
     try:
-        qtbot.waitUntil(lambda: win.device == "cpu", timeout=10000)
-        assert win.device_choice == "auto" and win.device_group.checkedAction().text().startswith("auto")
+        qtbot.waitUntil(lambda: win.devices.device == "cpu", timeout=10000)
+        assert win.devices.choice == "auto" and win.devices.group.checkedAction().text().startswith("auto")
     finally:
         win.session.shutdown()
 

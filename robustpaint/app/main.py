@@ -47,7 +47,7 @@ def run_app(argv: list[str] | None = None) -> int:
         settings.setValue("state", window.saveState())
         settings.setValue("last_folder", window.files.last_folder)
         settings.setValue("recent_files", window.files.recent_files)
-        settings.setValue("device", window.device_choice)
+        settings.setValue("device", window.devices.choice)
 
     app.aboutToQuit.connect(remember)
     if window.files.autosave_path().exists():

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
 from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
+from robustpaint.app.devices import DeviceMenu
 from robustpaint.app.files import DocumentFiles
 from robustpaint.app.neuron_browser import NeuronBrowser
-from robustpaint.app.run_session import RunControls, RunSession, RunState
+from robustpaint.app.run_session import RunControls, RunSession
 from robustpaint.app.task_panel import TaskPanel, card_input_size
 from robustpaint.app.tools import ShortcutsOverNumberFields, ToolBar, default_brush_size
 from robustpaint.app.undo import StateCommand
@@ -57,10 +58,7 @@ class MainWindow(QMainWindow):
         self.neurons = NeuronBrowser(self)
         self._build_docks()
         self._connect()
-        self._build_menus()
-        self.device = ""  # what the worker runs on, once it says so ("auto" until then)
-        self.auto_device = ""  # what "auto" means on this machine, once the worker says
-        self.device_choice = device  # the user's setting, kept across sessions
+        self._build_menus(device)
         self.session.set_device.emit(device)
         if self.panel.has_models:
             self.session.load_model.emit(self.panel.model_name)
@@ -121,7 +119,6 @@ class MainWindow(QMainWindow):
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
-        worker.device_ready.connect(self._on_device_ready)
         worker.classified.connect(self._on_classified)
         worker.neurons_ready.connect(self.neurons.add_thumbnails)
         self.neurons.wanted.connect(session.request_neurons)
@@ -133,7 +130,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.cleanChanged.connect(self.update_title)
         self.undo_stack.indexChanged.connect(self.update_title)
 
-    def _build_menus(self) -> None:
+    def _build_menus(self, device: str) -> None:
         files = self.files
         file_menu = self.menuBar().addMenu("&File")
         for text, key, slot in (("&New…", QKeySequence.StandardKey.New, files.new_dialog),
@@ -174,14 +171,10 @@ class MainWindow(QMainWindow):
                                                                                                   .lower()))
         run = self.menuBar().addMenu("&Run")
         self._add_action(run, "Run / pause", self.toggle_run, "Space")
-        from robustpaint.core.device import cpu_supports_bf16
-        self.bf16_action = self._add_action(run, "Fast &bf16 steps", None, checkable=True)
-        self.bf16_action.setToolTip("bf16 autocast where it is faster (GPUs, CPUs with bf16 units except for MobileNetV2), "
-                                    "slightly different pixels")
-        self.bf16_action.setChecked(cpu_supports_bf16())
-        self.device_menu = run.addMenu("&Device")  # filled when the worker has looked for GPUs
-        self.device_menu.setToolTip("where the steps run: a GPU when there is one (auto), else the CPU")
-        self.device_group = QActionGroup(self)
+        self.devices = DeviceMenu(self, run, device)
+        self.session.worker.device_ready.connect(self.devices.on_device_ready)
+        self.devices.move_to.connect(self.session.set_device.emit)
+        self.devices.ready.connect(self._on_device_changed)
 
     def _add_action(self, menu, text: str, slot, key=None, checkable: bool = False) -> QAction:
         action = QAction(text, self, checkable=checkable)
@@ -316,8 +309,8 @@ class MainWindow(QMainWindow):
         """The request of the canvas and the panel as they are now (what Run sends to the worker)."""
         from robustpaint.core.models import bf16_is_faster
         card = self.panel.cards.get(self.panel.model_name, {})
-        device_type = (self.device or "cpu").split(":")[0]
-        bf16 = self.bf16_action.isChecked() and bf16_is_faster(card.get("arch"), device_type)
+        device_type = (self.devices.device or "cpu").split(":")[0]
+        bf16 = self.devices.bf16_action.isChecked() and bf16_is_faster(card.get("arch"), device_type)
         anchor = None if self.controls.reanchor else self.anchor_image
         return canvas_request(self.document, self.panel.parameters(), card.get("classes", []), bf16, anchor,
                               self.panel.model_side())
@@ -357,41 +350,11 @@ class MainWindow(QMainWindow):
             ratio = side / min(h, w)
             self.files.resize_canvas((round(h * ratio), round(w * ratio)))
             self.tools.brush_size.setValue(default_brush_size(side))
-        self.status_label.setText(f"{name} on {self.device or 'cpu'}")
+        self.status_label.setText(f"{name} on {self.devices.device or 'cpu'}")
 
-    def _on_device_ready(self, devices: list, device: str, bf16_faster: bool) -> None:
-        changed = device != self.device
-        self.device = device
-        if self.device_choice != "auto" and self.device_choice not in devices:
-            self.device_choice = "auto"  # a setting from another machine: not saved again
-        self.device_menu.clear()
-        for group_action in self.device_group.actions():
-            self.device_group.removeAction(group_action)
-        auto = self.auto_device = devices[1] if len(devices) > 1 else "cpu"  # what resolve_device("auto") picks
-        for name in ["auto", *devices]:
-            action = self.device_menu.addAction(name if name != "auto" else f"auto ({auto})")
-            action.setCheckable(True)
-            action.setChecked(name == self.device_choice)
-            action.triggered.connect(lambda _=False, n=name: self.choose_device(n))
-            self.device_group.addAction(action)
-        if changed:
-            self.bf16_action.setChecked(bf16_faster)
-            if self.panel.has_models:
-                self.status_label.setText(f"{self.panel.model_name} on {device}")
-
-    def choose_device(self, name: str) -> None:
-        """Stops the run, paused or not (its tensors live on the old device), and moves the models to `name`."""
-        if name == self.device_choice:
-            return
-        if (self.auto_device if name == "auto" else name) == self.device:  # auto (cpu) -> cpu: the same device
-            self.device_choice = name
-            return
-        if self.session.state is not RunState.IDLE:
-            self.session.halt()
-            self.statusBar().showMessage(f"run stopped at step {self.session.steps_done} to move the models to {name}"
-                                         f"; what it made so far is one undo step. Run starts again there.", 10000)
-        self.device_choice = name
-        self.session.set_device.emit(name)
+    def _on_device_changed(self, name: str) -> None:
+        if self.panel.has_models:
+            self.status_label.setText(f"{self.panel.model_name} on {name}")
 
     def _classify_canvas(self) -> None:
         if not self.session.running and self.panel.has_models:
