@@ -104,3 +104,25 @@ def test_an_app_canvas_and_its_replay_take_the_same_fp32_steps_whatever_their_st
         return opt.result()
 
     assert torch.equal(run(strided), run(strided.contiguous()))
+
+
+def test_the_fourier_preconditioning_smooths_a_step_and_is_off_in_old_recipes(tiny_model):
+    from robustpaint.core.pgd import precondition
+    from robustpaint.core.recipes import request_from_recipe
+    from robustpaint.core.tasks import TaskRequest, build_task
+    noise = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+    def high_share(t):
+        power = torch.fft.fft2(t).abs() ** 2
+        radius = torch.sqrt(torch.fft.fftfreq(32)[:, None] ** 2 + torch.fft.fftfreq(32)[None, :] ** 2)
+        return float((power * (radius > 0.25)).sum() / power.sum())
+    assert high_share(precondition(noise, 1.0)) < 0.05 * high_share(noise)
+    grey = precondition(torch.ones(1, 3, 8, 8), 0.0)  # the colour part keeps a grey (luminance) gradient about grey
+    channels = grey.mean((0, 2, 3))
+    assert float(channels.max() / channels.min()) < 1.05
+    red = precondition(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 8, 8), 0.0).mean((0, 2, 3))
+    assert float(red[1:].min()) > 0.3 * float(red[0])  # while a pure colour gradient spreads towards grey
+    request = TaskRequest("sketch", image=torch.rand(1, 3, 32, 32), targets=(1,), steps=2).with_knobs(fourier=1.0)
+    assert build_task(tiny_model, request).config.precondition == 1.0
+    old = request_from_recipe({"task": "sketch", "targets": [1], "steps": 2})
+    assert old.knob("fourier") == 0.0

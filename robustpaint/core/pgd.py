@@ -69,6 +69,25 @@ def random_start(anchor: torch.Tensor, norm: str, eps: float, generator: torch.G
     return project(anchor + delta, anchor, norm, eps, change_mask)
 
 
+# lucid's colour correlation of ImageNet photos (the square root of their RGB covariance, from its SVD)
+COLOUR_CORRELATION_SQRT = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
+
+
+def precondition(grad: torch.Tensor, decay: float) -> torch.Tensor:
+    """The gradient as a step on lucid's and lucent's photo parametrisation would move the pixels (beyond the
+    paper): weighted by 1/frequency^(2 decay) in the Fourier domain and by the photos' colour correlation. Why: plain
+    PGD moves every frequency and colour axis alike, so its steps carry fine speckle and colour noise; descending in
+    decorrelated, frequency-scaled coordinates x = M F^-1(w z) is the pixel step M M^T F^-1(w^2 F g)."""
+    h, w = grad.shape[-2:]
+    fy = torch.fft.fftfreq(h, device=grad.device)[:, None]
+    fx = torch.fft.rfftfreq(w, device=grad.device)[None, :]
+    weight = (fy ** 2 + fx ** 2).sqrt().clamp(min=1.0 / max(h, w)) ** (-2.0 * decay)
+    smooth = torch.fft.irfft2(torch.fft.rfft2(grad.float()) * weight, s=(h, w))
+    colour = torch.tensor(COLOUR_CORRELATION_SQRT, device=grad.device)
+    colour = colour / colour.norm(dim=0).max()
+    return torch.einsum("ij,bjhw->bihw", colour @ colour.T, smooth).contiguous()
+
+
 @dataclass(frozen=True)
 class PGDConfig:
     norm: str = "l2"
@@ -77,6 +96,7 @@ class PGDConfig:
     steps: int = 20
     track_best: bool = False
     bf16: bool = False
+    precondition: float = 0.0  # > 0: the Fourier and colour preconditioning of each step, with this decay
 
     def validate(self) -> "PGDConfig":
         if self.norm not in NORMS:
@@ -185,6 +205,8 @@ class PGDOptimizer:
                 better = loss < self.best_loss
                 self.best_loss = torch.where(better, loss, self.best_loss)
                 self.best_x[better] = x.detach()[better]
+            if self.config.precondition > 0:
+                grad = precondition(grad, self.config.precondition)
             direction = step_direction(grad, self.config.norm)
             if self.change_mask is not None:
                 direction = direction * self.change_mask

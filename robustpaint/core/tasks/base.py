@@ -352,6 +352,8 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     if "saturation" in uses and request.knob("saturation") > 0:
         objective = objective + obj.colour_prior(request.knob("saturation"))
     view = views_of(request, uses, tuple(start.shape[-2:]), model.input_size)
+    if "fourier" in uses and request.knob("fourier") > 0:
+        config = dataclasses.replace(config, precondition=request.knob("fourier"))
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
                      None if change is None else change.to(device), ctx.notes, built.constraint, view)
 

@@ -148,6 +148,10 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("saturation", "Colour prior", "float", 0.0, 0.0, 10.0, "weight of a penalty on colour beyond a photo's "
                                                                 "(chroma above its typical level); 0 = off",
          generic=True, before=0.0),
+    Knob("fourier", "Smooth steps", "float", 0.0, 0.0, 2.0, "precondition each step as lucid's photo "
+                                                              "parametrisation would (decorrelated colours, "
+                                                              "frequencies weighted by 1/f^(2 x this)); 0 = off, "
+                                                              "the paper's plain steps", generic=True, before=0.0),
     # A canvas larger than the model (#29): how a step judges it (core.views.ModelScaleViews).
     Knob("views", "Judged at", "choice", "model", choices=("model", "canvas"),
          help="how the model sees a canvas larger than itself: at the model's scale (the whole canvas scaled down, "
