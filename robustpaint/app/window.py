@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
+from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
 from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
 from robustpaint.app.devices import DeviceMenu
 from robustpaint.app.files import DocumentFiles
+from robustpaint.app.menus import build_menus
 from robustpaint.app.neuron_browser import NeuronBrowser
 from robustpaint.app.run_session import RunControls, RunSession
 from robustpaint.app.task_panel import TaskPanel, card_input_size
@@ -131,59 +132,11 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(self.update_title)
 
     def _build_menus(self, device: str) -> None:
-        files = self.files
-        file_menu = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&New…", QKeySequence.StandardKey.New, files.new_dialog),
-                                ("Canvas si&ze…", QKeySequence("Ctrl+Alt+I"), files.resize_dialog),
-                                ("&Open image or project…", QKeySequence.StandardKey.Open, files.open_dialog),
-                                ("&Save project", QKeySequence.StandardKey.Save, files.save_project_dialog),
-                                ("Save project &as…", QKeySequence("Ctrl+Shift+S"),
-                                 lambda: files.save_project_dialog(ask=True)),
-                                ("&Export PNG…", QKeySequence("Ctrl+E"), files.export_dialog),
-                                ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
-            self._add_action(file_menu, text, slot, key)
-            if text.startswith("&Open"):
-                self.recent_menu = file_menu.addMenu("Open &recent")
-                self.recent_menu.aboutToShow.connect(lambda: files.fill_recent_menu(self.recent_menu))
-        view = self.menuBar().addMenu("&View")
-        self._add_action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.5), QKeySequence.StandardKey.ZoomIn)
-        self._add_action(view, "Zoom &out", lambda: self.canvas.zoom_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut)
-        self._add_action(view, "&Fit to window", lambda: self.canvas.set_zoom(None), "Ctrl+0")
-        self._add_action(view, "&Neuron browser", self.neurons.open, "Ctrl+Shift+N")
-        preview = self.preview_dock.toggleViewAction()
-        preview.setText("&Preview 1:1 and 2x")
-        preview.setShortcut(QKeySequence("Ctrl+Shift+P"))
-        view.addAction(preview)
-        smooth = self._add_action(view, "&Smooth scaling", self.canvas.set_smooth, checkable=True)
-        smooth.setChecked(True)  # a photo reads as a photo; off shows the pixels as blocks
-        self.overlay_action = self._add_action(view, "Show &overlays (mask, regions, strength)", self._set_overlays,
-                                               "H", checkable=True)
-        self.overlay_action.setChecked(True)
-        edit = self.menuBar().addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
-        edit.addActions([undo, redo])
-        for text, change in (("&Invert mask", Document.invert_mask), ("&Clear mask", Document.clear_mask),
-                             ("Clear class &regions", Document.clear_regions)):
-            self._add_action(edit, text, lambda _=False, c=change, t=text: self.edit_document(c, t.replace("&", "")
-                                                                                                  .lower()))
-        run = self.menuBar().addMenu("&Run")
-        self._add_action(run, "Run / pause", self.toggle_run, "Space")
-        self.devices = DeviceMenu(self, run, device)
+        run_menu = build_menus(self)
+        self.devices = DeviceMenu(self, run_menu, device)
         self.session.worker.device_ready.connect(self.devices.on_device_ready)
         self.devices.move_to.connect(self.session.set_device.emit)
         self.devices.ready.connect(self._on_device_changed)
-
-    def _add_action(self, menu, text: str, slot, key=None, checkable: bool = False) -> QAction:
-        action = QAction(text, self, checkable=checkable)
-        if key is not None:
-            action.setShortcut(QKeySequence(key))
-        if slot is not None:
-            (action.toggled if checkable else action.triggered).connect(slot)
-        menu.addAction(action)
-        return action
 
     # --- the document ------------------------------------------------------------------------------------
 
@@ -372,7 +325,7 @@ class MainWindow(QMainWindow):
         name = path.rsplit("/", 1)[-1] if path else "untitled"
         self.setWindowTitle(f"{name}{'' if self.undo_stack.isClean() else ' *'} — RobustPaint")
 
-    def _set_overlays(self, shown: bool) -> None:
+    def set_overlays(self, shown: bool) -> None:
         """Hides or shows what is drawn over the image, e.g. to see an inpainted hole under its red mask."""
         self.show_overlays = shown
         self.refresh_canvas()
