@@ -80,8 +80,8 @@ def main(argv=None) -> int:
             k = state["strokes"] = state["strokes"] + 1
             y = 4 + (k * 7) % 24
             points = [(3.0, float(y)), (12.0 + k % 15, float(y + 2))]
-            window._on_stroke_moved(points)
-            window._on_stroke_finished(points)
+            window.editor.on_stroke_moved(points)
+            window.editor.on_stroke_finished(points)
             if not window.session.running:
                 window.start_run()
 

@@ -588,7 +588,7 @@ def test_opening_an_image_clears_the_old_mask_regions_and_strength(qtbot, window
 
 def test_clear_class_regions_is_one_undo_step(qtbot, window):
     window.document.regions[4:10] = 1
-    window.edit_document(Document.clear_regions, "clear class regions")
+    window.editor.edit(Document.clear_regions, "clear class regions")
     assert (window.document.regions == -1).all()
     window.undo_stack.undo()
     assert (window.document.regions[4:10] == 1).all()

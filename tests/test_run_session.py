@@ -44,7 +44,7 @@ def test_a_model_that_fails_to_load_does_not_stop_the_run_going_on(qtbot, window
 
 def test_a_candidate_chosen_in_a_larger_batch_does_not_break_the_next_export(qtbot, window, tmp_path):
     _run(qtbot, window, "generate", 2, candidates=4)
-    window.choose_candidate(3)
+    window.editor.choose_candidate(3)
     _run(qtbot, window, "generate", 2, candidates=2)
     assert _replays(window, tmp_path)
     assert read_recipe(tmp_path / "out.png")["index"] == 1  # the last of the two, where the choice of 4 was clamped
@@ -66,7 +66,7 @@ def test_opening_an_image_or_undoing_a_run_leaves_no_stale_recipe(qtbot, window,
 
 def test_a_timeline_iterate_keeps_the_candidate_it_showed(qtbot, window, tmp_path):
     _run(qtbot, window, "generate", 10, candidates=2)
-    window.choose_candidate(1)  # after the run: the timeline's iterates showed candidate 0
+    window.editor.choose_candidate(1)  # after the run: the timeline's iterates showed candidate 0
     window.controls.timeline_slider.setValue(0)
     window.session.commit_timeline()
     assert window.session.last_recipe["index"] == 0 and window.session.last_recipe["steps"] == 5

@@ -77,7 +77,7 @@ class DocumentFiles(QObject):
             self._warn("Cannot open image", str(exc))
             return False
         # A new picture starts clean: the old mask, class regions and strength map belonged to the old one.
-        self.window.replace_document(Document(tensor[0].permute(1, 2, 0).numpy().astype(np.float32)), "open image")
+        self.window.editor.replace(Document(tensor[0].permute(1, 2, 0).numpy().astype(np.float32)), "open image")
         self.remember_file(path)
         return True
 
@@ -184,7 +184,7 @@ class DocumentFiles(QObject):
         if project.strength is not None:
             document.strength = project.strength
         window = self.window
-        window.replace_document(document, "open project", recipe=project.last_recipe)
+        window.editor.replace(document, "open project", recipe=project.last_recipe)
         panel = window.panel
         if project.model and not panel.select_model(project.model):
             window.statusBar().showMessage(f"the project used model {project.model!r}, which is not installed", 10000)
@@ -200,7 +200,7 @@ class DocumentFiles(QObject):
         """A blank white canvas of `size` (h, w; default: the present one), one undo step; the project becomes
         untitled."""
         h, w = size or self.window.document.size
-        self.window.replace_document(Document(np.ones((h, w, 3), np.float32)), "new")
+        self.window.editor.replace(Document(np.ones((h, w, 3), np.float32)), "new")
         self.project_path = None
         self.window.update_title()
 
@@ -217,7 +217,7 @@ class DocumentFiles(QObject):
             return
         old, document = window.document.size, window.document.copy()
         document.resize(*size)
-        window.replace_document(document, f"canvas to {size[1]}x{size[0]}", new_picture=False)
+        window.editor.replace(document, f"canvas to {size[1]}x{size[0]}", new_picture=False)
         window.statusBar().showMessage(f"canvas resized from {old[1]}x{old[0]} to {size[1]}x{size[0]}", 10000)
 
     def resize_dialog(self) -> None:

@@ -57,7 +57,7 @@ def build_menus(window):
     edit.addActions([undo, redo])
     for text, change in (("&Invert mask", Document.invert_mask), ("&Clear mask", Document.clear_mask),
                          ("Clear class &regions", Document.clear_regions)):
-        add_action(window, edit, text, lambda _=False, c=change, t=text: window.edit_document(
+        add_action(window, edit, text, lambda _=False, c=change, t=text: window.editor.edit(
             c, t.replace("&", "").lower()))
     run = window.menuBar().addMenu("&Run")
     add_action(window, run, "Run / pause", window.toggle_run, "Space")

@@ -1,8 +1,8 @@
 """The run session: the state of the live PGD run (idle, running, paused), the worker on its thread, job ids, the
 timeline of iterates, and the run's recipe; `RunControls` is its view (buttons, progress, top-5, timeline).
 
-The window hands it requests and a host for the document (`document`, `push_state(before, text, recipe_before)`,
-`show_result(image)`); it tells the window what happened by signals."""
+The window hands it requests, and the editor (app/editor.py) as the host of the document (`document`,
+`push_state(before, text, recipe_before)`, `show_result(image)`); it tells the window what happened by signals."""
 
 from __future__ import annotations
 

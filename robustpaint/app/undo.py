@@ -9,9 +9,9 @@ class StateCommand(QUndoCommand):
     """One undo step: the document's state and the recipe of what it shows, before and after a stroke or a run
     (already applied when pushed)."""
 
-    def __init__(self, window, before, after, text: str, recipes: tuple):
+    def __init__(self, editor, before, after, text: str, recipes: tuple):
         super().__init__(text)
-        self.window, self.before, self.after, self.recipes, self._first = window, before, after, recipes, True
+        self.editor, self.before, self.after, self.recipes, self._first = editor, before, after, recipes, True
 
     def redo(self) -> None:
         if self._first:
@@ -23,6 +23,4 @@ class StateCommand(QUndoCommand):
         self._show(self.before, self.recipes[0])
 
     def _show(self, state, recipe) -> None:
-        self.window.document.restore(state)
-        self.window.session.restore_recipe(recipe)
-        self.window.refresh_canvas()
+        self.editor.restore(state, recipe)
