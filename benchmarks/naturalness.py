@@ -40,7 +40,7 @@ from quality import _diversity, evaluator_outputs
 
 PERIODS = (4, 8, 16)
 # printed per variant
-RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "saturation", "views", "crops")
+RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "saturation", "fourier", "views", "crops")
 DEFAULT_DATA = "../shared/data/imagenette-224.tar.gz"
 # The paper's generation: Gaussian seeds upsampled by pixel repetition, independent samples (no spread penalty).
 BUILT_IN_VARIANTS = {"paper (nearest seeds, no priors)": {"spread": 0.0, "upsample": "nearest", "jitter": 0,
