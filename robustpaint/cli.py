@@ -316,7 +316,9 @@ def _run_task(args) -> int:
         WRITTEN.append(str(path))  # an interruption or a full disk after this says what is already there
     if job.grid is not None:
         from robustpaint.core.imageio import save_grid
-        save_grid(images, job.grid, columns=job.grid_columns, recipe=recipe)
+        # small pictures shown twice their size (pixels as blocks), a canvas of 256 px or more at its own
+        save_grid(images, job.grid, columns=job.grid_columns, recipe=recipe,
+                  scale=2 if max(images.shape[-2:]) < 256 else 1)
         WRITTEN.append(str(job.grid))
     print("\n".join(WRITTEN))
     return 0
