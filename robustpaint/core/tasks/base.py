@@ -186,16 +186,18 @@ class Context:
         return mix
 
     @torch.no_grad()
+    def reading(self, images: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        """The class the model reads each image as, and its probability (rounded, for the notes)."""
+        confidence, guess = self.model(images.to(self.device)).float().softmax(1).max(1)
+        return guess.cpu(), [round(float(p), 4) for p in confidence.cpu()]
+
     def targets_or_guess(self, start: torch.Tensor) -> torch.Tensor:
         """The requested class, or the model's guess for each start image (its probability noted, so the user
         learns what was chosen)."""
         if self.request.targets:
             targets = self.targets()
         else:
-            probabilities = self.model(start.to(self.device)).float().softmax(1)
-            confidence, guess = probabilities.max(1)
-            self.notes["guessed_probability"] = [round(float(p), 4) for p in confidence.cpu()]
-            targets = guess.cpu()
+            targets, self.notes["guessed_probability"] = self.reading(start)
         self.notes["target"] = targets.tolist()
         return targets
 

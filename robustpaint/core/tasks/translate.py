@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.base import Built, Context, Preset, class_index, register
@@ -45,13 +43,9 @@ class Translate(Sketch):
         if len(ctx.model.classes) != 2:
             raise RobustPaintError(f"translate needs a target class: this model has {len(ctx.model.classes)} classes")
         image = ctx.image()
-        with torch.no_grad():
-            probabilities = ctx.model(image.to(ctx.device)).float().softmax(1).cpu()
-        reads_as = probabilities.argmax(1)
+        reads_as, probability = ctx.reading(image)
         targets = 1 - reads_as
-        ctx.notes.update(reads_as=reads_as.tolist(), reads_as_probability=[round(float(p), 4) for p in
-                                                                           probabilities.max(1).values],
-                         target=targets.tolist())
+        ctx.notes.update(reads_as=reads_as.tolist(), reads_as_probability=probability, target=targets.tolist())
         return Built(image, obj.class_target(targets.to(ctx.device)), anchor=ctx.anchor(image))
 
     def add_arguments(self, p) -> None:
