@@ -153,7 +153,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
         problem = "" if finished else f" ({window.statusBar().currentMessage() or 'no result'})"
         return _line(bool(finished) and window.controls.progress.value() == count * PROGRESS_PER_STEP,
                      f"{task}: {count} steps through the worker in {time.perf_counter() - started:.2f} s, "
-                     f"{window.session.worker.steps_per_second:.1f} steps/s, top class "
+                     f"{window.session.figures['steps_per_second']:.1f} steps/s, top class "
                      f"{window.controls.top_bars[0].format()!r}{problem}")
 
     for task in TASKS:

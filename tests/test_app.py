@@ -685,7 +685,8 @@ def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
     qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
     window.neurons.close()
     worker = window.session.worker
-    qtbot.waitUntil(lambda: worker._neuron_run is None and not worker._neuron_todo, timeout=5000)
+    from robustpaint.app.stepper import Priority
+    qtbot.waitUntil(lambda: worker.queue.job(Priority.THUMBNAILS) is None, timeout=5000)
     qtbot.wait(50)  # a step that had already begun finishes
     seen = len(step_log)
     qtbot.wait(300)
@@ -929,7 +930,7 @@ def test_the_readout_shows_a_small_loss_and_a_single_steps_own_rate(qtbot, windo
     qtbot.waitUntil(lambda: window.session.steps_done == steps + 1, timeout=10000)
     # The rate of that one step, not counting the 1.5 s pause before it (which would make it at most 0.67 steps/s;
     # no speed is asserted here: benchmarks/gui_latency.py measures the live rate).
-    assert window.session.worker.steps_per_second > 2
+    assert window.session.figures["steps_per_second"] > 2
     window.session._readout = (window.session.job_id, 5, 10, 1.2e-5, window.session.last_top5)
     window.session._show_readout()
     assert "loss 1.2e-05" in window.status_label.text()

@@ -55,7 +55,7 @@ def test_the_app_lists_its_devices_and_refuses_one_it_lacks(qtbot, window, monke
         window.devices.choose("cuda:1")  # a setting saved on another machine
     assert "no CUDA GPU" in said.args[0]
     qtbot.waitUntil(lambda: window.devices.group.checkedAction() is not None, timeout=10000)
-    assert window.devices.device == "cpu" and window.session.worker.bundle("tiny").model.head.weight.device.type == "cpu"
+    assert window.devices.device == "cpu" and window.session.worker.models.bundles["tiny"].model.head.weight.device.type == "cpu"
 
 
 def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window):

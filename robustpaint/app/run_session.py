@@ -21,6 +21,8 @@ PROGRESS_PER_STEP = 100  # the bar counts hundredths of a step, so that a slow s
 # every step. Each QProgressBar.setValue repainted at once, six bars a step; on one thread beside a busy core the live
 # run went from 20.3 to 35.3 updates/s with this and set_bar (benchmarks/gui_latency.py --busy --threads 1, session 12).
 READOUT_EVERY_S = 0.1
+SHUTDOWN_TIMEOUT_S = 10.0  # closing waits this long for the worker's thread at most
+_STUCK_THREADS: list = []  # threads that did not stop in time: kept referenced, never destroyed while running
 
 
 class RunState(enum.Enum):
@@ -139,7 +141,8 @@ class RunSession(QObject):
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.steps_done = 0
-        self.run_device = "cpu"
+        self.run_device = "cpu"  # the device kind the last step ran on (its recipe says where its pixels were made)
+        self.figures: dict = {}  # the last step's {"steps_per_second", "threads", "device"}, as the worker sent them
         self.updates, self.longest_stall_ms = 0, 0.0
         self._readout_at = 0.0  # perf_counter of the last readout update
         self._readout: tuple | None = None  # (job id, step, total, loss, top 5) not shown yet
@@ -229,7 +232,6 @@ class RunSession(QObject):
             self.controls.timeline_slider.setRange(0, 0)
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
-        self.run_device = (self.worker.device or "cpu").split(":")[0]  # the recipe says where its pixels were made
         self.controls.progress.setRange(0, 0)  # busy until the first step says how many there are
         self._set_state(RunState.RUNNING)
         self.submit_job.emit(self.job_id, model_name, request)
@@ -302,11 +304,12 @@ class RunSession(QObject):
 
     # --- what the worker says ----------------------------------------------------------------------------
 
-    def _on_stepped(self, job_id, image, loss, step, total, top5) -> None:
+    def _on_stepped(self, job_id, image, loss, step, total, top5, figures) -> None:
         if job_id != self.job_id:
             return  # a result of a job we have moved past
         started = time.perf_counter()
-        self.steps_done = step
+        self.steps_done, self.figures = step, figures
+        self.run_device = figures["device"].split(":")[0]
         self.host.show_result(image)
         if step % TIMELINE_EVERY == 0 or step == total:
             self._add_to_timeline(step, image)
@@ -328,8 +331,9 @@ class RunSession(QObject):
         self.controls.progress.setMaximum(total * PROGRESS_PER_STEP)
         set_bar(self.controls.progress, step * PROGRESS_PER_STEP)
         self.controls.show_top5(top5[min(self.candidate_index, len(top5) - 1)])
-        self.status.emit(f"{self.model_name} on {self.worker.device} · step {step}/{total} · loss {loss:.3g}"
-                         f" · {self.worker.steps_per_second:.1f} steps/s · {self.worker.threads_text}")
+        figures = self.figures
+        self.status.emit(f"{self.model_name} on {figures['device']} · step {step}/{total} · loss {loss:.3g}"
+                         f" · {figures['steps_per_second']:.1f} steps/s · {figures['threads']}")
 
     def _on_step_progress(self, job_id: int, done: float) -> None:
         """Moves the bar within a slow step (ResNet-50 at 224 px takes about a second a step on 2 cores)."""
@@ -402,10 +406,21 @@ class RunSession(QObject):
         self.request_classify.emit(self.classify_id, model_name, image)
         return self.classify_id
 
-    def shutdown(self) -> None:
-        """Stops the worker and its thread (also on close, mid-run)."""
-        if self.thread.isRunning():
-            self.stop_worker.emit()
-            self.dispose_worker.emit()
-            self.thread.quit()
-            self.thread.wait()
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Stops the worker and its thread (also on close, mid-run): a slow step in flight stops at its next stage,
+        and the wait is bounded. False: the thread did not end in time (a step stuck in native code); it is then
+        left to end with the process rather than destroyed while it runs (which aborts)."""
+        if not self.thread.isRunning():
+            return True
+        self.worker.cancel.set()
+        self.stop_worker.emit()
+        self.dispose_worker.emit()
+        self.thread.quit()
+        if self.thread.wait(int(timeout_s * 1000)):
+            return True
+        import sys
+        print(f"robustpaint: the synthesis thread did not stop within {timeout_s:g} s; leaving it to the process's "
+              "exit", file=sys.stderr)
+        self.thread.setParent(None)
+        _STUCK_THREADS.append(self.thread)
+        return False

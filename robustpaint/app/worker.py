@@ -1,24 +1,112 @@
-"""The live PGD worker: a QObject living on its own QThread that runs one step per event-loop turn.
+"""The live PGD worker: a QObject living on its own QThread that takes one step per event-loop turn.
 
 The GUI sends task requests (the same `TaskRequest` the CLI and a replay run) with a job id and a model name by
-queued signals, and receives images, losses and class probabilities by signals; it never touches the worker's
-tensors and never waits on torch. The GUI drops results of ids it has moved past. Every slot catches at its boundary:
-any error ends the job with `failed` and a message, and the worker goes on serving.
+queued signals, and receives images, losses, class probabilities and the run's figures (rate, threads, device) by
+signals; it never touches the worker's tensors or attributes and never waits on torch. The GUI drops results of ids
+it has moved past. Its parts: the models on their device (`ModelStore`), the jobs by priority (`StepQueue`: a run
+before thumbnails), and one timer that steps the most urgent ready job. Every slot and every step catches at its
+boundary: any error ends that job with `failed` and a message, and the worker goes on serving.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-SLOW_STEP_SECONDS = 0.1  # steps slower than this report their progress within the step
+from robustpaint.app.model_store import ModelStore
+from robustpaint.app.stepper import Priority, StepQueue
+
+SLOW_STEP_SECONDS = 0.1  # steps slower than this report their progress within the step (and can be cancelled in it)
+
+
+class StepCancelled(Exception):
+    """The app is closing: a slow step stops at the next stage of the network instead of running to its end."""
+
+
+class RunJob:
+    """A live run: its optimizer, whether it is paused, and the figures of its rate."""
+
+    def __init__(self, job_id: int, model_name: str, optimizer, candidates: int, classes: list[str], threads):
+        self.job_id, self.model_name, self.optimizer = job_id, model_name, optimizer
+        self.candidates, self.classes, self.threads = candidates, classes, threads
+        self.paused = False
+        self.started, self.first_step = time.perf_counter(), 0
+        self.last_step_seconds = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return not self.paused and not self.optimizer.done
+
+    def restart_clock(self) -> None:
+        """The rate counts from here (a resume or a single step is not slowed by the pause before it)."""
+        self.started, self.first_step = time.perf_counter(), self.optimizer.steps_done
+
+    def image(self) -> np.ndarray:
+        images = self.optimizer.x.detach().permute(0, 2, 3, 1).float().cpu().numpy().copy()
+        return images if self.candidates > 1 else images[0]
+
+    def step(self, progress: Callable[[float], None]):
+        """One PGD step: (image, loss, top-5 of each image, the run's figures). A slow step reports `progress` from
+        within (which may raise StepCancelled)."""
+        optimizer = self.optimizer
+        step_started = time.perf_counter()
+        if self.last_step_seconds > SLOW_STEP_SECONDS:  # a step longer than a few frames: show it move
+            from robustpaint.core.pgd import step_progress
+            with step_progress(optimizer.model, progress):
+                result = self.threads.step(optimizer.step)
+        else:
+            result = self.threads.step(optimizer.step)
+        seconds = time.perf_counter() - step_started
+        # A probe step at a losing thread count (three times as long beside a busy core) does not make the model
+        # slow; a job's first steps are probes, and the fastest of them says how slow it is.
+        probed = self.threads.last_step_probed and self.last_step_seconds > 0
+        self.last_step_seconds = min(seconds, self.last_step_seconds) if probed else seconds
+        probs = result.logits.float().softmax(1)
+        top = probs.topk(min(5, probs.shape[1]), dim=1)
+        top5 = [[(self.classes[i], p) for p, i in zip(values, indices)]
+                for values, indices in zip(top.values.tolist(), top.indices.tolist())]
+        elapsed = time.perf_counter() - self.started
+        figures = {"steps_per_second": (optimizer.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0,
+                   "threads": self.threads.describe(), "device": str(next(optimizer.model.parameters()).device)}
+        return self.image(), float(result.loss.mean()), top5, figures
+
+
+class ThumbnailJob:
+    """The neuron browser's thumbnails of one model: one PGD step of a chunk of units per step."""
+
+    CHUNK = 16  # units drawn together (one batch)
+
+    def __init__(self, model_name: str, cache, todo: list[int]):
+        self.model_name, self.cache, self.todo = model_name, cache, todo
+        self.units: list[int] = []
+        self.run = None  # the chunk being drawn
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.todo) or self.run is not None
+
+    def step(self) -> dict | None:
+        """One step of the current chunk; the chunk's thumbnails {unit: H x W x 3} when it is done, else None."""
+        from robustpaint.core.neurons import thumbnail_optimizer
+        if self.run is None:
+            self.units, self.todo = self.todo[:self.CHUNK], self.todo[self.CHUNK:]
+            self.run = thumbnail_optimizer(self.cache.model, self.units, self.cache.recipe)
+        self.run.step()
+        if not self.run.done:
+            return None
+        thumbs = self.cache.add(self.units, self.run.x)
+        self.run = None
+        return {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()}
 
 
 class SynthesisWorker(QObject):
-    # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image
-    stepped = Signal(int, object, float, int, int, object)
+    # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image, and the
+    # run's figures {"steps_per_second", "threads" (as the status bar says it), "device" (where the step ran)}
+    stepped = Signal(int, object, float, int, int, object, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
     model_ready = Signal(str, object)  # model name, card (with the model's input_size, and "neuron_classes":
@@ -31,34 +119,38 @@ class SynthesisWorker(QObject):
 
     def __init__(self):
         super().__init__()
-        self._bundles: dict = {}  # model name -> ModelBundle
-        self._infos: dict = {}  # model name -> card plus "neuron_classes", as sent with model_ready
-        self._job_id = -1
-        self._model_name = ""
-        self._candidates = 1
-        self._optimizer = None
-        self._paused = False
+        self.models = ModelStore()
+        self.queue = StepQueue()
+        self.cancel = threading.Event()  # set by the GUI thread on close: a slow step stops within itself
         self._timer: QTimer | None = None
-        self._started = 0.0
-        self._first_step = 0
-        self._neuron_cache = None
-        self._neuron_model = ""
-        self._neuron_run = None
-        self._neuron_units: list[int] = []
-        self._neuron_todo: list[int] = []
-        self.steps_per_second = 0.0
-        self._last_step_seconds = 0.0
-        self.device = ""  # chosen by set_device (the window sends its setting first), or auto at the first model
-        self.threads_text = ""  # the thread count the steps run on, for the status bar
         self._threads = None  # ThreadTuner, made in this thread by the first run (it imports torch)
+
+    # --- the parts -----------------------------------------------------------------------------------------
+
+    @property
+    def _run(self) -> RunJob | None:
+        return self.queue.job(Priority.RUN)
+
+    def _model(self, name: str):
+        """(bundle, info, loaded now) of model `name`, loaded once in this thread; the first model goes to auto's
+        device choice unless the window sent its setting first."""
+        if not self.models.device:
+            self.set_device("auto")
+        return self.models.get(name)
+
+    def bundle(self, name: str):
+        """The model `name` as a ModelBundle, loaded once (in the worker's thread; the GUI asks by `load_model`)."""
+        bundle, info, loaded = self._model(name)
+        if loaded:
+            self.model_ready.emit(name, info)
+        return bundle
 
     def _fail(self, job_id: int, exc: Exception) -> None:
         """Ends the job with a message: ours as it is, anything else named (the GUI keeps its last good image)."""
         from robustpaint.core.errors import RobustPaintError
-        if job_id != -1 and job_id == self._job_id:  # -1: a model or the neuron browser; a run goes on
-            if self._timer is not None:
-                self._timer.stop()
-            self._optimizer = None
+        run = self._run
+        if job_id != -1 and run is not None and job_id == run.job_id:  # -1: a model or the browser; a run goes on
+            self.queue.remove(run)
         if isinstance(exc, RobustPaintError):
             message = str(exc)
         elif isinstance(exc, FloatingPointError):
@@ -67,58 +159,89 @@ class SynthesisWorker(QObject):
             message = f"the run failed: {type(exc).__name__}: {exc}"
         self.failed.emit(job_id, message)
 
+    def _wake(self) -> None:
+        """Starts the step timer when there is a job ready (created in the worker's thread, on first use)."""
+        if self._timer is None:
+            self._timer = QTimer(self)
+            self._timer.setInterval(0)
+            self._timer.timeout.connect(self._tick)
+        if self.queue.next_ready() is not None and not self._timer.isActive():
+            self._timer.start()
+
+    def _tick(self) -> None:
+        """One step of the most urgent ready job; the timer stops when none is ready."""
+        job = self.queue.next_ready()
+        if job is None:
+            self._timer.stop()
+        elif isinstance(job, RunJob):
+            self._step_run(job)
+        else:
+            self._step_thumbnails(job)
+
+    def _step_run(self, run: RunJob) -> None:
+        def progress(done: float) -> None:
+            if self.cancel.is_set():
+                raise StepCancelled
+            self.step_progress.emit(run.job_id, done)
+
+        try:
+            image, loss, top5, figures = run.step(progress)
+        except StepCancelled:
+            self.queue.remove(run)
+            return
+        except Exception as exc:  # noqa: BLE001 - the step's boundary: the run ends, the GUI hears why
+            self._fail(run.job_id, exc)
+            return
+        optimizer = run.optimizer
+        self.stepped.emit(run.job_id, image, loss, optimizer.steps_done, optimizer.config.steps, top5, figures)
+        if optimizer.done:
+            self.queue.remove(run)
+            self.finished.emit(run.job_id, image)
+
+    def _step_thumbnails(self, job: ThumbnailJob) -> None:
+        try:
+            thumbs = job.step()
+        except Exception as exc:  # noqa: BLE001 - the step's boundary
+            self.queue.remove(job)
+            self._fail(-1, exc)
+            return
+        if thumbs is not None:
+            self.neurons_ready.emit(job.model_name, thumbs)
+        if not job.ready:
+            self.queue.remove(job)
+
+    # --- the neuron browser and the canvas's readout -------------------------------------------------------
+
     @Slot(str)
     def request_neurons(self, name: str) -> None:
-        """Starts computing the neuron browser's thumbnails for model `name` (cached ones arrive at once).
-
-        One PGD step of a chunk of units is taken per event-loop turn, and none while a run goes on, so a run sent
-        meanwhile starts within one step; `cancel_neurons` (the browser closed) drops the rest."""
+        """Starts drawing the neuron browser's thumbnails for model `name` (cached ones arrive at once). They are
+        stepped only while no run is ready, so a run sent meanwhile starts within one step; `cancel_neurons` (the
+        browser closed) drops the rest."""
         from robustpaint.core.neurons import NeuronCache
         try:
             bundle = self.bundle(name)
-            self._neuron_cache = NeuronCache(bundle.model, bundle.entry.name, bundle.sha256)
+            cache = NeuronCache(bundle.model, bundle.entry.name, bundle.sha256)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary: reported, never raised into Qt
             self._fail(-1, exc)
             return
-        model = bundle.model
-        self._neuron_model, self._neuron_run, self._neuron_units = name, None, []
-        self._neuron_todo = [u for u in range(model.representation_size) if u not in self._neuron_cache.thumbnails]
-        done = {u: t.permute(1, 2, 0).numpy() for u, t in self._neuron_cache.thumbnails.items()}
+        self.cancel_neurons()
+        done = {u: t.permute(1, 2, 0).numpy() for u, t in cache.thumbnails.items()}
         if done:
             self.neurons_ready.emit(name, done)
-        if self._neuron_todo:
-            QTimer.singleShot(0, self._neuron_chunk)
+        todo = [u for u in range(bundle.model.representation_size) if u not in cache.thumbnails]
+        if todo:
+            self.queue.add(Priority.THUMBNAILS, ThumbnailJob(name, cache, todo))
+            self._wake()
 
-    NEURON_CHUNK = 16  # units drawn together (one batch); one PGD step of them per event-loop turn
-
-    def _neuron_chunk(self) -> None:
-        if not self._neuron_todo and self._neuron_run is None:
-            return
-        if self._optimizer is not None and not self._paused:
-            QTimer.singleShot(50, self._neuron_chunk)  # a run is going on: it goes first
-            return
-        from robustpaint.core.neurons import thumbnail_optimizer
-        try:
-            if self._neuron_run is None:
-                self._neuron_units = self._neuron_todo[:self.NEURON_CHUNK]
-                self._neuron_todo = self._neuron_todo[self.NEURON_CHUNK:]
-                self._neuron_run = thumbnail_optimizer(self._neuron_cache.model, self._neuron_units,
-                                                       self._neuron_cache.recipe)
-            self._neuron_run.step()
-            if self._neuron_run.done:
-                thumbs = self._neuron_cache.add(self._neuron_units, self._neuron_run.x)
-                self._neuron_run = None
-                self.neurons_ready.emit(self._neuron_model,
-                                        {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()})
-        except Exception as exc:  # noqa: BLE001 - the slot's boundary
-            self._neuron_todo, self._neuron_run = [], None
-            self._fail(-1, exc)
-            return
-        QTimer.singleShot(0, self._neuron_chunk)
+    @Slot()
+    def cancel_neurons(self) -> None:
+        """Drops the thumbnails not drawn yet (the browser was closed); those drawn stay cached."""
+        self.queue.remove(self.queue.job(Priority.THUMBNAILS))
 
     @Slot(int, str, object)
     def classify(self, request_id: int, name: str, image: np.ndarray) -> None:
-        """What the model sees in `image` (H x W x 3): one forward pass, no run; the top-5 comes back by signal."""
+        """What the model sees in `image` (H x W x 3): one forward pass, no run; the top-5 comes back by signal,
+        and a failure as a message (a broken model says so here too, not by an empty readout)."""
         import torch
 
         try:
@@ -126,85 +249,58 @@ class SynthesisWorker(QObject):
             x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
             with torch.no_grad():
                 probs = model(x.to(next(model.parameters()).device))[0].float().softmax(0).cpu()
-        except Exception:  # noqa: BLE001 - a readout only: load_model reports a broken model
+        except Exception as exc:  # noqa: BLE001 - the slot's boundary
+            from robustpaint.core.errors import RobustPaintError
+            self._fail(-1, exc if isinstance(exc, RobustPaintError) else
+                       RobustPaintError(f"the class readout failed: {type(exc).__name__}: {exc}"))
             return
         top = probs.topk(min(5, len(probs)))
         self.classified.emit(request_id, [(model.classes[i], p) for p, i in zip(top.values.tolist(),
                                                                                top.indices.tolist())])
 
-    @Slot()
-    def cancel_neurons(self) -> None:
-        """Drops the thumbnails not drawn yet (the browser was closed); those drawn stay cached."""
-        self._neuron_todo, self._neuron_run = [], None
-
-    def _ensure_timer(self) -> QTimer:
-        if self._timer is None:  # created in the worker's thread, on first use
-            self._timer = QTimer(self)
-            self._timer.setInterval(0)
-            self._timer.timeout.connect(self._tick)
-        return self._timer
-
-    def bundle(self, name: str):
-        """The model `name` as a ModelBundle, loaded once (in the worker's thread; the GUI asks by `load_model`)."""
-        if name not in self._bundles:
-            from robustpaint.core.models.bundle import load_model_bundle
-            from robustpaint.core.neurons import strongest_classes
-            if not self.device:
-                self.set_device("auto")
-            bundle = load_model_bundle(name, self.device)
-            self._bundles[name] = bundle
-            self._infos[name] = {**bundle.card, "input_size": bundle.model.input_size,  # also for cards without one
-                                 "neuron_classes": strongest_classes(bundle.model.head, bundle.model.classes)}
-            self.model_ready.emit(name, self._infos[name])
-        return self._bundles[name]
+    # --- models and devices --------------------------------------------------------------------------------
 
     @Slot(str)
     def set_device(self, name: str) -> None:
         """Runs every model on `name` from now on ("auto": a GPU when there is one); a run going on ends (the GUI
-        halted it). A device this machine lacks (a setting from another machine) is refused with a message and the
-        models stay where they are, or go to auto's choice at start-up."""
+        halted it), and thumbnails not drawn yet are dropped. A device this machine lacks (a setting from another
+        machine) is refused with a message and the models stay where they are, or go to auto's choice at
+        start-up."""
         from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
-        if self._timer is not None:
-            self._timer.stop()
-        self._optimizer = None  # a run (paused or not) keeps its tensors on the old device: the GUI halted it
+        self.queue.remove(self._run)  # a run (paused or not) keeps its tensors on the old device
         self.cancel_neurons()
         try:
             device = resolve_device(name)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(-1, exc)
-            device = self.device or resolve_device("auto")  # a setting from another machine: auto instead
+            device = self.models.device or resolve_device("auto")  # a setting from another machine: auto instead
         try:
-            for bundle in self._bundles.values():
-                bundle.model.to(device)
-        except Exception as exc:  # noqa: BLE001 - e.g. out of GPU memory: everything goes back to where it was
+            self.models.move_to(device)
+        except Exception as exc:  # noqa: BLE001 - e.g. out of GPU memory: every model went back where it was
             self._fail(-1, exc)
-            device = self.device or "cpu"
-            for bundle in self._bundles.values():
-                bundle.model.to(device)
+            self.models.device = self.models.device or "cpu"
         self._threads = None  # measured again for the new device
-        self.device = device
-        self.device_ready.emit(available_devices(), device, bf16_pays_off(device))
+        self.device_ready.emit(available_devices(), self.models.device, bf16_pays_off(self.models.device))
 
     @Slot(str)
     def load_model(self, name: str) -> None:
         """Loads `name` once; every call (switching back to a model loaded before) says it is ready again, so the
         window resizes its canvas and refreshes its classes and presets for it."""
         try:
-            loaded_before = name in self._bundles
-            self.bundle(name)
+            _, info, _ = self._model(name)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(-1, exc)
             return
-        if loaded_before:
-            self.model_ready.emit(name, self._infos[name])
+        self.model_ready.emit(name, info)
+
+    # --- runs ----------------------------------------------------------------------------------------------
 
     @Slot(int, str, object)
     def submit(self, job_id: int, model_name: str, request) -> None:
         """Starts `request` (a TaskRequest) on model `model_name`, replacing whatever ran before (within one step)."""
         from robustpaint.core.recipes import check_budget
         from robustpaint.core.tasks import build_task
-        self._optimizer, self._job_id, self._model_name = None, job_id, model_name
-        self._candidates = request.candidates
+        self.queue.remove(self._run)
         try:
             bundle = self.bundle(model_name)
             check_budget(request, bundle.model.input_size)  # what replay would refuse, the app does not run
@@ -212,96 +308,47 @@ class SynthesisWorker(QObject):
                 from robustpaint.core.threads import ThreadTuner
                 self._threads = ThreadTuner(device=next(bundle.model.parameters()).device.type)
             self._threads.measure_again()  # another model or size: the last probe's times do not carry over
-            self._optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
+            optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(job_id, exc)
             return
-        self._started, self._paused = time.perf_counter(), False
-        self._first_step, self._last_step_seconds = 0, 0.0
-        self._ensure_timer().start()
+        self.queue.add(Priority.RUN, RunJob(job_id, model_name, optimizer, request.candidates,
+                                            bundle.model.classes, self._threads))
+        self._wake()
 
     @Slot()
     def pause(self) -> None:
-        self._paused = True
-        if self._timer is not None:
-            self._timer.stop()
+        if (run := self._run) is not None:
+            run.paused = True
 
     @Slot()
     def resume(self) -> None:
-        if self._optimizer is not None and not self._optimizer.done:
-            self._paused = False
-            self._started, self._first_step = time.perf_counter(), self._optimizer.steps_done
-            self._ensure_timer().start()
+        if (run := self._run) is not None and not run.optimizer.done:
+            run.paused = False
+            run.restart_clock()
+            self._wake()
 
     @Slot()
     def single_step(self) -> None:
-        if self._optimizer is not None and not self._optimizer.done:
-            self._paused = True
-            if self._timer is not None:
-                self._timer.stop()
-            self._started, self._first_step = time.perf_counter(), self._optimizer.steps_done  # its own rate, not
-            self._do_step()  # one step over the whole pause before it
+        if (run := self._run) is not None and not run.optimizer.done:
+            run.paused = True
+            run.restart_clock()  # its own rate, not one step over the whole pause before it
+            self._step_run(run)
+            self._wake()  # thumbnails go on while the run is paused
 
     @Slot()
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        if self._optimizer is not None:
-            self.finished.emit(self._job_id, self._image())
-        self._optimizer = None
+        if (run := self._run) is not None:
+            self.queue.remove(run)
+            self.finished.emit(run.job_id, run.image())
+        self._wake()
 
     @Slot()
     def dispose(self) -> None:
-        """Destroys the step timer in this thread (a QTimer must die in the thread that owns it)."""
-        self.cancel_neurons()
+        """Drops every job and destroys the step timer in this thread (a QTimer must die in the thread that owns
+        it)."""
+        self.queue = StepQueue()
         if self._timer is not None:
             self._timer.stop()
             self._timer.setParent(None)
             self._timer = None
-        self._optimizer = None
-
-    def _image(self) -> np.ndarray:
-        images = self._optimizer.x.detach().permute(0, 2, 3, 1).float().cpu().numpy().copy()
-        return images if self._candidates > 1 else images[0]
-
-    def _tick(self) -> None:
-        if self._optimizer is None or self._paused:
-            self._timer.stop()
-            return
-        self._do_step()
-
-    def _do_step(self) -> None:
-        optimizer, job_id = self._optimizer, self._job_id
-        try:
-            step_started = time.perf_counter()
-            if self._last_step_seconds > SLOW_STEP_SECONDS:  # a step longer than a few frames: show it move
-                from robustpaint.core.pgd import step_progress
-                with step_progress(optimizer.model, lambda done: self.step_progress.emit(job_id, done)):
-                    result = self._threads.step(optimizer.step)
-            else:
-                result = self._threads.step(optimizer.step)
-            seconds = time.perf_counter() - step_started
-            # A probe step at a losing thread count (three times as long beside a busy core) does not make the
-            # model slow; a job's first steps are probes, and the fastest of them says how slow it is.
-            probed = self._threads.last_step_probed and self._last_step_seconds > 0
-            self._last_step_seconds = min(seconds, self._last_step_seconds) if probed else seconds
-            classes = self._bundles[self._model_name].model.classes
-            probs = result.logits.float().softmax(1)
-            top = probs.topk(min(5, probs.shape[1]), dim=1)
-            top5 = [[(classes[i], p) for p, i in zip(values, indices)]
-                    for values, indices in zip(top.values.tolist(), top.indices.tolist())]
-            image = self._image()
-        except Exception as exc:  # noqa: BLE001 - the slot's boundary: the timer stops, the GUI hears why
-            self._fail(job_id, exc)
-            return
-        elapsed = time.perf_counter() - self._started
-        done_here = optimizer.steps_done - self._first_step
-        self.steps_per_second = done_here / elapsed if elapsed > 0 else 0.0
-        self.threads_text = self._threads.describe()
-        self.stepped.emit(job_id, image, float(result.loss.mean()), optimizer.steps_done,
-                          optimizer.config.steps, top5)
-        if optimizer.done:
-            if self._timer is not None:
-                self._timer.stop()
-            self._optimizer = None
-            self.finished.emit(job_id, image)
