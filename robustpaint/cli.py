@@ -557,7 +557,7 @@ def _seeds(args) -> int:
     data = _at_model_size(load_split(args.data, "train"), card)
     if data.classes != model.classes:
         raise UsageError("the data's classes differ from the model's")
-    seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool)
+    seeds = fit_seeds(data.images, data.labels, len(data.classes), args.rank, args.pool, data.classes)
     seeds.save(target)
     from robustpaint.core.atomic import atomic_write_text
     atomic_write_text(target.with_suffix(".json"), json.dumps({

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
 from robustpaint.core.atomic import atomic_path
-from robustpaint.core.errors import ModelError
+from robustpaint.core.errors import ModelError, RobustPaintError
 
 
 @dataclass
@@ -102,8 +102,10 @@ def upsample_seeds(images: torch.Tensor, size: tuple[int, int], mode: str) -> to
 
 
 def fit_seeds(images: torch.Tensor, labels: torch.Tensor, num_classes: int, rank: int = 32,
-              pool: int = 1) -> ClassSeeds:
-    """Fits per-class Gaussians to uint8 or [0,1] images (N x C x H x W), average-pooled by `pool` first."""
+              pool: int = 1, class_names: list[str] | None = None) -> ClassSeeds:
+    """Fits per-class Gaussians to uint8 or [0,1] images (N x C x H x W), average-pooled by `pool` first.
+
+    A class of fewer than 2 images has no spread to fit: refused, by its name in `class_names` where given."""
     x = images.float()
     if images.dtype == torch.uint8:
         x = x / 255
@@ -117,7 +119,9 @@ def fit_seeds(images: torch.Tensor, labels: torch.Tensor, num_classes: int, rank
     for k in range(num_classes):
         members = flat[labels == k]
         if len(members) < 2:
-            raise ValueError(f"class {k} has {len(members)} images; seeds need at least 2")
+            name = repr(class_names[k]) if class_names else k
+            raise RobustPaintError(f"class {name} has {len(members)} image{'s' * (len(members) != 1)}; fitting "
+                                   f"seeds needs at least 2 of each class")
         mean = members.mean(0)
         centred = (members - mean) / len(members) ** 0.5  # covariance = centred.T @ centred (divided by N)
         r = min(rank, len(members) - 1, d)

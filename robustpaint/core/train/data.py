@@ -1,15 +1,23 @@
 """Image-folder data sets decoded once into uint8 tensors, with tensor-side augmentation.
 
 `train/<class>/*` and `test/<class>/*` folders, or a `.tar.gz` holding such a tree, or `cifar10` (torchvision).
-The decoded arrays are cached as safetensors in the user cache folder, so no JPEG is decoded per epoch.
+The decoded arrays are cached as safetensors in the user cache folder, so no JPEG is decoded per epoch; the cache
+is keyed on what a split holds (each file's relative path, size and modification time), a `.tar.gz` unpacked whole or
+not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import math
+import os
+import shutil
 import sys
 import tarfile
+import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from robustpaint.core.atomic import atomic_path
@@ -49,25 +58,49 @@ def _find_split_root(root: Path, split: str) -> Path:
     raise DataError(f"no '{split}' folder under {root} (expected {split}/<class>/<images>)")
 
 
-def read_image_folder(split_dir: Path) -> ImageSet:
+def list_image_folder(split_dir: Path) -> dict[str, list[tuple[Path, os.stat_result | None]]]:
+    """What a split holds: each class folder's image-named entries, sorted, with their stat (None for an entry that
+    is not a regular file: a pipe, a device or a folder named like an image, which is never opened, since opening a
+    pipe blocks for ever)."""
     classes = sorted(c.name for c in split_dir.iterdir() if c.is_dir())
     if not classes:
         raise DataError(f"{split_dir} has no class folders")
-    arrays, labels, skipped, size = [], [], 0, None
-    for label, name in enumerate(classes):
-        files = sorted(f for f in (split_dir / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    listing = {}
+    for name in classes:
+        with os.scandir(split_dir / name) as entries:
+            files = sorted((Path(e.path), e.stat() if e.is_file() else None) for e in entries
+                           if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES)
         if not files:
             raise DataError(f"class folder {split_dir / name} holds no images")
-        for file in files:
+        listing[name] = files
+    return listing
+
+
+def _read_image(file: Path) -> np.ndarray:
+    with Image.open(file) as img:
+        if img.width * img.height > MAX_PIXELS:  # a decompression bomb: refused before decoding
+            raise ValueError(f"{img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
+        return np.asarray(img.convert("RGB"))
+
+
+def read_image_folder(split_dir: Path, listing: dict | None = None) -> ImageSet:
+    """Decodes a split's images (`listing`: what `list_image_folder` found, when already listed). Unreadable files
+    are skipped with a warning; a class left with no image at all is refused, naming it."""
+    listing = list_image_folder(split_dir) if listing is None else listing
+    classes = list(listing)
+    arrays, labels, skipped, size = [], [], 0, None
+    for label, name in enumerate(classes):
+        readable, first_problem = 0, None
+        for file, stat in listing[name]:
             try:
-                with Image.open(file) as img:
-                    if img.width * img.height > MAX_PIXELS:  # a decompression bomb: refused before decoding
-                        raise ValueError(f"{img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
-                    array = np.asarray(img.convert("RGB"))
+                if stat is None:
+                    raise ValueError("not a regular file (a pipe, device or folder)")
+                array = _read_image(file)
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
                     Image.DecompressionBombError) as exc:
                 warnings.warn(f"skipped unreadable image {file}: {exc}", stacklevel=2)
                 skipped += 1
+                first_problem = first_problem or f"{file.name}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
                 continue
             if size is None:
                 size = array.shape
@@ -76,6 +109,10 @@ def read_image_folder(split_dir: Path) -> ImageSet:
                                 f"earlier ones {size[1]}x{size[0]}; resize the data set first")
             arrays.append(array)
             labels.append(label)
+            readable += 1
+        if not readable:
+            raise DataError(f"class {name!r}: none of its {len(listing[name])} files in {split_dir / name} could be "
+                            f"read as an image (e.g. {first_problem}); fix or remove them")
     if skipped:
         print(f"warning: skipped {skipped} unreadable images in {split_dir}", file=sys.stderr)
     counts = np.bincount(labels, minlength=len(classes))
@@ -86,9 +123,65 @@ def read_image_folder(split_dir: Path) -> ImageSet:
     return ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, skipped)
 
 
-def _cache_key(source: Path, split: str) -> str:
-    stat = source.stat()
-    return hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{split}|v1".encode()).hexdigest()[:20]
+def _contents_key(split_dir: Path, listing: dict, split: str) -> str:
+    """The decoded cache's key: what the split holds (every class's files by relative path, size and modification
+    time), so a class or an image added, removed or rewritten anywhere under it is seen."""
+    digest = hashlib.sha256(f"{split}|v2".encode())
+    for name, files in listing.items():
+        for file, stat in files:
+            where = file.relative_to(split_dir).as_posix()
+            digest.update(f"\n{where}|{stat.st_size}|{stat.st_mtime_ns}".encode() if stat else f"\n{where}|-".encode())
+    return digest.hexdigest()[:20]
+
+
+def _archive_key(archive: Path) -> str:
+    stat = archive.stat()
+    return hashlib.sha256(f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|tree|v1".encode()).hexdigest()[:20]
+
+
+def _io_problem(exc: BaseException, where: Path) -> str:
+    """One line for an I/O failure; a full disk said as such, with the folder and what to do."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"the disk is full ({where}; free space there or point ROBUSTPAINT_CACHE_DIR elsewhere)"
+    return (str(exc).splitlines() or [type(exc).__name__])[0]  # not tarfile's one line per method
+
+
+STALE_UNPACK_SECONDS = 3600  # a partial tree not touched this long belongs to an unpack that was killed
+
+
+def _unpack(archive: Path, target: Path) -> None:
+    """Unpacks into a temporary folder beside `target`, renamed into place once whole: `target` is complete or
+    absent. On any error (a full disk, a damaged archive, Ctrl-C) the partial tree is removed, since it would keep
+    the disk full; one a killed unpack left (touched as it goes) is removed by the next unpack once stale."""
+    for partial in target.parent.glob(f".{target.name}.*.partial"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > STALE_UNPACK_SECONDS:
+                shutil.rmtree(partial)
+    if target.exists() and not (target / ".complete").exists():  # an older version's, perhaps half unpacked
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
+
+    def members(tar):
+        for count, member in enumerate(tar):
+            if count % 200 == 0:
+                os.utime(partial)  # still in progress: not stale
+            yield member
+
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(partial, members=members(tar), filter="data")
+        (partial / ".complete").touch()
+        try:
+            os.rename(partial, target)
+        except OSError:
+            if not (target / ".complete").exists():
+                raise
+            # another process unpacked the same archive first: its tree is as good as ours
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"cannot unpack {archive}: {_io_problem(exc, target.parent)}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # gone already when renamed
 
 
 def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
@@ -98,7 +191,18 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
     source = Path(data)
     if not source.exists():
         raise DataError(f"data not found: {data}")
-    cache_file = user_cache_dir() / "datasets" / f"{_cache_key(source, split)}.safetensors"
+    if source.is_file():
+        if not source.name.endswith((".tar.gz", ".tgz", ".tar")):
+            raise DataError(f"{data} is neither a folder nor a .tar.gz of one")
+        extract_to = user_cache_dir() / "datasets" / _archive_key(source)
+        if not (extract_to / ".complete").exists():
+            _unpack(source, extract_to)
+        source_dir = extract_to
+    else:
+        source_dir = source
+    split_dir = _find_split_root(source_dir, split)
+    listing = list_image_folder(split_dir)
+    cache_file = user_cache_dir() / "datasets" / f"{_contents_key(split_dir, listing, split)}.safetensors"
     if cache and cache_file.is_file():
         try:
             tensors = load_file(str(cache_file))
@@ -106,28 +210,15 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
             return ImageSet(tensors["images"], tensors["labels"], classes)
         except Exception:  # noqa: BLE001 - a truncated or damaged cache (a killed run): rebuilt below
             cache_file.unlink(missing_ok=True)
-    if source.is_file():
-        if not source.name.endswith((".tar.gz", ".tgz", ".tar")):
-            raise DataError(f"{data} is neither a folder nor a .tar.gz of one")
-        extract_to = user_cache_dir() / "datasets" / f"{_cache_key(source, 'tree')}"
-        if not (extract_to / ".complete").exists():
-            extract_to.mkdir(parents=True, exist_ok=True)
-            try:
-                with tarfile.open(source) as archive:
-                    archive.extractall(extract_to, filter="data")
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]  # not tarfile's one line per method
-                raise DataError(f"cannot unpack {data}: {first}") from None
-            (extract_to / ".complete").touch()
-        source_dir = extract_to
-    else:
-        source_dir = source
-    image_set = read_image_folder(_find_split_root(source_dir, split))
+    image_set = read_image_folder(split_dir, listing)
     if cache:
-        with atomic_path(cache_file) as tmp:
-            save_file({"images": image_set.images, "labels": image_set.labels,
-                       "classes": torch.tensor(list("\n".join(image_set.classes).encode()), dtype=torch.uint8)},
-                      str(tmp))
+        try:
+            with atomic_path(cache_file) as tmp:
+                save_file({"images": image_set.images, "labels": image_set.labels,
+                           "classes": torch.tensor(list("\n".join(image_set.classes).encode()), dtype=torch.uint8)},
+                          str(tmp))
+        except (OSError, SafetensorError) as exc:  # only a cache: the set is decoded again next time
+            print(f"warning: the decoded set is not cached: {_io_problem(exc, cache_file.parent)}", file=sys.stderr)
     return image_set
 
 
