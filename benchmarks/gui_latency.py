@@ -77,7 +77,7 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     done.exec()
     seconds = time.perf_counter() - started
     heartbeat.stop()
-    threads_text = window.session.figures["threads"]  # what the tuner chose (and measured) by the end
+    threads_text = window.session.figures["threads_detail"]  # what the tuner chose (and measured) by the end
     window.close()
     app.processEvents()
     ms = np.maximum(np.array(gaps) * 1e3 - HEARTBEAT_MS, 0.0)  # the delay beyond the timer's own interval

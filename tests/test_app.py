@@ -629,22 +629,60 @@ def test_a_reopened_project_labels_each_feature_slider_with_its_own_unit(qtbot, 
     other.session.shutdown()
 
 
-def test_clicking_the_selected_candidate_after_new_takes_it_again(qtbot, window):
+def _generate_batch(qtbot, window, count=3):
     _select_task(window, "generate")
-    window.panel.candidates_spin.setValue(3)
+    window.panel.candidates_spin.setValue(count)
     window.panel.steps_slider.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
+
+
+def test_clicking_the_selected_candidate_after_a_stroke_takes_it_again(qtbot, window):
+    _generate_batch(qtbot, window)
     item = window.candidates.list.item(1)
     click = window.candidates.list.visualItemRect(item).center()
     qtbot.mouseClick(window.candidates.list.viewport(), Qt.MouseButton.LeftButton, pos=click)
     assert np.array_equal(window.document.image, window.candidates.images[1])
-    window.files.new_document()
-    assert window.document.image.min() == 1.0 and window.candidates.isVisible()
+    window.canvas.stroke_moved.emit([(4.0, 4.0), (20.0, 20.0)])
+    window.canvas.stroke_finished.emit([(4.0, 4.0), (20.0, 20.0)])
+    assert not np.array_equal(window.document.image, window.candidates.images[1])
     depth = window.undo_stack.count()
     qtbot.mouseClick(window.candidates.list.viewport(), Qt.MouseButton.LeftButton, pos=click)
     assert np.array_equal(window.document.image, window.candidates.images[1])
     assert window.undo_stack.count() == depth + 1
+
+
+def test_the_candidates_clear_after_new_and_after_a_run_of_one_image(qtbot, window):
+    # #33 item 4: after File > New (or a sketch run) the grid still showed the last batch, and a click replaced the
+    # new canvas with an old candidate.
+    _generate_batch(qtbot, window)
+    assert window.candidates.isVisible()
+    window.files.new_document()
+    assert not window.candidates.isVisible() and window.candidates.images is None
+    assert window.candidates.list.count() == 0 and window.document.image.min() == 1.0
+    _generate_batch(qtbot, window)
+    assert window.candidates.isVisible()
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    assert not window.candidates.isVisible() and window.candidates.images is None
+
+
+@pytest.mark.parametrize("size", [(1200, 800), (1024, 700)])
+def test_the_run_controls_and_every_candidate_stay_on_screen(qtbot, window, size):
+    # #33 item 4: at 1200x800 only two top-5 bars showed and the timeline was off screen; at 1024x700 candidates 7
+    # and 8 were half hidden.
+    window.resize(*size)
+    _generate_batch(qtbot, window, 8)
+    qtbot.wait(50)
+    shown = window.rect()
+    for widget in [*window.controls.top_bars, window.controls.timeline_slider, window.controls.run_button]:
+        rect = widget.rect().translated(widget.mapTo(window, widget.rect().topLeft()))
+        assert shown.contains(rect) and not widget.visibleRegion().isEmpty(), widget
+    grid = window.candidates.list
+    for i in range(grid.count()):
+        assert grid.viewport().rect().contains(grid.visualItemRect(grid.item(i))), f"candidate {i + 1}"
 
 
 @pytest.fixture
@@ -935,3 +973,71 @@ def test_the_readout_shows_a_small_loss_and_a_single_steps_own_rate(qtbot, windo
     window.session._show_readout()
     assert "loss 1.2e-05" in window.status_label.text()
     window.session.stop()
+
+
+def test_a_tools_own_setting_shows_labelled_only_with_its_tool(qtbot, window):
+    # #33 item 6: "region 1 (red)" and "0% free" sat unlabelled in the tool bar whatever the tool.
+    window.resize(1024, 700)
+    settings = window.tools.tool_settings
+    assert not settings["regions"].isVisible() and not settings["strength"].isVisible()
+    window.tools.actions_by_tool["regions"].trigger()
+    assert settings["regions"].isVisible() and not settings["strength"].isVisible()
+    from PySide6.QtWidgets import QLabel
+    box = window.tools.widgetForAction(settings["regions"])
+    qtbot.waitUntil(box.isVisible, timeout=2000)  # the tool bar lays its items out on the next turn
+    assert "Region" in [label.text() for label in box.findChildren(QLabel)]
+    window.tools.actions_by_tool["strength"].trigger()
+    assert settings["strength"].isVisible() and not settings["regions"].isVisible()
+    window.tools.actions_by_tool["brush"].trigger()
+    assert not settings["strength"].isVisible()
+
+
+def test_an_empty_canvas_says_what_to_do_and_has_no_reading(qtbot, window):
+    # #33 item 7: the first start was a blank white canvas with "golf_ball 85%" as its top-5.
+    from robustpaint.app.canvas_readout import EMPTY_CANVAS_HINT
+    window.controls.live_check.setChecked(False)
+    qtbot.wait(300)  # the readout timer would have fired
+    assert window.canvas.hint == EMPTY_CANVAS_HINT
+    assert all(bar.format() == "" and bar.value() == 0 for bar in window.controls.top_bars)
+    window.canvas.stroke_moved.emit([(4.0, 4.0), (20.0, 20.0)])
+    window.canvas.stroke_finished.emit([(4.0, 4.0), (20.0, 20.0)])
+    assert window.canvas.hint == ""
+    qtbot.waitUntil(lambda: window.controls.top_bars[0].format() != "", timeout=10000)
+    window.files.new_document()
+    assert window.canvas.hint == EMPTY_CANVAS_HINT
+    qtbot.waitUntil(lambda: window.controls.top_bars[0].format() == "", timeout=5000)
+
+
+def test_a_stroke_in_generate_with_live_on_says_why_it_does_not_restart(qtbot, window):
+    # #33 item 8: "Live: restart on every stroke or change" did nothing for strokes in Generate, and said nothing.
+    _select_task(window, "generate")
+    window.panel.steps_slider.setValue(2)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    assert window.controls.live
+    jobs = window.session.job_id
+    window.canvas.stroke_moved.emit([(4.0, 4.0), (20.0, 20.0)])
+    window.canvas.stroke_finished.emit([(4.0, 4.0), (20.0, 20.0)])
+    assert window.session.job_id == jobs  # no run started
+    assert "Sketch" in window.statusBar().currentMessage()
+    assert "Generate starts from a seed" in window.statusBar().currentMessage()
+
+
+def test_the_panel_speaks_plain_words_with_the_exact_term_in_the_tooltip(qtbot, window):
+    # #33 item 9: Epsilon, Spread, Temperature and "Re-centre the ball" were research words.
+    from PySide6.QtWidgets import QFormLayout
+    _select_task(window, "generate")
+    form = window.panel.findChild(QFormLayout)
+    labels = {form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().text()
+              for i in range(form.rowCount()) if form.itemAt(i, QFormLayout.ItemRole.LabelRole)}
+    assert not labels & {"Epsilon", "Spread", "Temperature", "Lambda"}
+    assert {"Change allowed", "Variety", "Randomness"} <= labels
+    assert window.panel.eps_slider.toolTip().startswith("epsilon")
+    assert window.panel.spread_slider.toolTip().startswith("spread")
+    assert "ball" not in window.controls.reanchor_check.text()
+    assert "re-centre the ball" in window.controls.reanchor_check.toolTip()
+    window.panel.steps_slider.setValue(3)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    assert "auto" not in window.status_label.text() and " ms" not in window.status_label.text()
+    assert "thread" in window.status_label.toolTip()

@@ -174,7 +174,7 @@ def test_a_slow_probe_step_of_the_thread_tuner_does_not_make_the_model_slow(qtbo
     seen = []
     window.session.worker.step_progress.connect(lambda job, done: seen.append(done))
     _run(qtbot, window, "generate", 10)  # 6 probe steps (3 per count), then 4 at the chosen count
-    assert window.session.figures["threads"].startswith("1 thread (auto")
+    assert window.session.figures["threads_detail"].startswith("1 thread (auto")
     assert seen == []
 
 

@@ -80,6 +80,7 @@ class Canvas(QWidget):
         self.smooth = True  # smooth scaling by default (View menu)
         self.zoom: float | None = None  # screen pixels per image pixel; None = fit the widget
         self.offset = QPointF(0, 0)  # pan, in screen pixels, of the zoomed image from the centred position
+        self.hint = ""  # what to do, written over an empty canvas
 
     def set_content(self, image: np.ndarray, overlay: np.ndarray | None = None) -> None:
         """Shows `image` (H x W x 3 float) with an optional RGBA `overlay` (see `overlay_rgba`) on top."""
@@ -90,6 +91,11 @@ class Canvas(QWidget):
         if resized:  # another model's canvas: the fitted zoom changes, and the status bar says so
             self._view_moved()
         self.update()
+
+    def set_hint(self, hint: str) -> None:
+        if hint != self.hint:
+            self.hint = hint
+            self.update()
 
     def set_smooth(self, smooth: bool) -> None:
         """Smooth scaling (a photo reads as a photo) or pixels as blocks."""
@@ -163,6 +169,9 @@ class Canvas(QWidget):
             painter.drawImage(self.target_rect(), self._image)
         if not self._mask.isNull():
             painter.drawImage(self.target_rect(), self._mask)
+        if self.hint:
+            painter.setPen(QColor(110, 110, 110))
+            painter.drawText(self.target_rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.hint)
         painter.end()
 
     def wheelEvent(self, event) -> None:

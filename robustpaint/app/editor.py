@@ -50,6 +50,7 @@ class Editor(QObject):
         the run stops and its readouts go."""
         self.window.session.halt()
         self.window.session.clear()
+        self.window.candidates.clear()
         before, recipe_before = self.document.state(), self.window.session.recipe_state()
         self.document = document
         if new_picture:
@@ -59,7 +60,7 @@ class Editor(QObject):
         self.push_state(before, text, recipe_before)
         self.reset_anchor(self.window.controls.reanchor)
         self.window.panel.set_canvas_size(document.size)
-        self.window.status_label.setText(f"{self.window.panel.model_name} on cpu")
+        self.window.status_label.setText(f"{self.window.panel.model_name} on {self.window.devices.device or 'cpu'}")
         self.window.refresh_canvas()
 
     def show_result(self, image: np.ndarray) -> None:
@@ -67,6 +68,8 @@ class Editor(QObject):
         if image.ndim == 4:
             self.window.candidates.show_images(image)
             image = image[self.window.session.clamp_candidate(len(image))]
+        elif self.window.candidates.images is not None:
+            self.window.candidates.clear()  # a run of one image: the old batch is not what the canvas came from
         self.document.image = image
         self.window.refresh_canvas()
 
@@ -131,6 +134,12 @@ class Editor(QObject):
         target = "image" if tool == "fill" else self.window.tools.brush().target
         reads = get_task(self.window.panel.task).reads
         layer = {"erase": "image"}.get(target, target)
-        if (self.window.controls.live and self.window.session.recipe_state() is not None
-                and (layer in reads or layer == "strength")):
+        if not self.window.controls.live or self.window.session.recipe_state() is None:
+            return
+        if layer in reads or layer == "strength":
             self.window.start_run()
+        elif layer == "image":
+            task = get_task(self.window.panel.task)
+            self.window.statusBar().showMessage(
+                f"{task.label} starts from a seed, not from the canvas, so strokes do not restart it: choose "
+                "Sketch (or another task that starts from the canvas) to make your drawing into a picture", 8000)

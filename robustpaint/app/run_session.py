@@ -25,6 +25,9 @@ SHUTDOWN_TIMEOUT_S = 10.0  # closing waits this long for the worker's thread at 
 _STUCK_THREADS: list = []  # threads that did not stop in time: kept referenced, never destroyed while running
 
 
+LIVE_LABEL = "Live: run again after each change"
+
+
 class RunState(enum.Enum):
     IDLE = "idle"
     RUNNING = "running"
@@ -38,12 +41,16 @@ class RunControls(QWidget):
         super().__init__()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        self.live_check = QCheckBox("Live: restart on every stroke or change")
+        self.live_check = QCheckBox(LIVE_LABEL)
+        self.live_check.setToolTip("on: the run starts again after every change of a setting, and after every "
+                                   "stroke on what the task starts from (Generate starts from a seed, so strokes "
+                                   "do not restart it)")
         self.live_check.setChecked(True)
         form.addRow(self.live_check)
-        self.reanchor_check = QCheckBox("Re-centre the ball on the canvas after each stroke")
-        self.reanchor_check.setToolTip("off: every run stays within epsilon of the image as it was when you turned "
-                                       "this off; on: each run may move epsilon from the current canvas")
+        self.reanchor_check = QCheckBox("Changes count from the canvas as it is now")
+        self.reanchor_check.setToolTip("re-centre the ball after each stroke. On: each run may change the canvas as "
+                                       "it is now by up to 'Change allowed' (epsilon). Off: every run stays that "
+                                       "close to the picture as it was when you turned this off")
         self.reanchor_check.setChecked(True)
         form.addRow(self.reanchor_check)
         buttons = QHBoxLayout()
@@ -60,6 +67,7 @@ class RunControls(QWidget):
         for _ in range(5):
             bar = QProgressBar(maximum=1000, textVisible=True)
             bar.setFormat("")
+            bar.setMaximumHeight(18)  # compact: five of them must fit under the settings at 1024x700
             readout_layout.addRow(bar)
             self.top_bars.append(bar)
         form.addRow("Top 5", readout)
@@ -118,6 +126,7 @@ class RunSession(QObject):
     run_finished = Signal(int)  # a run's last image is on the canvas
     image_updated = Signal(int)  # step number, after each live update
     status = Signal(str)  # the status line: model, step, loss, rate
+    status_detail = Signal(str)  # the status line's tooltip (how the thread count was chosen)
     message = Signal(str)  # a message for the status bar (a failed run says why)
     preview = Signal(object)  # an image to show without touching the document (timeline scrubbing), None = document
 
@@ -334,6 +343,8 @@ class RunSession(QObject):
         figures = self.figures
         self.status.emit(f"{self.model_name} on {figures['device']} · step {step}/{total} · loss {loss:.3g}"
                          f" · {figures['steps_per_second']:.1f} steps/s · {figures['threads']}")
+        self.status_detail.emit(f"{figures['threads_detail']}: the thread count the steps run on, chosen by timing "
+                                "a few steps at each")
 
     def _on_step_progress(self, job_id: int, done: float) -> None:
         """Moves the bar within a slow step (ResNet-50 at 224 px takes about a second a step on 2 cores)."""

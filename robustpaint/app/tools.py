@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolBar, QWidget
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolBar,
+                               QVBoxLayout, QWidget)
 
 from robustpaint.core.classmap import PALETTE, PALETTE_NAMES
 from robustpaint.core.document import Brush
@@ -109,12 +110,20 @@ class ToolBar(QToolBar):
             self.region_slot.addItem(f"region {i + 1} ({PALETTE_NAMES[i]})", i)
             self.region_slot.setItemData(i, QColor(*PALETTE[i]), Qt.ItemDataRole.DecorationRole)
         self.region_slot.addItem("no class (erase regions)", -1)
-        self.addWidget(self.region_slot)
-        self.strength_level = QSpinBox(minimum=0, maximum=100, value=0, suffix="% free",
+        self.strength_level = QSpinBox(minimum=0, maximum=100, value=0, suffix="%",
                                        toolTip="the strength brush sets how much the pixels may change: 0% protects "
                                                "them, 100% frees them")
-        self.addWidget(self.strength_level)
+        # Each tool's own setting shows, labelled, only while that tool is chosen.
+        self.tool_settings = {"regions": self.addWidget(_labelled("Region", self.region_slot)),
+                              "strength": self.addWidget(_labelled("Free to change", self.strength_level))}
+        for action in self.actions_by_tool.values():
+            action.toggled.connect(self._show_tool_settings)
+        self._show_tool_settings()
         self._show_colors()
+
+    def _show_tool_settings(self) -> None:
+        for tool, action in self.tool_settings.items():
+            action.setVisible(self.tool == tool)
 
     @property
     def tool(self) -> str:
@@ -159,6 +168,16 @@ class ToolBar(QToolBar):
             button.setStyleSheet(f"background-color: {color.name()}; min-width: 12px; max-width: 12px;")
             button.clicked.connect(lambda _=False, c=color: self.set_brush_color(c))
             self.recent_layout.addWidget(button)
+
+
+def _labelled(label: str, field: QWidget) -> QWidget:
+    """`field` under its label, as one tool-bar item."""
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(QLabel(label))
+    column.addWidget(field)
+    return box
 
 
 class ShortcutsOverNumberFields(QObject):

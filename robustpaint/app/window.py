@@ -6,11 +6,12 @@ device menu; they talk by signals."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
 from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
+from robustpaint.app.canvas_readout import CanvasReadout
 from robustpaint.app.devices import DeviceMenu
 from robustpaint.app.editor import Editor
 from robustpaint.app.files import DocumentFiles
@@ -69,20 +70,23 @@ class MainWindow(QMainWindow):
         self.update_title()
 
     def _build_docks(self) -> None:
-        side = QWidget()
-        layout = QVBoxLayout(side)
-        layout.addWidget(self.panel)
-        layout.addWidget(self.controls)
-        layout.addStretch(1)
-        scroll = QScrollArea()  # the panel scrolls instead of forcing the window taller (feature sliders, regions)
-        scroll.setWidget(side)
+        scroll = QScrollArea()  # the settings scroll instead of forcing the window taller (features, regions)
+        scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(side.sizeHint().width() + 20)
+        scroll.setMinimumWidth(self.panel.sizeHint().width() + 20)
+        side = QWidget()  # Run, the progress, the top-5 and the timeline stay in view under the settings
+        layout = QVBoxLayout(side)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.controls)
         dock = QDockWidget("Synthesis", self, objectName="synthesis_dock")  # names: saveState keeps where docks are
-        dock.setWidget(scroll)
+        dock.setWidget(side)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        for corner, area in ((Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea),
+                             (Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)):
+            self.setCorner(corner, area)  # the candidates' row sits under the canvas only, never under the panel
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.candidates)
         self.candidates.hide()
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.neurons)
@@ -99,10 +103,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.canvas.view_changed.connect(lambda scale: self.zoom_label.setText(f"zoom {scale * 100:.0f}%"))
-        self.classify_timer = QTimer(self)  # one forward pass 150 ms after the last change, in the worker
-        self.classify_timer.setSingleShot(True)
-        self.classify_timer.setInterval(150)
-        self.classify_timer.timeout.connect(self._classify_canvas)
 
     def _connect(self) -> None:
         session, panel, worker = self.session, self.panel, self.session.worker
@@ -111,10 +111,11 @@ class MainWindow(QMainWindow):
         self.controls.run_button.clicked.connect(self.toggle_run)
         self.controls.reanchor_check.toggled.connect(self.editor.reset_anchor)
         session.status.connect(self.status_label.setText)
+        session.status_detail.connect(self.status_label.setToolTip)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
-        worker.classified.connect(self._on_classified)
+        self.readout = CanvasReadout(self)
         worker.neurons_ready.connect(self.neurons.add_thumbnails)
         self.neurons.wanted.connect(session.request_neurons)
         self.neurons.not_wanted.connect(session.cancel_neurons)
@@ -151,8 +152,7 @@ class MainWindow(QMainWindow):
         shown = doc.image if image is None else image
         self.canvas.set_content(shown, overlay)
         self.preview_label.setPixmap(preview_sheet(shown))
-        if not self.session.running:
-            self.classify_timer.start()  # the top-5 follows the canvas after every change, not only during runs
+        self.readout.canvas_changed()
 
     # --- runs --------------------------------------------------------------------------------------------
 
@@ -206,15 +206,6 @@ class MainWindow(QMainWindow):
     def _on_device_changed(self, name: str) -> None:
         if self.panel.has_models:
             self.status_label.setText(f"{self.panel.model_name} on {name}")
-
-    def _classify_canvas(self) -> None:
-        if not self.session.running and self.panel.has_models:
-            self.session.classify(self.panel.model_name, self.document.image.copy())
-
-    def _on_classified(self, request_id: int, top5) -> None:
-        if request_id == self.session.classify_id and not self.session.running:
-            self.session.last_top5 = [top5]  # an older canvas, or a run's own readout, is dropped above
-            self.controls.show_top5(top5)
 
     # --- view and closing --------------------------------------------------------------------------------
 

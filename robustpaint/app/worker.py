@@ -71,7 +71,9 @@ class RunJob:
                 for values, indices in zip(top.values.tolist(), top.indices.tolist())]
         elapsed = time.perf_counter() - self.started
         figures = {"steps_per_second": (optimizer.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0,
-                   "threads": self.threads.describe(), "device": str(next(optimizer.model.parameters()).device)}
+                   "threads": f"{self.threads.chosen} thread{'s' if self.threads.chosen > 1 else ''}",
+                   "threads_detail": self.threads.describe(),  # how the count was chosen, with its timings
+                   "device": str(next(optimizer.model.parameters()).device)}
         return self.image(), float(result.loss.mean()), top5, figures
 
 
@@ -105,7 +107,8 @@ class ThumbnailJob:
 
 class SynthesisWorker(QObject):
     # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image, and the
-    # run's figures {"steps_per_second", "threads" (as the status bar says it), "device" (where the step ran)}
+    # run's figures {"steps_per_second", "threads" ("2 threads"), "threads_detail" (how the count was chosen),
+    # "device" (where the step ran)}
     stepped = Signal(int, object, float, int, int, object, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)

@@ -110,20 +110,26 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          flag=None),
     Knob("candidates", "Candidates", "int", 1, 1, 1024, "generate this many samples at once (batched) and pick one",
          flag=None, panel_range=(1, 16)),
-    Knob("temperature", "Temperature", "float", 1.0, 0.0, 100.0, "seed temperature: 0 = the class mean, 1 = as "
-                                                                 "varied as the data", panel_range=(0.0, 2.0)),
-    Knob("spread", "Spread", "float", 0.0, 0.0, 100.0, "push the candidates of a class apart (beyond the paper): the "
-                                                       "weight of a penalty on their likeness in the model's "
-                                                       "features; 0 = the paper's independent samples",
+    Knob("temperature", "Randomness", "float", 1.0, 0.0, 100.0, "the seed's temperature: how far the start "
+                                                                "strays from the class's average picture; 0 = the "
+                                                                "class mean, 1 = as varied as the data", panel_range=(0.0, 2.0)),
+    Knob("spread", "Variety", "float", 0.0, 0.0, 100.0, "spread: push the candidates of a class apart, so they differ "
+                                                        "(beyond the paper): the weight of a penalty on their "
+                                                        "likeness in the model's features; 0 = the paper's "
+                                                        "independent samples",
          panel_range=(0.0, 1.0), before=0.0),
     Knob("mix", "Mix with", "custom", 0.5, 0.0, 1.0, "blend the seed with another class's (e.g. half cat, half dog)",
          flag=None),
-    Knob("eps", "Epsilon", "float", None, 0.0, 1e4, "radius of the ball around the start image",
+    Knob("eps", "Change allowed", "float", None, 0.0, 1e4, "epsilon: how far the picture may move from where it "
+                                                              "started (the L2 radius of the ball around the start "
+                                                              "image); small keeps the picture, large lets it become "
+                                                              "another",
          panel_range=(0.0, 120.0)),
-    Knob("step", "Step size", "float", None, 0.0, 1e3, "PGD step size", field="step_size",
+    Knob("step", "Step size", "float", None, 0.0, 1e3, "how far each step moves the picture (the PGD step size)", field="step_size",
          panel_range=(0.01, 2.0)),
-    Knob("steps", "Steps", "int", None, 1, 100_000, "number of PGD steps", panel_range=(1, 1000)),
-    Knob("lam", "Lambda", "float", 10.0, 0.0, 1e6, "weight of staying close outside the mask",
+    Knob("steps", "Steps", "int", None, 1, 100_000, "how many steps a run takes (PGD iterations)", panel_range=(1, 1000)),
+    Knob("lam", "Keep the rest", "float", 10.0, 0.0, 1e6, "lambda: how strongly the picture outside the mask is "
+                                                          "kept as it was (the weight of its squared distance)",
          panel_range=(0.0, 200.0)),
     Knob("seed", "Seed", "int", 0, 0, SEED_LIMIT, "random seed of the start and of any noise"),
     Knob("factor", "Factor", "int", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
@@ -142,11 +148,12 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("upsample", "Seed upsampling", "choice", "bicubic", choices=("nearest", "bicubic"),
          help="how the block-pooled seeds reach the canvas: bicubic (smooth) or nearest (the paper's pixel "
               "repetition, whose block grid the steps do not wash out)", generic=True, before="nearest"),
-    Knob("jitter", "Jitter", "int", 0, 0, 64, "transformation robustness (lucid's recipe): each step sees the image "
-                                              "shifted by up to this many pixels and flipped at random, drawn from "
+    Knob("jitter", "Random shifts", "int", 0, 0, 64, "jitter, transformation robustness (lucid's recipe): each step "
+                                                     "sees the image shifted by up to this many pixels and flipped at random, drawn from "
                                               "the run's seed; 0 = off", generic=True, before=0),
-    Knob("saturation", "Colour prior", "float", 0.0, 0.0, 10.0, "weight of a penalty on colour beyond a photo's "
-                                                                "(chroma above its typical level); 0 = off",
+    Knob("saturation", "Natural colours", "float", 0.0, 0.0, 10.0, "colour prior: keeps colours as strong as a "
+                                                                   "photo's, not gaudier (the weight of a penalty "
+                                                                   "on chroma above its typical level); 0 = off",
          generic=True, before=0.0),
     Knob("fourier", "Smooth steps", "float", 0.0, 0.0, 2.0, "precondition each step as lucid's photo "
                                                               "parametrisation would (decorrelated colours, "
