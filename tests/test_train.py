@@ -336,3 +336,132 @@ def test_under_torchrun_only_the_first_process_writes_and_reports(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.count("and its card") == 1, run.stdout
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def _train_cli(arch, data, out, *extra):
+    return main(["train", "--arch", arch, "--data", str(data), "--out", str(out), "--epochs", "3", "--batch-size", "8",
+                 "--max-batches", "1", "--precision", "fp32", *extra])
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("robustpaint:")]
+
+
+def _damaged_checkpoints(state: dict) -> dict:
+    """Readable checkpoints (plain tensors and lists, loadable with weights_only) that do not fit the run."""
+    model, optimizer = state["model"], state["optimizer"]
+    first = next(iter(model))
+    group = optimizer["param_groups"][0]
+    param_id = group["params"][0]
+    return {
+        "model empty": {"model": {}}, "optimizer empty": {"optimizer": {}},
+        "model a string": {"model": "abc"}, "optimizer a string": {"optimizer": "abc"},
+        "model of another shape": {"model": {**model, first: torch.zeros(1)}},
+        "model of a wrong type": {"model": {**model, first: [1, 2]}},
+        "momentum of another shape": {"optimizer": {**optimizer,
+                                                    "state": {param_id: {"momentum_buffer": torch.zeros(3)}}}},
+        "momentum a string": {"optimizer": {**optimizer, "state": {param_id: {"momentum_buffer": "abc"}}}},
+        "momentum hyperparameter a string": {"optimizer": {**optimizer,
+                                                           "param_groups": [{**group, "momentum": "abc"}]}},
+        "optimizer of fewer parameters": {"optimizer": {**optimizer, "param_groups": [{**group, "params": [0]}]}},
+        "epoch negative": {"epoch": -5}, "epoch a string": {"epoch": "1"}, "epoch a bool": {"epoch": True},
+        "epoch past --epochs": {"epoch": 50, "history": state["history"] * 50},
+        "history an int": {"history": 5}, "history of tensors": {"history": [torch.zeros(1)]},
+        "history shorter than the epochs": {"history": []},
+        "classes a tensor": {"classes": torch.zeros(2)}, "config a list": {"config": [1]},
+        "ema where none was asked": {"ema": {"n_averaged": torch.tensor(1)}},
+        "weights not finite": {"model": {k: v * float("nan") if v.is_floating_point() else v
+                                         for k, v in model.items()}},
+    }
+
+
+@pytest.fixture
+def one_epoch_checkpoint(tiny_arch, tmp_path):
+    data = make_folder(tmp_path / "data", per_class=4)
+    assert _train_cli(tiny_arch, data, tmp_path / "first", "--epochs", "1") == 0
+    return data, torch.load(tmp_path / "first" / "checkpoint.pt", weights_only=True)
+
+
+DAMAGES = list(_damaged_checkpoints({"model": {"w": torch.zeros(1)}, "optimizer": {"param_groups": [{"params": [0]}]},
+                                     "history": []}))
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_resume_from_a_readable_checkpoint_that_does_not_fit_is_one_line(tiny_arch, tmp_path, capsys,
+                                                                          one_epoch_checkpoint, damage):
+    """Before: RuntimeError, KeyError, TypeError, AttributeError or IndexError tracebacks (at load or at the first
+    step), or silently wrong: an epoch of -5 trained 8 epochs, NaN weights trained on as NaN."""
+    data, state = one_epoch_checkpoint
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({**state, **_damaged_checkpoints(state)[damage]}, out / "checkpoint.pt")
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    code = _train_cli(tiny_arch, data, out, "--resume")
+    captured = capsys.readouterr()
+    lines = _error_lines(captured.err)
+    assert code == 2 and len(lines) == 1 and "checkpoint.pt" in lines[0], captured.err
+    assert '"epoch"' not in captured.out  # no epoch trained
+    assert (out / "checkpoint.pt").read_bytes() == before and not (out / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("content", ["random bytes", "pickled object", "zip of other things"])
+def test_resume_from_a_file_that_is_no_checkpoint_says_what_it_is(tiny_arch, tmp_path, capsys, content):
+    """Before: random bytes were "pickled code" with a --trust-pickle hint, an option train does not take."""
+    import pickle
+    import zipfile
+    data = make_folder(tmp_path / "data", per_class=4)
+    out = tmp_path / "run"
+    out.mkdir()
+    checkpoint = out / "checkpoint.pt"
+    if content == "random bytes":
+        checkpoint.write_bytes(np.random.default_rng(0).bytes(5000))
+        said = "neither"
+    elif content == "pickled object":
+        checkpoint.write_bytes(pickle.dumps({"config": Path("x")}, protocol=2))
+        said = "pickled code"
+    else:
+        with zipfile.ZipFile(checkpoint, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+        said = "cannot read"
+    code = _train_cli(tiny_arch, data, out, "--resume")
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 2 and len(lines) == 1 and said in lines[0] and "--trust-pickle" not in lines[0], lines
+
+
+def test_a_full_disk_when_writing_the_checkpoint_is_one_line_and_leaves_no_partial_file(tiny_arch, tmp_path, capsys,
+                                                                                       monkeypatch):
+    """Before: torch.save's RuntimeError ("unexpected pos ...") as a traceback."""
+    import errno
+    import shutil
+    from robustpaint.core.train import loop
+    data = make_folder(tmp_path / "data", per_class=4)
+    save = torch.save
+
+    def fill_up(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop.torch, "save", fill_up)
+    code = _train_cli(tiny_arch, data, tmp_path / "run")
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 2 and len(lines) == 1 and "disk is full" in lines[0] and "checkpoint.pt" in lines[0], lines
+    assert list((tmp_path / "run").iterdir()) == []
+    # torch's own writer reports a full disk as "unexpected pos": told by the free space left
+    monkeypatch.setattr(loop.torch, "save", lambda obj, path, *a, **k: (
+        Path(path).write_bytes(b"PK"), (_ for _ in ()).throw(RuntimeError("[enforce fail at inline_container.cc:672]"
+                                                                          " . unexpected pos 704 vs 598"))))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: type("Usage", (), {"free": 1000})())
+    code = _train_cli(tiny_arch, data, tmp_path / "run")
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 2 and len(lines) == 1 and "disk is full" in lines[0], lines
+    assert list((tmp_path / "run").iterdir()) == []
+    # and the model itself, after the last checkpoint
+    monkeypatch.setattr(loop.torch, "save", save)
+    from safetensors import SafetensorError
+    monkeypatch.setattr(loop, "save_model", lambda *a, **k: (_ for _ in ()).throw(SafetensorError(
+        "Error while serializing: I/O error: No space left on device (os error 28)")))
+    code = _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "1")
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 2 and len(lines) == 1 and "disk is full" in lines[0] and "model.safetensors" in lines[0], lines
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt"]

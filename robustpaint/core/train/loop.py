@@ -20,12 +20,12 @@ from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from robustpaint.core.atomic import atomic_path
 from robustpaint.core.attacks import pgd_attack
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models import build_classifier, choose_precision
 from robustpaint.core.models.checkpoint import save_model
 from robustpaint.core.train.data import augment, load_split, random_resized_crop
+from robustpaint.core.train.state import reported_write, restore, tensor_bytes, write_checkpoint
 
 
 @dataclass
@@ -170,23 +170,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
         averaged.update_parameters(model)  # the first update copies; later ones average
     if resume and checkpoint_path.is_file():
-        from robustpaint.core.models.checkpoint import read_torch_checkpoint
-        state = read_torch_checkpoint(checkpoint_path)  # truncated, pickled or foreign files: one clear error
-        needed = {"config", "classes", "model", "optimizer", "epoch", "history"}
-        if not isinstance(state, dict) or not needed <= state.keys() or not isinstance(state["config"], dict):
-            raise RobustPaintError(f"{checkpoint_path} is not a RobustPaint training checkpoint; delete it to start "
-                                   f"afresh")
-        if state["config"].get("arch") != cfg.arch or state["classes"] != data.classes:
-            raise RobustPaintError(f"{checkpoint_path} was made for {state['config']['arch']} on classes "
-                                   f"{state['classes']}, not {cfg.arch} on {data.classes}")
-        if (averaged is None) != (state.get("ema") is None):
-            raise RobustPaintError(f"{checkpoint_path} was made {'with' if state.get('ema') is not None else 'without'}"
-                                   f" --ema; resume it the same way")
-        model.net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if averaged is not None:
-            averaged.load_state_dict(state["ema"])
-        start_epoch, history = state["epoch"], state["history"]
+        start_epoch, history = restore(checkpoint_path, cfg.arch, data.classes, cfg.epochs, model, optimizer, averaged)
         log(f"resumed from {checkpoint_path} after epoch {start_epoch}")
     elif resume:
         log(f"no checkpoint at {checkpoint_path}; starting at epoch 1")
@@ -233,10 +217,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         if rank == 0:
             log(json.dumps(history[-1]))
             out.mkdir(parents=True, exist_ok=True)
-            with atomic_path(checkpoint_path) as tmp:
-                torch.save({"model": model.net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                            "ema": averaged.state_dict() if averaged is not None else None,
-                            "history": history, "config": asdict(cfg), "classes": data.classes}, tmp)
+            write_checkpoint(checkpoint_path, {
+                "model": model.net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                "ema": averaged.state_dict() if averaged is not None else None,
+                "history": history, "config": asdict(cfg), "classes": data.classes})
     if rank == 0:
         final = averaged.module if averaged is not None else model
         final.eval()
@@ -249,8 +233,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         final.input_size = cfg.image_size or int(data.images.shape[-1])
         card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
                 "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
-        save_model(final.float().to("cpu").to(memory_format=torch.contiguous_format), out / "model.safetensors",
-                   card, half=cfg.half_weights)
+        final = final.float().to("cpu").to(memory_format=torch.contiguous_format)
+        needed = tensor_bytes(final.net.state_dict()) // (2 if cfg.half_weights else 1)
+        with reported_write(out / "model.safetensors", needed):
+            save_model(final, out / "model.safetensors", card, half=cfg.half_weights)
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
