@@ -123,13 +123,13 @@ def read_image_folder(split_dir: Path, listing: dict | None = None) -> ImageSet:
     return ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, skipped)
 
 
-def _contents_key(split_dir: Path, listing: dict, split: str) -> str:
+def _contents_key(listing: dict, split: str) -> str:
     """The decoded cache's key: what the split holds (every class's files by relative path, size and modification
     time), so a class or an image added, removed or rewritten anywhere under it is seen."""
     digest = hashlib.sha256(f"{split}|v2".encode())
     for name, files in listing.items():
         for file, stat in files:
-            where = file.relative_to(split_dir).as_posix()
+            where = f"{name}/{file.name}"
             digest.update(f"\n{where}|{stat.st_size}|{stat.st_mtime_ns}".encode() if stat else f"\n{where}|-".encode())
     return digest.hexdigest()[:20]
 
@@ -202,7 +202,7 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
         source_dir = source
     split_dir = _find_split_root(source_dir, split)
     listing = list_image_folder(split_dir)
-    cache_file = user_cache_dir() / "datasets" / f"{_contents_key(split_dir, listing, split)}.safetensors"
+    cache_file = user_cache_dir() / "datasets" / f"{_contents_key(listing, split)}.safetensors"
     if cache and cache_file.is_file():
         try:
             tensors = load_file(str(cache_file))
