@@ -5,6 +5,7 @@ their cards (JSON beside the weights). No torch here: `robustpaint models list` 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,18 +78,85 @@ def card_path(weights: str | Path) -> Path:
 
 
 def read_card(path: str | Path) -> dict:
+    """The card at `path`, every field the code reads of the type it reads it as (a card is a file anyone can edit:
+    `classes: 10` must be one line here, not a TypeError wherever the field is used)."""
     path = Path(path)
     try:
         card = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise ModelError(f"model card not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"model card {path} is unreadable: {exc}") from None
     if not isinstance(card, dict) or "arch" not in card or "classes" not in card:
         raise ModelError(f"model card {path} lacks 'arch' or 'classes'")
-    if card.get("card_version", 1) > CARD_VERSION:
+    version = card.get("card_version", 1)
+    if _whole(version) and version > CARD_VERSION:
         raise ModelError(f"model card {path} is from a newer RobustPaint (version {card['card_version']})")
+    for field, (fits, expected) in CARD_FIELDS.items():
+        if field in card and not fits(card[field]):
+            raise ModelError(f"model card {path} has an invalid {field} {_shown(card[field])} "
+                             f"(expected {expected})")
+    check_normalisation(card.get("mean"), card.get("std"), f"model card {path}")
     return card
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(value) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # complex numbers of a checkpoint's normaliser
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _shown_values(values) -> str:
+    """A normaliser as given, its float32 noise left out ([0, 0.2, 0.2], not [0.0, 0.20000000298023224, ...])."""
+    if isinstance(values, (list, tuple)) and all(isinstance(v, (int, float)) for v in values):
+        text = "[" + ", ".join(f"{v:g}" for v in values) + "]"
+        return text if len(text) <= 40 else text[:37] + "..."
+    return _shown(values)
+
+
+def _class_names(value) -> bool:
+    return (isinstance(value, list) and len(value) > 0 and all(isinstance(c, str) and c for c in value)
+            and len(set(value)) == len(value))
+
+
+CARD_FIELDS = {  # field: (its check, what it should be); fields not listed are free-form notes
+    "card_version": (lambda v: _whole(v) and v >= 1, "a whole number from 1"),
+    "arch": (lambda v: isinstance(v, str) and bool(v), "an architecture's name"),
+    "classes": (_class_names, "a list of distinct class names"),
+    "input_size": (lambda v: _whole(v) and 8 <= v <= 1024, "a side of 8 to 1024 pixels"),
+    **{name: (lambda v: isinstance(v, str), "text")
+       for name in ("name", "dataset", "role", "weights_file", "weights_sha256", "weights_dtype")},
+    "robust": (lambda v: isinstance(v, bool), "true or false"),
+    "accuracy": (lambda v: isinstance(v, dict), "an object of accuracies"),
+    "evaluations": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v), "a list of objects"),
+    "recipe": (lambda v: isinstance(v, dict), "an object"),
+    "neuron_classes": (lambda v: isinstance(v, list), "a list"),
+}
+
+
+def check_normalisation(mean, std, source: str) -> tuple[list[float] | None, list[float] | None]:
+    """The normaliser's mean and std as lists of 3 finite numbers, std above 0 (None: not given, the layout's own).
+    The one check of a model's normalisation, for cards and imported checkpoints alike: std 0 or NaN makes every
+    logit NaN, 5 channels fail on every RGB image."""
+    for label, values in (("mean", mean), ("std", std)):
+        if values is None:  # not given: the layout's own
+            continue
+        if (not isinstance(values, (list, tuple)) or len(values) != 3 or not all(map(_number, values))
+                or (label == "std" and not all(v > 0 for v in values))):
+            need = "3 finite numbers above 0" if label == "std" else "3 finite numbers"
+            raise ModelError(f"{source}: the normaliser's {label} should be {need} (one per RGB channel), "
+                             f"not {_shown_values(values)}")
+    return (None if mean is None else [float(v) for v in mean]), (None if std is None else [float(v) for v in std])
 
 
 def accuracy_summary(card: dict) -> str:
