@@ -134,3 +134,18 @@ def test_closing_during_a_slow_step_cancels_it_within_the_step(qtbot, window, mo
     assert time.perf_counter() - started < 3  # not the whole step (stages x 0.6 s, forward and backward)
     for handle in handles:
         handle.remove()
+
+
+def test_a_run_that_settles_early_says_done(qtbot, window):
+    # #34: early stopping is shown as "done", not as a run cut short of its step count.
+    from robustpaint.app.stepper import Priority
+    window.controls.live_check.setChecked(False)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.panel.steps_slider.setValue(500)
+    request = window.make_request().with_knobs(settle=10.0)  # any loss change below 10 counts as settled
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.session.start("tiny", "", request)
+    assert window.session.steps_done == 6 and window.session.figures["settled"]
+    assert window.statusBar().currentMessage().startswith("done: settled at step 6")
+    assert window.controls.progress.value() == window.controls.progress.maximum()
+    assert window.session.worker.queue.job(Priority.RUN) is None

@@ -151,7 +151,7 @@ class RunSession(QObject):
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.steps_done = 0
         self.run_device = "cpu"  # the device kind the last step ran on (its recipe says where its pixels were made)
-        self.figures: dict = {}  # the last step's {"steps_per_second", "threads", "device"}, as the worker sent them
+        self.figures: dict = {}  # the last step's {"steps_per_second", "threads", "device", ...} as the worker sent
         self.updates, self.longest_stall_ms = 0, 0.0
         self._readout_at = 0.0  # perf_counter of the last readout update
         self._readout: tuple | None = None  # (job id, step, total, loss, top 5) not shown yet
@@ -241,6 +241,7 @@ class RunSession(QObject):
             self.controls.timeline_slider.setRange(0, 0)
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
+        self.figures = {}
         self.controls.progress.setRange(0, 0)  # busy until the first step says how many there are
         self._set_state(RunState.RUNNING)
         self.submit_job.emit(self.job_id, model_name, request)
@@ -370,6 +371,10 @@ class RunSession(QObject):
         self.host.show_result(image)
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
+        if self.figures.get("settled"):
+            self.controls.progress.setValue(self.controls.progress.maximum())
+            self.message.emit(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
+                              "settled)")
         self.run_finished.emit(job_id)
 
     def _on_failed(self, job_id, message) -> None:

@@ -73,7 +73,8 @@ class RunJob:
         figures = {"steps_per_second": (optimizer.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0,
                    "threads": f"{self.threads.chosen} thread{'s' if self.threads.chosen > 1 else ''}",
                    "threads_detail": self.threads.describe(),  # how the count was chosen, with its timings
-                   "device": str(next(optimizer.model.parameters()).device)}
+                   "device": str(next(optimizer.model.parameters()).device),
+                   "settled": optimizer.settled}  # done before its step count (early stopping)
         return self.image(), float(result.loss.mean()), top5, figures
 
 
@@ -108,7 +109,7 @@ class ThumbnailJob:
 class SynthesisWorker(QObject):
     # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image, and the
     # run's figures {"steps_per_second", "threads" ("2 threads"), "threads_detail" (how the count was chosen),
-    # "device" (where the step ran)}
+    # "device" (where the step ran), "settled" (the run stopped early: its loss stopped changing)}
     stepped = Signal(int, object, float, int, int, object, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)

@@ -337,6 +337,9 @@ def batch_of(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
 
+STEP_RULE_KNOBS = ("schedule", "momentum", "coarse", "settle")  # knobs that are PGDConfig fields of the same name
+
+
 def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> TaskSetup:
     """Turns a request into a start image, an objective and a constraint (the task's spec says how)."""
     spec = get_task(request.task)
@@ -356,6 +359,9 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
     view = views_of(request, uses, tuple(start.shape[-2:]), model.input_size)
     if "fourier" in uses and request.knob("fourier") > 0:
         config = dataclasses.replace(config, precondition=request.knob("fourier"))
+    steps_knobs = {name: request.knob(name) for name in STEP_RULE_KNOBS if name in uses}
+    if steps_knobs:
+        config = dataclasses.replace(config, **steps_knobs).validate()
     return TaskSetup(start.to(device), anchor.to(device), objective, config,
                      None if change is None else change.to(device), ctx.notes, built.constraint, view)
 

@@ -51,7 +51,7 @@ class Generate(TaskSpec):
                           # (blockiness 2.95 -> 1.13x photos'); jitter 4 only smoothed further (HF share 0.40 -> 0.24)
                           knobs=(("saturation", 1.0),))
     parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix", "upsample",
-                  "jitter", "saturation", "fourier", "views", "crops")
+                  "jitter", "saturation", "fourier", "views", "crops", "schedule", "momentum", "coarse", "settle")
     reads = frozenset()
     out_help = "output folder (default: .)"
 

@@ -52,7 +52,8 @@ class Inpaint(TaskSpec):
                                           "(benchmarks/inpaint_eps.py) gave PSNR in the hole 18.7 / 18.2 dB and "
                                           "evaluator accuracy 77 / 77% at eps 2 / 4 (Telea 18.2 dB, 67%): eps 2 at "
                                           "128 px, 3.5 at 224", side=224, inside_mask_only=True)
-    parameters = ("class", "eps", "step", "steps", "lam", "views", "crops")
+    parameters = ("class", "eps", "step", "steps", "lam", "views",
+                  "crops", "schedule", "momentum", "coarse", "settle")
     defaults = {"lam": 10.0}
     reads = frozenset({"image", "mask"})
 

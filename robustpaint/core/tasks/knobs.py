@@ -168,6 +168,22 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("crops", "Crops", "int", 1, 0, 16, "random crops at the model's side each step judges beside the whole "
                                              "canvas scaled down (a canvas larger than the model; each costs one "
                                              "model-sized pass)", generic=True, before=0),
+    # Fewer, better steps (#34, beyond the paper): recipes from before them replay the paper's fixed schedule.
+    Knob("schedule", "Step schedule", "choice", "constant", choices=("constant", "cosine"),
+         help="the step size over a run: constant (the paper's) or cosine, large steps first and small ones at the "
+              "end (1.9x to 0.1x, the same distance on average)", generic=True, before="constant"),
+    Knob("momentum", "Momentum", "float", 0.0, 0.0, 0.99, "normalised momentum: each step follows a running sum of "
+                                                           "the unit gradients, with this decay (0 = the paper's "
+                                                           "plain steps)", generic=True, before=0.0,
+         panel_range=(0.0, 0.95)),
+    Knob("coarse", "Coarse start", "float", 0.0, 0.0, 0.9, "coarse-to-fine: this share of the first steps judges "
+                                                             "the canvas at half its side (a quarter of the cost), "
+                                                             "moving large shapes first; 0 = off", generic=True,
+         before=0.0),
+    Knob("settle", "Stop when settled", "float", 0.0, 0.0, 10.0, "early stopping: the run is done once its loss "
+                                                                   "has changed by less than this over the last 5 "
+                                                                   "steps (0 = always the full step count)",
+         generic=True, before=0.0, panel_range=(0.0, 0.1)),
 )}
 
 

@@ -15,7 +15,8 @@ class Sketch(TaskSpec):
     photo_preset = Preset(40.0, 1.0, 60, "paper's RestrictedImageNet sketch-to-image setting: eps 40, step 1, 60 its",
                           side=224)
     anchored = True
-    parameters = ("class", "eps", "step", "steps", "jitter", "saturation", "fourier", "views", "crops")
+    parameters = ("class", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
+                  "crops", "schedule", "momentum", "coarse", "settle")
     target_option = "--class"
     target_required = True  # translate: a two-class model picks the other class
 
