@@ -139,7 +139,7 @@ def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path, monkeypatch):
     path = tmp_path / "evil.pt"
     torch.save({"model": {"w": torch.zeros(1)}, "args": _Payload()}, path)
     with pytest.raises(UntrustedPickleError, match="--trust-pickle"):
-        read_torch_checkpoint(path)
+        read_torch_checkpoint(path, trust_hint="If you trust its source, pass --trust-pickle.")
     assert not (tmp_path / "PAYLOAD_RAN").exists()
 
 
