@@ -452,7 +452,7 @@ def _models(args) -> int:
 
 
 def _import(args) -> int:
-    from robustpaint.core.models.checkpoint import import_robustness_checkpoint, save_model
+    from robustpaint.core.models.checkpoint import add_model, import_robustness_checkpoint
     from robustpaint.core.catalog import list_models
     from robustpaint.core.paths import user_models_dir
 
@@ -467,7 +467,7 @@ def _import(args) -> int:
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
     how = "read from its weights" if card.pop("arch_inferred") else "as asked"  # said here, not kept in the card
     data_how = "read from its weights" if card.pop("dataset_inferred") else "as asked"
-    save_model(model, target, card)
+    add_model(model, target, card)  # refused if another import took the name meanwhile
     print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {card['dataset']}, {data_how}; "
           f"{len(model.classes)} classes) into {target}")
     return 0
@@ -588,9 +588,9 @@ def run() -> None:
         try:
             stream.flush()
         except (OSError, ValueError) as exc:
-            if stream is sys.stdout and not isinstance(exc, BrokenPipeError) and sys.stderr is not None:
-                print(f"robustpaint: error: cannot write the output: {exc}", file=sys.stderr)
-                code = code or 2  # what was left to write is lost, and the status says so
+            if stream is sys.stdout and not isinstance(exc, BrokenPipeError) and code == 0:
+                _error(f"cannot write the output: {exc}")
+                code = 2  # what was left to write is lost, and the status says so
             _to_devnull(stream)  # the interpreter's own last flush must not fail again ("Exception ignored ...")
     children = "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children()
     if "torch" not in sys.modules or "PySide6" in sys.modules or children:
@@ -601,19 +601,18 @@ def run() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     WRITTEN.clear()
+    if sys.stderr is None:  # started with stderr closed: notes and errors go nowhere (print's None is stdout)
+        import os
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     if argv == ["--version"]:  # at once: the parser imports the tasks, and with them torch
         print(f"robustpaint {__version__}")
         return 0
-    if argv == ["models", "list"]:  # cards only: no torch, an answer in well under a second
-        try:
-            return _models(argparse.Namespace(models_command="list"))
-        except RobustPaintError as exc:
-            print(f"robustpaint: error: {exc}", file=sys.stderr)
-            return 2
     try:
+        if argv == ["models", "list"]:  # cards only: no torch, an answer in well under a second
+            return _reported(lambda: _models(argparse.Namespace(models_command="list")))
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while the parser imports the tasks (and torch)
-        print("robustpaint: interrupted; nothing was written", file=sys.stderr)
+        _error("interrupted; nothing was written", prefix="robustpaint: ")
         return 130
     except BrokenPipeError:  # `robustpaint classify --json X | head -c 100`: the reader left; end quietly
         _to_devnull(sys.stdout)  # no second error when Python flushes
@@ -635,29 +634,46 @@ def _main(argv: list[str]) -> int:
     if args.command is None:
         from robustpaint.launch import start_gui
         return start_gui()
-    try:
+
+    def command() -> int:
         from robustpaint.core.tasks import TASKS
         if args.command in TASKS:
             return _run_task(args)
         handlers = {"classify": _classify, "neurons": _neurons, "replay": _replay, "models": _models, "train": _train,
                     "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
         return handlers[args.command](args)
+
+    return _reported(command)
+
+
+def _reported(command) -> int:
+    """Runs a command, each failure the user or the machine caused reported as one line with its status."""
+    try:
+        return command()
     except RobustPaintError as exc:
-        print(f"robustpaint: error: {exc}{_written_before()}", file=sys.stderr)
+        _error(f"{exc}{_written_before()}")
         return 2
     except FloatingPointError as exc:
-        print(f"robustpaint: error: the optimisation diverged ({exc}); try a smaller step size", file=sys.stderr)
+        _error(f"the optimisation diverged ({exc}); try a smaller step size")
         return 2
     except KeyboardInterrupt:
-        print(f"robustpaint: interrupted{_written_before() or '; nothing was written'}", file=sys.stderr)
+        _error(f"interrupted{_written_before() or '; nothing was written'}", prefix="robustpaint: ")
         return 130
     except BrokenPipeError:
         raise  # a reader that left (`... | head`): main() ends quietly
     except OSError as exc:  # the machine's, not the user's: a full disk, a folder that went away, a lost mount
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"robustpaint: error: cannot read or write{where}: {exc.strerror or exc}{_written_before()}",
-              file=sys.stderr)
+        _error(f"cannot read or write{where}: {exc.strerror or exc}{_written_before()}")
         return 2
+
+
+def _error(message: str, prefix: str = "robustpaint: error: ") -> None:
+    """The one line of a failure, on stderr and nowhere else; a stderr that cannot take it (a full disk) loses the
+    line quietly, the status still says what happened."""
+    try:
+        print(prefix + message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        _to_devnull(sys.stderr)  # what is buffered there must not fail again at exit ("Exception ignored ...")
 
 
 def _written_before() -> str:
