@@ -316,6 +316,7 @@ def test_autosave_keeps_unsaved_work_and_a_new_window_recovers_it(qtbot, window,
     assert window.files.autosave() and window.files.autosave_path().exists()
     painted = window.document.image.copy()
     window.session.shutdown()  # as if the process died: no clean close, the autosave stays
+    window.files._autosave_lock.unlock()  # and its lock goes stale, as a dead process's does (test_app_autosave.py)
 
     from robustpaint.app.window import MainWindow
     other = MainWindow(model_name="tiny")
@@ -1041,3 +1042,36 @@ def test_the_panel_speaks_plain_words_with_the_exact_term_in_the_tooltip(qtbot, 
         window.start_run()
     assert "auto" not in window.status_label.text() and " ms" not in window.status_label.text()
     assert "thread" in window.status_label.toolTip()
+
+
+def test_the_brush_outline_follows_its_size_and_tool_and_brackets_resize_it(qtbot, window):
+    # #33 item 10: a brush outline at the brush's size, [ and ] for the size.
+    window.tools.brush_size.setValue(8)
+    assert window.canvas.brush_diameter == 8
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.tools.brush_size.value() == 10 and window.canvas.brush_diameter == 10
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    assert window.tools.brush_size.value() == 6
+    window.tools.brush_size.setValue(1)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.tools.brush_size.value() == 2  # a step of at least one pixel
+    window.tools.actions_by_tool["fill"].trigger()
+    assert window.canvas.brush_diameter == 0  # the fill tool paints no brush
+    window.tools.actions_by_tool["mask"].trigger()
+    assert window.canvas.brush_diameter == 2
+    qtbot.mouseMove(window.canvas, window.canvas.rect().center())
+    assert window.canvas.pointer is not None
+    grab = window.canvas.grab().toImage()  # the outline is drawn (dark ring on the white canvas)
+    centre = window.canvas.rect().center()
+    radius = 2 * window.canvas.scale() / 2
+    ring = [grab.pixelColor(int(centre.x() + radius * dx), int(centre.y() + radius * dy)).lightness()
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    assert min(ring) < 200, ring
+
+
+def test_a_palette_swatch_sets_the_brush_colour(qtbot, window):
+    from robustpaint.app.tools import SWATCHES
+    qtbot.mouseClick(window.tools.swatches[4], Qt.MouseButton.LeftButton)
+    assert window.tools.brush_color.name() == SWATCHES[4]
+    assert window.tools.recent_colors[0].name() == SWATCHES[4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 
@@ -70,7 +70,7 @@ class Canvas(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setMinimumSize(256, 256)
-        self.setMouseTracking(False)
+        self.setMouseTracking(True)  # the brush outline follows the pointer, not only while painting
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # takes the keyboard when clicked, so shortcuts reach the app
         self._image = QImage()
         self._mask = QImage()
@@ -81,6 +81,8 @@ class Canvas(QWidget):
         self.zoom: float | None = None  # screen pixels per image pixel; None = fit the widget
         self.offset = QPointF(0, 0)  # pan, in screen pixels, of the zoomed image from the centred position
         self.hint = ""  # what to do, written over an empty canvas
+        self.brush_diameter = 0.0  # image pixels; > 0: an outline of the brush follows the pointer
+        self.pointer: QPointF | None = None  # where the pointer is over the canvas (None: elsewhere)
 
     def set_content(self, image: np.ndarray, overlay: np.ndarray | None = None) -> None:
         """Shows `image` (H x W x 3 float) with an optional RGBA `overlay` (see `overlay_rgba`) on top."""
@@ -169,6 +171,11 @@ class Canvas(QWidget):
             painter.drawImage(self.target_rect(), self._image)
         if not self._mask.isNull():
             painter.drawImage(self.target_rect(), self._mask)
+        if self.brush_diameter > 0 and self.pointer is not None and self._pan_from is None:
+            radius = self.brush_diameter * self.scale() / 2
+            for color, width in ((QColor(255, 255, 255, 200), 3), (QColor(0, 0, 0, 220), 1)):  # seen on any colour
+                painter.setPen(QPen(color, width))
+                painter.drawEllipse(self.pointer, radius, radius)
         if self.hint:
             painter.setPen(QColor(110, 110, 110))
             painter.drawText(self.target_rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.hint)
@@ -191,7 +198,21 @@ class Canvas(QWidget):
             self._points = [self.to_image(event.position())]
             self.stroke_moved.emit(list(self._points))
 
+    def set_brush_diameter(self, diameter: float) -> None:
+        """The brush's size in image pixels (0: no outline, for tools that do not paint)."""
+        if diameter != self.brush_diameter:
+            self.brush_diameter = diameter
+            self.update()
+
+    def leaveEvent(self, event) -> None:
+        self.pointer = None
+        self.update()
+        super().leaveEvent(event)
+
     def mouseMoveEvent(self, event) -> None:
+        self.pointer = event.position()
+        if self.brush_diameter > 0:
+            self.update()
         if self._pan_from is not None:
             self.offset += event.position() - self._pan_from
             self._pan_from = event.position()

@@ -1,12 +1,13 @@
-"""The tool bar: painting tools, brush colour (foreground / background, recent colours), size, opacity, the class
-region and the strength level; `brush()` is the brush the current tool paints with."""
+"""The tool bar: painting tools, brush colour (foreground / background, a palette, recent colours), size ([ and ]),
+opacity, the class region and the strength level; `brush()` is the brush the current tool paints with, and
+`outline_changed` tells the canvas the size of the brush outline that follows the pointer."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from robustpaint.core.classmap import PALETTE, PALETTE_NAMES
 from robustpaint.core.document import Brush
@@ -18,6 +19,10 @@ TOOL_LABELS = {"picker": "Colour picker", "regions": "Class regions", "strength"
 BRUSH_TARGETS = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask", "regions": "regions",
                  "strength": "strength"}
 RECENT_COLORS = 8
+# A painter's palette, one click each: grays, then the hues of a basic set, then earth and skin tones.
+SWATCHES = ("#000000", "#555555", "#aaaaaa", "#ffffff", "#e03030", "#f08020", "#f0d020", "#40b040",
+            "#208080", "#3070e0", "#8040c0", "#e060a0", "#704020", "#b08050", "#e8c0a0", "#a0d0f0")
+SIZE_STEP = 1.25  # [ and ] shrink and grow the brush by this factor (at least one pixel)
 
 
 def default_brush_size(side: int) -> int:
@@ -62,6 +67,8 @@ def tool_icon(name: str) -> QIcon:
 
 
 class ToolBar(QToolBar):
+    outline_changed = Signal(float)  # the brush's diameter in image pixels, 0 for tools that do not paint
+
     def __init__(self, parent, side: int):
         super().__init__("Tools", parent)
         self.setObjectName("tools_toolbar")  # saveState keeps where it is by this name
@@ -97,10 +104,27 @@ class ToolBar(QToolBar):
         self.recent_layout.setContentsMargins(0, 0, 0, 0)
         self.recent_layout.setSpacing(2)
         self.addWidget(self.recent_row)
+        palette = QWidget()
+        grid = QGridLayout(palette)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        self.swatches = []
+        for i, name in enumerate(SWATCHES):
+            button = QPushButton(toolTip=name)
+            button.setStyleSheet(f"background-color: {name}; min-width: 12px; max-width: 12px; "
+                                 "min-height: 12px; max-height: 12px;")
+            button.clicked.connect(lambda _=False, c=QColor(name): self.set_brush_color(c))
+            grid.addWidget(button, i // 8, i % 8)
+            self.swatches.append(button)
+        self.addWidget(palette)
         self.addWidget(QLabel("Size"))
         self.brush_size = QSpinBox(minimum=1, maximum=128, value=default_brush_size(side),
                                    toolTip="brush size in image pixels")
         self.addWidget(self.brush_size)
+        for key, factor in (("[", 1 / SIZE_STEP), ("]", SIZE_STEP)):
+            action = QAction(f"{'Smaller' if key == '[' else 'Larger'} brush", self, shortcut=QKeySequence(key))
+            action.triggered.connect(lambda _=False, f=factor: self.scale_brush(f))
+            parent.addAction(action)
         self.addWidget(QLabel("Opacity"))
         self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%", toolTip="brush opacity")
         self.addWidget(self.brush_opacity)
@@ -118,12 +142,23 @@ class ToolBar(QToolBar):
                               "strength": self.addWidget(_labelled("Free to change", self.strength_level))}
         for action in self.actions_by_tool.values():
             action.toggled.connect(self._show_tool_settings)
+        self.brush_size.valueChanged.connect(self._tell_outline)
         self._show_tool_settings()
         self._show_colors()
 
     def _show_tool_settings(self) -> None:
         for tool, action in self.tool_settings.items():
             action.setVisible(self.tool == tool)
+        self._tell_outline()
+
+    def _tell_outline(self) -> None:
+        self.outline_changed.emit(0.0 if self.tool in ("fill", "picker") else float(self.brush_size.value()))
+
+    def scale_brush(self, factor: float) -> None:
+        """[ and ]: a size step that feels the same at 2 px and at 100 (at least one pixel either way)."""
+        size = self.brush_size.value()
+        new = round(size * factor)
+        self.brush_size.setValue(new if new != size else size + (1 if factor > 1 else -1))
 
     @property
     def tool(self) -> str:

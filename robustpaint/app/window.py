@@ -43,6 +43,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.tools = ToolBar(self, self.document.size[1])
         self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.tools)
+        self.tools.outline_changed.connect(self.canvas.set_brush_diameter)
+        self.tools.outline_changed.emit(float(self.tools.brush_size.value()))
         # Evaluators are standard classifiers kept for scoring: their gradients paint noise, so they are not offered.
         names = [e.name for e in list_models() if e.role != "evaluator" or e.name == model_name]
         self.panel = TaskPanel(names, model_name)
