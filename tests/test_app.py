@@ -1075,3 +1075,14 @@ def test_a_palette_swatch_sets_the_brush_colour(qtbot, window):
     qtbot.mouseClick(window.tools.swatches[4], Qt.MouseButton.LeftButton)
     assert window.tools.brush_color.name() == SWATCHES[4]
     assert window.tools.recent_colors[0].name() == SWATCHES[4]
+
+
+def test_a_card_of_the_wrong_types_does_not_stop_the_app_sizing_its_canvas(installed_tiny):
+    # The start-up canvas size read the card with json.loads: `arch: [...]` was a TypeError out of MainWindow().
+    import json
+
+    from robustpaint.app.task_panel import card_input_size
+    card_path = installed_tiny.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "arch": ["tiny"]}))
+    assert card_input_size("tiny", fallback=77) == 77

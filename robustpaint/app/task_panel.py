@@ -5,8 +5,6 @@ nothing of runs, the canvas or the worker (the window tells it the canvas size a
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -28,13 +26,13 @@ def card_input_size(model_name: str, fallback: int) -> int:
     read: loading it reports why)."""
     from robustpaint.core.errors import RobustPaintError
     from robustpaint.core.models import ARCHITECTURES
-    from robustpaint.core.catalog import find_model
+    from robustpaint.core.catalog import find_model, read_card
     try:
-        card = json.loads(find_model(model_name).card_path.read_text("utf-8"))
-        arch = ARCHITECTURES.get(card.get("arch"))
-        size = card.get("input_size", arch.input_size if arch else fallback)
-    except (RobustPaintError, OSError, ValueError, AttributeError):
+        card = read_card(find_model(model_name).card_path)  # every field checked, as the worker's load does
+    except RobustPaintError:
         return fallback
+    arch = ARCHITECTURES.get(card["arch"])
+    size = card.get("input_size", arch.input_size if arch else fallback)
     return size if isinstance(size, int) and 8 <= size <= 1024 else fallback
 
 
