@@ -1,10 +1,10 @@
-"""Writes the README's Models, Performance and Quality tables from the model cards and the JSON in
-benchmarks/results/ (never typed by hand).
+"""Writes the README's Models table and the Performance and Quality tables of docs/performance.md and
+docs/quality.md from the model cards and the JSON in benchmarks/results/ (never typed by hand).
 
     python benchmarks/report.py [--check]
 
-Each table goes between `<!-- report:NAME -->` and `<!-- /report:NAME -->` in README.md. `--check` fails when the
-README differs from what the JSON says (CI runs it).
+Each table goes between `<!-- report:NAME -->` and `<!-- /report:NAME -->` in its file. `--check` fails when a
+file differs from what the JSON says (CI runs it).
 """
 
 from __future__ import annotations
@@ -202,31 +202,41 @@ def models() -> str:
     return "\n".join(lines)
 
 
-def render(readme: str) -> str:
-    for name, text in (("models", models()), ("performance", performance()), ("quality", quality()),
-                       ("quality-imagenette", quality("quality_imagenette.json"))):
+def tables() -> dict[str, list[tuple[str, str]]]:
+    """Each file's tables: the README keeps the models; the measurements live in docs/ (linked from the README)."""
+    return {"README.md": [("models", models())],
+            "docs/performance.md": [("performance", performance())],
+            "docs/quality.md": [("quality", quality()), ("quality-imagenette", quality("quality_imagenette.json"))]}
+
+
+def render(text: str, blocks: list[tuple[str, str]], name_of_file: str = "README.md") -> str:
+    for name, table in blocks:
         pattern = re.compile(rf"(<!-- report:{name} -->\n)(?:.*?\n)?(<!-- /report:{name} -->)", re.S)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md has no <!-- report:{name} --> ... <!-- /report:{name} --> markers")
-        readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
-    return readme
+        if not pattern.search(text):
+            raise SystemExit(f"{name_of_file} has no <!-- report:{name} --> ... <!-- /report:{name} --> markers")
+        text = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+    return text
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    path = ROOT / "README.md"
-    old = path.read_text()
-    new = render(old)
-    if args.check:
-        if new != old:
-            print("README.md tables differ from benchmarks/results/*.json: run python benchmarks/report.py",
-                  file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(new)
-    print("README.md tables written from benchmarks/results/")
+    stale = []
+    for name, blocks in tables().items():
+        path = ROOT / name
+        old = path.read_text()
+        new = render(old, blocks, name)
+        if args.check:
+            if new != old:
+                stale.append(name)
+            continue
+        path.write_text(new)
+        print(f"{name}: tables written from benchmarks/results/")
+    if stale:
+        print(f"{', '.join(stale)}: tables differ from benchmarks/results/*.json: run python benchmarks/report.py",
+              file=sys.stderr)
+        return 1
     return 0
 
 
