@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from robustpaint.core.errors import ImageError
 
@@ -29,15 +30,22 @@ def regions_from_labels(labels: np.ndarray, count: int) -> torch.Tensor:
     return torch.stack([torch.from_numpy((labels == i).astype(np.float32)) for i in range(count)])
 
 
-def read_class_map(path: str | Path, size: tuple[int, int], count: int) -> torch.Tensor:
-    """The regions (count x H x W) of a class-map picture for `count` classes; it must be the canvas's size."""
-    from robustpaint.core.imageio import load_image
+def read_class_map(path: str | Path, size: tuple[int, int] | None, count: int, *, long_side: int | None = None,
+                   min_side: int | None = None, max_side: int | None = None, note=None) -> torch.Tensor:
+    """The regions (count x H x W) of a class-map picture for `count` classes, fitted like a photo: scaled to
+    `size` (h, w), else keeping its own shape (`long_side`, `min_side`, `max_side` as for `load_photo`). It is
+    resampled nearest-neighbour, so every pixel keeps a colour of the map and no border blends two classes into a
+    colour of none. The line saying what was done goes to `note`."""
+    from robustpaint.core.imageio import load_photo
     if not 1 <= count <= len(PALETTE):
         raise ImageError(f"a class map holds 1 to {len(PALETTE)} classes, not {count}")
-    image = load_image(path)[0]  # handles every image mode and damaged files with one clear message
+    # load_photo handles every image mode, EXIF orientation and damaged files with one clear message
+    image, line, (source_h, source_w) = load_photo(path, size, "scale", max_side, long_side=long_side,
+                                                   min_side=min_side, resample=Image.Resampling.NEAREST)
+    if note is not None:
+        note(line)
+    image = image[0]
     h, w = image.shape[-2:]
-    if (h, w) != tuple(size):
-        raise ImageError(f"class map {path} is {w}x{h}, but the canvas is {size[1]}x{size[0]}")
     rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.int32)
     # Each pixel takes the nearest of white and the classes' colours (pure red reads as the palette's red); only a
     # colour far from all of them is refused.
@@ -48,13 +56,16 @@ def read_class_map(path: str | Path, size: tuple[int, int], count: int) -> torch
     unknown = np.argwhere(labels == -2)
     if len(unknown):
         y, x = unknown[0]
+        colour = tuple(int(v) for v in rgb[y, x])
+        x, y = int((x + 0.5) * source_w / w), int((y + 0.5) * source_h / h)  # where it is in the file (NEAREST's)
         allowed = ", ".join(f"{PALETTE_NAMES[i]} {PALETTE[i]}" for i in range(count))
-        raise ImageError(f"class map {path}: colour {tuple(int(v) for v in rgb[y, x])} at ({x}, {y}) names no class; "
+        raise ImageError(f"class map {path}: colour {colour} at ({x}, {y}) names no class; "
                          f"with {count} classes use white (no class) and {allowed}")
     present = [i for i in range(count) if (labels == i).any()]
     if len(present) < count:
         missing = next(i for i in range(count) if i not in present)
-        raise ImageError(f"class map {path} has no {PALETTE_NAMES[missing]} region for class {missing + 1}")
+        fitted = f" once fitted ({source_w}x{source_h} -> {w}x{h})" if (h, w) != (source_h, source_w) else ""
+        raise ImageError(f"class map {path} has no {PALETTE_NAMES[missing]} region for class {missing + 1}{fitted}")
     return regions_from_labels(labels, count)
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import stat
+import sys
+import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageSequence, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.errors import ImageError
@@ -19,7 +25,16 @@ MAX_FILE_BYTES = 256 * 2**20  # refuse larger files before reading them
 RECIPE_KEY = "robustpaint:recipe"
 
 
-def _open(path: str | Path) -> Image.Image:
+# Formats Pillow identifies but that this reader refuses, and why: EPS is drawn by running the file's PostScript in
+# Ghostscript, a program no image from anywhere should get to run.
+REFUSED_FORMATS = {"EPS": "PostScript, which only Ghostscript can draw, by running the file as a program"}
+_PREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}  # TIFF's associated alpha; Pillow converts these to little else
+
+
+def _open(path: str | Path, upright: bool = True) -> Image.Image:
+    """The file's (first) image, decoded, in a mode the converters below take, turned upright by its EXIF
+    orientation (`upright`, as every viewer shows it; photos, masks and class maps all come through here). Any
+    failure to decode is one ImageError naming the file."""
     path = Path(path)
     try:
         info = path.stat()
@@ -38,19 +53,83 @@ def _open(path: str | Path) -> Image.Image:
         raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not data:
         raise ImageError(f"{path} is empty (0 bytes)")
+    native: list[str] = []
     try:
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > MAX_PIXELS:
-            raise ImageError(f"{path} is {img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
-        frame = next(iter(ImageSequence.Iterator(img)))  # animated images: the first frame
-        frame.load()
-        return frame
+        with _DECODING, _native_stderr_to(native):
+            # Pillow's warnings (a damaged EXIF tag, its own bomb heuristic under our limit) are not the user's
+            # business; what cannot be decoded raises.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _decode(data, path, upright)
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path} is not a readable image (not an image format Pillow knows, or damaged)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError, StopIteration) as exc:
-        raise ImageError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
+        said = f"; {_one_line(native[0])}" if native and native[0] else ""
+        raise ImageError(f"{path} is not a readable image (not an image format Pillow knows, or damaged{said})") \
+            from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path} is too large to decode safely ({_one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder's failure is a bad file: DDS's NotImplementedError,
+        # BLPFormatError, SPIDER's AttributeError, AVIF's RuntimeError, a MemoryError from a lying header...
+        raise ImageError(f"{path} is not a readable image ({_one_line(exc)})") from None
+
+
+# One decode at a time: the warning filter and file descriptor 2 that a decode borrows are the whole process's.
+_DECODING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr_to(sink: list[str]):
+    """What C libraries under Pillow write straight to file descriptor 2 (libtiff: "More samples per pixel than
+    can be decoded") kept in `sink` instead of reaching the terminal beside the one line that reports the file."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep clean
+        saved = None
+    if saved is None:
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # None, full or closed: nothing is waiting
+            sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            sink.append(capture.read(2000).decode("utf-8", "replace"))
+
+
+def _decode(data: bytes, path: Path, upright: bool) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    if img.format in REFUSED_FORMATS:
+        raise ImageError(f"{path} is {img.format}, which is not read: {REFUSED_FORMATS[img.format]}")
+    _check_pixels(img, path)  # from the header, before decoding
+    img.load()  # an animated image opens at its first frame (and a SPIDER file cannot even seek to it)
+    frame = img
+    _check_pixels(frame, path)  # some decoders choose their size when they load (icons, scalable formats)
+    if frame.mode in _PREMULTIPLIED:
+        frame = frame.convert(_PREMULTIPLIED[frame.mode])
+    if upright:
+        frame = ImageOps.exif_transpose(frame)
+    return frame
+
+
+def _check_pixels(img: Image.Image, path: Path) -> None:
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageError(f"{path} is {img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
+
+
+def _one_line(said: Exception | str) -> str:
+    """What Pillow (or a library under it) said, as one short line."""
+    text = " ".join(str(said).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    if isinstance(said, str):
+        return text
+    return f"{type(said).__name__}: {text}" if text else type(said).__name__
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -110,13 +189,14 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None, fit: str =
 
 def load_photo(path: str | Path, size: tuple[int, int] | None = None, fit: str = "crop",
                max_side: int | None = None, long_side: int | None = None,
-               min_side: int | None = None) -> tuple[torch.Tensor, str | None, tuple[int, int]]:
+               min_side: int | None = None,
+               resample=Image.Resampling.BICUBIC) -> tuple[torch.Tensor, str | None, tuple[int, int]]:
     """`load_image` plus one line saying what happened to the input ("cat.jpg 451x300 -> 128x128, centre crop"),
     or None when it was used as it is, and the input's own (h, w) (a mask drawn at that size is fitted alike). The
     image is cropped and scaled before any tensor is made, so a large photo costs only its decoding; see `_fit` for
-    `long_side` and `min_side`."""
+    `long_side` and `min_side`. A picture whose colours are labels (a class map) is resampled NEAREST."""
     original = Image.fromarray(_to_rgb_array(_open(path)))
-    img = _fit(original, size, fit, max_side, long_side=long_side, min_side=min_side)
+    img = _fit(original, size, fit, max_side, resample, long_side=long_side, min_side=min_side)
     note = None
     if img.size != original.size:
         how = "centre crop" if fit == "crop" and original.width != original.height else "scaled"
@@ -140,6 +220,9 @@ def load_mask(path: str | Path, size: tuple[int, int], source_size: tuple[int, i
     if source_size is not None and (img.height, img.width) == tuple(source_size) != tuple(size):
         img = _fit(img, size, fit, None, Image.Resampling.NEAREST)
     if (img.height, img.width) != tuple(size):
+        if source_size is not None and tuple(source_size) != tuple(size):  # name the user's photo, not the canvas
+            raise ImageError(f"mask {path} is {img.width}x{img.height}, but the photo is "
+                             f"{source_size[1]}x{source_size[0]}: draw the mask at the photo's size")
         raise ImageError(f"mask {path} is {img.width}x{img.height}, but the image is {size[1]}x{size[0]}")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
@@ -194,7 +277,7 @@ def save_grid(images: torch.Tensor, path: str | Path, columns: int, scale: int =
 
 def read_recipe(path: str | Path) -> dict:
     """The recipe stored in a PNG by `save_png`."""
-    img = _open(path)
+    img = _open(path, upright=False)
     text = getattr(img, "text", {}) or img.info
     raw = text.get(RECIPE_KEY)
     if raw is None:

@@ -48,13 +48,18 @@ class ClassMap(TaskSpec):
     def add_arguments(self, p) -> None:
         pass  # on the command line a class map is `generate --class-map` (the regions come from a picture)
 
-    def request_from_class_map(self, args, model, seeds, targets: list[int], out_dir: Path) -> CliJob:
-        """`generate --class-map PNG --class A,B`: regions from the picture, started from the classes' seeds."""
+    def request_from_class_map(self, args, model, seeds, targets: list[int], out_dir: Path,
+                               note=None) -> CliJob:
+        """`generate --class-map PNG --class A,B`: regions from the picture, started from the classes' seeds. The
+        picture is the canvas-to-be, fitted as a photo is (`read_input`): its own shape, `--size` on its longer
+        side, at most CANVAS_MAX and raised to the model's side when smaller."""
         from robustpaint.core.classmap import read_class_map
-        side = args.size or model.input_size
-        regions = read_class_map(args.class_map, (side, side), len(targets))
+        from robustpaint.core.tasks.knobs import CANVAS_MAX
+        regions = read_class_map(args.class_map, None, len(targets), long_side=args.size, min_side=model.input_size,
+                                 max_side=CANVAS_MAX, note=note)
+        h, w = regions.shape[-2:]
         request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),
-                              temperature=args.temperature, size=side)
+                              temperature=args.temperature, size=h, width=w if w != h else None)
         names = "-".join(model.classes[t] for t in targets)
         return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,), into_folder=True,
                       grid=Path(args.grid) if args.grid else None)
