@@ -25,6 +25,41 @@ class Brush:
     value: float = 1.0
 
 
+BRUSH_TARGETS = ("image", "erase", "mask", "regions", "strength")
+STROKE_LIMIT = 1e6  # the largest coordinate or size a logged stroke holds: far past any canvas, finite when resized
+
+
+def _real(value, low: float, high: float) -> bool:
+    """A JSON number in low..high (compared exactly: an int too big for a float is out of range, not an error)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+
+
+def checked_stroke(stroke) -> dict:
+    """A stroke of the log as `log_stroke` writes it, or a ValueError that says what is wrong: a project's log is
+    resized with the canvas and saved again, so it is checked when read. Brush fields other than `size` may be
+    missing (older logs have no `value`); fields the log does not know are left out."""
+    if not isinstance(stroke, dict) or not isinstance(stroke.get("points"), list) \
+            or not isinstance(stroke.get("brush"), dict):
+        raise ValueError("is not a dict with a list of points and a brush")
+    points = stroke["points"]
+    if not all(isinstance(p, list) and len(p) == 2 and all(_real(v, -STROKE_LIMIT, STROKE_LIMIT) for v in p)
+               for p in points):
+        raise ValueError(f"has a point that is not [x, y] within +-{STROKE_LIMIT:g}")
+    brush, checked = stroke["brush"], {}
+    rules = {"size": lambda v: _real(v, 0, STROKE_LIMIT), "opacity": lambda v: _real(v, 0, 1),
+             "color": lambda v: isinstance(v, list) and len(v) == 3 and all(_real(c, 0, 1) for c in v),
+             "target": lambda v: v in BRUSH_TARGETS, "clear": lambda v: isinstance(v, bool),
+             "value": lambda v: _real(v, -STROKE_LIMIT, STROKE_LIMIT)}
+    if "size" not in brush:
+        raise ValueError("has a brush without a size")
+    for key, rule in rules.items():
+        if key in brush:
+            if not rule(brush[key]):
+                raise ValueError(f"has a brush {key} of {brush[key]!r:.40}")
+            checked[key] = brush[key]
+    return {"points": points, "brush": checked}
+
+
 def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarray:
     """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels)."""
     ys, xs = np.mgrid[0:h, 0:w]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import tokenize
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,13 @@ SUFFIX = ".rpaint"
 MEMBERS = ("project.json", "image.npy", "mask.npy")
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
 MAX_SIDE = 8192
+CHUNK = 1 << 20  # a member is inflated this much at a time, never past the size its header claims
+# What malformed content raises in the readers a project goes through (zipfile, zlib, json, numpy, whose header
+# parser raises SyntaxError and tokenize's TokenError, the checks of its fields; RecursionError is a RuntimeError):
+# `_damaged` turns these, and only these, into a ProjectError.
+DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, TypeError,
+          OverflowError, KeyError, IndexError, AttributeError, NotImplementedError, RuntimeError, MemoryError,
+          SyntaxError, tokenize.TokenError)
 
 
 class ProjectError(RobustPaintError):
@@ -46,6 +55,8 @@ class Project:
     last_recipe: dict | None = None
     regions: np.ndarray | None = None  # H x W class slots (-1 none); optional member regions.npy
     strength: np.ndarray | None = None  # H x W in [0,1]; optional member strength.npy
+    # `parameters` as the app's panel takes them, checked: set by load_project (saving writes `parameters`)
+    task_parameters: "TaskParameters | None" = field(default=None, compare=False, repr=False)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -77,25 +88,43 @@ def save_project(project: Project, path: str | Path) -> None:
         raise ProjectError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+@contextmanager
+def _damaged(path: Path, what: str):
+    """The one place where malformed content becomes a ProjectError: whatever a reader raises on bad bytes or a
+    field of the wrong type or size (DAMAGE), said as `path is damaged: what (the reader's words)`."""
+    try:
+        yield
+    except DAMAGE as exc:
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ProjectError(f"{path} is damaged: {what} ({detail:.300})") from None
+
+
 def _read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """The member's bytes, inflated a chunk at a time and never past the size the zip's directory claims (a
+    deflate stream of 1 MB can inflate to 1 GB: zipfile's read() would inflate all of it before the CRC check)."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise ProjectError(f"{path} is damaged: it has no {name}") from None
     if info.file_size > MAX_MEMBER_BYTES:
         raise ProjectError(f"{path} is damaged: {name} claims {info.file_size:,} bytes")
-    try:
-        return archive.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
-        raise ProjectError(f"{path} is damaged: cannot read {name} ({exc})") from None
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # others inflate without a bound
+        raise ProjectError(f"{path} is damaged: {name} is compressed with method {info.compress_type}, "
+                           f"not stored or deflated as RobustPaint writes it")
+    chunks, inflated = [], 0
+    with _damaged(path, f"cannot read {name}"), archive.open(info) as member:
+        while chunk := member.read(min(CHUNK, info.file_size + 1 - inflated)):
+            chunks.append(chunk)
+            inflated += len(chunk)
+            if inflated > info.file_size:
+                raise ProjectError(f"{path} is damaged: {name} holds more than the {info.file_size:,} bytes "
+                                   f"its header claims")
+    return b"".join(chunks)
 
 
 def _array(data: bytes, name: str, path: Path, ndim: int) -> np.ndarray:
-    try:
+    with _damaged(path, f"{name} is not an array"):
         array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ProjectError(f"{path} is damaged: {name} is not an array ({exc})") from None
     if array.ndim != ndim or array.dtype.kind != "f" or max(array.shape[:2], default=0) > MAX_SIDE or 0 in array.shape:
         raise ProjectError(f"{path} is damaged: {name} has shape {array.shape} and type {array.dtype}")
     if not np.isfinite(array).all():
@@ -104,52 +133,74 @@ def _array(data: bytes, name: str, path: Path, ndim: int) -> np.ndarray:
 
 
 def load_project(path: str | Path) -> Project:
+    """The project, every field checked (so the app can show it whole: parameters in `task_parameters`, strokes as
+    the document logs them), or a ProjectError with one line: a damaged file of any kind is nothing else."""
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"project file not found: {path}")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, UnicodeDecodeError) as exc:
+    except DAMAGE as exc:
         raise ProjectError(f"{path} is not a RobustPaint project ({exc})") from None
-    with archive:
-        for info in archive.infolist():  # nothing is extracted, but a crafted archive is refused outright
-            name = info.filename
-            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
-                raise ProjectError(f"{path} is damaged: member {name!r} points outside the project")
-        try:
-            meta = json.loads(_read_member(archive, "project.json", path))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
-            raise ProjectError(f"{path} is damaged: project.json is not JSON") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ProjectError(f"{path} is not a RobustPaint project")
-        version = meta.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise ProjectError(f"{path} is damaged: format version {version!r}")
-        if version > FORMAT_VERSION:
-            raise ProjectError(f"{path} was saved by a newer RobustPaint (project format {version}); "
-                               f"this version reads format {FORMAT_VERSION}: please update")
-        image = _array(_read_member(archive, "image.npy", path), "image.npy", path, 3)
-        mask = _array(_read_member(archive, "mask.npy", path), "mask.npy", path, 2)
-        names = set(archive.namelist())
-        regions = (_array(_read_member(archive, "regions.npy", path), "regions.npy", path, 2)
-                   if "regions.npy" in names else None)
-        strength = (_array(_read_member(archive, "strength.npy", path), "strength.npy", path, 2)
-                    if "strength.npy" in names else None)
+    with archive, _damaged(path, "cannot read it"):
+        return _load(archive, path)
+
+
+def _load(archive: zipfile.ZipFile, path: Path) -> Project:
+    from robustpaint.core.document import checked_stroke
+    for info in archive.infolist():  # nothing is extracted, but a crafted archive is refused outright
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+            raise ProjectError(f"{path} is damaged: member {name!r} points outside the project")
+    with _damaged(path, "project.json is not JSON"):  # RecursionError: nested thousands deep
+        meta = json.loads(_read_member(archive, "project.json", path))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ProjectError(f"{path} is not a RobustPaint project")
+    version = meta.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ProjectError(f"{path} is damaged: format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ProjectError(f"{path} was saved by a newer RobustPaint (project format {version}); "
+                           f"this version reads format {FORMAT_VERSION}: please update")
+    image = _array(_read_member(archive, "image.npy", path), "image.npy", path, 3)
+    mask = _array(_read_member(archive, "mask.npy", path), "mask.npy", path, 2)
+    names = set(archive.namelist())
+    regions = (_array(_read_member(archive, "regions.npy", path), "regions.npy", path, 2)
+               if "regions.npy" in names else None)
+    strength = (_array(_read_member(archive, "strength.npy", path), "strength.npy", path, 2)
+                if "strength.npy" in names else None)
     for name, layer in (("mask", mask), ("regions", regions), ("strength", strength)):
         if layer is not None and (image.shape[2] != 3 or layer.shape != image.shape[:2]):
             raise ProjectError(f"{path} is damaged: image {image.shape} and {name} {layer.shape} do not match")
     strokes = meta.get("strokes", [])
     parameters = meta.get("parameters", {})
     recipe = meta.get("last_recipe")
-    if not isinstance(strokes, list) or not isinstance(parameters, dict) or not isinstance(recipe, (dict, type(None))):
+    texts = [meta.get(key, default) for key, default in (("model", ""), ("model_sha256", ""), ("task", "generate"))]
+    if not isinstance(strokes, list) or not isinstance(parameters, dict) or not isinstance(recipe, (dict, type(None))) \
+            or not all(isinstance(text, str) for text in texts):
         raise ProjectError(f"{path} is damaged: project.json has fields of the wrong type")
-    return Project(image=image.clip(0, 1), mask=(mask > 0.5).astype(np.float32), model=str(meta.get("model", "")),
-                   model_sha256=str(meta.get("model_sha256", "")), task=str(meta.get("task", "generate")),
-                   parameters=parameters, strokes=strokes, last_recipe=recipe,
+    model, model_sha256, task = texts
+    checked = []
+    for number, stroke in enumerate(strokes, 1):
+        with _damaged(path, f"its stroke {number} is not one the app logs"):
+            checked.append(checked_stroke(stroke))
+    return Project(image=image.clip(0, 1), mask=(mask > 0.5).astype(np.float32), model=model,
+                   model_sha256=model_sha256, task=task, parameters=parameters, strokes=checked, last_recipe=recipe,
                    regions=None if regions is None else np.round(regions).clip(-1, 32767).astype(np.int16),
-                   strength=None if strength is None else strength.clip(0, 1))
+                   strength=None if strength is None else strength.clip(0, 1),
+                   task_parameters=TaskParameters.from_dict(task, parameters, str(path)))
 
 
+def _within(value, low: float, high: float) -> bool:
+    """low <= value <= high, compared exactly: NaN, infinities and an int too big for a float (JSON holds 10**400)
+    are outside, not an OverflowError."""
+    return low <= value <= high
+
+
+def _said(value) -> str:
+    """A value for a message: a 400-digit number shortened."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -193,7 +244,6 @@ class TaskParameters:
         """A project's parameters. A value of the wrong type is left at its default (a project from an older version,
         or edited by hand, still opens); a number outside the app's range is refused with a `ProjectError`, before
         the caller changes anything."""
-        import math
         default = cls()
         picked: dict = {"task": task}
 
@@ -202,8 +252,8 @@ class TaskParameters:
             value = values.get(knob.key)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 return
-            if not (math.isfinite(value) and knob.low <= value <= knob.high):
-                raise ProjectError(f"{source} is damaged: its {knob.key} {value!r} is outside "
+            if not _within(value, knob.low, knob.high):
+                raise ProjectError(f"{source} is damaged: its {knob.key} {_said(value)} is outside "
                                    f"{knob.low:g}..{knob.high:g}")
             picked[knob.key] = int(value) if knob.kind == "int" else float(value)
 
@@ -222,9 +272,10 @@ class TaskParameters:
         if isinstance(values.get("keep_photo"), bool):
             picked["keep_photo"] = values["keep_photo"]
         mix, mix_knob = values.get("mix"), KNOBS["mix"]
-        if isinstance(mix, list) and len(mix) == 2 and isinstance(mix[0], str) and isinstance(mix[1], (int, float)):
-            if not (math.isfinite(mix[1]) and mix_knob.low <= mix[1] <= mix_knob.high):
-                raise ProjectError(f"{source} is damaged: its mix weight {mix[1]!r} is outside "
+        if isinstance(mix, list) and len(mix) == 2 and isinstance(mix[0], str) and isinstance(mix[1], (int, float)) \
+                and not isinstance(mix[1], bool):
+            if not _within(mix[1], mix_knob.low, mix_knob.high):
+                raise ProjectError(f"{source} is damaged: its mix weight {_said(mix[1])} is outside "
                                    f"{mix_knob.low:g}..{mix_knob.high:g}")
             picked["mix_class"], picked["mix_weight"] = mix[0][:200], float(mix[1])
         regions = values.get("region_classes")
@@ -237,8 +288,8 @@ class TaskParameters:
                 if not (isinstance(f, list) and len(f) == 2
                         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
                     continue
-                if not (math.isfinite(f[0]) and 0 <= f[0] <= MAX_UNIT and math.isfinite(f[1]) and -2 <= f[1] <= 2):
-                    raise ProjectError(f"{source} is damaged: its feature {f!r} is outside units 0..{MAX_UNIT}, "
+                if not (_within(f[0], 0, MAX_UNIT) and _within(f[1], -2, 2)):
+                    raise ProjectError(f"{source} is damaged: its feature {_said(f)} is outside units 0..{MAX_UNIT}, "
                                        f"strengths -2..2")
                 chosen.append((int(f[0]), float(f[1])))
             picked["features"] = tuple(chosen)
