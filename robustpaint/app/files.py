@@ -1,14 +1,21 @@
 """The window's files: open an image or a project, save, export a PNG with its recipe, recent files, the last folder
 and the autosave. It holds that state (the project's path, the recent list) and changes the document only through
-the window's `replace_document`, so a file that cannot be read changes nothing."""
+the window's `replace_document`, so a file that cannot be read changes nothing.
+
+Autosaves: each app instance writes its own `autosave-PID-TOKEN.rpaint` in the user data folder, under a QLockFile
+(`.lock` beside it) taken before its first write and released when it closes cleanly (which removes the autosave).
+A lock whose process is gone is stale, so at start the autosaves of dead instances, and only those, are offered."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import secrets
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QDateTime, QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QMessageBox, QSpinBox
 
 from robustpaint.core.document import Document
@@ -43,6 +50,15 @@ def ask_canvas_size(parent, title: str, size: tuple[int, int]) -> tuple[int, int
         return None
     return boxes[1].value(), boxes[0].value()
 IMAGE_FILTER = "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)"
+AUTOSAVES = "autosave*.rpaint"  # this version's autosave-PID-TOKEN.rpaint and older versions' autosave.rpaint
+
+
+def autosave_lock(path: str | os.PathLike) -> QLockFile:
+    """The lock of an autosave (`NAME.lock` beside it) that its instance holds while it runs: stale only when that
+    process is gone (Qt checks the pid and holds an flock), never for its age, so a long session keeps it."""
+    lock = QLockFile(str(Path(path).with_suffix(".lock")))
+    lock.setStaleLockTime(0)
+    return lock
 
 
 class DocumentFiles(QObject):
@@ -52,6 +68,8 @@ class DocumentFiles(QObject):
         self.project_path: str | None = None
         self.last_folder = ""  # where the file dialogs open (the app keeps it between sessions)
         self.recent_files: list[str] = []  # newest first (the app keeps them between sessions)
+        self.instance = f"{os.getpid()}-{secrets.token_hex(4)}"  # names this instance's autosave
+        self._autosave_lock: QLockFile | None = None  # held from the first autosave to a clean close
         self._autosaved_index = 0
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(30_000)
@@ -102,15 +120,16 @@ class DocumentFiles(QObject):
     def export_name(self) -> str:
         """A file name after what made the canvas (task and class) and the first number not taken in the folder
         the dialog opens in: generate-church-001.png, or drawing-001.png for a canvas no run made."""
-        recipe = self.window.session.export_recipe() or {}
+        recipe = self.window.session.export_recipe() or {}  # a project's recipe may hold anything
         classes = self.window.panel.cards.get(self.window.panel.model_name, {}).get("classes", [])
-        parts = [recipe.get("task", "drawing")]
+        task, index = recipe.get("task"), recipe.get("index", 0)
+        parts = [task if isinstance(task, str) and task else "drawing"]
         target = recipe.get("target") or recipe.get("targets")
-        if target:  # the class of the image shown (a batch's index)
-            shown = target[min(recipe.get("index", 0), len(target) - 1)]
+        if isinstance(target, list) and target and isinstance(index, int):  # the class shown (a batch's index)
+            shown = target[min(max(index, 0), len(target) - 1)]
             if isinstance(shown, int) and 0 <= shown < len(classes):
                 parts.append(classes[shown])
-        stem = "-".join(parts).replace(" ", "_")
+        stem = re.sub(r"[^\w-]+", "_", "-".join(parts))[:100]  # a name, not a path
         folder = Path(self._export_folder())
         number = 1
         while (folder / f"{stem}-{number:03d}.png").exists():
@@ -168,14 +187,19 @@ class DocumentFiles(QObject):
             self.save_project(path)
 
     def open_project(self, path: str, *, recovered: bool = False) -> bool:
-        """Replaces the document with a saved project (one undo step); a damaged file changes nothing."""
-        from robustpaint.core.project import TaskParameters, load_project
-        try:  # the whole project is read and checked before anything changes
+        """Replaces the document with a saved project (one undo step); a damaged file is one dialog and changes
+        nothing."""
+        from robustpaint.core.project import load_project
+        try:  # the whole project is read and checked (load_project's one gate) before anything changes
             project = load_project(path)
-            parameters = TaskParameters.from_dict(project.task, project.parameters, str(path))
         except RobustPaintError as exc:
             self._warn("Cannot open project", str(exc))
             return False
+        self._show_project(project, path, recovered)
+        return True
+
+    def _show_project(self, project, path: str, recovered: bool) -> None:
+        parameters = project.task_parameters
         document = Document(project.image)
         document.mask = project.mask
         document.strokes = list(project.strokes)
@@ -194,7 +218,6 @@ class DocumentFiles(QObject):
             self.remember_file(path)
             window.undo_stack.setClean()
         window.update_title()
-        return True
 
     def new_document(self, size: tuple[int, int] | None = None) -> None:
         """A blank white canvas of `size` (h, w; default: the present one), one undo step; the project becomes
@@ -281,10 +304,10 @@ class DocumentFiles(QObject):
 
     # --- autosave ----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def autosave_path() -> Path:
+    def autosave_path(self) -> Path:
+        """This instance's autosave."""
         from robustpaint.core.paths import user_data_dir
-        return user_data_dir() / "autosave.rpaint"
+        return user_data_dir() / f"autosave-{self.instance}.rpaint"
 
     def autosave(self) -> bool:
         """Writes the autosave file when there are unsaved changes (every 30 s); the previous one stays intact."""
@@ -295,6 +318,7 @@ class DocumentFiles(QObject):
         if undo.index() == self._autosaved_index:
             return False
         try:
+            self._hold_autosave_lock()  # before the file exists, so no other instance takes it for a crash's
             save_project(self.to_project(), self.autosave_path())
         except RobustPaintError as exc:
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
@@ -302,11 +326,124 @@ class DocumentFiles(QObject):
         self._autosaved_index = undo.index()
         return True
 
-    def recover_autosave(self) -> bool:
-        """Opens the autosave left by a session that did not close cleanly, as unsaved changes."""
-        path = self.autosave_path()
-        return path.exists() and self.open_project(str(path), recovered=True)
+    def _hold_autosave_lock(self) -> None:
+        if self._autosave_lock is None:
+            try:
+                self.autosave_path().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RobustPaintError(f"cannot make {self.autosave_path().parent}: {exc.strerror or exc}") from None
+            lock = autosave_lock(self.autosave_path())
+            if not lock.tryLock(0):
+                raise RobustPaintError(f"cannot lock {self.autosave_path()} (error {lock.error().name})")
+            self._autosave_lock = lock
+
+    def orphaned_autosaves(self) -> list[Path]:
+        """The autosaves of instances that are gone (their lock stale or missing), newest first; a live instance's
+        autosave is never one. Stale locks with no autosave (killed before the first write) are removed."""
+        from robustpaint.core.paths import user_data_dir
+        folder, found = user_data_dir(), []
+        try:  # an unreadable folder has nothing to offer; it must not stop the app from starting
+            for lock_path in folder.glob("autosave*.lock"):
+                if not lock_path.with_suffix(".rpaint").exists():
+                    with self._claimed(lock_path):
+                        pass
+            for path in folder.glob(AUTOSAVES):
+                if path != self.autosave_path() and path.is_file():
+                    with self._claimed(path) as claimed:
+                        if claimed:
+                            found.append((path.stat().st_mtime, path))
+        except OSError:
+            pass
+        return [path for _, path in sorted(found, reverse=True)]
+
+    @contextlib.contextmanager
+    def _claimed(self, path: Path):
+        """Holds a gone instance's autosave lock (True) while the block runs, so no other starting instance acts on
+        its autosave too; False when its instance still runs. Released (the lock file removed) after."""
+        lock = autosave_lock(path)
+        claimed = lock.tryLock(0)
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                lock.unlock()
+
+    def recover_autosave(self, path: Path | None = None) -> bool:
+        """Opens a gone instance's autosave (by default the newest) as unsaved changes; it becomes this instance's
+        own autosave. A damaged one is one dialog, moved aside as `damaged-...` (kept, not offered again)."""
+        from robustpaint.core.project import load_project
+        if path is None:
+            orphans = self.orphaned_autosaves()
+            if not orphans:
+                return False
+            path = orphans[0]
+        with self._claimed(path) as claimed:
+            if not claimed or not path.is_file():
+                return False
+            try:
+                project = load_project(path)
+            except RobustPaintError as exc:
+                kept = self._set_aside(path)
+                self._warn("Cannot recover the autosave", f"{exc}\n\nThe autosave was kept as {kept}."
+                           if kept else str(exc))
+                return False
+            self._show_project(project, str(path), recovered=True)
+            try:  # adopted: this instance's lock first, then the file under its name (one rename)
+                self._hold_autosave_lock()
+                os.replace(path, self.autosave_path())
+            except (OSError, RobustPaintError) as exc:  # the old file stays, offered again next time
+                self.window.statusBar().showMessage(f"the recovered autosave stays at {path}: {exc}", 10000)
+            self._remove_temporaries(path)
+        return True
+
+    def _set_aside(self, path: Path) -> Path | None:
+        """Renames a damaged autosave out of the autosaves' names, to a name not taken."""
+        number, kept = 1, path.with_name(f"damaged-{path.name}")
+        while kept.exists():
+            number += 1
+            kept = path.with_name(f"damaged-{path.stem}-{number}.rpaint")
+        try:
+            os.replace(path, kept)
+        except OSError:
+            return None
+        self._remove_temporaries(path)
+        return kept
+
+    @staticmethod
+    def _remove_temporaries(path: Path) -> None:
+        """A gone instance's half-written autosaves (atomic_path's `.NAME.*.tmp`): nobody will finish them."""
+        with contextlib.suppress(OSError):
+            for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def discard_autosave(self, path: Path) -> None:
+        with self._claimed(path) as claimed:
+            if claimed:
+                with contextlib.suppress(OSError):  # it stays, offered again next time
+                    path.unlink(missing_ok=True)
+                self._remove_temporaries(path)
+
+    def offer_recovery(self) -> bool:
+        """At start: asks, newest first, whether to recover each autosave a gone instance left; No removes it. True
+        when one was recovered (the others stay for the next start)."""
+        for path in self.orphaned_autosaves():
+            try:
+                when = QDateTime.fromSecsSinceEpoch(int(path.stat().st_mtime)).toString("d MMM yyyy hh:mm")
+            except OSError:
+                continue
+            answer = QMessageBox.question(self.window, "Recover", "RobustPaint did not close cleanly. Recover the "
+                                          f"painting it autosaved at {when}?")
+            if answer == QMessageBox.StandardButton.Yes:
+                if self.recover_autosave(path):
+                    return True
+            else:
+                self.discard_autosave(path)
+        return False
 
     def closed_cleanly(self) -> None:
         self.autosave_timer.stop()
-        self.autosave_path().unlink(missing_ok=True)  # a clean close: nothing to recover next time
+        with contextlib.suppress(OSError):
+            self.autosave_path().unlink(missing_ok=True)  # a clean close: nothing to recover next time
+        if self._autosave_lock is not None:
+            self._autosave_lock.unlock()
+            self._autosave_lock = None

@@ -21,8 +21,6 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("RobustPaint")
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "robustpaint.svg")))
-    from PySide6.QtWidgets import QMessageBox
-
     from PySide6.QtCore import QSettings
 
     settings = QSettings("RobustPaint", "RobustPaint")  # window size, docks and last folder from the last session
@@ -50,11 +48,5 @@ def run_app(argv: list[str] | None = None) -> int:
         settings.setValue("device", window.devices.choice)
 
     app.aboutToQuit.connect(remember)
-    if window.files.autosave_path().exists():
-        answer = QMessageBox.question(window, "Recover", "RobustPaint did not close cleanly last time. "
-                                      "Recover the autosaved painting?")
-        if answer == QMessageBox.StandardButton.Yes:
-            window.files.recover_autosave()
-        else:
-            window.files.autosave_path().unlink(missing_ok=True)
+    window.files.offer_recovery()  # the autosaves of instances that died, never a running one's
     return app.exec()
