@@ -40,12 +40,38 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _add_run_options(p: argparse.ArgumentParser, out_help: str) -> None:
+def _preset_help(task: str) -> dict[str, str]:
+    """What `--eps`, `--step-size` and `--steps` default to, in numbers: the default model's preset at its side
+    (a run on another model or canvas says its own in one line)."""
+    from robustpaint.core.tasks import preset_values
+    from robustpaint.core.tasks.knobs import CANVAS_MAX
+    side = _default_model_side()
+    if side is None or side > CANVAS_MAX:
+        return {name: "default: the task's preset for the model and canvas" for name in ("eps", "step", "steps")}
+    eps, step, steps = preset_values(task, side, side, model_side=side)
+    where = f"for the default model's {side}-px canvas; scaled with the canvas, and the run says its own"
+    return {"eps": f"default: {eps:.3g} {where}", "step": f"default: {step:.3g} {where}",
+            "steps": f"default: {steps}, the task's preset"}
+
+
+def _default_model_side() -> int | None:
+    """The default model's input side from its card (no torch import: --help stays fast); None if unreadable."""
+    from robustpaint.core.catalog import DEFAULT_MODEL, find_model, read_card
+    from robustpaint.core.errors import RobustPaintError
+    try:
+        side = read_card(find_model(DEFAULT_MODEL).card_path).get("input_size")
+    except RobustPaintError:
+        return None
+    return side if isinstance(side, int) else None
+
+
+def _add_run_options(p: argparse.ArgumentParser, out_help: str, task: str) -> None:
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the shipped default)")
     from robustpaint.core.tasks.knobs import KNOBS
+    defaults = _preset_help(task)
     for name in ("eps", "step", "steps"):
         knob = KNOBS[name]
-        p.add_argument(knob.option, type=knob.parse, help=f"{knob.help} (default: preset)")
+        p.add_argument(knob.option, type=knob.parse, help=f"{knob.help} ({defaults[name]})")
     p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2",
                    help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
@@ -83,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         spec.add_arguments(p)
         for knob in generic_knobs(spec.parameters):  # the table's knobs that have no option of the task's own
             _add_knob_option(p, knob)
-        _add_run_options(p, spec.out_help)
+        _add_run_options(p, spec.out_help, spec.name)
 
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
     add_input_arguments(p)
@@ -245,14 +271,17 @@ class _Progress:
     def __init__(self, args, total: int):
         self.disabled, self.total, self.bar = getattr(args, "quiet", False), total, None
 
-    def __call__(self, step: int, loss: float) -> None:
+    def __call__(self, step: int, loss: float, reading: tuple[str, float] | None = None) -> None:
+        """`reading`: the target class of the first image and its probability (None for tasks without one)."""
         if self.disabled:
             return
         if self.bar is None:
             from tqdm import tqdm
             self.bar = tqdm(total=self.total, file=sys.stderr, unit="step", leave=False)
         self.bar.update(1)
-        self.bar.set_postfix_str(f"loss {loss:.3f}")
+        # The probability says how far the picture is; a loss near 0 printed as "0.000" said nothing.
+        shown = f"{reading[0]} {reading[1]:.1%} · " if reading else ""
+        self.bar.set_postfix_str(f"{shown}loss {loss:.3g}")
 
     def __enter__(self):
         return self
@@ -282,6 +311,8 @@ def _run_task(args) -> int:
         _check_output_file(outputs[0], (*job.inputs, args.strength))
     if job.grid is not None:
         _check_output_file(job.grid, job.inputs)
+    if job.request.image is not None and job.request.task in PHOTO_CLASS_TASKS:
+        _note(args, _unfamiliar_photo_note(bundle, job.request.image))
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
                                   seed=args.seed, bf16=_bf16(args, model, device), track_best=args.best)
     from robustpaint.core.tasks.knobs import generic_knobs
@@ -292,6 +323,10 @@ def _run_task(args) -> int:
                                                             spec.output_shape(request, model.input_size)))
     # The recipe holds the preset's values, not "the preset": a later version with other presets replays it alike.
     config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
+    if None in (args.eps, args.step_size, args.steps):
+        h, w = spec.output_shape(request, model.input_size)
+        _note(args, f"{bundle.entry.name} on a {w}x{h} canvas: eps {config.eps:.3g}, step size "
+                    f"{config.step_size:.3g}, {config.steps} steps (the preset where not given)")
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
     request = spec.finalise(request, model.input_size)
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
@@ -308,8 +343,13 @@ def _run_task(args) -> int:
         _note(args, f"target: {model.classes[target]}, the other class (the model reads the picture as "
                     f"{model.classes[read]} at {recipe['reads_as_probability'][0]:.0%})")
     if "guessed_probability" in recipe:
-        target = recipe["target"][0]
-        _note(args, f"target: {model.classes[target]}, the model's guess at {recipe['guessed_probability'][0]:.0%}")
+        target, guessed = recipe["target"][0], recipe["guessed_probability"][0]
+        if recipe.get("unsure", [False])[0]:
+            _note(args, f"not pushed to a class: the model's best guess, {model.classes[target]}, is only "
+                        f"{guessed:.0%} (below --min-confidence {recipe.get('min_confidence', 0.5):g}); the output is "
+                        f"the consistent bicubic upsampling: give --class to choose one")
+        else:
+            _note(args, f"target: {model.classes[target]}, the model's guess at {guessed:.0%}")
     for i, path in enumerate(outputs):
         # Each file replays its own image: the recipe names the batch and this image's index in it.
         save_png(images[i], path, {**recipe, "index": i} if len(outputs) > 1 else recipe)
@@ -322,6 +362,51 @@ def _run_task(args) -> int:
         WRITTEN.append(str(job.grid))
     print("\n".join(WRITTEN))
     return 0
+
+
+PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint", "paint")  # tasks that take the user's photo as it is
+UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes (as superres's
+# --min-confidence: 90% of Imagenette test photos read above it, half of scikit-image's other photos below)
+FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
+
+
+def _unfamiliar_photo_note(bundle, image) -> str | None:
+    """A line when the model reads the photo as none of its classes with any confidence (a cat for the Imagenette
+    model): its classes, and a shipped model that does read the photo surely, if one does."""
+    import torch
+    from torch.nn import functional as F
+
+    from robustpaint.core.catalog import list_models
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.models.bundle import load_model_bundle
+
+    def reading(model):
+        side = model.input_size
+        x = F.interpolate(image.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+        with torch.no_grad():
+            p = model(x.to(next(model.parameters()).device))[0].float().softmax(0)
+        return model.classes[int(p.argmax())], float(p.max())
+
+    model = bundle.model
+    name, p = reading(model)
+    if p >= UNFAMILIAR:
+        return None
+    classes = ", ".join(model.classes[:12]) + (", ..." if len(model.classes) > 12 else "")
+    line = (f"{bundle.entry.name} reads this photo as {name} at only {p:.0%}: it may show none of the "
+            f"{len(model.classes)} classes it knows ({classes})")
+    for entry in list_models():
+        if entry.origin != "shipped" or entry.name == bundle.entry.name or entry.role == "evaluator":
+            continue
+        try:
+            other = load_model_bundle(entry.name, "cpu").model
+        except RobustPaintError:
+            continue
+        if set(other.classes) == set(model.classes):
+            continue
+        other_name, other_p = reading(other)
+        if other_p >= FAMILIAR and other_name not in model.classes:
+            return f"{line}; {entry.name} reads it as {other_name} at {other_p:.0%}: --model {entry.name}"
+    return line
 
 
 def _note(args, line: str | None) -> None:

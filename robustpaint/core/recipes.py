@@ -247,7 +247,7 @@ def encode_class_map(regions: torch.Tensor) -> str:
 
 
 def run_recipe(recipe: dict, device: str = "cpu", bundle: ModelBundle | None = None,
-               progress: Callable[[int, float], None] | None = None) -> tuple[torch.Tensor, dict]:
+               progress: Callable[[int, float, tuple | None], None] | None = None) -> tuple[torch.Tensor, dict]:
     """Runs a recipe to the end; returns the images (N x 3 x H x W) and the recipe with the task's notes."""
     check_recipe(recipe)
     bundle = bundle or load_model_bundle(recipe.get("model"), device)
@@ -261,8 +261,12 @@ def run_recipe(recipe: dict, device: str = "cpu", bundle: ModelBundle | None = N
     setup = build_task(model, request, bundle.seeds)
     optimizer = setup.optimizer(model)
     tuner = ThreadTuner(device=optimizer.x.device.type)
+    target = request.targets[0] if request.targets else None  # the first image's class, for the progress line
     while not optimizer.done:
         result = tuner.step(optimizer.step)
         if progress is not None:
-            progress(result.step, float(result.loss.mean()))
+            reading = None
+            if target is not None and 0 <= target < result.logits.shape[1]:
+                reading = (model.classes[target], float(result.logits[0].softmax(0)[target]))
+            progress(result.step, float(result.loss.mean()), reading)
     return optimizer.result().cpu(), {**recipe, **setup.notes}

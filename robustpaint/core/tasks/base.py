@@ -186,6 +186,14 @@ class Context:
         return mix
 
     @torch.no_grad()
+    def seeds_or_data_free(self):
+        """The model's seeds, or (a model with none, for its data set either) smooth noise, noted for the user."""
+        if self.seeds is not None:
+            return self.seeds
+        from robustpaint.core.seeds import DataFreeSeeds
+        self.notes["start"] = "data-free"
+        return DataFreeSeeds()
+
     def reading(self, images: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """The class the model reads each image as, and its probability (rounded, for the notes)."""
         confidence, guess = self.model(images.to(self.device)).float().softmax(1).max(1)

@@ -8,7 +8,6 @@ from pathlib import Path
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.base import Built, CliJob, Context, Preset, TaskRequest, TaskSpec, register
-from robustpaint.core.tasks.generate import seeds_or_data_free
 
 
 class ClassMap(TaskSpec):
@@ -32,7 +31,7 @@ class ClassMap(TaskSpec):
         targets = ctx.targets(len(request.targets))
         if request.image is None:  # no picture: each region starts from its class's seed, the rest from their mean
             from robustpaint.core.classmap import seeded_start
-            start = seeded_start(seeds_or_data_free(ctx), request.region_masks.float(), targets.tolist(),
+            start = seeded_start(ctx.seeds_or_data_free(), request.region_masks.float(), targets.tolist(),
                                  ctx.generator, request.temperature)
             image = start.expand(ctx.n, -1, -1, -1).clone()
         else:
@@ -48,21 +47,21 @@ class ClassMap(TaskSpec):
     def add_arguments(self, p) -> None:
         pass  # on the command line a class map is `generate --class-map` (the regions come from a picture)
 
-    def request_from_class_map(self, args, model, seeds, targets: list[int], out_dir: Path,
-                               note=None) -> CliJob:
-        """`generate --class-map PNG --class A,B`: regions from the picture, started from the classes' seeds. The
-        picture is the canvas-to-be, fitted as a photo is (`read_input`): its own shape, `--size` on its longer
-        side, at most CANVAS_MAX and raised to the model's side when smaller."""
-        from robustpaint.core.classmap import read_class_map
-        from robustpaint.core.tasks.knobs import CANVAS_MAX
-        regions = read_class_map(args.class_map, None, len(targets), long_side=args.size, min_side=model.input_size,
-                                 max_side=CANVAS_MAX, note=note)
-        h, w = regions.shape[-2:]
-        request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),
-                              temperature=args.temperature, size=h, width=w if w != h else None)
-        names = "-".join(model.classes[t] for t in targets)
-        return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,), into_folder=True,
-                      grid=Path(args.grid) if args.grid else None)
+
+def request_from_class_map(args, model, targets: list[int], out_dir: Path, note=None) -> CliJob:
+    """`generate --class-map PNG --class A,B`: regions from the picture, started from the classes' seeds. The
+    picture is the canvas-to-be, fitted as a photo is (`read_input`): its own shape, `--size` on its longer
+    side, at most CANVAS_MAX and raised to the model's side when smaller."""
+    from robustpaint.core.classmap import read_class_map
+    from robustpaint.core.tasks.knobs import CANVAS_MAX
+    regions = read_class_map(args.class_map, None, len(targets), long_side=args.size, min_side=model.input_size,
+                             max_side=CANVAS_MAX, note=note)
+    h, w = regions.shape[-2:]
+    request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),
+                          temperature=args.temperature, size=h, width=w if w != h else None)
+    names = "-".join(model.classes[t] for t in targets)
+    return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,), into_folder=True,
+                  grid=Path(args.grid) if args.grid else None)
 
 
 SPEC = register(ClassMap())

@@ -12,15 +12,6 @@ from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpe
                                          non_negative, positive_int, register)
 
 
-def seeds_or_data_free(ctx: Context):
-    """The model's seeds, or (a model with none, for its data set either) smooth noise, noted for the user."""
-    if ctx.seeds is not None:
-        return ctx.seeds
-    from robustpaint.core.seeds import DataFreeSeeds
-    ctx.notes["start"] = "data-free"
-    return DataFreeSeeds()
-
-
 def parse_mix(text: str, classes: list[str]) -> tuple[int, float]:
     """--mix CLASS:WEIGHT (weight 0.5 when left out)."""
     other, _, weight = text.partition(":")
@@ -56,7 +47,7 @@ class Generate(TaskSpec):
     out_help = "output folder (default: .)"
 
     def build(self, ctx: Context) -> Built:
-        seeds = seeds_or_data_free(ctx)
+        seeds = ctx.seeds_or_data_free()
         targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
         size = canvas_shape(ctx.request, ctx.model.input_size)
         start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.mix(),
@@ -89,18 +80,20 @@ class Generate(TaskSpec):
         p.add_argument("--size", type=positive_int(1024), help="canvas side in pixels (default: the model's input "
                                                                "size)")
         p.add_argument("--grid", help="also write all images as one PNG, a row per class")
-        p.add_argument("--class-map", help="PNG of the canvas's size: each region in the colour of its class (the "
+        p.add_argument("--class-map", help="PNG fitted as a photo is (its shape, --size on its longer side): each "
+                                           "region in the colour of its class (the "
                                            "i-th class owns the i-th palette colour: red, green, blue, yellow, ...; "
                                            "white = no class), so each region reads as its own class")
 
     def request_from_args(self, args, model, seeds, note) -> CliJob:
-        from robustpaint.core.tasks.base import TASKS, TaskRequest
+        from robustpaint.core.tasks.base import TaskRequest
+        from robustpaint.core.tasks.classmap import request_from_class_map
         targets = [class_index(model.classes, c) for c in args.classes.split(",") if c.strip()]
         if not targets:
             raise RobustPaintError("--class needs at least one class name")
         out_dir = Path(args.out or ".")
         if args.class_map:
-            return TASKS["classmap"].request_from_class_map(args, model, seeds, targets, out_dir)
+            return request_from_class_map(args, model, targets, out_dir, note)
         mix = parse_mix(args.mix, model.classes) if args.mix else None
         per_image = [t for t in targets for _ in range(args.count)]
         request = TaskRequest("generate", targets=tuple(per_image), candidates=len(per_image),

@@ -68,7 +68,7 @@ class SuperResolve(TaskSpec):
                                          "evaluator accuracy 70 / 72 / 70 / 70% (bicubic 65%): a wider ball costs "
                                          "PSNR and buys no accuracy, so eps 2 at x4 and 128 px (4.3 at x8, 224 px)",
                           side=224)
-    parameters = ("eps", "step", "steps", "factor", "views", "crops")
+    parameters = ("eps", "step", "steps", "factor", "views", "crops", "min_confidence")
 
     def radius_scale(self, factor: int) -> float:
         return (math.log2(factor) / 3) ** 0.5  # 1 at the paper's x8
@@ -97,7 +97,18 @@ class SuperResolve(TaskSpec):
             bicubic = constraint(bicubic.to(ctx.device)).cpu()
         start = bicubic.expand(ctx.n, -1, -1, -1).clone()
         targets = ctx.targets_or_guess(start)
-        return Built(start, obj.class_target(targets.to(ctx.device)), constraint=constraint)
+        objective = obj.class_target(targets.to(ctx.device))
+        guessed = ctx.notes.get("guessed_probability")
+        if guessed is not None and ctx.request.knob("min_confidence") > 0:
+            # A weak guess (a cat or an astronaut to the Imagenette model) would paint its class's texture into the
+            # photo: those images keep the consistent bicubic start instead.
+            steered = torch.tensor([float(p >= ctx.request.knob("min_confidence")) for p in guessed], device=ctx.device)
+            if not steered.all():
+                ctx.notes["unsure"] = [not bool(s) for s in steered.tolist()]
+            guided = objective
+            objective = obj.Objective(lambda x, logits, acts: steered * guided(x, logits, acts),
+                                      "class target (sure guesses only)")
+        return Built(start, objective, constraint=constraint)
 
     def add_arguments(self, p) -> None:
         add_input_arguments(p, fit_default="scale")
