@@ -181,3 +181,26 @@ def test_seeds_fit_on_bad_data_is_one_line(installed_tiny, tmp_path, capsys, pro
     assert "class 'cat'" in lines[0] if problem == "unreadable" else "class 'ship' has 1 image" in lines[0]
     assert not out.exists()
 
+
+
+@pytest.mark.parametrize("kind", ["dds", "blp", "spider"])
+def test_a_crafted_file_in_a_data_set_is_skipped_with_one_warning(tmp_path, kind):
+    # The data-set reader had a narrow except of its own: Pillow's NotImplementedError and AttributeError for
+    # crafted DDS, BLP or SPIDER files went through it as tracebacks out of train and seeds fit.
+    import warnings
+
+    from PIL import Image
+    from test_imageio_hostile import CRAFTED
+
+    from robustpaint.core.train.data import read_image_folder
+    for name in ("a", "b"):
+        folder = tmp_path / "train" / name
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (40 * i, 80, 120)).save(folder / f"{i}.png")
+    (tmp_path / "train" / "a" / "crafted.png").write_bytes(CRAFTED[kind][0]())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images = read_image_folder(tmp_path / "train")
+    assert len(images.labels) == 4
+    assert any("crafted.png is not a readable image" in str(w.message) for w in caught)

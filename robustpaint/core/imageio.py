@@ -149,6 +149,12 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+def read_rgb(path: str | Path) -> np.ndarray:
+    """The file as H x W x 3 uint8 RGB, upright: the one decoder for data sets too (a DDS, BLP or SPIDER file in a
+    training folder is one ImageError, as it is given as a photo)."""
+    return _to_rgb_array(_open(path))
+
+
 FITS = ("keep", "crop", "scale")
 
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from robustpaint.core.atomic import atomic_path
-from robustpaint.core.imageio import MAX_PIXELS
+from robustpaint.core.errors import ImageError
+from robustpaint.core.imageio import read_rgb
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.paths import user_cache_dir
 
@@ -76,13 +76,6 @@ def list_image_folder(split_dir: Path) -> dict[str, list[tuple[Path, os.stat_res
     return listing
 
 
-def _read_image(file: Path) -> np.ndarray:
-    with Image.open(file) as img:
-        if img.width * img.height > MAX_PIXELS:  # a decompression bomb: refused before decoding
-            raise ValueError(f"{img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed")
-        return np.asarray(img.convert("RGB"))
-
-
 def read_image_folder(split_dir: Path, listing: dict | None = None) -> ImageSet:
     """Decodes a split's images (`listing`: what `list_image_folder` found, when already listed). Unreadable files
     are skipped with a warning; a class left with no image at all is refused, naming it."""
@@ -95,9 +88,8 @@ def read_image_folder(split_dir: Path, listing: dict | None = None) -> ImageSet:
             try:
                 if stat is None:
                     raise ValueError("not a regular file (a pipe, device or folder)")
-                array = _read_image(file)
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-                    Image.DecompressionBombError) as exc:
+                array = read_rgb(file)  # the photos' decoder: any format failure, any bomb, is one ImageError
+            except (ImageError, ValueError) as exc:
                 warnings.warn(f"skipped unreadable image {file}: {exc}", stacklevel=2)
                 skipped += 1
                 first_problem = first_problem or f"{file.name}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
