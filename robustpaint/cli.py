@@ -268,8 +268,9 @@ def _check_output_file(path: Path, inputs: tuple = ()) -> None:
 class _Progress:
     """A tqdm bar made on the first step, so that a request refused before any step prints one line only."""
 
-    def __init__(self, args, total: int):
+    def __init__(self, args, total: int, notes=()):
         self.disabled, self.total, self.bar = getattr(args, "quiet", False), total, None
+        self.notes = [line for line in notes if line]  # said at the first step, above the bar
 
     def __call__(self, step: int, loss: float, reading: tuple[str, float] | None = None) -> None:
         """`reading`: the target class of the first image and its probability (None for tasks without one)."""
@@ -277,6 +278,8 @@ class _Progress:
             return
         if self.bar is None:
             from tqdm import tqdm
+            for line in self.notes:
+                print(line, file=sys.stderr)
             self.bar = tqdm(total=self.total, file=sys.stderr, unit="step", leave=False)
         self.bar.update(1)
         # The probability says how far the picture is; a loss near 0 printed as "0.000" said nothing.
@@ -311,8 +314,9 @@ def _run_task(args) -> int:
         _check_output_file(outputs[0], (*job.inputs, args.strength))
     if job.grid is not None:
         _check_output_file(job.grid, job.inputs)
-    if job.request.image is not None and job.request.task in PHOTO_CLASS_TASKS:
-        _note(args, _unfamiliar_photo_note(bundle, job.request.image))
+    before_run = []  # lines about the run, printed at its first step (a request refused stays one line)
+    if job.request.image is not None and job.request.task in PHOTO_CLASS_TASKS and not args.quiet:
+        before_run.append(_unfamiliar_photo_note(bundle, job.request.image))
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
                                   seed=args.seed, bf16=_bf16(args, model, device), track_best=args.best)
     from robustpaint.core.tasks.knobs import generic_knobs
@@ -325,12 +329,12 @@ def _run_task(args) -> int:
     config = scaled_config(request, *spec.output_shape(request, model.input_size), model.input_size)
     if None in (args.eps, args.step_size, args.steps):
         h, w = spec.output_shape(request, model.input_size)
-        _note(args, f"{bundle.entry.name} on a {w}x{h} canvas: eps {config.eps:.3g}, step size "
-                    f"{config.step_size:.3g}, {config.steps} steps (the preset where not given)")
+        before_run.append(f"{bundle.entry.name} on a {w}x{h} canvas: eps {config.eps:.3g}, step size "
+                          f"{config.step_size:.3g}, {config.steps} steps (the preset where not given)")
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
     request = spec.finalise(request, model.input_size)
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
-    with _Progress(args, config.steps) as progress:
+    with _Progress(args, config.steps, before_run) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
     if recipe.get("start") == "data-free":
         _note(args, f"{bundle.entry.name} has no generation seeds (nor does a shipped model of its classes and size): "
@@ -364,7 +368,7 @@ def _run_task(args) -> int:
     return 0
 
 
-PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint", "paint")  # tasks that take the user's photo as it is
+PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint")  # tasks that move the user's photo towards a class
 UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes (as superres's
 # --min-confidence: 90% of Imagenette test photos read above it, half of scikit-image's other photos below)
 FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
