@@ -56,7 +56,7 @@ def test_the_progress_line_prints_probability_and_a_small_loss(capsys):
 
 
 def test_a_photo_the_model_reads_weakly_names_its_classes(installed_tiny, monkeypatch):
-    from robustpaint import cli
+    from robustpaint.cli import tasks as cli
     from robustpaint.core.models.bundle import load_model_bundle
     bundle = load_model_bundle("tiny")
     photo = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(0))
@@ -69,7 +69,7 @@ def test_a_photo_the_model_reads_weakly_names_its_classes(installed_tiny, monkey
 
 
 def test_a_photo_task_says_when_the_model_cannot_place_the_photo(installed_tiny, tmp_path, capsys, monkeypatch):
-    from robustpaint import cli
+    from robustpaint.cli import tasks as cli
     monkeypatch.setattr(cli, "UNFAMILIAR", 1.01)
     assert main(["sketch", str(_png(tmp_path / "in.png")), "--class", "cat", "--model", "tiny", "--steps", "1",
                  "--out", str(tmp_path / "out.png")]) == 0

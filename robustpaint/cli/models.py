@@ -1,0 +1,81 @@
+"""`models list/import` and `classify`: what is installed, bringing a checkpoint in, what a model sees."""
+
+from __future__ import annotations
+
+import json
+
+from robustpaint.cli.common import UsageError, _check_device, _note
+from robustpaint.core.errors import RobustPaintError
+
+
+def _classify(args) -> int:
+    import torch
+
+    from robustpaint.core.imageio import load_photo
+    from robustpaint.core.models.bundle import load_model_bundle
+
+    model = load_model_bundle(args.model, _check_device(args.device)).model
+    image, note, _ = load_photo(args.input, (model.input_size,) * 2, args.fit)
+    if not args.json:
+        _note(args, note)
+    image = image.to(next(model.parameters()).device)
+    with torch.no_grad():
+        logits = model(image)[0].float().cpu()
+    probabilities = logits.softmax(0)
+    if args.json:
+        print(json.dumps({"classes": model.classes, "logits": logits.tolist(),
+                          "probabilities": probabilities.tolist()}))
+    else:
+        top = probabilities.topk(min(args.top, len(model.classes)))
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"{model.classes[i]:>16s}  {p * 100:5.1f}%")
+    return 0
+
+
+def _models(args) -> int:
+    from robustpaint.core.catalog import accuracy_summary, list_models, read_card
+
+    if args.models_command == "import":
+        return _import(args)
+    if args.models_command != "list":
+        raise UsageError("use 'robustpaint models list' or 'robustpaint models import PATH --name NAME'")
+    entries = list_models()
+    if not entries:
+        print("no models installed: train one with 'robustpaint train' or import one with "
+              "'robustpaint models import PATH --name NAME'")
+        return 0
+    for entry in entries:
+        try:
+            card = read_card(entry.card_path)
+        except RobustPaintError as exc:
+            print(f"{entry.name:20s} {entry.origin:9s} card problem: {exc}")
+            continue
+        figures = accuracy_summary(card)
+        print(f"{entry.name:20s} {entry.origin:9s} {card['arch']:18s} {card.get('dataset', '?'):10s} "
+              f"{card.get('role', 'synthesis'):9s} {figures}")
+        classes = card.get("classes") or []
+        shown = ", ".join(classes[:12]) + (f", ... ({len(classes)} in all)" if len(classes) > 12 else "")
+        print(f"{'':20s} classes: {shown}")  # what --class takes (any unique part of a name works too)
+    return 0
+
+
+def _import(args) -> int:
+    from robustpaint.core.models.checkpoint import add_model, import_robustness_checkpoint
+    from robustpaint.core.catalog import list_models
+    from robustpaint.core.paths import user_models_dir
+
+    if not args.name.replace("-", "").replace("_", "").isalnum():
+        raise UsageError("--name may hold letters, digits, '-' and '_' only")
+    if len(args.name) > 64:
+        raise UsageError(f"--name may be at most 64 characters, not {len(args.name)}")
+    if any(e.name == args.name for e in list_models()):
+        raise UsageError(f"a model named {args.name!r} exists already; choose another --name")
+    model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
+    target = user_models_dir() / f"{args.name}.safetensors"
+    card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
+    how = "read from its weights" if card.pop("arch_inferred") else "as asked"  # said here, not kept in the card
+    data_how = "read from its weights" if card.pop("dataset_inferred") else "as asked"
+    add_model(model, target, card)  # refused if another import took the name meanwhile
+    print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {card['dataset']}, {data_how}; "
+          f"{len(model.classes)} classes) into {target}")
+    return 0
