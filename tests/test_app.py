@@ -1086,3 +1086,19 @@ def test_a_card_of_the_wrong_types_does_not_stop_the_app_sizing_its_canvas(insta
     card = json.loads(card_path.read_text())
     card_path.write_text(json.dumps({**card, "arch": ["tiny"]}))
     assert card_input_size("tiny", fallback=77) == 77
+
+
+def test_a_softer_brush_fades_out_towards_its_edge(qtbot, window):
+    # #33 item 10: hardness. 100% is the hard brush of before (a one-pixel edge); 0% fades from the centre.
+    from robustpaint.core.document import Brush, Document
+    hard, soft = Document.blank(64), Document.blank(64)
+    hard.paint_stroke([(32, 32)], Brush(size=24))
+    soft.paint_stroke([(32, 32)], Brush(size=24, hardness=0.0))
+    row = lambda doc: 1 - doc.image[31, 32:46, 0]  # coverage from the centre outwards
+    assert row(hard)[0] == 1.0 and row(soft)[0] > 0.85
+    assert (row(hard)[:11] == 1.0).all() and 0 < row(soft)[6] < 0.7  # half-way out: full against fading
+    assert (np.diff(row(soft)) <= 1e-6).all() and row(soft)[13] == 0.0
+    window.tools.brush_hardness.setValue(30)
+    assert window.tools.brush().hardness == pytest.approx(0.3)
+    window.document.log_stroke([(1, 1)], window.tools.brush())
+    assert window.document.strokes[-1]["brush"]["hardness"] == pytest.approx(0.3)

@@ -125,6 +125,11 @@ class ToolBar(QToolBar):
             action = QAction(f"{'Smaller' if key == '[' else 'Larger'} brush", self, shortcut=QKeySequence(key))
             action.triggered.connect(lambda _=False, f=factor: self.scale_brush(f))
             parent.addAction(action)
+        self.addWidget(QLabel("Hardness"))
+        self.brush_hardness = QSpinBox(minimum=0, maximum=100, value=100, suffix="%",
+                                       toolTip="the brush's edge: 100% hard, lower fades it out over more of its "
+                                               "radius")
+        self.addWidget(self.brush_hardness)
         self.addWidget(QLabel("Opacity"))
         self.brush_opacity = QSpinBox(minimum=5, maximum=100, value=100, suffix="%", toolTip="brush opacity")
         self.addWidget(self.brush_opacity)
@@ -173,6 +178,7 @@ class ToolBar(QToolBar):
         elif tool == "strength":
             value = self.strength_level.value() / 100
         return Brush(size=self.brush_size.value(), color=color, opacity=self.brush_opacity.value() / 100,
+                     hardness=self.brush_hardness.value() / 100,
                      target=BRUSH_TARGETS.get(tool, "image"),
                      clear=tool == "unmask" or (tool == "regions" and value < 0), value=value)
 

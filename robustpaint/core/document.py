@@ -23,6 +23,7 @@ class Brush:
     target: str = "image"
     clear: bool = False
     value: float = 1.0
+    hardness: float = 1.0  # 1: a hard edge one pixel wide; 0: coverage falls off linearly from the centre
 
 
 BRUSH_TARGETS = ("image", "erase", "mask", "regions", "strength")
@@ -49,7 +50,7 @@ def checked_stroke(stroke) -> dict:
     rules = {"size": lambda v: _real(v, 0, STROKE_LIMIT), "opacity": lambda v: _real(v, 0, 1),
              "color": lambda v: isinstance(v, list) and len(v) == 3 and all(_real(c, 0, 1) for c in v),
              "target": lambda v: v in BRUSH_TARGETS, "clear": lambda v: isinstance(v, bool),
-             "value": lambda v: _real(v, -STROKE_LIMIT, STROKE_LIMIT)}
+             "value": lambda v: _real(v, -STROKE_LIMIT, STROKE_LIMIT), "hardness": lambda v: _real(v, 0, 1)}
     if "size" not in brush:
         raise ValueError("has a brush without a size")
     for key, rule in rules.items():
@@ -60,8 +61,9 @@ def checked_stroke(stroke) -> dict:
     return {"points": points, "brush": checked}
 
 
-def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarray:
-    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels)."""
+def _dab_weights(h: int, w: int, points: np.ndarray, radius: float, hardness: float = 1.0) -> np.ndarray:
+    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels); a softer
+    brush (`hardness` < 1) fades over the outer (1 - hardness) of its radius."""
     ys, xs = np.mgrid[0:h, 0:w]
     centres = np.stack([xs + 0.5, ys + 0.5], axis=-1).reshape(-1, 2)
     distance = np.full(len(centres), np.inf)
@@ -73,8 +75,9 @@ def _dab_weights(h: int, w: int, points: np.ndarray, radius: float) -> np.ndarra
         t = np.zeros(len(centres)) if length2 == 0 else np.clip((centres - a) @ ab / length2, 0, 1)
         closest = a + t[:, None] * ab
         distance = np.minimum(distance, np.linalg.norm(centres - closest, axis=1))
-    # Soft edge one pixel wide, so small brushes still cover the pixel under the cursor.
-    return np.clip(radius + 0.5 - distance, 0, 1).reshape(h, w)
+    # Soft edge one pixel wide (widened by softness), so small brushes still cover the pixel under the cursor.
+    fade = 1.0 + radius * (1.0 - float(np.clip(hardness, 0.0, 1.0)))
+    return np.clip((radius + 0.5 - distance) / fade, 0, 1).reshape(h, w)
 
 
 class Document:
@@ -138,7 +141,8 @@ class Document:
     def log_stroke(self, points, brush: Brush) -> None:
         self.strokes.append({"points": [[round(float(x), 2), round(float(y), 2)] for x, y in points],
                              "brush": {"size": brush.size, "color": list(brush.color), "opacity": brush.opacity,
-                                       "target": brush.target, "clear": brush.clear, "value": brush.value}})
+                                       "target": brush.target, "clear": brush.clear, "value": brush.value,
+                                       "hardness": brush.hardness}})
 
     def pick_color(self, x: float, y: float) -> tuple[float, float, float] | None:
         """The colour under image point (x, y), or None outside the image."""
@@ -153,7 +157,7 @@ class Document:
         if len(pts) == 0:
             return
         h, w = self.size
-        cover = _dab_weights(h, w, pts, brush.size / 2) * float(np.clip(brush.opacity, 0, 1))
+        cover = _dab_weights(h, w, pts, brush.size / 2, brush.hardness) * float(np.clip(brush.opacity, 0, 1))
         if brush.target == "mask":
             value = 0.0 if brush.clear else 1.0
             self.mask = np.where(cover > 0.5, value, self.mask).astype(np.float32)
