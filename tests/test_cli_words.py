@@ -93,6 +93,14 @@ def test_superres_does_not_push_a_photo_towards_a_weak_guess(installed_tiny, tmp
     assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(pushed)))
 
 
-def test_an_old_superres_recipe_replays_with_no_floor():
+def test_an_old_superres_recipe_replays_with_no_floor(installed_tiny):
+    from robustpaint.cli.tasks import UNFAMILIAR
+    from robustpaint.core.recipes import recipe_from_request, request_from_recipe
+    from robustpaint.core.tasks import TaskRequest, get_task
     from robustpaint.core.tasks.knobs import KNOBS
-    assert KNOBS["min_confidence"].before == 0.0 and KNOBS["min_confidence"].generic
+    request = get_task("superres").finalise(TaskRequest("superres", image=torch.rand(1, 3, 8, 8), factor=2), 32)
+    recipe = recipe_from_request(request, "tiny", "")
+    assert recipe["min_confidence"] == 0.5
+    del recipe["min_confidence"]  # a recipe written before the knob existed
+    assert request_from_recipe(recipe).knob("min_confidence") == 0.0
+    assert UNFAMILIAR == KNOBS["min_confidence"].default

@@ -83,3 +83,48 @@ def test_the_knobs_reach_the_run_and_old_recipes_replay_the_paper_schedule(tiny_
     assert (config.schedule, config.momentum, config.coarse, config.settle) == ("cosine", 0.5, 0.25, 0.01)
     old = request_from_recipe({"task": "sketch", "targets": [0]})
     assert [old.knob(k) for k in ("schedule", "momentum", "coarse", "settle")] == ["constant", 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("rule", [{"schedule": "cosine"}, {"coarse": 0.5}])
+def test_a_run_stopped_early_replays_with_its_planned_length(tiny_model, rule):
+    # Review: a timeline commit or a stop records steps=k, and the cosine schedule and the coarse share were then
+    # planned over k steps on replay, not over the run's own length: other pixels.
+    from robustpaint.app.run_session import first_steps
+    from robustpaint.core.tasks import TaskRequest, build_task
+    request = TaskRequest("sketch", image=torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3)),
+                          targets=(1,), steps=20, eps=3.0, step_size=0.3).with_knobs(**rule)
+    live = build_task(tiny_model, request).optimizer(tiny_model)
+    for _ in live.run(7):
+        pass
+    cut = first_steps(request, 7)
+    assert cut.steps == 7 and cut.knob("schedule_steps") == 20
+    replayed = build_task(tiny_model, cut).optimizer(tiny_model)
+    for _ in replayed.run():
+        pass
+    assert torch.equal(live.x, replayed.x)
+    naive = build_task(tiny_model, request.replace(steps=7)).optimizer(tiny_model)
+    for _ in naive.run():
+        pass
+    assert not torch.equal(live.x, naive.x)  # what the recipe said before the fix
+    plain = TaskRequest("sketch", image=request.image, targets=(1,), steps=20)
+    assert first_steps(plain, 7).knob("schedule_steps") is None  # the paper's schedule: the recipe as before
+
+
+def test_the_default_step_is_the_papers_plain_pgd_step(tiny_model):
+    # The new fields at their defaults against a hand-written L2 PGD step: x - step * g/||g||, projected.
+    torch.manual_seed(0)
+    start = torch.rand(2, 3, 32, 32)
+    optimizer = PGDOptimizer(tiny_model, obj.class_target(torch.tensor([0, 1])), start,
+                             PGDConfig(eps=3.0, step_size=0.3, steps=3))
+    x = start.clone()
+    for _ in range(3):
+        x.requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(tiny_model(x), torch.tensor([0, 1]), reduction="none")
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        with torch.no_grad():
+            moved = x - 0.3 * grad / (grad.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + 1e-12)
+            delta = moved - start
+            delta = delta * torch.clamp(3.0 / (delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + 1e-12), max=1.0)
+            x = (start + delta).clamp(0, 1)
+        optimizer.step()
+    assert torch.allclose(optimizer.x, x, atol=1e-6)

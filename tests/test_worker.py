@@ -149,3 +149,14 @@ def test_a_run_that_settles_early_says_done(qtbot, window):
     assert window.statusBar().currentMessage().startswith("done: settled at step 6")
     assert window.controls.progress.value() == window.controls.progress.maximum()
     assert window.session.worker.queue.job(Priority.RUN) is None
+
+
+def test_app_superres_says_when_a_weak_guess_kept_the_smooth_upsampling(qtbot, window):
+    # Review: the app's superres (no class to pick) silently ran steps that changed nothing below min_confidence.
+    window.controls.live_check.setChecked(False)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("superres"))
+    window.panel.steps_slider.setValue(2)
+    request = window.make_request().with_knobs(min_confidence=1.0)  # no guess is that sure
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.session.start("tiny", "", request)
+    assert window.statusBar().currentMessage().startswith("super-resolution kept the smooth upsampling")

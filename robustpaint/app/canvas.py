@@ -209,10 +209,17 @@ class Canvas(QWidget):
         self.update()
         super().leaveEvent(event)
 
+    def _outline_rect(self):
+        """The screen rectangle the brush outline covers (its pens included)."""
+        r = self.brush_diameter * self.scale() / 2 + 3
+        return QRectF(self.pointer.x() - r, self.pointer.y() - r, 2 * r, 2 * r).toAlignedRect()
+
     def mouseMoveEvent(self, event) -> None:
+        if self.brush_diameter > 0 and self.pointer is not None:
+            self.update(self._outline_rect())  # only where the outline was and now is, not the whole canvas
         self.pointer = event.position()
         if self.brush_diameter > 0:
-            self.update()
+            self.update(self._outline_rect())
         if self._pan_from is not None:
             self.offset += event.position() - self._pan_from
             self._pan_from = event.position()

@@ -28,6 +28,9 @@ class CanvasReadout(QObject):
     def canvas_changed(self) -> None:
         """The canvas shows something new: the hint and the readout follow (after every change, not only runs)."""
         window = self.window
+        if window.session.running:  # a run's steps show its own readout; the canvas is not blank then
+            window.canvas.set_hint("")
+            return
         blank = is_blank(window.document)
         window.canvas.set_hint(EMPTY_CANVAS_HINT if blank else "")
         if blank:
@@ -35,7 +38,7 @@ class CanvasReadout(QObject):
             window.session.classify_id += 1  # a reading still on its way is of an older canvas
             window.session.last_top5 = []
             window.controls.show_top5([])
-        elif not window.session.running:
+        else:
             self.timer.start()
 
     def _classify(self) -> None:

@@ -49,4 +49,9 @@ def run_app(argv: list[str] | None = None) -> int:
 
     app.aboutToQuit.connect(remember)
     window.files.offer_recovery()  # the autosaves of instances that died, never a running one's
-    return app.exec()
+    code = app.exec()
+    from robustpaint.app.run_session import stuck_threads
+    if stuck_threads():  # a step stuck past the shutdown's wait: the interpreter's teardown would destroy its
+        sys.stderr.flush()  # running QThread and abort; the work is saved and settings written by now
+        os._exit(code)
+    return code

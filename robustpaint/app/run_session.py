@@ -109,6 +109,23 @@ def set_bar(bar: QProgressBar, value: int, text: str | None = None) -> None:
     bar.setUpdatesEnabled(True)  # schedules one ordinary update
 
 
+def stuck_threads() -> bool:
+    """Whether a worker thread did not stop in time at shutdown (the app then exits without the teardown)."""
+    return bool(_STUCK_THREADS)
+
+
+def first_steps(request, steps: int):
+    """The request of a run's first `steps` steps (a stop, a timeline commit, a settled run): a step schedule or a
+    coarse start that follows the run's planned length keeps it, so the recipe replays the same pixels."""
+    from robustpaint.core.tasks import get_task
+    planned = request.steps
+    follows_length = request.knob("schedule") != "constant" or request.knob("coarse") > 0
+    if (planned is not None and steps < planned and follows_length and request.knob("schedule_steps") is None
+            and "schedule_steps" in get_task(request.task).parameters):
+        request = request.with_knobs(schedule_steps=planned)
+    return request.replace(steps=steps)
+
+
 class RunSession(QObject):
     # to the worker (queued: it lives on its own thread)
     submit_job = Signal(int, str, object)  # job id, model name, TaskRequest
@@ -196,7 +213,7 @@ class RunSession(QObject):
         steps shown so far; else the last run's (or None)."""
         if self.state is not RunState.IDLE and self.request is not None and self.steps_done:
             from robustpaint.core.recipes import recipe_from_request
-            request = self.request.replace(steps=self.steps_done)
+            request = first_steps(self.request, self.steps_done)
             return recipe_from_request(request, self.model_name, self.sha256, **self._extra(request,
                                                                                             self.candidate_index))
         return self.last_recipe
@@ -290,7 +307,7 @@ class RunSession(QObject):
         if self.run_before is None:
             return
         if self.request is not None and self.steps_done:
-            self._set_recipe(self.request.replace(steps=self.steps_done), self.candidate_index)
+            self._set_recipe(first_steps(self.request, self.steps_done), self.candidate_index)
         self.host.push_state(self.run_before, text, self.recipe_before)
         self.run_before = None
 
@@ -371,7 +388,10 @@ class RunSession(QObject):
         self.host.show_result(image)
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
-        if self.figures.get("settled"):
+        if self.figures.get("unsure") and all(self.figures["unsure"]):
+            self.message.emit(f"super-resolution kept the smooth upsampling: the model's best guess is only "
+                              f"{self.figures['guessed'][0]:.0%} sure, too weak to paint its class's detail in")
+        elif self.figures.get("settled"):
             self.controls.progress.setValue(self.controls.progress.maximum())
             self.message.emit(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
                               "settled)")
@@ -409,7 +429,7 @@ class RunSession(QObject):
         step, image, request, index = self.timeline[self.controls.timeline_slider.value()]
         before, recipe_before = self.host.document.state(), self.recipe_state()
         self.host.document.image = image.copy()
-        self._set_recipe(request.replace(steps=step), index)
+        self._set_recipe(first_steps(request, step), index)
         self.host.push_state(before, f"iterate of step {step}", recipe_before)
         self.controls.compare_check.setChecked(False)
         self.preview.emit(None)

@@ -30,8 +30,10 @@ class StepCancelled(Exception):
 class RunJob:
     """A live run: its optimizer, whether it is paused, and the figures of its rate."""
 
-    def __init__(self, job_id: int, model_name: str, optimizer, candidates: int, classes: list[str], threads):
+    def __init__(self, job_id: int, model_name: str, optimizer, candidates: int, classes: list[str], threads,
+                 notes: dict | None = None):
         self.job_id, self.model_name, self.optimizer = job_id, model_name, optimizer
+        self.notes = notes or {}  # what the task noted for the user (a super-resolution guess too weak to follow)
         self.candidates, self.classes, self.threads = candidates, classes, threads
         self.paused = False
         self.started, self.first_step = time.perf_counter(), 0
@@ -74,7 +76,8 @@ class RunJob:
                    "threads": f"{self.threads.chosen} thread{'s' if self.threads.chosen > 1 else ''}",
                    "threads_detail": self.threads.describe(),  # how the count was chosen, with its timings
                    "device": str(next(optimizer.model.parameters()).device),
-                   "settled": optimizer.settled}  # done before its step count (early stopping)
+                   "settled": optimizer.settled,  # done before its step count (early stopping)
+                   "unsure": self.notes.get("unsure"), "guessed": self.notes.get("guessed_probability")}
         return self.image(), float(result.loss.mean()), top5, figures
 
 
@@ -312,12 +315,13 @@ class SynthesisWorker(QObject):
                 from robustpaint.core.threads import ThreadTuner
                 self._threads = ThreadTuner(device=next(bundle.model.parameters()).device.type)
             self._threads.measure_again()  # another model or size: the last probe's times do not carry over
-            optimizer = build_task(bundle.model, request, bundle.seeds).optimizer(bundle.model)
+            setup = build_task(bundle.model, request, bundle.seeds)
+            optimizer = setup.optimizer(bundle.model)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             self._fail(job_id, exc)
             return
         self.queue.add(Priority.RUN, RunJob(job_id, model_name, optimizer, request.candidates,
-                                            bundle.model.classes, self._threads))
+                                            bundle.model.classes, self._threads, setup.notes))
         self._wake()
 
     @Slot()

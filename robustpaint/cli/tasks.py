@@ -88,10 +88,9 @@ def _run_task(args) -> int:
 PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint")  # tasks that move the user's photo towards a class
 
 
-UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes (as superres's
-# --min-confidence: 90% of Imagenette test photos read above it, half of scikit-image's other photos below)
-
-
+UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes: the knob table's
+# min_confidence default (a test keeps them equal; not read from it here, which would import torch for --help):
+# 90% of Imagenette test photos read above it, half of scikit-image's photos of other things below
 FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
 
 
@@ -101,7 +100,7 @@ def _unfamiliar_photo_note(bundle, image) -> str | None:
     import torch
     from torch.nn import functional as F
 
-    from robustpaint.core.catalog import list_models
+    from robustpaint.core.catalog import list_models, read_card
     from robustpaint.core.models.bundle import load_model_bundle
 
     def reading(model):
@@ -121,11 +120,11 @@ def _unfamiliar_photo_note(bundle, image) -> str | None:
     for entry in list_models():
         if entry.origin != "shipped" or entry.name == bundle.entry.name or entry.role == "evaluator":
             continue
-        try:
+        try:  # the card first: only a model of other classes is loaded
+            if set(read_card(entry.card_path)["classes"]) <= set(model.classes):
+                continue
             other = load_model_bundle(entry.name, "cpu").model
-        except RobustPaintError:
-            continue
-        if set(other.classes) == set(model.classes):
+        except (RobustPaintError, OSError):  # a hint only: a model that cannot be read is not offered
             continue
         other_name, other_p = reading(other)
         if other_p >= FAMILIAR and other_name not in model.classes:

@@ -76,7 +76,7 @@ def _dab_weights(h: int, w: int, points: np.ndarray, radius: float, hardness: fl
         closest = a + t[:, None] * ab
         distance = np.minimum(distance, np.linalg.norm(centres - closest, axis=1))
     # Soft edge one pixel wide (widened by softness), so small brushes still cover the pixel under the cursor.
-    fade = 1.0 + radius * (1.0 - float(np.clip(hardness, 0.0, 1.0)))
+    fade = max(1.0, (radius + 0.5) * (1.0 - float(np.clip(hardness, 0.0, 1.0))))
     return np.clip((radius + 0.5 - distance) / fade, 0, 1).reshape(h, w)
 
 
@@ -157,7 +157,9 @@ class Document:
         if len(pts) == 0:
             return
         h, w = self.size
-        cover = _dab_weights(h, w, pts, brush.size / 2, brush.hardness) * float(np.clip(brush.opacity, 0, 1))
+        # Hardness is a painter's edge: masks, regions and strength keep hard edges (a mask is where cover > 0.5).
+        hardness = brush.hardness if brush.target in ("image", "erase") else 1.0
+        cover = _dab_weights(h, w, pts, brush.size / 2, hardness) * float(np.clip(brush.opacity, 0, 1))
         if brush.target == "mask":
             value = 0.0 if brush.clear else 1.0
             self.mask = np.where(cover > 0.5, value, self.mask).astype(np.float32)

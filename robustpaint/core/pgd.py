@@ -107,6 +107,8 @@ class PGDConfig:
     momentum: float = 0.0  # normalised momentum: the step follows a running sum of unit gradients (0 = none)
     coarse: float = 0.0  # this share of the first steps sees the canvas at half its side (a quarter of the cost)
     settle: float = 0.0  # > 0: done once the loss has changed by less than this over the last SETTLE_WINDOW steps
+    schedule_steps: int | None = None  # the run's planned length, which the schedule and the coarse share follow
+    # (None: `steps`); a recipe of a run stopped early (a timeline commit, a settled run) keeps it, so it replays
 
     def validate(self) -> "PGDConfig":
         if self.norm not in NORMS:
@@ -123,6 +125,8 @@ class PGDConfig:
             value = getattr(self, name)
             if not 0 <= value < high:
                 raise RobustPaintError(f"{name} must be at least 0 and below {high:g}, not {value}")
+        if self.schedule_steps is not None and self.schedule_steps < self.steps:
+            raise RobustPaintError(f"schedule steps ({self.schedule_steps}) must be at least steps ({self.steps})")
         if not 0 <= self.settle < float("inf"):
             raise RobustPaintError(f"settle must be a finite number >= 0, not {self.settle}")
         return self
@@ -131,12 +135,13 @@ class PGDConfig:
         """The step size of step `step` (0-based): cosine goes from 1.9x to 0.1x the step size, 1x on average,
         so a run of the same length moves as far, boldly at first and finely at the end."""
         if self.schedule == "cosine":
-            return self.step_size * (0.1 + 1.8 * 0.5 * (1 + math.cos(math.pi * step / max(self.steps - 1, 1))))
+            planned = self.schedule_steps or self.steps
+            return self.step_size * (0.1 + 1.8 * 0.5 * (1 + math.cos(math.pi * step / max(planned - 1, 1))))
         return self.step_size
 
     @property
     def coarse_steps(self) -> int:
-        return int(round(self.coarse * self.steps))
+        return int(round(self.coarse * (self.schedule_steps or self.steps)))
 
 
 @dataclass
@@ -253,7 +258,7 @@ class PGDOptimizer:
         with torch.no_grad():
             if not torch.isfinite(loss).all() or not torch.isfinite(grad).all():
                 raise FloatingPointError(f"non-finite loss or gradient at step {self.steps_done + 1}")
-            if self.best_x is not None:
+            if self.best_x is not None and not coarse:  # a coarse step's loss is not comparable with a full one's
                 better = loss < self.best_loss
                 self.best_loss = torch.where(better, loss, self.best_loss)
                 self.best_x[better] = x.detach()[better]

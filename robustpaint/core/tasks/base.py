@@ -185,7 +185,6 @@ class Context:
             raise RobustPaintError(f"mix class index {mix[0]} out of range (model has {num} classes)")
         return mix
 
-    @torch.no_grad()
     def seeds_or_data_free(self):
         """The model's seeds, or (a model with none, for its data set either) smooth noise, noted for the user."""
         if self.seeds is not None:
@@ -194,6 +193,7 @@ class Context:
         self.notes["start"] = "data-free"
         return DataFreeSeeds()
 
+    @torch.no_grad()
     def reading(self, images: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """The class the model reads each image as, and its probability (rounded, for the notes)."""
         confidence, guess = self.model(images.to(self.device)).float().softmax(1).max(1)
@@ -345,7 +345,7 @@ def batch_of(image: torch.Tensor, n: int) -> torch.Tensor:
     return image.expand(n, -1, -1, -1).clone() if image.shape[0] == 1 else image
 
 
-STEP_RULE_KNOBS = ("schedule", "momentum", "coarse", "settle")  # knobs that are PGDConfig fields of the same name
+STEP_RULE_KNOBS = ("schedule", "momentum", "coarse", "settle", "schedule_steps")  # PGDConfig fields of that name
 
 
 def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> TaskSetup:

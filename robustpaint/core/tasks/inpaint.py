@@ -53,7 +53,8 @@ class Inpaint(TaskSpec):
                                           "evaluator accuracy 77 / 77% at eps 2 / 4 (Telea 18.2 dB, 67%): eps 2 at "
                                           "128 px, 3.5 at 224", side=224, inside_mask_only=True)
     parameters = ("class", "eps", "step", "steps", "lam", "views",
-                  "crops", "schedule", "momentum", "coarse", "settle")
+                  "crops", "schedule", "momentum", "coarse", "settle",
+                  "schedule_steps")
     defaults = {"lam": 10.0}
     reads = frozenset({"image", "mask"})
 

@@ -110,9 +110,9 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          flag=None),
     Knob("candidates", "Candidates", "int", 1, 1, 1024, "generate this many samples at once (batched) and pick one",
          flag=None, panel_range=(1, 16)),
-    Knob("temperature", "Randomness", "float", 1.0, 0.0, 100.0, "the seed's temperature: how far the start "
-                                                                "strays from the class's average picture; 0 = the "
-                                                                "class mean, 1 = as varied as the data", panel_range=(0.0, 2.0)),
+    Knob("temperature", "Randomness", "float", 1.0, 0.0, 100.0,
+         help="the seed's temperature: how far the start strays from the class's average picture; 0 = the class "
+              "mean, 1 = as varied as the data", panel_range=(0.0, 2.0)),
     Knob("spread", "Variety", "float", 0.0, 0.0, 100.0, "spread: push the candidates of a class apart, so they differ "
                                                         "(beyond the paper): the weight of a penalty on their "
                                                         "likeness in the model's features; 0 = the paper's "
@@ -125,9 +125,11 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
                                                               "image); small keeps the picture, large lets it become "
                                                               "another",
          panel_range=(0.0, 120.0)),
-    Knob("step", "Step size", "float", None, 0.0, 1e3, "how far each step moves the picture (the PGD step size)", field="step_size",
+    Knob("step", "Step size", "float", None, 0.0, 1e3, "how far each step moves the picture (the PGD step size)",
+         field="step_size",
          panel_range=(0.01, 2.0)),
-    Knob("steps", "Steps", "int", None, 1, 100_000, "how many steps a run takes (PGD iterations)", panel_range=(1, 1000)),
+    Knob("steps", "Steps", "int", None, 1, 100_000, "how many steps a run takes (PGD iterations)",
+         panel_range=(1, 1000)),
     Knob("lam", "Keep the rest", "float", 10.0, 0.0, 1e6, "lambda: how strongly the picture outside the mask is "
                                                           "kept as it was (the weight of its squared distance)",
          panel_range=(0.0, 200.0)),
@@ -148,9 +150,9 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("upsample", "Seed upsampling", "choice", "bicubic", choices=("nearest", "bicubic"),
          help="how the block-pooled seeds reach the canvas: bicubic (smooth) or nearest (the paper's pixel "
               "repetition, whose block grid the steps do not wash out)", generic=True, before="nearest"),
-    Knob("jitter", "Random shifts", "int", 0, 0, 64, "jitter, transformation robustness (lucid's recipe): each step "
-                                                     "sees the image shifted by up to this many pixels and flipped at random, drawn from "
-                                              "the run's seed; 0 = off", generic=True, before=0),
+    Knob("jitter", "Random shifts", "int", 0, 0, 64,
+         help="jitter, transformation robustness (lucid's recipe): each step sees the image shifted by up to this "
+              "many pixels and flipped at random, drawn from the run's seed; 0 = off", generic=True, before=0),
     Knob("saturation", "Natural colours", "float", 0.0, 0.0, 10.0, "colour prior: keeps colours as strong as a "
                                                                    "photo's, not gaudier (the weight of a penalty "
                                                                    "on chroma above its typical level); 0 = off",
@@ -169,11 +171,11 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
                                              "canvas scaled down (a canvas larger than the model; each costs one "
                                              "model-sized pass)", generic=True, before=0),
     # Super-resolution without a class given (#33 item 16): a guess this unsure does not steer the picture.
-    Knob("min_confidence", "", "float", 0.5, 0.0, 1.0, "the least probability the model's guess needs for super-resolution "
-                                             "to push the picture towards it (no --class given); below it the "
-                                             "output stays the consistent bicubic upsampling. 0.5 spares 90% of "
-                                             "Imagenette test photos and stops half of scikit-image's photos of "
-                                             "other things", generic=True, before=0.0),
+    Knob("min_confidence", "", "float", 0.5, 0.0, 1.0,
+         help="the least probability the model's guess needs for super-resolution to push the picture towards it "
+              "(no --class given); below it the output stays the consistent bicubic upsampling. 0.5 spares 90% of "
+              "Imagenette test photos and stops half of scikit-image's photos of other things", generic=True,
+         before=0.0),
     # Fewer, better steps (#34, beyond the paper): recipes from before them replay the paper's fixed schedule.
     Knob("schedule", "Step schedule", "choice", "constant", choices=("constant", "cosine"),
          help="the step size over a run: constant (the paper's) or cosine, large steps first and small ones at the "
@@ -186,6 +188,9 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
                                                              "the canvas at half its side (a quarter of the cost), "
                                                              "moving large shapes first; 0 = off", generic=True,
          before=0.0),
+    Knob("schedule_steps", "", "int", None, 1, 100_000, "the planned length of the run that the step schedule and "
+                                                       "the coarse share follow (a run stopped early keeps it)",
+         generic=True, before=None, flag=None),
     Knob("settle", "Stop when settled", "float", 0.0, 0.0, 10.0, "early stopping: the run is done once its loss "
                                                                    "has changed by less than this over the last 5 "
                                                                    "steps (0 = always the full step count)",

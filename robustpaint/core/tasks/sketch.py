@@ -16,7 +16,8 @@ class Sketch(TaskSpec):
                           side=224)
     anchored = True
     parameters = ("class", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
-                  "crops", "schedule", "momentum", "coarse", "settle")
+                  "crops", "schedule", "momentum", "coarse", "settle",
+                  "schedule_steps")
     target_option = "--class"
     target_required = True  # translate: a two-class model picks the other class
 

@@ -28,7 +28,8 @@ class Translate(Sketch):
     photo_preset = Preset(80.0, 0.5, 200, "paper's translation setting: eps 80, step 0.5, 200 its: free to leave the "
                                           "photo behind; use 'keep the photo' to keep its layout", side=224)
     parameters = ("class", "keep", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
-                  "crops", "schedule", "momentum", "coarse", "settle")
+                  "crops", "schedule", "momentum", "coarse", "settle",
+                  "schedule_steps")
     target_option = "--to"
 
     def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
