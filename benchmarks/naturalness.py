@@ -44,7 +44,7 @@ RECIPE_SHOWN = ("eps", "step_size", "steps", "spread", "upsample", "jitter", "sa
 DEFAULT_DATA = "../shared/data/imagenette-224.tar.gz"
 # The paper's generation: Gaussian seeds upsampled by pixel repetition, independent samples (no spread penalty).
 BUILT_IN_VARIANTS = {"paper (nearest seeds, no priors)": {"spread": 0.0, "upsample": "nearest", "jitter": 0,
-                                                          "saturation": 0.0, "views": "canvas"},
+                                                          "saturation": 0.0, "views": "canvas", "steps": 60},
                      "default preset": {}}
 
 
@@ -158,7 +158,11 @@ def generate(bundle, model_name: str, targets: list[int], seed: int, variant: di
                                  if k not in generic})
     request = request.with_knobs(**{generic[k]: v for k, v in variant.items() if k in generic})
     config = scaled_config(request, *spec.output_shape(request, side), side)
-    request = spec.finalise(request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps), side)
+    step_size = config.step_size
+    if "steps" in variant and "step_size" not in variant:  # another step count covers the preset's distance
+        preset = scaled_config(request.replace(steps=None), *spec.output_shape(request, side), side)
+        step_size = preset.step_size * preset.steps / config.steps
+    request = spec.finalise(request.replace(eps=config.eps, step_size=step_size, steps=config.steps), side)
     recipe = recipe_from_request(request, model_name, bundle.sha256, device="cpu")
     return run_recipe(recipe, "cpu", bundle)
 

@@ -202,11 +202,39 @@ def models() -> str:
     return "\n".join(lines)
 
 
+def steps_to_quality() -> str:
+    """benchmarks/steps_to_quality.py: each step rule at each step count, generation and translation."""
+    r = _load("steps_to_quality.json")
+    if not r:
+        return "(no results yet: run benchmarks/steps_to_quality.py)"
+    st = r["settings"]
+    lines = [f"`benchmarks/steps_to_quality.py` on {r['model']}, scored by {r['evaluator']}: generation of "
+             f"{st['per_class']} pictures for each of {len(st['classes'])} classes (the default preset's priors and "
+             f"radius), translation of {st['n']} held-out photos to the next class (keep the photo). Fewer steps "
+             "keep the distance the run travels (step x steps fixed). 'Full steps' counts the model's work (a coarse "
+             f"step sees a quarter of the pixels); seconds are wall time in one run, {st['precision']}, "
+             f"{st['threads']} threads.", ""]
+    if "generate" in r:
+        lines += _table("**Generation**", ["rule", "steps", "full steps", "seconds", "recognised",
+                                           "blockiness vs photos", "saturation vs photos", "spread vs photos"],
+                        [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
+                          row["evaluator_recognition"], row["blockiness_vs_photos"], row["saturation_vs_photos"],
+                          row["spread_vs_photos"]) for name, row in r["generate"].items()])
+    if "translate" in r:
+        lines += _table("**Translation (keep the photo)**", ["rule", "steps", "full steps", "seconds",
+                                                              "target rate", "SSIM to the source"],
+                        [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
+                          row["evaluator_target_rate"], row["ssim_to_source"])
+                         for name, row in r["translate"].items()])
+    return "\n".join(lines).rstrip()
+
+
 def tables() -> dict[str, list[tuple[str, str]]]:
     """Each file's tables: the README keeps the models; the measurements live in docs/ (linked from the README)."""
     return {"README.md": [("models", models())],
             "docs/performance.md": [("performance", performance())],
-            "docs/quality.md": [("quality", quality()), ("quality-imagenette", quality("quality_imagenette.json"))]}
+            "docs/quality.md": [("quality", quality()), ("quality-imagenette", quality("quality_imagenette.json")),
+                                ("steps-to-quality", steps_to_quality())]}
 
 
 def render(text: str, blocks: list[tuple[str, str]], name_of_file: str = "README.md") -> str:

@@ -5,7 +5,8 @@
         [--quick]
 
 Each candidate step rule (a set of recipe knobs: schedule, momentum, coarse, settle) runs at several step counts
-through `run_recipe` (the CLI's and the app's path) on the same seeds and held-out photos, and is scored as
+on the same seeds and held-out photos (generation through `run_recipe`, the CLI's and the app's path; translation
+through `build_task` on batches of photos, which a recipe cannot hold), and is scored as
 naturalness.py and quality.py score: for generation the evaluator's recognition of the target class and the
 blockiness and saturation as ratios to real test photos; for translation the evaluator's target rate and the SSIM
 to the source photo. Fewer steps keep the distance a run travels: the step size is the preset's times (preset
@@ -84,8 +85,7 @@ def generation_rows(bundle, evaluator, args, totals, photos_ref, classes) -> dic
 
 def translation_rows(bundle, evaluator, args, totals) -> dict:
     """Held-out test photos (quality.py's held_out_setup: images 1000 on of its shuffle) to the next class."""
-    from robustpaint.core.recipes import recipe_from_request, run_recipe
-    from robustpaint.core.tasks import TaskRequest, get_task
+    from robustpaint.core.tasks import TaskRequest, build_task, get_task
     from robustpaint.core.train.data import load_split, resize_images
     side = bundle.model.input_size
     test = load_split(args.data, "test")
@@ -105,10 +105,11 @@ def translation_rows(bundle, evaluator, args, totals) -> dict:
                 request = TaskRequest("translate", image=photos[which], targets=(int(t),), candidates=len(which),
                                       keep_photo=True, eps=eps, step_size=step * steps / total, steps=total,
                                       bf16=False).with_knobs(**knobs)
-                request = spec.finalise(request, side)
-                recipe = recipe_from_request(request, args.model, bundle.sha256, device="cpu")
-                images, _ = run_recipe(recipe, "cpu", bundle)
-                outs[which] = images.float().clamp(0, 1)
+                # A batch of photos (a recipe holds one image): the engine's path without the recipe round trip.
+                optimizer = build_task(bundle.model, spec.finalise(request, side)).optimizer(bundle.model)
+                for _ in optimizer.run():
+                    pass
+                outs[which] = optimizer.x.detach().float().clamp(0, 1)
             seconds = time.perf_counter() - started
             probs, _ = evaluator_outputs(evaluator, outs)
             row = {"knobs": knobs, "steps": total, "seconds": round(seconds, 2),
@@ -176,22 +177,31 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     results = {}
     tasks = args.tasks.split(",")
+    def save() -> None:  # after each task, so that a failure in the next keeps what was measured
+        save_results(args.json, {"model": args.model, "model_sha256": bundle.sha256, "evaluator": args.evaluator,
+                                 "settings": {"per_class": args.per_class, "classes": classes, "n": args.n,
+                                              "totals": totals, "seed": args.seed, "quick": args.quick,
+                                              "threads": torch.get_num_threads(), "precision": "fp32"},
+                                 "candidates": CANDIDATES, **results,
+                                 "seconds": round(time.perf_counter() - started, 1)})
+
     if "generate" in tasks:
         side = bundle.model.input_size
         photos, photo_labels, spread_photos, spread_labels = real_photos(args.data, side, classes, 60, args.per_class)
         ref = image_figures(photos)
         ref["spread"] = class_spread(evaluator, spread_photos, spread_labels, classes)
         results["generate"] = generation_rows(bundle, evaluator, args, totals, ref, classes)
+        save()
     if "translate" in tasks:
         results["translate"] = translation_rows(bundle, evaluator, args, totals)
+    if args.json.is_file() and set(tasks) != {"generate", "translate"}:  # a rerun of one task keeps the other's rows
+        import json
+        earlier = json.loads(args.json.read_text())
+        results = {**{t: earlier[t] for t in ("generate", "translate") if t in earlier and t not in results},
+                   **results}
     if args.plot:
         plot(results, args.plot)
-    save_results(args.json, {"model": args.model, "model_sha256": bundle.sha256, "evaluator": args.evaluator,
-                             "settings": {"per_class": args.per_class, "classes": classes, "n": args.n,
-                                          "totals": totals, "seed": args.seed, "quick": args.quick,
-                                          "threads": torch.get_num_threads(), "precision": "fp32"},
-                             "candidates": CANDIDATES, **results,
-                             "seconds": round(time.perf_counter() - started, 1)})
+    save()
     return 0
 
 
