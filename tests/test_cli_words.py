@@ -104,3 +104,15 @@ def test_an_old_superres_recipe_replays_with_no_floor(installed_tiny):
     del recipe["min_confidence"]  # a recipe written before the knob existed
     assert request_from_recipe(recipe).knob("min_confidence") == 0.0
     assert UNFAMILIAR == KNOBS["min_confidence"].default
+
+
+def test_every_command_prints_its_help():
+    # `robustpaint superres --help` was a TypeError: argparse %-formats help, and a knob's text said "90% of".
+    import argparse
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        assert sub.format_help(), name
+        for nested in (a for a in sub._actions if isinstance(a, argparse._SubParsersAction)):
+            for inner in nested.choices.values():
+                assert inner.format_help()

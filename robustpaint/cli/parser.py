@@ -54,7 +54,7 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str, task: str) -> No
     defaults = _preset_help(task)
     for name in ("eps", "step", "steps"):
         knob = KNOBS[name]
-        p.add_argument(knob.option, type=knob.parse, help=f"{knob.help} ({defaults[name]})")
+        p.add_argument(knob.option, type=knob.parse, help=_help(f"{knob.help} ({defaults[name]})"))
     p.add_argument("--norm", choices=("l2", "linf", "none"), default="l2",
                    help="the ball the image stays in: l2 (default, the paper's), linf, or none (unconstrained)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the start and of any noise (default 0)")
@@ -67,14 +67,19 @@ def _add_run_options(p: argparse.ArgumentParser, out_help: str, task: str) -> No
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr")
 
 
+def _help(text: str) -> str:
+    """A table's text as argparse help: argparse %-formats help, so a "90%" in a knob's text must be "90%%"."""
+    return text.replace("%", "%%")
+
+
 def _add_knob_option(p: argparse.ArgumentParser, knob) -> None:
     """A generic knob's option, from the table (None when not given: the request keeps the knob's default)."""
     if knob.kind == "bool":
         p.add_argument(knob.option, dest=knob.key, action=argparse.BooleanOptionalAction, default=None,
-                       help=f"{knob.help} (default: {'on' if knob.default else 'off'})")
+                       help=_help(f"{knob.help} (default: {'on' if knob.default else 'off'})"))
     else:
         p.add_argument(knob.option, dest=knob.key, type=knob.parse if knob.kind in ("int", "float") else None,
-                       choices=knob.choices or None, help=f"{knob.help} (default: {knob.default})")
+                       choices=knob.choices or None, help=_help(f"{knob.help} (default: {knob.default})"))
 
 
 def build_parser() -> argparse.ArgumentParser:
