@@ -9,7 +9,7 @@ class ModelStore:
     def __init__(self):
         self.bundles: dict = {}  # model name -> ModelBundle
         self.infos: dict = {}  # model name -> card plus "input_size" and "neuron_classes", as the GUI is sent it
-        self.device = ""  # "" until the first model or set_device: then auto's choice or the one set
+        self.device = ""  # "" until the worker's set_device (before its first model): auto's choice or the one set
 
     def get(self, name: str) -> tuple[object, dict, bool]:
         """(bundle, info, whether it was loaded by this call) of model `name`; raises what loading raises."""
@@ -17,10 +17,7 @@ class ModelStore:
             return self.bundles[name], self.infos[name], False
         from robustpaint.core.models.bundle import load_model_bundle
         from robustpaint.core.neurons import strongest_classes
-        if not self.device:
-            from robustpaint.core.device import resolve_device
-            self.device = resolve_device("auto")
-        bundle = load_model_bundle(name, self.device)
+        bundle = load_model_bundle(name, self.device or "cpu")  # the worker sets the device before the first model
         self.bundles[name] = bundle
         self.infos[name] = {**bundle.card, "input_size": bundle.model.input_size,  # also for cards without one
                             "neuron_classes": strongest_classes(bundle.model.head, bundle.model.classes)}

@@ -90,7 +90,8 @@ PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint")  # tasks that move the us
 
 UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes: the knob table's
 # min_confidence default (a test keeps them equal; not read from it here, which would import torch for --help):
-# 90% of Imagenette test photos read above it; of 6 scikit-image photos of other things, 2 below (chelsea 28%)
+# 90% of Imagenette test photos read above it, 2 of 6 scikit-image photos of other things below
+# (benchmarks/guess_confidence.py)
 FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
 
 

@@ -132,8 +132,9 @@ class PGDConfig:
         return self
 
     def step_size_at(self, step: int) -> float:
-        """The step size of step `step` (0-based): cosine goes from 1.9x to 0.1x the step size, 1x on average,
-        so a run of the same length moves as far, boldly at first and finely at the end."""
+        """The step size of step `step` (0-based): cosine goes from 1.9x to 0.1x the step size over the planned
+        length, about 1x on average for runs of more than a few steps, so a run moves about as far, boldly at first
+        and finely at the end."""
         if self.schedule == "cosine":
             planned = self.schedule_steps or self.steps
             return self.step_size * (0.1 + 1.8 * 0.5 * (1 + math.cos(math.pi * step / max(planned - 1, 1))))

@@ -174,7 +174,8 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("min_confidence", "", "float", 0.5, 0.0, 1.0,
          help="the least probability the model's guess needs for super-resolution to push the picture towards it "
               "(no --class given); below it the output stays the consistent bicubic upsampling. 0.5 spares 90% of "
-              "Imagenette test photos and stops 2 of 6 scikit-image photos of other things (chelsea the cat at 28%)",
+              "Imagenette test photos and stops 2 of 6 scikit-image photos of other things (benchmarks/"
+              "guess_confidence.py)",
          generic=True,
          before=0.0),
     # Fewer, better steps (#34, beyond the paper): recipes from before them replay the paper's fixed schedule.
