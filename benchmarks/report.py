@@ -203,29 +203,39 @@ def models() -> str:
 
 
 def steps_to_quality() -> str:
-    """benchmarks/steps_to_quality.py: each step rule at each step count, generation and translation."""
-    r = _load("steps_to_quality.json")
+    """benchmarks/steps_to_quality.py: each step rule at each step count; generation from steps_to_quality.json,
+    translation and inpainting from the run of steps_to_quality_photos.json (with each preset's own step count)."""
+    r, photos = _load("steps_to_quality.json"), _load("steps_to_quality_photos.json")
     if not r:
         return "(no results yet: run benchmarks/steps_to_quality.py)"
     st = r["settings"]
-    lines = [f"`benchmarks/steps_to_quality.py` on {r['model']}, scored by {r['evaluator']}: generation of "
-             f"{st['per_class']} pictures for each of {len(st['classes'])} classes (the default preset's priors and "
-             f"radius), translation of {st['n']} held-out photos to the next class (keep the photo). Fewer steps "
-             "keep the distance the run travels (step x steps fixed). 'Full steps' counts the model's work (a coarse "
-             f"step sees a quarter of the pixels); seconds are wall time in one run, {st['precision']}, "
-             f"{st['threads']} threads.", ""]
+    lines = [f"`benchmarks/steps_to_quality.py` on {r['model']}, scored by {r['evaluator']}. Fewer steps keep the "
+             "distance the run travels (step x steps fixed). 'Full steps' counts the model's work (a coarse step "
+             "sees a quarter of the pixels); seconds are wall time, each table in one run, "
+             f"{st['precision']}, {st['threads']} threads.", ""]
     if "generate" in r:
-        lines += _table("**Generation**", ["rule", "steps", "full steps", "seconds", "recognised",
-                                           "blockiness vs photos", "saturation vs photos", "spread vs photos"],
+        lines += _table(f"**Generation** ({st['per_class']} pictures for each of {len(st['classes'])} classes, the "
+                        "default preset's priors and radius)",
+                        ["rule", "steps", "full steps", "seconds", "recognised",
+                         "blockiness vs photos", "saturation vs photos", "spread vs photos"],
                         [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
                           row["evaluator_recognition"], row["blockiness_vs_photos"], row["saturation_vs_photos"],
                           row["spread_vs_photos"]) for name, row in r["generate"].items()])
-    if "translate" in r:
-        lines += _table("**Translation (keep the photo)**", ["rule", "steps", "full steps", "seconds",
-                                                              "target rate", "SSIM to the source"],
+    source = photos if photos and ("translate" in photos or "inpaint" in photos) else r
+    n = source["settings"]["n"]
+    if "translate" in source:
+        lines += _table(f"**Translation (keep the photo)** ({n} held-out photos to the next class)",
+                        ["rule", "steps", "full steps", "seconds", "target rate", "SSIM to the source"],
                         [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
                           row["evaluator_target_rate"], row["ssim_to_source"])
-                         for name, row in r["translate"].items()])
+                         for name, row in source["translate"].items()])
+    if "inpaint" in source:
+        lines += _table(f"**Inpainting** ({n} held-out photos, a square hole a quarter of the side)",
+                        ["rule", "steps", "full steps", "seconds", "evaluator accuracy", "PSNR in the hole (dB)",
+                         "SSIM in the hole"],
+                        [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
+                          row["evaluator_target_rate"], row["psnr_hole"], row["ssim_hole"])
+                         for name, row in source["inpaint"].items()])
     return "\n".join(lines).rstrip()
 
 

@@ -1,17 +1,18 @@
 """Quality against wall time and steps: how few steps each step rule needs for a finished picture (#34).
 
     python benchmarks/steps_to_quality.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
-        [--per-class 2] [--totals 10,20,30,60] [--tasks generate,translate] [--n 16] [--plot docs/steps-to-quality.png]
-        [--quick]
+        [--per-class 2] [--totals 10,20,30,60] [--tasks generate,translate,inpaint] [--candidates NAMES] [--n 16]
+        [--plot docs/steps-to-quality.png] [--json PATH] [--quick]
 
 Each candidate step rule (a set of recipe knobs: schedule, momentum, coarse, settle) runs at several step counts
 on the same seeds and held-out photos (generation through `run_recipe`, the CLI's and the app's path; translation
-through `build_task` on batches of photos, which a recipe cannot hold), and is scored as
+and inpainting through `build_task` on batches of photos, which a recipe cannot hold), and is scored as
 naturalness.py and quality.py score: for generation the evaluator's recognition of the target class and the
 blockiness and saturation as ratios to real test photos; for translation the evaluator's target rate and the SSIM
-to the source photo. Fewer steps keep the distance a run travels: the step size is the preset's times (preset
-steps / steps), as PGD's usual rule of step = travel / steps. The reference row is the paper's fixed schedule at the
-preset's step count. Every run of a table is timed in the same process, one after another, so the ratios of wall
+to the source photo; for inpainting (a square hole a quarter of the side) the evaluator's accuracy and PSNR and
+SSIM in the hole. Fewer steps keep the distance a run travels: the step size is the preset's times (preset
+steps / steps), as PGD's usual rule of step = travel / steps. The reference row is the paper's fixed schedule, also
+run at the preset's own step count. Every run of a table is timed in the same process, one after another, so the ratios of wall
 time are what is meant to be compared (this machine is noisy).
 """
 
@@ -53,13 +54,13 @@ def preset_of(task: str, side: int, model_side: int, **kwargs) -> tuple[float, f
     return preset_values(task, side, side, model_side=model_side, **kwargs)
 
 
-def generation_rows(bundle, evaluator, args, totals, photos_ref, classes) -> dict:
+def generation_rows(bundle, evaluator, args, totals, photos_ref, classes, candidates) -> dict:
     side = bundle.model.input_size
     eps, step, steps = preset_of("generate", side, side)
     targets = [c for c in classes for _ in range(args.per_class)]
     labels = torch.tensor(targets)
     rows = {}
-    for name, knobs in CANDIDATES.items():
+    for name, knobs in candidates.items():
         for total in totals:
             variant = {**knobs, "steps": total, "step_size": step * steps / total, "eps": eps}
             started = time.perf_counter()
@@ -83,63 +84,99 @@ def generation_rows(bundle, evaluator, args, totals, photos_ref, classes) -> dic
     return rows
 
 
-def translation_rows(bundle, evaluator, args, totals) -> dict:
-    """Held-out test photos (quality.py's held_out_setup: images 1000 on of its shuffle) to the next class."""
-    from robustpaint.core.tasks import TaskRequest, build_task, get_task
+def held_out_photos(args, side: int, offset: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out test photos (quality.py's held_out_setup: images 1000 on of its shuffle) and their labels."""
     from robustpaint.core.train.data import load_split, resize_images
-    side = bundle.model.input_size
     test = load_split(args.data, "test")
-    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[1000:1000 + args.n]
-    photos = resize_images(test.images[pick], side).float() / 255
-    labels = test.labels[pick].long()
-    targets = (labels + 1) % len(bundle.model.classes)
-    eps, step, steps = preset_of("translate", side, side, keep_photo=True)
-    spec = get_task("translate")
+    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[offset:offset + args.n]
+    return resize_images(test.images[pick], side).float() / 255, test.labels[pick].long()
+
+
+def square_holes(n: int, side: int, hole: int, seed: int = 1) -> torch.Tensor:
+    """One random square hole per photo (N x 1 x H x W), as quality.py's inpainting places them."""
+    g = torch.Generator().manual_seed(seed)
+    masks = torch.zeros(n, 1, side, side)
+    for i in range(n):
+        y, x = torch.randint(0, side - hole + 1, (2,), generator=g).tolist()
+        masks[i, :, y:y + hole, x:x + hole] = 1
+    return masks
+
+
+def run_batch(bundle, request, side: int) -> torch.Tensor:
+    """A batch of photos through the engine (a recipe holds one image): the task's finalise and build, then PGD."""
+    from robustpaint.core.tasks import build_task, get_task
+    optimizer = build_task(bundle.model, get_task(request.task).finalise(request, side)).optimizer(bundle.model)
+    for _ in optimizer.run():
+        pass
+    return optimizer.x.detach().float().clamp(0, 1)
+
+
+def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates) -> dict:
+    """Translation (to the next class, keep the photo; target rate and SSIM to the source) or inpainting (a square
+    hole a quarter of the side; the evaluator's accuracy on the true class and PSNR/SSIM in the hole) of held-out
+    photos, at each step count and at the preset's own (the reference), every rule travelling the same distance."""
+    from robustpaint.core.tasks import TaskRequest
+    side = bundle.model.input_size
+    photos, labels = held_out_photos(args, side)
+    if task == "translate":
+        eps, step, steps = preset_of("translate", side, side, keep_photo=True)
+        targets = (labels + 1) % len(bundle.model.classes)
+    else:
+        eps, step, steps = preset_of("inpaint", side, side)
+        masks = square_holes(len(photos), side, side // 4)
+        targets = labels  # inpainting aims at the model's own guess; the evaluator is asked for the true class
     rows = {}
-    for name, knobs in CANDIDATES.items():
-        for total in totals:
+    for name, knobs in candidates.items():
+        for total in (sorted(set(totals) | {steps}) if not knobs else totals):  # the reference also at the preset's
             started = time.perf_counter()
-            outs = photos.clone()
-            for t in targets.unique().tolist():  # a request has one target class
-                which = (targets == t).nonzero().flatten()
-                request = TaskRequest("translate", image=photos[which], targets=(int(t),), candidates=len(which),
-                                      keep_photo=True, eps=eps, step_size=step * steps / total, steps=total,
-                                      bf16=False).with_knobs(**knobs)
-                # A batch of photos (a recipe holds one image): the engine's path without the recipe round trip.
-                optimizer = build_task(bundle.model, spec.finalise(request, side)).optimizer(bundle.model)
-                for _ in optimizer.run():
-                    pass
-                outs[which] = optimizer.x.detach().float().clamp(0, 1)
+            common = dict(eps=eps, step_size=step * steps / total, steps=total, bf16=False)
+            if task == "translate":
+                outs = photos.clone()
+                for t in targets.unique().tolist():  # a request has one target class
+                    which = (targets == t).nonzero().flatten()
+                    outs[which] = run_batch(bundle, TaskRequest(
+                        "translate", image=photos[which], targets=(int(t),), candidates=len(which),
+                        keep_photo=True, **common).with_knobs(**knobs), side)
+            else:
+                outs = run_batch(bundle, TaskRequest("inpaint", image=photos, mask=masks, candidates=len(photos),
+                                                     **common).with_knobs(**knobs), side)
             seconds = time.perf_counter() - started
             probs, _ = evaluator_outputs(evaluator, outs)
-            row = {"knobs": knobs, "steps": total, "seconds": round(seconds, 2),
+            row = {"knobs": knobs, "steps": total, "seconds": round(seconds, 2), "preset_steps": steps,
                    "cost_in_full_steps": cost_in_full_steps(knobs, total),
-                   "evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
-                   "ssim_to_source": round(psnr_ssim(outs, photos)[1], 4)}
+                   "evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4)}
+            if task == "translate":
+                row["ssim_to_source"] = round(psnr_ssim(outs, photos)[1], 4)
+                quality = f"SSIM {row['ssim_to_source']:.3f}"
+            else:
+                psnr, ssim = psnr_ssim(outs, photos, masks[:, 0])
+                row["psnr_hole"], row["ssim_hole"] = round(psnr, 2), round(ssim, 4)
+                quality = f"PSNR in the hole {psnr:.2f} dB  SSIM {ssim:.3f}"
             rows[f"{name} @ {total}"] = row
-            print(f"translate {name:24s} {total:4d} steps ({row['cost_in_full_steps']:5.1f} full) {seconds:6.1f} s  "
-                  f"target rate "
-                  f"{row['evaluator_target_rate']:.2f}  SSIM {row['ssim_to_source']:.3f}", flush=True)
+            print(f"{task:9s} {name:24s} {total:4d} steps ({row['cost_in_full_steps']:5.1f} full) {seconds:6.1f} s  "
+                  f"target rate {row['evaluator_target_rate']:.2f}  {quality}", flush=True)
     return rows
 
 
 def plot(results: dict, path: Path) -> None:
-    """Quality against wall time, a line per candidate, a panel per task and figure."""
+    """Quality against wall time, a line per candidate, a row of panels per task (one per figure)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = [(task, key) for task, keys in (("generate", ("evaluator_recognition", "blockiness_vs_photos")),
-                                             ("translate", ("evaluator_target_rate", "ssim_to_source")))
-              if task in results for key in keys]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for ax, (task, key) in zip(axes[0], panels):
-        for name in CANDIDATES:
-            points = sorted((row["seconds"], row[key]) for label, row in results[task].items()
-                            if label.rsplit(" @ ", 1)[0] == name)
-            ax.plot(*zip(*points), marker="o", label=name)
-        ax.set_title(f"{task}: {key.replace('_', ' ')}", fontsize=9)
-        ax.set_xlabel("wall time (s)")
-        ax.grid(alpha=0.3)
+    keys_of = {"generate": ("evaluator_recognition", "blockiness_vs_photos"),
+               "translate": ("evaluator_target_rate", "ssim_to_source"),
+               "inpaint": ("evaluator_target_rate", "psnr_hole")}
+    tasks = [task for task in keys_of if task in results]
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(9, 3.2 * len(tasks)), squeeze=False)
+    for row, task in zip(axes, tasks):
+        for ax, key in zip(row, keys_of[task]):
+            for name in dict.fromkeys(label.rsplit(" @ ", 1)[0] for label in results[task]):
+                points = sorted((r["seconds"], r[key]) for label, r in results[task].items()
+                                if label.rsplit(" @ ", 1)[0] == name)
+                ax.plot(*zip(*points), marker="o", label=name)
+            ax.set_title(f"{task}: {key.replace('_', ' ')}", fontsize=9)
+            ax.set_xlabel("wall time (s)")
+            ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,9 +191,10 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluator", default="imagenette-evaluator")
     parser.add_argument("--per-class", type=int, default=2, help="generated pictures per class")
     parser.add_argument("--classes", type=int, help="the model's first N classes only (default: all)")
-    parser.add_argument("--n", type=int, default=16, help="held-out photos to translate")
+    parser.add_argument("--n", type=int, default=16, help="held-out photos to translate and to inpaint")
     parser.add_argument("--totals", default="10,20,30,60", help="step counts to run each candidate at")
-    parser.add_argument("--tasks", default="generate,translate")
+    parser.add_argument("--tasks", default="generate,translate,inpaint")
+    parser.add_argument("--candidates", help="comma-separated names of CANDIDATES to run (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, help="a PNG of quality against wall time")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 classes, 2 per class, 4 photos, 2 totals")
@@ -177,12 +215,18 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     results = {}
     tasks = args.tasks.split(",")
+    unknown = set(tasks) - {"generate", "translate", "inpaint"}
+    names = args.candidates.split(",") if args.candidates else list(CANDIDATES)
+    if unknown or set(names) - set(CANDIDATES):
+        sys.exit(f"unknown tasks or candidates: {sorted(unknown | (set(names) - set(CANDIDATES)))}; "
+                 f"candidates are {list(CANDIDATES)}")
+    candidates = {name: CANDIDATES[name] for name in names}
     def save() -> None:  # after each task, so that a failure in the next keeps what was measured
         save_results(args.json, {"model": args.model, "model_sha256": bundle.sha256, "evaluator": args.evaluator,
                                  "settings": {"per_class": args.per_class, "classes": classes, "n": args.n,
                                               "totals": totals, "seed": args.seed, "quick": args.quick,
                                               "threads": torch.get_num_threads(), "precision": "fp32"},
-                                 "candidates": CANDIDATES, **results,
+                                 "candidates": candidates, **results,
                                  "seconds": round(time.perf_counter() - started, 1)})
 
     if "generate" in tasks:
@@ -190,15 +234,12 @@ def main(argv=None) -> int:
         photos, photo_labels, spread_photos, spread_labels = real_photos(args.data, side, classes, 60, args.per_class)
         ref = image_figures(photos)
         ref["spread"] = class_spread(evaluator, spread_photos, spread_labels, classes)
-        results["generate"] = generation_rows(bundle, evaluator, args, totals, ref, classes)
+        results["generate"] = generation_rows(bundle, evaluator, args, totals, ref, classes, candidates)
         save()
-    if "translate" in tasks:
-        results["translate"] = translation_rows(bundle, evaluator, args, totals)
-    if args.json.is_file() and set(tasks) != {"generate", "translate"}:  # a rerun of one task keeps the other's rows
-        import json
-        earlier = json.loads(args.json.read_text())
-        results = {**{t: earlier[t] for t in ("generate", "translate") if t in earlier and t not in results},
-                   **results}
+    for task in ("translate", "inpaint"):
+        if task in tasks:
+            results[task] = photo_task_rows(task, bundle, evaluator, args, totals, candidates)
+            save()
     if args.plot:
         plot(results, args.plot)
     save()
