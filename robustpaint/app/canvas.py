@@ -1,9 +1,9 @@
-"""The canvas: shows the working image scaled up, turns mouse drags into strokes in image coordinates."""
+"""The canvas: shows the working image scaled up, turns mouse and pen drags into strokes in image coordinates."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -62,7 +62,7 @@ class Canvas(QWidget):
     button (or with the right button). Strokes are always reported in image pixels, whatever the view.
     """
 
-    stroke_moved = Signal(object)  # list of (x, y) so far, for live drawing
+    stroke_moved = Signal(object)  # list of (x, y), or (x, y, pressure) from a pen, so far, for live drawing
     stroke_finished = Signal(object)  # the whole stroke
     view_changed = Signal(float)  # screen pixels per image pixel, after a zoom, a pan or a resize
     VISIBLE_MARGIN = 48  # screen pixels of the image that stay in view however far it is panned
@@ -215,18 +215,44 @@ class Canvas(QWidget):
         return QRectF(self.pointer.x() - r, self.pointer.y() - r, 2 * r, 2 * r).toAlignedRect()
 
     def mouseMoveEvent(self, event) -> None:
+        self._pointer_moved(event.position())
+
+    def _pointer_moved(self, position: QPointF, pressure: float | None = None) -> None:
+        """The outline follows the pointer; a drag pans or extends the stroke (with the pen's pressure, if any)."""
         if self.brush_diameter > 0 and self.pointer is not None:
             self.update(self._outline_rect())  # only where the outline was and now is, not the whole canvas
-        self.pointer = event.position()
+        self.pointer = position
         if self.brush_diameter > 0:
             self.update(self._outline_rect())
         if self._pan_from is not None:
-            self.offset += event.position() - self._pan_from
-            self._pan_from = event.position()
+            self.offset += position - self._pan_from
+            self._pan_from = position
             self._view_moved()
         elif self._points:
-            self._points.append(self.to_image(event.position()))
+            self._points.append(self._stroke_point(position, pressure))
             self.stroke_moved.emit(list(self._points))
+
+    def _stroke_point(self, position: QPointF, pressure: float | None) -> tuple:
+        """(x, y) in image pixels, or (x, y, pressure) for a pen."""
+        x, y = self.to_image(position)
+        return (x, y) if pressure is None else (x, y, min(max(float(pressure), 0.0), 1.0))
+
+    def tabletEvent(self, event) -> None:
+        """A pen paints like the mouse, and its pressure scales the brush at each point of the stroke. Its other
+        buttons are left to Qt, which turns them into mouse events (the barrel button pans)."""
+        kind, pressure = event.type(), event.pressure()
+        if kind == QEvent.Type.TabletPress and event.button() == Qt.MouseButton.LeftButton:
+            self._points = [self._stroke_point(event.position(), pressure)]
+            self.stroke_moved.emit(list(self._points))
+        elif kind == QEvent.Type.TabletMove and self._pan_from is None:
+            self._pointer_moved(event.position(), pressure)
+        elif kind == QEvent.Type.TabletRelease and event.button() == Qt.MouseButton.LeftButton and self._points:
+            points, self._points = self._points, []
+            self.stroke_finished.emit(points)
+        else:
+            event.ignore()
+            return
+        event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
         if event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):

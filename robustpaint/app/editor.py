@@ -12,6 +12,8 @@ from robustpaint.app.undo import StateCommand
 from robustpaint.core.document import Document
 from robustpaint.core.tasks import get_task
 
+NO_SKETCH = "no sketch yet: a run from the canvas (Sketch, Translate, Inpaint ...) keeps what it started from"
+
 
 class Editor(QObject):
     def __init__(self, window, document: Document):
@@ -51,6 +53,7 @@ class Editor(QObject):
         self.window.session.halt()
         self.window.session.clear()
         self.window.candidates.clear()
+        self.window.show_sketch(False)
         before, recipe_before = self.document.state(), self.window.session.recipe_state()
         self.document = document
         if new_picture:
@@ -91,6 +94,28 @@ class Editor(QObject):
             self.push_state(before, f"take candidate {index + 1}")
             self.window.refresh_canvas()
 
+    # --- the sketch layer --------------------------------------------------------------------------------
+
+    @property
+    def layer(self) -> str:
+        """The colour layer strokes paint on: the sketch while it is shown (View > Show the sketch), else the
+        image."""
+        return "sketch" if self.window.sketch_shown and self.document.sketch is not None else "image"
+
+    def run_from_sketch(self) -> None:
+        """Run > Run again from the sketch: the sketch back on the canvas (one undo step) and a run from it, with
+        the panel's settings as they are now."""
+        if self.document.sketch is None:
+            self.window.statusBar().showMessage(NO_SKETCH, 8000)
+            return
+        self.window.session.halt()
+        before, recipe_before = self.document.state(), self.window.session.recipe_state()
+        self.document.image = self.document.sketch.copy()
+        self.window.session.last_recipe = None  # the canvas shows the user's sketch, not a run's result
+        self.push_state(before, "back to the sketch", recipe_before)
+        self.window.show_sketch(False)
+        self.window.start_run()
+
     def reset_anchor(self, reanchor: bool) -> None:
         self.anchor_image = None if reanchor else self.document.image.copy()
 
@@ -104,7 +129,7 @@ class Editor(QObject):
         self.document.restore(self._stroke_before)
         if self.window.tools.tool in ("fill", "picker"):
             return
-        self.document.paint_stroke(self._stroke_points(points), self.window.tools.brush())
+        self.document.paint_stroke(self._stroke_points(points), self.window.tools.brush(), self.layer)
         self.window.refresh_canvas()
 
     def _stroke_points(self, points):
@@ -116,24 +141,29 @@ class Editor(QObject):
         self._stroke_before = None
         tool = self.window.tools.tool
         if tool == "picker":
-            color = self.document.pick_color(*points[-1])
+            color = self.document.pick_color(*points[-1][:2], self.layer)
             if color is not None:
                 self.window.tools.set_brush_color(QColor.fromRgbF(*color))
                 self.window.statusBar().showMessage(f"colour {self.window.tools.brush_color.name()}", 3000)
             return
         if tool == "fill":
             c = self.window.tools.brush_color
-            self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()))
+            self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer)
             self.window.refresh_canvas()
         else:
-            self.document.log_stroke(self._stroke_points(points), self.window.tools.brush())
+            self.document.log_stroke(self._stroke_points(points), self.window.tools.brush(), self.layer)
         recipe_before = self.window.session.recipe_state()
         if not np.array_equal(before[0], self.document.image):  # an export now holds more than the run
             self.window.session.mark_edited()
-        self.push_state(before, "stroke", recipe_before)
         target = "image" if tool == "fill" else self.window.tools.brush().target
+        layer = {"erase": "image"}.get(target, target)  # what the stroke changed
+        if layer == "image" and self.layer == "sketch":
+            self.push_state(before, "stroke on the sketch", recipe_before)
+            self.window.statusBar().showMessage("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
+                                                "makes a picture of it", 8000)
+            return  # the image a run would start from has not changed
+        self.push_state(before, "stroke", recipe_before)
         reads = get_task(self.window.panel.task).reads
-        layer = {"erase": "image"}.get(target, target)
         if not self.window.controls.live or self.window.session.recipe_state() is None:
             return
         if layer in reads or layer == "strength":

@@ -155,7 +155,7 @@ class DocumentFiles(QObject):
         window = self.window
         doc, panel = window.document, window.panel
         params = panel.parameters()
-        return Project(image=doc.image, mask=doc.mask, regions=doc.regions, strength=doc.strength,
+        return Project(image=doc.image, mask=doc.mask, regions=doc.regions, strength=doc.strength, sketch=doc.sketch,
                        model=panel.model_name, model_sha256=panel.cards.get(panel.model_name, {}).get(
                            "weights_sha256", ""), task=params.task, parameters=params.to_dict(),
                        strokes=list(doc.strokes), last_recipe=window.session.export_recipe())
@@ -207,6 +207,7 @@ class DocumentFiles(QObject):
             document.regions = project.regions
         if project.strength is not None:
             document.strength = project.strength
+        document.sketch = project.sketch
         window = self.window
         window.editor.replace(document, "open project", recipe=project.last_recipe)
         panel = window.panel

@@ -49,6 +49,8 @@ def build_menus(window):
     window.overlay_action = add_action(window, view, "Show &overlays (mask, regions, strength)",
                                        window.set_overlays, "H", checkable=True)
     window.overlay_action.setChecked(True)
+    window.sketch_action = add_action(window, view, "Show the s&ketch (what the last run started from)",
+                                      window.show_sketch, "K", checkable=True)
     edit = window.menuBar().addMenu("&Edit")
     undo = window.undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -61,4 +63,5 @@ def build_menus(window):
             c, t.replace("&", "").lower()))
     run = window.menuBar().addMenu("&Run")
     add_action(window, run, "Run / pause", window.toggle_run, "Space")
+    add_action(window, run, "Run again from the &sketch", window.editor.run_from_sketch, "Ctrl+R")
     return run

@@ -237,6 +237,13 @@ class RunSession(QObject):
         elif self._recipe is not None:
             self.restore_recipe({**self._recipe, "edited_after_run": True})
 
+    def shows_run_output(self) -> bool:
+        """Whether the canvas shows what a run made, not painted on since (a run from it continues that run, so
+        the sketch under it stays the one it came from)."""
+        recipe = self._recipe
+        extra = recipe[3] if isinstance(recipe, tuple) else recipe
+        return extra is not None and not extra.get("edited_after_run")
+
     @property
     def running(self) -> bool:
         return self.state is RunState.RUNNING
@@ -256,6 +263,9 @@ class RunSession(QObject):
             self.run_before, self.recipe_before = self.host.document.state(), self.recipe_state()
             self.timeline, self.timeline_start = [], self.host.document.image.copy()
             self.controls.timeline_slider.setRange(0, 0)
+            from robustpaint.core.tasks import get_task
+            if "image" in get_task(request.task).reads and not self.shows_run_output():
+                self.host.document.keep_sketch()  # what the user drew or opened stays under the result
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
         self.figures = {}

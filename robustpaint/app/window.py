@@ -13,7 +13,7 @@ from robustpaint.app.candidate_grid import CandidateGrid
 from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
 from robustpaint.app.canvas_readout import CanvasReadout
 from robustpaint.app.devices import DeviceMenu
-from robustpaint.app.editor import Editor
+from robustpaint.app.editor import NO_SKETCH, Editor
 from robustpaint.app.files import DocumentFiles
 from robustpaint.app.menus import build_menus
 from robustpaint.app.neuron_browser import NeuronBrowser
@@ -35,6 +35,7 @@ class MainWindow(QMainWindow):
         # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
         self.editor = Editor(self, Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE)))
         self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
+        self.sketch_shown = False  # the sketch layer shown (and painted on) instead of the result (View menu)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
 
         self.canvas = Canvas()
@@ -151,7 +152,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         overlay = (overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
                    if self.show_overlays else None)
-        shown = doc.image if image is None else image
+        shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
         self.canvas.set_content(shown, overlay)
         self.preview_label.setPixmap(preview_sheet(shown))
         self.readout.canvas_changed()
@@ -172,6 +173,8 @@ class MainWindow(QMainWindow):
         if not self.panel.has_models:
             self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
             return
+        if self.sketch_shown:
+            self.show_sketch(False)  # a run starts from the image and shows what it makes
         if not self.controls.reanchor and self.editor.anchor_image is None:
             self.editor.anchor_image = self.document.image.copy()  # the ball stays around the canvas as it is now
         from robustpaint.core.errors import RobustPaintError
@@ -215,6 +218,21 @@ class MainWindow(QMainWindow):
         path = self.files.project_path
         name = path.rsplit("/", 1)[-1] if path else "untitled"
         self.setWindowTitle(f"{name}{'' if self.undo_stack.isClean() else ' *'} — RobustPaint")
+
+    def show_sketch(self, shown: bool) -> None:
+        """Shows the sketch layer (the user's drawing or photo the last run started from) instead of the result;
+        strokes then paint on it, and Run > Run again from the sketch makes a picture of it."""
+        if shown and self.document.sketch is None:
+            self.statusBar().showMessage(NO_SKETCH, 8000)
+            shown = False
+        if self.sketch_action.isChecked() != shown:
+            self.sketch_action.setChecked(shown)  # its toggled signal calls here again, with the same value
+            return
+        self.sketch_shown = shown
+        if shown:
+            self.statusBar().showMessage("showing the sketch under the result: strokes paint on it; K shows the "
+                                         "result again", 8000)
+        self.refresh_canvas()
 
     def set_overlays(self, shown: bool) -> None:
         """Hides or shows what is drawn over the image, e.g. to see an inpainted hole under its red mask."""

@@ -27,6 +27,7 @@ class Brush:
 
 
 BRUSH_TARGETS = ("image", "erase", "mask", "regions", "strength")
+LAYERS = ("image", "sketch")  # what colour strokes paint on: the working image, or the user's sketch under it
 STROKE_LIMIT = 1e6  # the largest coordinate or size a logged stroke holds: far past any canvas, finite when resized
 
 
@@ -43,9 +44,12 @@ def checked_stroke(stroke) -> dict:
             or not isinstance(stroke.get("brush"), dict):
         raise ValueError("is not a dict with a list of points and a brush")
     points = stroke["points"]
-    if not all(isinstance(p, list) and len(p) == 2 and all(_real(v, -STROKE_LIMIT, STROKE_LIMIT) for v in p)
-               for p in points):
-        raise ValueError(f"has a point that is not [x, y] within +-{STROKE_LIMIT:g}")
+    if not all(isinstance(p, list) and len(p) in (2, 3) and all(_real(v, -STROKE_LIMIT, STROKE_LIMIT) for v in p[:2])
+               and (len(p) == 2 or _real(p[2], 0, 1)) for p in points):
+        raise ValueError(f"has a point that is not [x, y] within +-{STROKE_LIMIT:g} or [x, y, pressure in 0..1]")
+    layer = stroke.get("layer", "image")
+    if layer not in LAYERS:
+        raise ValueError(f"is on a layer {layer!r:.40}, not one of {', '.join(LAYERS)}")
     brush, checked = stroke["brush"], {}
     rules = {"size": lambda v: _real(v, 0, STROKE_LIMIT), "opacity": lambda v: _real(v, 0, 1),
              "color": lambda v: isinstance(v, list) and len(v) == 3 and all(_real(c, 0, 1) for c in v),
@@ -58,31 +62,43 @@ def checked_stroke(stroke) -> dict:
             if not rule(brush[key]):
                 raise ValueError(f"has a brush {key} of {brush[key]!r:.40}")
             checked[key] = brush[key]
-    return {"points": points, "brush": checked}
+    return {"points": points, "brush": checked, **({"layer": layer} if layer != "image" else {})}
 
 
 def _dab_weights(h: int, w: int, points: np.ndarray, radius: float, hardness: float = 1.0) -> np.ndarray:
-    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels); a softer
+    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels, or x, y and
+    a pen's pressure in [0,1] that scales the radius at that point, growing linearly along each segment); a softer
     brush (`hardness` < 1) fades over the outer (1 - hardness) of its radius."""
     ys, xs = np.mgrid[0:h, 0:w]
     centres = np.stack([xs + 0.5, ys + 0.5], axis=-1).reshape(-1, 2)
-    distance = np.full(len(centres), np.inf)
+    radii = radius * (points[:, 2] if points.shape[1] > 2 else np.ones(len(points)))
+    points = points[:, :2]
     if len(points) == 1:
-        points = np.concatenate([points, points])
-    for a, b in zip(points[:-1], points[1:]):
+        points, radii = np.concatenate([points, points]), np.concatenate([radii, radii])
+    softness = 1.0 - float(np.clip(hardness, 0.0, 1.0))
+    # Soft edge one pixel wide (widened by softness), so small brushes still cover the pixel under the cursor.
+    coverage = lambda r, distance: np.clip((r + 0.5 - distance) / np.maximum(1.0, (r + 0.5) * softness), 0, 1)
+    one_radius = bool(np.all(radii == radii[0]))  # a mouse's stroke: the nearest segment decides
+    nearest, cover = np.full(len(centres), np.inf), np.zeros(len(centres))
+    for a, b, ra, rb in zip(points[:-1], points[1:], radii[:-1], radii[1:]):
         ab = b - a
         length2 = float(ab @ ab)
         t = np.zeros(len(centres)) if length2 == 0 else np.clip((centres - a) @ ab / length2, 0, 1)
-        closest = a + t[:, None] * ab
-        distance = np.minimum(distance, np.linalg.norm(centres - closest, axis=1))
-    # Soft edge one pixel wide (widened by softness), so small brushes still cover the pixel under the cursor.
-    fade = max(1.0, (radius + 0.5) * (1.0 - float(np.clip(hardness, 0.0, 1.0))))
-    return np.clip((radius + 0.5 - distance) / fade, 0, 1).reshape(h, w)
+        distance = np.linalg.norm(centres - (a + t[:, None] * ab), axis=1)
+        if one_radius:
+            nearest = np.minimum(nearest, distance)
+        else:  # a pen's: the radius grows or shrinks along each segment, and the best-covering one decides
+            cover = np.maximum(cover, coverage(ra + t * (rb - ra), distance))
+    if one_radius:
+        cover = coverage(radii[0], nearest)
+    return cover.reshape(h, w)
 
 
 class Document:
     """The working image (H x W x 3 float32 in [0,1]), the mask (H x W float32 in {0,1}), the class regions
-    (H x W int16: -1 no class, else a class slot) and the strength map (H x W float32 in [0,1], 1 = free)."""
+    (H x W int16: -1 no class, else a class slot), the strength map (H x W float32 in [0,1], 1 = free) and the
+    user's sketch (H x W x 3, or None): what the last run started from when the user had drawn it or opened it,
+    kept under the result so that it can be shown, painted on and run again."""
 
     def __init__(self, image: np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
@@ -91,6 +107,7 @@ class Document:
         self.mask = np.zeros(image.shape[:2], np.float32)
         self.regions = np.full(image.shape[:2], -1, np.int16)
         self.strength = np.ones(image.shape[:2], np.float32)
+        self.sketch: np.ndarray | None = None
         self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
 
     @classmethod
@@ -107,20 +124,25 @@ class Document:
         with them."""
         from PIL import Image
 
+        def smoothly(array: np.ndarray) -> np.ndarray:
+            image = Image.fromarray((array * 255).round().astype(np.uint8))
+            return np.asarray(image.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0),
+                              np.float32) / 255
+
         width = height if width is None else width
         h, w = self.size
         if (h, w) == (height, width):
             return
-        image = Image.fromarray((self.image * 255).round().astype(np.uint8))
-        self.image = np.asarray(image.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0),
-                                np.float32) / 255
+        self.image = smoothly(self.image)
+        if self.sketch is not None:
+            self.sketch = smoothly(self.sketch)
         rows = (np.arange(height) * h // height)[:, None]
         cols = (np.arange(width) * w // width)[None, :]
         self.mask = self.mask[rows, cols].copy()
         self.regions = self.regions[rows, cols].copy()
         self.strength = self.strength[rows, cols].copy()
         sx, sy = width / w, height / h
-        self.strokes = [{**s, "points": [[round(x * sx, 2), round(y * sy, 2)] for x, y in s["points"]],
+        self.strokes = [{**s, "points": [[round(p[0] * sx, 2), round(p[1] * sy, 2), *p[2:]] for p in s["points"]],
                          "brush": {**s["brush"], "size": s["brush"]["size"] * (sx * sy) ** 0.5}}
                         for s in self.strokes]
 
@@ -130,32 +152,46 @@ class Document:
         return document
 
     def state(self) -> tuple:
-        """A snapshot for undo: image, mask, stroke log, regions and strength map."""
+        """A snapshot for undo: image, mask, stroke log, regions, strength map and sketch."""
         return (self.image.copy(), self.mask.copy(), tuple(self.strokes), self.regions.copy(),
-                self.strength.copy())
+                self.strength.copy(), None if self.sketch is None else self.sketch.copy())
 
     def restore(self, state: tuple) -> None:
         self.image, self.mask, self.strokes = state[0].copy(), state[1].copy(), list(state[2])
         self.regions, self.strength = state[3].copy(), state[4].copy()
+        self.sketch = None if state[5] is None else state[5].copy()
 
-    def log_stroke(self, points, brush: Brush) -> None:
-        self.strokes.append({"points": [[round(float(x), 2), round(float(y), 2)] for x, y in points],
+    def keep_sketch(self) -> None:
+        """The image as it is now becomes the sketch (a run starts from what the user drew or opened)."""
+        self.sketch = self.image.copy()
+
+    def log_stroke(self, points, brush: Brush, layer: str = "image") -> None:
+        """Logs a stroke as `checked_stroke` reads it: [x, y] points, or [x, y, pressure] from a pen."""
+        self.strokes.append({"points": [[round(float(p[0]), 2), round(float(p[1]), 2),
+                                         *(round(float(v), 3) for v in p[2:3])] for p in points],
                              "brush": {"size": brush.size, "color": list(brush.color), "opacity": brush.opacity,
                                        "target": brush.target, "clear": brush.clear, "value": brush.value,
-                                       "hardness": brush.hardness}})
+                                       "hardness": brush.hardness},
+                             **({"layer": layer} if layer != "image" and brush.target in ("image", "erase") else {})})
 
-    def pick_color(self, x: float, y: float) -> tuple[float, float, float] | None:
-        """The colour under image point (x, y), or None outside the image."""
+    def layer(self, name: str) -> np.ndarray:
+        """The colour layer `name` ("image", or "sketch", which falls back to the image while there is none)."""
+        return self.sketch if name == "sketch" and self.sketch is not None else self.image
+
+    def pick_color(self, x: float, y: float, layer: str = "image") -> tuple[float, float, float] | None:
+        """The colour under image point (x, y) of the layer, or None outside the image."""
         h, w = self.size
         if not (0 <= x < w and 0 <= y < h):
             return None
-        return tuple(float(v) for v in self.image[int(y), int(x)])
+        return tuple(float(v) for v in self.layer(layer)[int(y), int(x)])
 
-    def paint_stroke(self, points, brush: Brush) -> None:
-        """Paints a polyline of (x, y) image coordinates with the brush."""
-        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        if len(pts) == 0:
+    def paint_stroke(self, points, brush: Brush, layer: str = "image") -> None:
+        """Paints a polyline of (x, y) image coordinates, or (x, y, pressure) from a pen, with the brush; colour
+        strokes go on `layer` (the image, or the sketch when there is one)."""
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.size == 0:
             return
+        pts = pts.reshape(len(pts), -1)
         h, w = self.size
         # Hardness is a painter's edge: masks, regions and strength keep hard edges (a mask is where cover > 0.5).
         hardness = brush.hardness if brush.target in ("image", "erase") else 1.0
@@ -172,15 +208,23 @@ class Document:
             self.strength = np.where(cover > 0.5, float(np.clip(brush.value, 0, 1)), self.strength).astype(np.float32)
             return
         color = np.ones(3, np.float32) if brush.target == "erase" else np.asarray(brush.color, np.float32)
-        self.image = (self.image * (1 - cover[..., None]) + color * cover[..., None]).astype(np.float32)
+        painted = (self.layer(layer) * (1 - cover[..., None]) + color * cover[..., None]).astype(np.float32)
+        self._set_layer(layer, painted)
 
-    def fill(self, x: int, y: int, color) -> None:
-        """Flood fill of the 4-connected region of (nearly) the same colour as pixel (x, y)."""
+    def _set_layer(self, name: str, array: np.ndarray) -> None:
+        if name == "sketch" and self.sketch is not None:
+            self.sketch = array
+        else:
+            self.image = array
+
+    def fill(self, x: int, y: int, color, layer: str = "image") -> None:
+        """Flood fill of the 4-connected region of (nearly) the same colour as pixel (x, y) of the layer."""
         h, w = self.size
         if not (0 <= x < w and 0 <= y < h):
             return
-        seed = self.image[y, x].copy()
-        same = np.all(np.abs(self.image - seed) < 1e-3, axis=2)
+        image = self.layer(layer).copy()
+        seed = image[y, x].copy()
+        same = np.all(np.abs(image - seed) < 1e-3, axis=2)
         region = np.zeros((h, w), bool)
         stack = [(y, x)]
         while stack:
@@ -190,7 +234,8 @@ class Document:
             region[cy, cx] = True
             stack.extend((ny, nx) for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1))
                          if 0 <= ny < h and 0 <= nx < w and not region[ny, nx])
-        self.image[region] = np.asarray(color, np.float32)
+        image[region] = np.asarray(color, np.float32)
+        self._set_layer(layer, image)
 
     def invert_mask(self) -> None:
         self.mask = (1 - self.mask).astype(np.float32)

@@ -25,7 +25,7 @@ from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.knobs import FEATURE_SLIDERS, KNOBS, MAX_UNIT, REGION_SLOTS, generic_knobs  # noqa: F401
 
 FORMAT = "robustpaint-project"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a sketch layer (sketch.npy) or pen pressure in strokes; 1 is written without them
 SUFFIX = ".rpaint"
 MEMBERS = ("project.json", "image.npy", "mask.npy")
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
@@ -55,6 +55,7 @@ class Project:
     last_recipe: dict | None = None
     regions: np.ndarray | None = None  # H x W class slots (-1 none); optional member regions.npy
     strength: np.ndarray | None = None  # H x W in [0,1]; optional member strength.npy
+    sketch: np.ndarray | None = None  # H x W x 3 in [0,1], the user's sketch under the result; member sketch.npy
     # `parameters` as the app's panel takes them, checked: set by load_project (saving writes `parameters`)
     task_parameters: "TaskParameters | None" = field(default=None, compare=False, repr=False)
 
@@ -65,10 +66,18 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _version_needed(project: Project) -> int:
+    """2 for a sketch layer or a pen's pressure in the strokes; else 1, which older versions of the app open."""
+    pen = any(isinstance(stroke, dict) and isinstance(stroke.get("points"), list)
+              and any(isinstance(point, list) and len(point) > 2 for point in stroke["points"])
+              for stroke in project.strokes)
+    return FORMAT_VERSION if project.sketch is not None or pen else 1
+
+
 def save_project(project: Project, path: str | Path) -> None:
     """Writes the project atomically: the previous file stays intact until the new one is complete."""
     path = Path(path)
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": project.model,
+    meta = {"format": FORMAT, "version": _version_needed(project), "model": project.model,
             "model_sha256": project.model_sha256, "task": project.task, "parameters": project.parameters,
             "strokes": project.strokes, "last_recipe": project.last_recipe}
     preview = io.BytesIO()
@@ -84,6 +93,8 @@ def save_project(project: Project, path: str | Path) -> None:
                     archive.writestr("regions.npy", _npy_bytes(project.regions))
                 if project.strength is not None:
                     archive.writestr("strength.npy", _npy_bytes(project.strength))
+                if project.sketch is not None:
+                    archive.writestr("sketch.npy", _npy_bytes(project.sketch))
     except OSError as exc:
         raise ProjectError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -169,8 +180,10 @@ def _load(archive: zipfile.ZipFile, path: Path) -> Project:
                if "regions.npy" in names else None)
     strength = (_array(_read_member(archive, "strength.npy", path), "strength.npy", path, 2)
                 if "strength.npy" in names else None)
-    for name, layer in (("mask", mask), ("regions", regions), ("strength", strength)):
-        if layer is not None and (image.shape[2] != 3 or layer.shape != image.shape[:2]):
+    sketch = _array(_read_member(archive, "sketch.npy", path), "sketch.npy", path, 3) if "sketch.npy" in names else None
+    for name, layer in (("mask", mask), ("regions", regions), ("strength", strength), ("sketch", sketch)):
+        if layer is not None and (image.shape[2] != 3 or layer.shape[:2] != image.shape[:2]
+                                  or layer.shape[2:] not in ((), (3,))):
             raise ProjectError(f"{path} is damaged: image {image.shape} and {name} {layer.shape} do not match")
     strokes = meta.get("strokes", [])
     parameters = meta.get("parameters", {})
@@ -188,6 +201,7 @@ def _load(archive: zipfile.ZipFile, path: Path) -> Project:
                    model_sha256=model_sha256, task=task, parameters=parameters, strokes=checked, last_recipe=recipe,
                    regions=None if regions is None else np.round(regions).clip(-1, 32767).astype(np.int16),
                    strength=None if strength is None else strength.clip(0, 1),
+                   sketch=None if sketch is None else sketch.clip(0, 1),
                    task_parameters=TaskParameters.from_dict(task, parameters, str(path)))
 
 
