@@ -44,7 +44,8 @@ class CanvasReadout(QObject):
     def _classify(self) -> None:
         window = self.window
         if not window.session.running and window.panel.has_models and not is_blank(window.document):
-            window.session.classify(window.panel.model_name, np.array(window.document.image))
+            shown = window.document.layer("sketch" if window.sketch_shown else "image")  # the top-5 of what is shown
+            window.session.classify(window.panel.model_name, np.array(shown))
 
     def _on_classified(self, request_id: int, top5) -> None:
         session = self.window.session

@@ -28,8 +28,16 @@ class Editor(QObject):
         self._stroke_before = None
 
     def restore(self, state, recipe) -> None:
-        """An undo step's side: the document's state and the recipe of what it shows."""
+        """An undo step's side: the document's state and the recipe of what it shows; a step that changed only the
+        hidden sketch says so (the canvas shows no change)."""
+        image_before, sketch_before = self.document.image, self.document.sketch
         self.document.restore(state)
+        sketch = self.document.sketch
+        sketch_changed = (sketch_before is None) != (sketch is None) or (
+            sketch is not None and not np.array_equal(sketch_before, sketch))
+        if sketch_changed and not self.window.sketch_shown and np.array_equal(image_before, self.document.image):
+            self.window.statusBar().showMessage("the change is on the sketch layer, hidden under the result (K shows "
+                                                "it)", 8000)
         self.window.session.restore_recipe(recipe)
         self.window.refresh_canvas()
 
@@ -108,6 +116,12 @@ class Editor(QObject):
         the panel's settings as they are now."""
         if self.document.sketch is None:
             self.window.statusBar().showMessage(NO_SKETCH, 8000)
+            return
+        task = get_task(self.window.panel.task)
+        if "image" not in task.reads:  # its run would replace the sketch put back by a seed's picture
+            self.window.statusBar().showMessage(
+                f"{task.label} starts from a seed, not from the sketch: choose Sketch (or another task that starts "
+                "from the canvas) to run again from it", 8000)
             return
         self.window.session.halt()
         before, recipe_before = self.document.state(), self.window.session.recipe_state()

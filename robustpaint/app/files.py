@@ -16,15 +16,41 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QDateTime, QLockFile, QObject, QTimer
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QMessageBox, QSpinBox
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QMessageBox,
+                               QSpinBox)
 
 from robustpaint.core.document import Document
 from robustpaint.core.errors import RobustPaintError
 
 RECENT_FILES = 10
 MIN_CANVAS = 16  # the smallest canvas side New and Canvas size offer (the largest: CANVAS_MAX)
-EXPORTS = {"PNG, the canvas's pixels (*.png)": (1, True), "PNG 2x, smooth (*.png)": (2, True),
-           "PNG 4x, smooth (*.png)": (4, True), "PNG 4x, pixels as blocks (*.png)": (4, False)}
+EXPORT_SIZES = {"the canvas's pixels (1x)": (1, True), "2x, smooth": (2, True), "4x, smooth": (4, True),
+                "8x, smooth": (8, True), "4x, pixels as blocks": (4, False)}  # scale, smooth (Lanczos) or blocks
+
+
+class ExportDialog(QFileDialog):
+    """File > Export PNG: Qt's own save dialog (the same on every desktop) with a Size row under the file name, so
+    the scale is in view rather than hidden in the file type; a name typed without .png gets it."""
+
+    def __init__(self, parent, name: str, size: str):
+        super().__init__(parent, "Export PNG", name, "PNG image (*.png)")
+        self.setOption(QFileDialog.Option.DontUseNativeDialog)  # a native dialog cannot hold the Size row
+        self.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        self.setDefaultSuffix("png")
+        self.size_combo = QComboBox(self, toolTip="how large the PNG is: smooth scaling for a picture, blocks to "
+                                                  "see the pixels")
+        self.size_combo.addItems(list(EXPORT_SIZES))
+        self.size_combo.setCurrentText(size)
+        layout = self.layout()  # the non-native dialog's grid: the file name and type rows, then this one
+        row = layout.rowCount()
+        layout.addWidget(QLabel("Size:", self), row, 0)
+        layout.addWidget(self.size_combo, row, 1)
+
+    def chosen(self) -> tuple[str, str] | None:
+        """The path and the size's name, or None when cancelled (the dialog runs modally)."""
+        if self.exec() != QDialog.DialogCode.Accepted or not self.selectedFiles():
+            return None
+        return self.selectedFiles()[0], self.size_combo.currentText()
 
 
 def ask_canvas_size(parent, title: str, size: tuple[int, int]) -> tuple[int, int] | None:
@@ -67,6 +93,7 @@ class DocumentFiles(QObject):
         self.window = window
         self.project_path: str | None = None
         self.last_folder = ""  # where the file dialogs open (the app keeps it between sessions)
+        self.export_size = next(iter(EXPORT_SIZES))  # the Size of the last export, offered again
         self.recent_files: list[str] = []  # newest first (the app keeps them between sessions)
         self.instance = f"{os.getpid()}-{secrets.token_hex(4)}"  # names this instance's autosave
         self._autosave_lock: QLockFile | None = None  # held from the first autosave to a clean close
@@ -143,10 +170,13 @@ class DocumentFiles(QObject):
             or str(Path.home())
 
     def export_dialog(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export PNG", self.export_name(), ";;".join(EXPORTS))
-        if path:
+        """Asks where and how large (the size chosen last is offered again) and exports the result (the image, not
+        the sketch layer, whichever is shown)."""
+        chosen = ExportDialog(self.window, self.export_name(), self.export_size).chosen()
+        if chosen:
+            path, self.export_size = chosen
             self._remember_folder(path)
-            self.export_png(path, *EXPORTS.get(chosen, (1, True)))
+            self.export_png(path, *EXPORT_SIZES[self.export_size])
 
     # --- projects ----------------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def build_menus(window):
     window.overlay_action = add_action(window, view, "Show &overlays (mask, regions, strength)",
                                        window.set_overlays, "H", checkable=True)
     window.overlay_action.setChecked(True)
-    window.sketch_action = add_action(window, view, "Show the s&ketch (what the last run started from)",
+    window.sketch_action = add_action(window, view, "Show the s&ketch (the drawing or photo under the result)",
                                       window.show_sketch, "K", checkable=True)
     edit = window.menuBar().addMenu("&Edit")
     undo = window.undo_stack.createUndoAction(window, "&Undo")

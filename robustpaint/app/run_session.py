@@ -126,6 +126,9 @@ def first_steps(request, steps: int):
     return request.replace(steps=steps)
 
 
+WEAK_TARGET = 0.1  # a finished run whose picture reads as its class below this says why it may look unchanged
+
+
 class RunSession(QObject):
     # to the worker (queued: it lives on its own thread)
     submit_job = Signal(int, str, object)  # job id, model name, TaskRequest
@@ -401,11 +404,28 @@ class RunSession(QObject):
         if self.figures.get("unsure") and all(self.figures["unsure"]):
             self.message.emit(f"super-resolution kept the smooth upsampling: the model's best guess is only "
                               f"{self.figures['guessed'][0]:.0%} sure, too weak to paint its class's detail in")
+        elif (weak := self.weak_target_note()) is not None:
+            self.message.emit(weak)
         elif self.figures.get("settled"):
             self.controls.progress.setValue(self.controls.progress.maximum())
             self.message.emit(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
                               "settled)")
         self.run_finished.emit(job_id)
+
+    def weak_target_note(self) -> str | None:
+        """Why a finished run may look like it did nothing: the picture shown still reads as its class at under
+        WEAK_TARGET (a hole inpainted in a photo of something else, too few steps), with what to try."""
+        targets = self.figures.get("target") or []
+        if not targets or self.request.task == "classmap":  # there each region has its class, not the picture
+            return None
+        name, probability = targets[min(self.candidate_index, len(targets) - 1)]
+        if probability >= WEAK_TARGET:
+            return None
+        hint = {"inpaint": "the picture around the hole reads as something else: mask more of it, or raise Steps",
+                "translate": "raise Steps or Change allowed (how far the picture may move)"}.get(
+            self.request.task, "raise Steps or the Step size")
+        return (f"done after {self.steps_done} steps, but the picture reads as {name} at only {probability:.0%}: "
+                f"{hint}")
 
     def _on_failed(self, job_id, message) -> None:
         if job_id not in (-1, self.job_id):

@@ -110,6 +110,7 @@ def _show_value(widget, key: str, value) -> None:
 class TaskPanel(QWidget):
     model_chosen = Signal(str)
     changed = Signal()  # a value the run reads changed (the live run restarts)
+    class_picked = Signal()  # a class was chosen from a class list: the keys go back to the canvas
 
     def __init__(self, models: list[str], model_name: str):
         super().__init__()
@@ -132,6 +133,7 @@ class TaskPanel(QWidget):
         form.addRow("Task", self.task_combo)
         self.class_combo = QSearchableComboBox()  # type to search (1000 classes for ImageNet models)
         self.class_combo.currentIndexChanged.connect(self.changed)
+        self.class_combo.textActivated.connect(self.class_picked)
         features = QWidget()  # the feature sliders: up to three neurons, each with a strength (negative suppresses)
         features_layout = QVBoxLayout(features)
         features_layout.setContentsMargins(0, 0, 0, 0)
@@ -161,6 +163,7 @@ class TaskPanel(QWidget):
             combo = QSearchableComboBox()
             regions_layout.addRow(PALETTE_NAMES[i], combo)
             combo.currentIndexChanged.connect(self.changed)
+            combo.textActivated.connect(self.class_picked)
             self.region_class_combos.append(combo)
         self.temperature_slider = _slider("temperature")
         self.spread_slider = _slider("spread")
@@ -169,6 +172,7 @@ class TaskPanel(QWidget):
         mix_layout.setContentsMargins(0, 0, 0, 0)
         self.mix_combo = QSearchableComboBox()
         self.mix_combo.setToolTip(KNOBS["mix"].help)
+        self.mix_combo.textActivated.connect(self.class_picked)
         self.mix_weight = _slider("mix")
         mix_layout.addWidget(self.mix_combo)
         mix_layout.addWidget(self.mix_weight, 1)
@@ -237,9 +241,16 @@ class TaskPanel(QWidget):
     def classes(self) -> list[str]:
         return self.cards.get(self.model_name, {}).get("classes", [])
 
+    @property
+    def class_name(self) -> str:
+        """The class field's text as typed (a run refuses a name the model does not know), or "" for the other
+        class of a two-class translation (the task picks it)."""
+        text = self.class_combo.currentText()
+        return "" if text == OTHER_CLASS else text
+
     def parameters(self) -> TaskParameters:
         return TaskParameters(
-            task=self.task, class_name=self.class_combo.currentText(), keep_photo=self.keep_photo_check.isChecked(),
+            task=self.task, class_name=self.class_name, keep_photo=self.keep_photo_check.isChecked(),
             features=tuple((spin.value(), strength.value()) for spin, strength, _ in self.feature_rows),
             region_classes=tuple(c.currentText() for c in self.region_class_combos),
             candidates=self.candidates_spin.value(), temperature=self.temperature_slider.value(),

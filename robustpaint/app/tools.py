@@ -66,6 +66,10 @@ def tool_icon(name: str) -> QIcon:
     return QIcon(pixmap)
 
 
+# a palette or recent colour's button
+SMALL_SWATCH = "background-color: {}; min-width: 12px; max-width: 12px; min-height: 12px; max-height: 12px;"
+
+
 class ToolBar(QToolBar):
     outline_changed = Signal(float)  # the brush's diameter in image pixels, 0 for tools that do not paint
 
@@ -103,6 +107,10 @@ class ToolBar(QToolBar):
         self.recent_layout = QHBoxLayout(self.recent_row)
         self.recent_layout.setContentsMargins(0, 0, 0, 0)
         self.recent_layout.setSpacing(2)
+        probe = QPushButton()
+        probe.setStyleSheet(SMALL_SWATCH.format("white"))
+        self.recent_row.setFixedHeight(probe.sizeHint().height())  # room kept: the first pick moves nothing below
+        self.recent_row.setToolTip("recent colours")
         self.addWidget(self.recent_row)
         palette = QWidget()
         grid = QGridLayout(palette)
@@ -111,8 +119,7 @@ class ToolBar(QToolBar):
         self.swatches = []
         for i, name in enumerate(SWATCHES):
             button = QPushButton(toolTip=name)
-            button.setStyleSheet(f"background-color: {name}; min-width: 12px; max-width: 12px; "
-                                 "min-height: 12px; max-height: 12px;")
+            button.setStyleSheet(SMALL_SWATCH.format(name))
             button.clicked.connect(lambda _=False, c=QColor(name): self.set_brush_color(c))
             grid.addWidget(button, i // 8, i % 8)
             self.swatches.append(button)
@@ -206,7 +213,7 @@ class ToolBar(QToolBar):
             self.recent_layout.takeAt(0).widget().deleteLater()
         for color in self.recent_colors:
             button = QPushButton(toolTip=color.name())
-            button.setStyleSheet(f"background-color: {color.name()}; min-width: 12px; max-width: 12px;")
+            button.setStyleSheet(SMALL_SWATCH.format(color.name()))
             button.clicked.connect(lambda _=False, c=color: self.set_brush_color(c))
             self.recent_layout.addWidget(button)
 

@@ -104,6 +104,11 @@ class MainWindow(QMainWindow):
         # a normal widget, not a permanent one: a message ("run stopped ...") hides it for a while instead of being
         # cut off beside it
         self.statusBar().addWidget(self.status_label, 1)
+        # a lasting sign that strokes go to the sketch, not the result (a message goes after a while)
+        self.layer_label = QLabel("<b>SKETCH layer</b> (K: result)", toolTip="the canvas shows the sketch under the "
+                                  "result and strokes paint on it; K shows the result again")
+        self.layer_label.hide()
+        self.statusBar().addPermanentWidget(self.layer_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.canvas.view_changed.connect(lambda scale: self.zoom_label.setText(f"zoom {scale * 100:.0f}%"))
 
@@ -111,6 +116,7 @@ class MainWindow(QMainWindow):
         session, panel, worker = self.session, self.panel, self.session.worker
         panel.model_chosen.connect(session.load_model)
         panel.changed.connect(self._on_parameter_changed)
+        panel.class_picked.connect(self.canvas.setFocus)  # B, H, K ... are tools again, not letters in the field
         self.controls.run_button.clicked.connect(self.toggle_run)
         self.controls.reanchor_check.toggled.connect(self.editor.reset_anchor)
         session.status.connect(self.status_label.setText)
@@ -228,10 +234,13 @@ class MainWindow(QMainWindow):
         if self.sketch_action.isChecked() != shown:
             self.sketch_action.setChecked(shown)  # its toggled signal calls here again, with the same value
             return
-        self.sketch_shown = shown
+        was_shown, self.sketch_shown = self.sketch_shown, shown
+        self.layer_label.setVisible(shown)
         if shown:
             self.statusBar().showMessage("showing the sketch under the result: strokes paint on it; K shows the "
                                          "result again", 8000)
+        elif was_shown:
+            self.statusBar().showMessage("showing the result again: strokes paint on it", 5000)
         self.refresh_canvas()
 
     def set_overlays(self, shown: bool) -> None:

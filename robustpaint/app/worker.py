@@ -31,8 +31,9 @@ class RunJob:
     """A live run: its optimizer, whether it is paused, and the figures of its rate."""
 
     def __init__(self, job_id: int, model_name: str, optimizer, candidates: int, classes: list[str], threads,
-                 notes: dict | None = None):
+                 notes: dict | None = None, targets: tuple[int, ...] = ()):
         self.job_id, self.model_name, self.optimizer = job_id, model_name, optimizer
+        self.targets = targets  # the class asked for: one for every image, or one per candidate (or none)
         self.notes = notes or {}  # what the task noted for the user (a super-resolution guess too weak to follow)
         self.candidates, self.classes, self.threads = candidates, classes, threads
         self.paused = False
@@ -71,13 +72,17 @@ class RunJob:
         top = probs.topk(min(5, probs.shape[1]), dim=1)
         top5 = [[(self.classes[i], p) for p, i in zip(values, indices)]
                 for values, indices in zip(top.values.tolist(), top.indices.tolist())]
+        targets = self.targets * len(probs) if len(self.targets) == 1 else self.targets
+        target_probability = ([(self.classes[t], probs[i, t].item()) for i, t in enumerate(targets)]
+                              if len(targets) == len(probs) else None)
         elapsed = time.perf_counter() - self.started
         figures = {"steps_per_second": (optimizer.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0,
                    "threads": f"{self.threads.chosen} thread{'s' if self.threads.chosen > 1 else ''}",
                    "threads_detail": self.threads.describe(),  # how the count was chosen, with its timings
                    "device": str(next(optimizer.model.parameters()).device),
                    "settled": optimizer.settled,  # done before its step count (early stopping)
-                   "unsure": self.notes.get("unsure"), "guessed": self.notes.get("guessed_probability")}
+                   "unsure": self.notes.get("unsure"), "guessed": self.notes.get("guessed_probability"),
+                   "target": target_probability}  # per image: (the class asked for, its probability now)
         return self.image(), float(result.loss.mean()), top5, figures
 
 
@@ -112,7 +117,8 @@ class ThumbnailJob:
 class SynthesisWorker(QObject):
     # job id, image (H x W x 3, or N x H x W x 3 for candidates), loss, step, total, top-5 of each image, and the
     # run's figures {"steps_per_second", "threads" ("2 threads"), "threads_detail" (how the count was chosen),
-    # "device" (where the step ran), "settled" (the run stopped early: its loss stopped changing)}
+    # "device" (where the step ran), "settled" (the run stopped early: its loss stopped changing), "target" (per
+    # image, the class asked for and its probability, or None)}
     stepped = Signal(int, object, float, int, int, object, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
@@ -321,7 +327,7 @@ class SynthesisWorker(QObject):
             self._fail(job_id, exc)
             return
         self.queue.add(Priority.RUN, RunJob(job_id, model_name, optimizer, request.candidates,
-                                            bundle.model.classes, self._threads, setup.notes))
+                                            bundle.model.classes, self._threads, setup.notes, request.targets))
         self._wake()
 
     @Slot()

@@ -251,6 +251,25 @@ class Document:
         return np.stack([(self.regions == i).astype(np.float32) for i in range(slots)])
 
 
+def _check_class_names(params, spec, uses: set, classes: list[str]) -> None:
+    """A class name the model does not know (typed into a class field) is refused by name, rather than run as the
+    model's guess; nothing is checked before the model's classes are known."""
+    from robustpaint.core.errors import RobustPaintError
+    if not classes:
+        return
+    named = []
+    if "class" in uses and params.class_name:
+        named.append(("class", params.class_name))
+    if "mix" in uses and params.mix_class:
+        named.append(("mix class", params.mix_class))
+    if "regions" in spec.reads:
+        named += [("region class", n) for n in params.region_classes if n]
+    for what, name in named:
+        if name not in classes:
+            shown = ", ".join(classes[:10]) + (f" and {len(classes) - 10} more" if len(classes) > 10 else "")
+            raise RobustPaintError(f"the model has no {what} {name!r}: pick one from the list ({shown})")
+
+
 def canvas_request(document: Document, params, classes: list[str], bf16: bool,
                    anchor: np.ndarray | None, model_side: int):
     """The task request of the app's canvas and panel: what the worker runs and what the export's recipe holds.
@@ -264,6 +283,7 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
 
     spec = get_task(params.task)
     uses = set(spec.parameters)
+    _check_class_names(params, spec, uses, classes)
 
     def tensor(array: np.ndarray) -> torch.Tensor:  # H x W x C -> 1 x C x H x W
         return torch.from_numpy(array.transpose(2, 0, 1).astype(np.float32))[None]  # a copy: fill edits in place
