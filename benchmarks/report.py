@@ -100,7 +100,8 @@ def performance() -> str:
                   "| model | batch | attack | ours | plain fp32 | ratio |", "|---|---|---|---|---|---|",
                   f"| {train['arch']} | {train['batch']} | {train['attack']} | {train['ours_images_per_second']} img/s "
                   f"| {train['baseline_images_per_second']} img/s | {train['ratio']} |", ""]
-    for name in ("gui_latency.json", "gui_latency_imagenette.json", "gui_latency_224.json", "gui_latency_busy.json"):
+    for name in ("gui_latency.json", "gui_latency_imagenette.json", "gui_latency_224.json", "gui_latency_busy.json",
+                 "gui_latency_canvas.json"):  # the last: canvases larger than the model (#34: >= 10 at 256 px)
         gui = _load(name)
         if not gui:
             continue

@@ -795,11 +795,40 @@ def test_the_zoom_is_shown_and_the_image_cannot_be_panned_off_screen(qtbot, wind
 
 
 def test_the_preview_shows_the_image_at_1_to_1_and_2x(qtbot, window):
+    window.preview_dock.show()
     window.document.image[:] = 0.0
     window.refresh_canvas()
     pixmap = window.preview_label.pixmap()
     assert (pixmap.width(), pixmap.height()) == (32 + 64 + 8, 64)
     assert pixmap.toImage().pixelColor(5, 5).black() == 255
+
+
+def test_the_hidden_preview_costs_nothing_and_shows_the_image_when_opened(qtbot, window, monkeypatch):
+    """#34: the 1:1 and 2x sheet was made on every live update with its dock closed (3 ms of GUI time at 512 px)."""
+    import robustpaint.app.window as window_module
+    made, original = [], window_module.preview_sheet
+    monkeypatch.setattr(window_module, "preview_sheet", lambda image: made.append(image) or original(image))
+    window.document.image[:] = 0.0
+    window.refresh_canvas()
+    assert not made and not window.preview_dock.isVisible()
+    window.preview_dock.show()
+    qtbot.waitUntil(lambda: bool(made))
+    assert window.preview_label.pixmap().toImage().pixelColor(5, 5).black() == 255
+
+
+def test_live_updates_reuse_the_canvas_buffers_and_show_the_same_pixels(qtbot, window):
+    """#34: every update made fresh image-sized temporaries, whose page faults stalled a 512-px run's first update
+    for 12-26 ms (benchmarks/gui_latency.py --sides 512 measures it); the canvas now converts through kept buffers."""
+    from robustpaint.app.canvas import array_to_qimage
+    rng = np.random.default_rng(0)
+    first, second = (rng.uniform(-0.2, 1.2, (48, 40, 3)).astype(np.float32) for _ in range(2))
+    window.canvas.set_content(first)
+    buffer = window.canvas._to_qimage._scratch
+    window.canvas.set_content(second)
+    assert window.canvas._to_qimage._scratch is buffer
+    assert window.canvas._image == array_to_qimage(second)
+    expected = (np.clip(second, 0, 1) * 255 + 0.5).astype(np.uint8)
+    assert window.canvas._image.pixelColor(7, 5).getRgb()[:3] == tuple(expected[5, 7])
 
 
 def _expected_top1(window) -> str:
@@ -938,7 +967,7 @@ def test_a_stopped_run_keeps_its_last_iterate_in_the_timeline(qtbot, window):
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
     with qtbot.waitSignal(window.session.run_finished, timeout=10000):
         window.session.stop()
-    step, image, _, _ = window.session.timeline[-1]
+    step, image, *_ = window.session.timeline[-1]
     assert step == window.session.steps_done and np.array_equal(image, window.document.image)
     assert window.controls.timeline_label.text() == f"step {step}"
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 from PySide6.QtWidgets import QLineEdit  # noqa: E402
 
+from conftest import TINY_CLASSES  # noqa: E402
 from robustpaint.core.errors import RobustPaintError  # noqa: E402
 from test_sketch_layer import _drag, _select_task, _sketch_and_run  # noqa: E402  (tests/ is on sys.path under pytest)
 
@@ -141,3 +142,20 @@ def test_the_first_colour_picked_moves_nothing_in_the_tool_bar(qtbot, window):
     tools.set_brush_color(QColor("red"))
     qtbot.wait(50)  # the layout settles
     assert tools.swatches[0].mapTo(tools, QPoint(0, 0)) == before
+
+
+def test_the_top5_follows_the_timeline_scrubber(qtbot, window):
+    """Scrubbing to step 5 showed that step's picture beside the last step's top-5."""
+    window.controls.live_check.setChecked(False)
+    _select_task(window, "sketch")
+    window.panel.steps_slider.setValue(10)
+    window.panel.step_slider.setValue(window.panel.step_slider.maximum())  # large steps: the readout moves
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    (_, _, _, _, first), (_, _, _, _, last) = window.session.timeline
+    bars = window.controls.top_bars
+    shown = lambda: [bar.format() for bar in bars][:len(TINY_CLASSES)]  # noqa: E731 (4 classes, 5 bars)
+    expected = lambda top5: [f"{name} {p * 100:.1f}%" for name, p in top5[0]]  # noqa: E731
+    assert shown() == expected(last) and expected(first) != expected(last)
+    window.controls.timeline_slider.setValue(0)
+    assert shown() == expected(first)

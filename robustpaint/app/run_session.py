@@ -165,7 +165,7 @@ class RunSession(QObject):
         self._recipe: dict | tuple | None = None
         self._encoded: dict | None = None
         # (step, image, the request that made it, the candidate shown) every TIMELINE_EVERY steps
-        self.timeline: list[tuple[int, np.ndarray, object, int]] = []
+        self.timeline: list[tuple[int, np.ndarray, object, int, list]] = []  # step, image, request, index, top-5
         self.timeline_start: np.ndarray | None = None
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
@@ -351,9 +351,9 @@ class RunSession(QObject):
         self.steps_done, self.figures = step, figures
         self.run_device = figures["device"].split(":")[0]
         self.host.show_result(image)
+        self.last_top5 = top5
         if step % TIMELINE_EVERY == 0 or step == total:
             self._add_to_timeline(step, image)
-        self.last_top5 = top5
         self._readout = (job_id, step, total, loss, top5)
         if step == total or started - self._readout_at >= READOUT_EVERY_S:
             self._show_readout()
@@ -385,7 +385,8 @@ class RunSession(QObject):
     def _add_to_timeline(self, step: int, image: np.ndarray) -> None:
         index = 0 if image.ndim == 3 else self.clamp_candidate(len(image))
         shown = image if image.ndim == 3 else image[index]
-        self.timeline.append((step, shown, self.request, index))  # arrays from the worker are never modified
+        # arrays from the worker are never modified; the top-5 of the step goes with its iterate
+        self.timeline.append((step, shown, self.request, index, self.last_top5))
         slider = self.controls.timeline_slider
         slider.blockSignals(True)
         slider.setRange(0, len(self.timeline) - 1)
@@ -447,16 +448,18 @@ class RunSession(QObject):
             self.preview.emit(self.timeline_start)
             self.controls.timeline_label.setText("start")
         elif self.timeline:
-            step, image, _, _ = self.timeline[self.controls.timeline_slider.value()]
+            step, image, _, index, top5 = self.timeline[self.controls.timeline_slider.value()]
             self.preview.emit(image)
             self.controls.timeline_label.setText(f"step {step}")
+            if top5:  # the readout follows the scrubber: what the model read at that step
+                self.controls.show_top5(top5[min(index, len(top5) - 1)])
 
     def commit_timeline(self) -> None:
         """Puts the iterate shown by the scrubber on the canvas as one undo step; its recipe says how many steps
         made it."""
         if not self.timeline or self.running:
             return
-        step, image, request, index = self.timeline[self.controls.timeline_slider.value()]
+        step, image, request, index, _ = self.timeline[self.controls.timeline_slider.value()]
         before, recipe_before = self.host.document.state(), self.recipe_state()
         self.host.document.image = image.copy()
         self._set_recipe(first_steps(request, step), index)

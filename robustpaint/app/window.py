@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.preview_dock.setWidget(self.preview_label)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.preview_dock)
         self.preview_dock.hide()  # View > Preview shows it; open by default it takes the canvas's room
+        self.preview_dock.visibilityChanged.connect(self._on_preview_shown)
         self.status_label, self.zoom_label = QLabel(""), QLabel("")
         self.zoom_label.setToolTip("zoom: screen pixels per image pixel (Ctrl+wheel, Ctrl+0 fits)")
         # a normal widget, not a permanent one: a message ("run stopped ...") hides it for a while instead of being
@@ -160,8 +161,14 @@ class MainWindow(QMainWindow):
                    if self.show_overlays else None)
         shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
         self.canvas.set_content(shown, overlay)
-        self.preview_label.setPixmap(preview_sheet(shown))
+        self._shown = shown
+        if self.preview_dock.isVisible():  # 3 ms a live update at 512 px: only while the dock is open
+            self.preview_label.setPixmap(preview_sheet(shown))
         self.readout.canvas_changed()
+
+    def _on_preview_shown(self, visible: bool) -> None:
+        if visible:
+            self.preview_label.setPixmap(preview_sheet(self._shown))
 
     # --- runs --------------------------------------------------------------------------------------------
 
