@@ -159,3 +159,9 @@ def test_the_top5_follows_the_timeline_scrubber(qtbot, window):
     assert shown() == expected(last) and expected(first) != expected(last)
     window.controls.timeline_slider.setValue(0)
     assert shown() == expected(first)
+
+
+def test_the_timeline_slider_has_room_to_scrub(qtbot, window):
+    """Beside its label and buttons the scrubber was about 80 px long."""
+    qtbot.waitUntil(lambda: window.controls.width() > 0)
+    assert window.controls.timeline_slider.width() > 0.5 * window.controls.width()

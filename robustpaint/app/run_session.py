@@ -79,11 +79,11 @@ class RunControls(QWidget):
         self.timeline_label = QLabel("")
         self.timeline_label.setMinimumWidth(64)
         self.commit_button = QPushButton("Commit", toolTip="put the iterate shown on the canvas (one undo step)")
-        timeline.addWidget(self.timeline_slider, 1)
-        timeline.addWidget(self.timeline_label)
+        timeline.addWidget(self.timeline_label, 1)
         timeline.addWidget(self.compare_check)
         timeline.addWidget(self.commit_button)
-        form.addRow("Timeline", timeline)
+        form.addRow("Timeline", self.timeline_slider)  # a row of its own: beside its buttons it was ~80 px long
+        form.addRow("", timeline)
 
     @property
     def live(self) -> bool:
