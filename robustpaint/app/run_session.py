@@ -164,8 +164,8 @@ class RunSession(QObject):
         # the run that made it, encoded only when asked for (an export or a save), never per stroke or step.
         self._recipe: dict | tuple | None = None
         self._encoded: dict | None = None
-        # (step, image, the request that made it, the candidate shown) every TIMELINE_EVERY steps
-        self.timeline: list[tuple[int, np.ndarray, object, int, list]] = []  # step, image, request, index, top-5
+        # (step, image, the request that made it, the candidate shown, the step's top-5) every TIMELINE_EVERY steps
+        self.timeline: list[tuple[int, np.ndarray, object, int, list]] = []
         self.timeline_start: np.ndarray | None = None
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
