@@ -104,7 +104,10 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     from robustpaint.app.window import MainWindow
     from robustpaint.core.tasks import TASKS
 
+    from robustpaint.app.main import install_style
+
     app = QApplication.instance() or QApplication([])
+    install_style(app)
     window = MainWindow(model_name=model)
     window.resize(900, 600)
     window.show()

@@ -80,6 +80,45 @@ def test_a_run_whose_picture_barely_reads_as_its_class_says_why(qtbot, window, m
     assert "reads as" not in window.statusBar().currentMessage()
 
 
+def test_the_note_of_a_weak_run_stays_after_the_message_goes(qtbot, window, monkeypatch):
+    """The note went with the status bar's message after 10 s, like every message: a user who looked later saw
+    only "step 2/2", and no word that the picture barely reads as its class."""
+    import robustpaint.app.run_session as run_session
+    window.controls.live_check.setChecked(False)
+    _select_task(window, "inpaint")
+    window.document.mask[8:20, 8:20] = 1
+    window.panel.class_combo.setCurrentText("ship")
+    window.panel.steps_slider.setValue(2)
+    monkeypatch.setattr(run_session, "WEAK_TARGET", 1.01)
+    narrowest = window.statusBar().minimumSizeHint().width()
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    window.statusBar().clearMessage()  # what the message's timeout does
+    assert "reads as ship at only" in window.status_label.text()
+    assert "reads as ship at only" in window.status_label.toolTip()  # whole, where the bar cuts it off
+    assert len(window.status_label.text()) > 100
+    assert window.statusBar().minimumSizeHint().width() <= narrowest  # a long note does not widen the window
+
+
+def test_hidden_overlays_are_shown_while_hidden_and_come_back_for_a_mask_stroke(qtbot, window):
+    """With overlays hidden (H), mask strokes left no mark and H said nothing: the user painted a mask unseen."""
+    window.show()
+    window.controls.live_check.setChecked(False)
+    assert not window.overlays_label.isVisible()
+    window.overlay_action.trigger()  # H
+    assert window.overlays_label.isVisible() and "hidden" in window.statusBar().currentMessage()
+    window.tools.actions_by_tool["mask"].setChecked(True)
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c - QPoint(20, 0), c + QPoint(20, 0))
+    assert window.document.mask.any()
+    assert window.overlay_action.isChecked() and window.canvas.has_overlay  # the stroke is seen as it is painted
+    assert not window.overlays_label.isVisible() and "overlays shown again" in window.statusBar().currentMessage()
+    window.overlay_action.trigger()
+    window.tools.actions_by_tool["brush"].setChecked(True)
+    _drag(qtbot, window.canvas, c - QPoint(20, 10), c + QPoint(20, 10))
+    assert not window.overlay_action.isChecked()  # a colour stroke is seen anyway: the overlays stay hidden
+
+
 def test_hiding_the_sketch_says_so_and_the_layer_shows_while_it_is_shown(qtbot, window):
     """The status bar kept 'showing the sketch' after K hid it, and nothing lasting said which layer was shown."""
     _sketch_and_run(qtbot, window)
@@ -161,7 +200,66 @@ def test_the_top5_follows_the_timeline_scrubber(qtbot, window):
     assert shown() == expected(first)
 
 
+def test_the_top5_reads_the_iterate_or_start_the_timeline_shows(qtbot, window):
+    """150 ms after scrubbing, the readout classified the document's picture again (the last step's), so the top-5
+    went back to "church 100%" beside step 5's picture; "Start" showed the last step's top-5 beside the start."""
+    window.controls.live_check.setChecked(False)
+    _select_task(window, "sketch")
+    c = window.canvas.target_rect().center().toPoint()
+    _drag(qtbot, window.canvas, c - QPoint(30, 0), c + QPoint(30, 0))
+    window.panel.steps_slider.setValue(10)
+    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+        window.start_run()
+    asked = []
+    window.session.request_classify.connect(lambda request_id, name, image: asked.append(image))
+    window.controls.timeline_slider.setValue(0)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=3000)
+    assert np.array_equal(asked[0], window.session.timeline[0][1])  # the iterate shown, not the document
+    window.controls.compare_check.setChecked(True)  # "Start"
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=3000)
+    assert np.array_equal(asked[1], window.session.timeline_start)
+    assert not np.array_equal(asked[1], window.document.image)
+
+
 def test_the_timeline_slider_has_room_to_scrub(qtbot, window):
     """Beside its label and buttons the scrubber was about 80 px long."""
     qtbot.waitUntil(lambda: window.controls.width() > 0)
     assert window.controls.timeline_slider.width() > 0.5 * window.controls.width()
+
+
+def test_the_task_and_class_lists_drop_down_below_their_boxes(qtbot, window):
+    """Task's list (no search field) opened over its box at the current entry, Class's below its box."""
+    from PySide6.QtWidgets import QApplication
+
+    from robustpaint.app.main import install_style
+    app = QApplication.instance()
+    base = app.style().name()
+    install_style(app)
+    install_style(app)  # twice is once
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        for combo in (window.panel.task_combo, window.panel.class_combo):
+            combo.setCurrentIndex(combo.count() - 1)  # an entry low in the list
+            combo.showPopup()
+            popup = combo.view().window()
+            qtbot.waitUntil(popup.isVisible)
+            below = combo.mapToGlobal(combo.rect().bottomLeft()).y()
+            assert popup.geometry().top() >= below - 2, combo.objectName()
+            combo.hidePopup()
+    finally:
+        app.setStyle(base)
+
+
+def test_the_export_dialogs_size_and_type_columns_show_whole(qtbot, window, tmp_path):
+    """At Qt's default widths the detail view's Size and Type columns were cut off ("285...KiB", "PN...ge")."""
+    from PySide6.QtWidgets import QHeaderView, QTreeView
+
+    from robustpaint.app.files import ExportDialog
+    dialog = ExportDialog(window, str(tmp_path / "robustpaint.png"), "1x")
+    qtbot.addWidget(dialog)
+    header = dialog.findChild(QTreeView).header()
+    assert dialog.width() >= 820
+    assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Stretch
+    assert all(header.sectionResizeMode(c) == QHeaderView.ResizeMode.ResizeToContents
+               for c in range(1, header.count()))

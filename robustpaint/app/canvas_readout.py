@@ -11,9 +11,10 @@ EMPTY_CANVAS_HINT = ("Draw here with the brush (B), or open a photo (Ctrl+O);\n"
                      "then pick a task on the right and press Run (Space)")
 
 
-def is_blank(document) -> bool:
-    """A canvas of one colour with nothing masked or painted as regions: nothing for the model to read yet."""
-    image = document.image
+def is_blank(document, image: np.ndarray | None = None) -> bool:
+    """A canvas of one colour (the document's image, or `image` shown instead) with nothing masked or painted as
+    regions: nothing for the model to read yet."""
+    image = document.image if image is None else image
     return bool((image == image.flat[0]).all() and not document.mask.any() and (document.regions < 0).all())
 
 
@@ -31,7 +32,7 @@ class CanvasReadout(QObject):
         if window.session.running:  # a run's steps show its own readout; the canvas is not blank then
             window.canvas.set_hint("")
             return
-        blank = is_blank(window.document)
+        blank = is_blank(window.document, window.shown_image)
         window.canvas.set_hint(EMPTY_CANVAS_HINT if blank else "")
         if blank:
             self.timer.stop()
@@ -43,8 +44,8 @@ class CanvasReadout(QObject):
 
     def _classify(self) -> None:
         window = self.window
-        if not window.session.running and window.panel.has_models and not is_blank(window.document):
-            shown = window.document.layer("sketch" if window.sketch_shown else "image")  # the top-5 of what is shown
+        shown = window.shown_image  # the layer shown, or a timeline iterate or the run's start in its place
+        if not window.session.running and window.panel.has_models and not is_blank(window.document, shown):
             window.session.classify(window.panel.model_name, np.array(shown))
 
     def _on_classified(self, request_id: int, top5) -> None:

@@ -12,6 +12,7 @@ from robustpaint.app.undo import StateCommand
 from robustpaint.core.document import Document
 from robustpaint.core.tasks import get_task
 
+OVERLAY_TARGETS = ("mask", "regions", "strength")  # brush targets drawn as overlays, not into the picture
 NO_SKETCH = "no sketch yet: a run from the canvas (Sketch, Translate, Inpaint ...) keeps what it started from"
 
 
@@ -141,6 +142,10 @@ class Editor(QObject):
             self.window.session.halt("PGD run")  # no step still in flight may paint over the stroke
         if self._stroke_before is None:
             self._stroke_before = self.document.state()
+            if not self.window.show_overlays and self.window.tools.brush().target in OVERLAY_TARGETS:
+                self.window.set_overlays(True)  # a mask painted unseen is a mask the user does not know is there
+                self.window.statusBar().showMessage(f"overlays shown again to paint the "
+                                                    f"{self.window.tools.brush().target} (H hides them)", 6000)
         self.document.restore(self._stroke_before)
         if self.window.tools.tool in ("fill", "picker"):
             return

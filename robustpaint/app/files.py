@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QDateTime, QLockFile, QObject, QTimer
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QMessageBox,
-                               QSpinBox)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHeaderView, QLabel,
+                               QMessageBox, QSpinBox, QTreeView)
 
 from robustpaint.core.document import Document
 from robustpaint.core.errors import RobustPaintError
@@ -45,6 +45,14 @@ class ExportDialog(QFileDialog):
         row = layout.rowCount()
         layout.addWidget(QLabel("Size:", self), row, 0)
         layout.addWidget(self.size_combo, row, 1)
+        # the detail view's Size and Type columns were cut off ("285...KiB", "PN...ge") at Qt's default widths
+        self.resize(max(self.width(), 820), max(self.height(), 480))
+        details = self.findChild(QTreeView)
+        if details is not None:
+            header = details.header()
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+            for column in range(1, header.count()):
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
     def chosen(self) -> tuple[str, str] | None:
         """The path and the size's name, or None when cancelled (the dialog runs modally)."""

@@ -6,6 +6,24 @@ import os
 import sys
 
 
+def install_style(app) -> None:
+    """The platform's style, but every list drops down below its box: Fusion (Qt's style on Linux) opens a list
+    without a search field over its box at the current entry, so Task's list and Class's (which has one) opened in
+    different places."""
+    from PySide6.QtWidgets import QProxyStyle, QStyle
+
+    class DropDownStyle(QProxyStyle):
+        def styleHint(self, hint, option=None, widget=None, data=None):
+            if hint == QStyle.StyleHint.SH_ComboBox_Popup:
+                return 0
+            return super().styleHint(hint, option, widget, data)
+
+    if app.style().objectName() != "robustpaint-drop-down":  # once: the proxy's own name is empty
+        style = DropDownStyle(app.style().name())
+        style.setObjectName("robustpaint-drop-down")
+        app.setStyle(style)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
@@ -20,6 +38,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("RobustPaint")
+    install_style(app)
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "robustpaint.svg")))
     from PySide6.QtCore import QSettings
 

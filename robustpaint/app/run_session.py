@@ -403,15 +403,22 @@ class RunSession(QObject):
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
         if self.figures.get("unsure") and all(self.figures["unsure"]):
-            self.message.emit(f"super-resolution kept the smooth upsampling: the model's best guess is only "
-                              f"{self.figures['guessed'][0]:.0%} sure, too weak to paint its class's detail in")
+            self._end_note(f"super-resolution kept the smooth upsampling: the model's best guess is only "
+                           f"{self.figures['guessed'][0]:.0%} sure, too weak to paint its class's detail in")
         elif (weak := self.weak_target_note()) is not None:
-            self.message.emit(weak)
+            self._end_note(weak)
         elif self.figures.get("settled"):
             self.controls.progress.setValue(self.controls.progress.maximum())
-            self.message.emit(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
-                              "settled)")
+            self._end_note(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
+                           "settled)")
         self.run_finished.emit(job_id)
+
+    def _end_note(self, text: str) -> None:
+        """What a finished run has to say: shown at once, then kept as the status line (a message goes after a
+        few seconds, and a note like "reads as tench at only 3%" must still be there when the user looks)."""
+        self.message.emit(text)
+        self.status.emit(text)
+        self.status_detail.emit(text)
 
     def weak_target_note(self) -> str | None:
         """Why a finished run may look like it did nothing: the picture shown still reads as its class at under

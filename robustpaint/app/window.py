@@ -105,11 +105,17 @@ class MainWindow(QMainWindow):
         # a normal widget, not a permanent one: a message ("run stopped ...") hides it for a while instead of being
         # cut off beside it
         self.statusBar().addWidget(self.status_label, 1)
+        self.status_label.setMinimumWidth(1)  # a long note is cut off (its tooltip holds it), not a wider window
         # a lasting sign that strokes go to the sketch, not the result (a message goes after a while)
         self.layer_label = QLabel("<b>SKETCH layer</b> (K: result)", toolTip="the canvas shows the sketch under the "
                                   "result and strokes paint on it; K shows the result again")
         self.layer_label.hide()
         self.statusBar().addPermanentWidget(self.layer_label)
+        # the same for hidden overlays: a mask painted then is there but not seen
+        self.overlays_label = QLabel("<b>overlays hidden</b> (H: show)", toolTip="the mask, class regions and "
+                                     "strength are not drawn over the image; they still apply to runs")
+        self.overlays_label.hide()
+        self.statusBar().addPermanentWidget(self.overlays_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.canvas.view_changed.connect(lambda scale: self.zoom_label.setText(f"zoom {scale * 100:.0f}%"))
 
@@ -161,14 +167,14 @@ class MainWindow(QMainWindow):
                    if self.show_overlays else None)
         shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
         self.canvas.set_content(shown, overlay)
-        self._shown = shown
+        self.shown_image = shown  # what the canvas shows: the top-5 reads it
         if self.preview_dock.isVisible():  # 3 ms a live update at 512 px: only while the dock is open
             self.preview_label.setPixmap(preview_sheet(shown))
         self.readout.canvas_changed()
 
     def _on_preview_shown(self, visible: bool) -> None:
         if visible:
-            self.preview_label.setPixmap(preview_sheet(self._shown))
+            self.preview_label.setPixmap(preview_sheet(self.shown_image))
 
     # --- runs --------------------------------------------------------------------------------------------
 
@@ -252,7 +258,13 @@ class MainWindow(QMainWindow):
 
     def set_overlays(self, shown: bool) -> None:
         """Hides or shows what is drawn over the image, e.g. to see an inpainted hole under its red mask."""
+        if self.overlay_action.isChecked() != shown:
+            self.overlay_action.setChecked(shown)  # its toggled signal calls here again, with the same value
+            return
         self.show_overlays = shown
+        self.overlays_label.setVisible(not shown)
+        self.statusBar().showMessage("overlays shown" if shown else "overlays hidden: the mask, regions and strength "
+                                     "still apply to runs; H shows them again", 5000)
         self.refresh_canvas()
 
     def closeEvent(self, event) -> None:
