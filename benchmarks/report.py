@@ -205,8 +205,10 @@ def models() -> str:
 
 def steps_to_quality() -> str:
     """benchmarks/steps_to_quality.py: each step rule at each step count; generation from steps_to_quality.json,
-    translation and inpainting from the run of steps_to_quality_photos.json (with each preset's own step count)."""
+    sketch to image from steps_to_quality_sketch.json, translation and inpainting from the run of
+    steps_to_quality_photos.json (the last two with each preset's own step count)."""
     r, photos = _load("steps_to_quality.json"), _load("steps_to_quality_photos.json")
+    sketches = _load("steps_to_quality_sketch.json")
     if not r:
         return "(no results yet: run benchmarks/steps_to_quality.py)"
     st = r["settings"]
@@ -222,6 +224,14 @@ def steps_to_quality() -> str:
                         [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
                           row["evaluator_recognition"], row["blockiness_vs_photos"], row["saturation_vs_photos"],
                           row["spread_vs_photos"]) for name, row in r["generate"].items()])
+    if sketches and "sketch" in sketches:
+        lines += _table(f"**Sketch to image** ({sketches['settings']['n']} held-out photos flattened into about 24 "
+                        "flat-colour shapes, each run to its own class)",
+                        ["rule", "steps", "full steps", "seconds", "recognised", "SSIM to the drawing",
+                         "blockiness vs photos", "saturation vs photos"],
+                        [(name.rsplit(" @ ", 1)[0], row["steps"], row["cost_in_full_steps"], row["seconds"],
+                          row["evaluator_target_rate"], row["ssim_to_source"], row["blockiness_vs_photos"],
+                          row["saturation_vs_photos"]) for name, row in sketches["sketch"].items()])
     source = photos if photos and ("translate" in photos or "inpaint" in photos) else r
     n = source["settings"]["n"]
     if "translate" in source:

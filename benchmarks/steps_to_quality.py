@@ -1,19 +1,23 @@
 """Quality against wall time and steps: how few steps each step rule needs for a finished picture (#34).
 
     python benchmarks/steps_to_quality.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
-        [--per-class 2] [--totals 10,20,30,60] [--tasks generate,translate,inpaint] [--candidates NAMES] [--n 16]
+        [--per-class 2] [--totals 10,20,30,60] [--tasks generate,sketch,translate,inpaint]
+        [--candidates NAMES] [--n 16]
         [--plot docs/steps-to-quality.png] [--json PATH] [--quick]
 
 Each candidate step rule (a set of recipe knobs: schedule, momentum, coarse, settle) runs at several step counts
-on the same seeds and held-out photos (generation through `run_recipe`, the CLI's and the app's path; translation
-and inpainting through `build_task` on batches of photos, which a recipe cannot hold), and is scored as
+on the same seeds and held-out photos (generation through `run_recipe`, the CLI's and the app's path; sketch,
+translation and inpainting through `build_task` on batches of images, which a recipe cannot hold), and is scored as
 naturalness.py and quality.py score: for generation the evaluator's recognition of the target class and the
-blockiness and saturation as ratios to real test photos; for translation the evaluator's target rate and the SSIM
-to the source photo; for inpainting (a square hole a quarter of the side) the evaluator's accuracy and PSNR and
-SSIM in the hole. Fewer steps keep the distance a run travels: the step size is the preset's times (preset
-steps / steps), as PGD's usual rule of step = travel / steps. The reference row is the paper's fixed schedule, also
-run at the preset's own step count. Every run of a table is timed in the same process, one after another, so the ratios of wall
-time are what is meant to be compared (this machine is noisy).
+blockiness and saturation as ratios to real test photos; for sketch to image (held-out photos flattened into a
+few flat-colour shapes, scikit-image's SLIC superpixels at their mean colour: what a user draws in a minute, of a
+known class) the evaluator's recognition of the drawn class, the same naturalness ratios and the SSIM to the
+drawing; for translation the evaluator's target rate and the SSIM to the source photo; for inpainting (a square
+hole a quarter of the side) the evaluator's accuracy and PSNR and SSIM in the hole. Fewer steps keep the distance
+a run travels: the step size is the preset's times (preset steps / steps), as PGD's usual rule of step = travel /
+steps. The reference row is the paper's fixed schedule, also run at the preset's own step count. Every run of a
+table is timed in the same process, one after another, so the ratios of wall time are what is meant to be
+compared (this machine is noisy).
 """
 
 from __future__ import annotations
@@ -102,6 +106,17 @@ def square_holes(n: int, side: int, hole: int, seed: int = 1) -> torch.Tensor:
     return masks
 
 
+def flat_drawings(photos: torch.Tensor, shapes: int = 24) -> torch.Tensor:
+    """Each photo as a rough drawing: SLIC superpixels (about `shapes` of them) filled with their mean colour."""
+    from skimage.color import label2rgb
+    from skimage.segmentation import slic
+    out = []
+    for photo in photos.permute(0, 2, 3, 1).numpy():
+        segments = slic(photo, n_segments=shapes, compactness=20, start_label=1)
+        out.append(torch.from_numpy(label2rgb(segments, photo, kind="avg", bg_label=0)).permute(2, 0, 1))
+    return torch.stack(out).float().clamp(0, 1)
+
+
 def run_batch(bundle, request, side: int) -> torch.Tensor:
     """A batch of photos through the engine (a recipe holds one image): the task's finalise and build, then PGD."""
     from robustpaint.core.tasks import build_task, get_task
@@ -111,14 +126,19 @@ def run_batch(bundle, request, side: int) -> torch.Tensor:
     return optimizer.x.detach().float().clamp(0, 1)
 
 
-def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates) -> dict:
-    """Translation (to the next class, keep the photo; target rate and SSIM to the source) or inpainting (a square
-    hole a quarter of the side; the evaluator's accuracy on the true class and PSNR/SSIM in the hole) of held-out
-    photos, at each step count and at the preset's own (the reference), every rule travelling the same distance."""
+def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates, photos_ref=None) -> dict:
+    """Sketch to image (flattened held-out photos to their own class; recognition, naturalness against
+    `photos_ref`, SSIM to the drawing), translation (to the next class, keep the photo; target rate and SSIM to the
+    source) or inpainting (a square hole a quarter of the side; the evaluator's accuracy on the true class and
+    PSNR/SSIM in the hole) of held-out photos, at each step count and at the preset's own (the reference), every
+    rule travelling the same distance."""
     from robustpaint.core.tasks import TaskRequest
     side = bundle.model.input_size
     photos, labels = held_out_photos(args, side)
-    if task == "translate":
+    if task == "sketch":
+        eps, step, steps = preset_of("sketch", side, side)
+        photos, targets = flat_drawings(photos), labels  # the drawings are the sources; the drawn class the target
+    elif task == "translate":
         eps, step, steps = preset_of("translate", side, side, keep_photo=True)
         targets = (labels + 1) % len(bundle.model.classes)
     else:
@@ -126,17 +146,28 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates) -> d
         masks = square_holes(len(photos), side, side // 4)
         targets = labels  # inpainting aims at the model's own guess; the evaluator is asked for the true class
     rows = {}
+    if task == "sketch":  # what the drawings read as before any step: the floor the runs start from
+        probs, _ = evaluator_outputs(evaluator, photos)
+        figures = image_figures(photos)
+        rows["the drawings alone @ 0"] = {
+            "knobs": None, "steps": 0, "seconds": 0.0, "preset_steps": steps, "cost_in_full_steps": 0.0,
+            "evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
+            "ssim_to_source": 1.0, "blockiness_vs_photos": round(figures["blockiness"] / photos_ref["blockiness"], 3),
+            "saturation_vs_photos": round(figures["saturation"] / photos_ref["saturation"], 3)}
+        alone = rows["the drawings alone @ 0"]["evaluator_target_rate"]
+        print(f"sketch    the drawings alone: target rate {alone:.2f}")
     for name, knobs in candidates.items():
         for total in (sorted(set(totals) | {steps}) if not knobs else totals):  # the reference also at the preset's
             started = time.perf_counter()
             common = dict(eps=eps, step_size=step * steps / total, steps=total, bf16=False)
-            if task == "translate":
+            if task in ("sketch", "translate"):
                 outs = photos.clone()
                 for t in targets.unique().tolist():  # a request has one target class
                     which = (targets == t).nonzero().flatten()
+                    extra = {"keep_photo": True} if task == "translate" else {}
                     outs[which] = run_batch(bundle, TaskRequest(
-                        "translate", image=photos[which], targets=(int(t),), candidates=len(which),
-                        keep_photo=True, **common).with_knobs(**knobs), side)
+                        task, image=photos[which], targets=(int(t),), candidates=len(which),
+                        **extra, **common).with_knobs(**knobs), side)
             else:
                 outs = run_batch(bundle, TaskRequest("inpaint", image=photos, mask=masks, candidates=len(photos),
                                                      **common).with_knobs(**knobs), side)
@@ -145,9 +176,15 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates) -> d
             row = {"knobs": knobs, "steps": total, "seconds": round(seconds, 2), "preset_steps": steps,
                    "cost_in_full_steps": cost_in_full_steps(knobs, total),
                    "evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4)}
-            if task == "translate":
+            if task in ("sketch", "translate"):
                 row["ssim_to_source"] = round(psnr_ssim(outs, photos)[1], 4)
                 quality = f"SSIM {row['ssim_to_source']:.3f}"
+            if task == "sketch":
+                figures = image_figures(outs)
+                row["blockiness_vs_photos"] = round(figures["blockiness"] / photos_ref["blockiness"], 3)
+                row["saturation_vs_photos"] = round(figures["saturation"] / photos_ref["saturation"], 3)
+                quality += (f"  blockiness {row['blockiness_vs_photos']:.2f}  saturation "
+                            f"{row['saturation_vs_photos']:.2f}")
             else:
                 psnr, ssim = psnr_ssim(outs, photos, masks[:, 0])
                 row["psnr_hole"], row["ssim_hole"] = round(psnr, 2), round(ssim, 4)
@@ -159,20 +196,22 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates) -> d
 
 
 def plot(results: dict, path: Path) -> None:
-    """Quality against wall time, a line per candidate, a row of panels per task (one per figure)."""
+    """Quality against wall time, a line per candidate, a row of panels per task (one per figure); a row of no steps
+    (the sketches' drawings alone) is in the tables, not on the time axis."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     keys_of = {"generate": ("evaluator_recognition", "blockiness_vs_photos"),
+               "sketch": ("evaluator_target_rate", "ssim_to_source"),
                "translate": ("evaluator_target_rate", "ssim_to_source"),
                "inpaint": ("evaluator_target_rate", "psnr_hole")}
     tasks = [task for task in keys_of if task in results]
     fig, axes = plt.subplots(len(tasks), 2, figsize=(9, 3.2 * len(tasks)), squeeze=False)
     for row, task in zip(axes, tasks):
         for ax, key in zip(row, keys_of[task]):
-            for name in dict.fromkeys(label.rsplit(" @ ", 1)[0] for label in results[task]):
+            for name in dict.fromkeys(label.rsplit(" @ ", 1)[0] for label, r in results[task].items() if r["steps"]):
                 points = sorted((r["seconds"], r[key]) for label, r in results[task].items()
-                                if label.rsplit(" @ ", 1)[0] == name)
+                                if label.rsplit(" @ ", 1)[0] == name and r["steps"])  # not the drawings alone
                 ax.plot(*zip(*points), marker="o", label=name)
             ax.set_title(f"{task}: {key.replace('_', ' ')}", fontsize=9)
             ax.set_xlabel("wall time (s)")
@@ -193,7 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--classes", type=int, help="the model's first N classes only (default: all)")
     parser.add_argument("--n", type=int, default=16, help="held-out photos to translate and to inpaint")
     parser.add_argument("--totals", default="10,20,30,60", help="step counts to run each candidate at")
-    parser.add_argument("--tasks", default="generate,translate,inpaint")
+    parser.add_argument("--tasks", default="generate,sketch,translate,inpaint")
     parser.add_argument("--candidates", help="comma-separated names of CANDIDATES to run (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, help="a PNG of quality against wall time")
@@ -215,7 +254,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     results = {}
     tasks = args.tasks.split(",")
-    unknown = set(tasks) - {"generate", "translate", "inpaint"}
+    unknown = set(tasks) - {"generate", "sketch", "translate", "inpaint"}
     names = args.candidates.split(",") if args.candidates else list(CANDIDATES)
     if unknown or set(names) - set(CANDIDATES):
         sys.exit(f"unknown tasks or candidates: {sorted(unknown | (set(names) - set(CANDIDATES)))}; "
@@ -229,16 +268,18 @@ def main(argv=None) -> int:
                                  "candidates": candidates, **results,
                                  "seconds": round(time.perf_counter() - started, 1)})
 
-    if "generate" in tasks:
+    ref = None
+    if {"generate", "sketch"} & set(tasks):  # real photos' naturalness, the ratios' denominators
         side = bundle.model.input_size
         photos, photo_labels, spread_photos, spread_labels = real_photos(args.data, side, classes, 60, args.per_class)
         ref = image_figures(photos)
         ref["spread"] = class_spread(evaluator, spread_photos, spread_labels, classes)
+    if "generate" in tasks:
         results["generate"] = generation_rows(bundle, evaluator, args, totals, ref, classes, candidates)
         save()
-    for task in ("translate", "inpaint"):
+    for task in ("sketch", "translate", "inpaint"):
         if task in tasks:
-            results[task] = photo_task_rows(task, bundle, evaluator, args, totals, candidates)
+            results[task] = photo_task_rows(task, bundle, evaluator, args, totals, candidates, ref)
             save()
     if args.plot:
         plot(results, args.plot)

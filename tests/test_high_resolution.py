@@ -91,7 +91,7 @@ def test_a_card_with_a_nonsense_input_size_is_a_clear_error(tmp_path):
 
 def test_photo_models_take_the_papers_224_pixel_presets_scaled_to_their_side():
     eps, step, steps = preset_values("sketch", 128, 128, model_side=128)
-    assert eps == pytest.approx(40 * 128 / 224) and step == pytest.approx(128 / 224) and steps == 60
+    assert eps == pytest.approx(40 * 128 / 224) and step == pytest.approx(4 * 128 / 224) and steps == 15
     assert preset_values("paint", 224, 224, model_side=224)[:2] == (TASKS["paint"].photo_preset.eps, TASKS["paint"].photo_preset.step_size)
     # 32-px models keep their own tuned table.
     assert preset_values("generate", 32, 32)[0] == TASKS["generate"].preset.eps

@@ -31,10 +31,10 @@ class Generate(TaskSpec):
     preset = Preset(5.0, 0.25, 60, "paper's CIFAR setting is eps 30, step 0.5, 60 its; on the shipped ResNet-18 "
                                    "it pulls every sample of a class to one template, while eps 5, step 0.25 "
                                    "keeps the seeds' variety and still reads as the class (docs/generation.md)")
-    photo_preset = Preset(40.0, 3.0, 20, "paper's RestrictedImageNet / ImageNet generation setting, eps 40 at 224 px, "
-                                         "in 20 steps of 3 instead of its 60 of 1 (the same distance; beyond the "
+    photo_preset = Preset(40.0, 4.0, 15, "paper's RestrictedImageNet / ImageNet generation setting, eps 40 at 224 px, "
+                                         "in 15 steps of 4 instead of its 60 of 1 (the same distance; beyond the "
                                          "paper, #34: at 128 px the same recognition, blockiness and saturation in "
-                                         "a third of the time, benchmarks/steps_to_quality.py); with spread 0.05 "
+                                         "0.27x the time, benchmarks/steps_to_quality.py); with spread 0.05 "
                                          "(beyond the paper) the candidates of a "
                                          "class stay about as varied as real photos (0.92-0.94 of their spread, against "
                                          "0.69-0.77 without; 95-97.5% still read as the class: "
