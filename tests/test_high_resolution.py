@@ -287,6 +287,20 @@ def test_the_app_opens_on_a_canvas_of_the_models_size_with_smooth_scaling(photo_
     assert eps == pytest.approx(preset_values("generate", SIDE, SIDE, model_side=SIDE)[0], abs=0.01)
 
 
+def test_the_panel_shows_each_presets_values_whole_on_a_large_canvas(photo_window):
+    """The sliders clamped the presets: generation's step of 4 at 224 px (2.29 at 128) showed and ran as 2.00, the
+    Step size slider's end, and on a 512-px canvas translation's eps 183 as the Change allowed slider's 120."""
+    panel = photo_window.panel
+    for side in (2 * SIDE, 8 * SIDE):
+        panel.set_canvas_size((side, side))
+        for task in ("generate", "sketch", "translate", "inpaint"):
+            panel.task_combo.setCurrentIndex(panel.task_combo.findData(task))
+            eps, step_size, steps = preset_values(task, side, side, model_side=SIDE,
+                                                  keep_photo=panel.keep_photo_check.isChecked())
+            shown = (panel.eps_slider.value(), panel.step_slider.value(), panel.steps_slider.value())
+            assert shown == (pytest.approx(eps, abs=0.01), pytest.approx(step_size, abs=0.01), steps), (task, side)
+
+
 def test_the_app_opens_a_300x200_photo_at_its_own_size(photo_window, tmp_path):
     path = _photo(tmp_path / "wide.png", 300, 200)
     assert photo_window.files.open_image(str(path))  # the app's default: the photo's own shape (#29)

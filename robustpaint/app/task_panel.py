@@ -362,13 +362,11 @@ class TaskPanel(QWidget):
         eps, step_size, steps = preset_values(self.task, *self.canvas_size,
                                               factor=int(self.factor_combo.currentText()), model_side=model_side,
                                               keep_photo=keep_photo)
-        values = ((self.eps_slider, eps), (self.step_slider, step_size), (self.steps_slider, steps),
-                  (self.lam_slider, spec.default("lam")),
-                  (self.spread_slider, spec.preset_for(model_side, keep_photo).spread))
-        for widget, value in values:
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
+        values = (("eps", self.eps_slider, eps), ("step", self.step_slider, step_size),
+                  ("steps", self.steps_slider, steps), ("lam", self.lam_slider, spec.default("lam")),
+                  ("spread", self.spread_slider, spec.preset_for(model_side, keep_photo).spread))
+        for key, widget, value in values:  # widened where the slider stops short (a large canvas's eps and step)
+            _show_value(widget, key, value)
         preset_knobs = dict(spec.preset_for(model_side, keep_photo).knobs)
         for key, widget in self.knob_widgets.items():  # the preset's priors, or the table's defaults
             _show_value(widget, key, preset_knobs.get(KNOBS[key].key, spec.default(key)))
