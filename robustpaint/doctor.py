@@ -100,11 +100,10 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from robustpaint.app.main import install_style
     from robustpaint.app.run_session import PROGRESS_PER_STEP
     from robustpaint.app.window import MainWindow
     from robustpaint.core.tasks import TASKS
-
-    from robustpaint.app.main import install_style
 
     app = QApplication.instance() or QApplication([])
     install_style(app)
