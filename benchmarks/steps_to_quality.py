@@ -185,7 +185,7 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates, phot
                 row["saturation_vs_photos"] = round(figures["saturation"] / photos_ref["saturation"], 3)
                 quality += (f"  blockiness {row['blockiness_vs_photos']:.2f}  saturation "
                             f"{row['saturation_vs_photos']:.2f}")
-            else:
+            elif task == "inpaint":
                 psnr, ssim = psnr_ssim(outs, photos, masks[:, 0])
                 row["psnr_hole"], row["ssim_hole"] = round(psnr, 2), round(ssim, 4)
                 quality = f"PSNR in the hole {psnr:.2f} dB  SSIM {ssim:.3f}"
@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluator", default="imagenette-evaluator")
     parser.add_argument("--per-class", type=int, default=2, help="generated pictures per class")
     parser.add_argument("--classes", type=int, help="the model's first N classes only (default: all)")
-    parser.add_argument("--n", type=int, default=16, help="held-out photos to translate and to inpaint")
+    parser.add_argument("--n", type=int, default=16, help="held-out photos to sketch from, translate and inpaint")
     parser.add_argument("--totals", default="10,20,30,60", help="step counts to run each candidate at")
     parser.add_argument("--tasks", default="generate,sketch,translate,inpaint")
     parser.add_argument("--candidates", help="comma-separated names of CANDIDATES to run (default: all)")

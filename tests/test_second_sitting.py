@@ -98,6 +98,34 @@ def test_the_note_of_a_weak_run_stays_after_the_message_goes(qtbot, window, monk
     assert "reads as ship at only" in window.status_label.toolTip()  # whole, where the bar cuts it off
     assert len(window.status_label.text()) > 100
     assert window.statusBar().minimumSizeHint().width() <= narrowest  # a long note does not widen the window
+    window.files.new_document((32, 32))  # the status line rests again: its tooltip with it, not the old note
+    assert "reads as" not in window.status_label.text() and "reads as" not in window.status_label.toolTip()
+
+
+def test_a_readout_still_on_its_timer_does_not_replace_the_finished_runs_note(qtbot, window, monkeypatch):
+    """A run that stops early (settled) has its last readout waiting on the 100-ms timer; it came after the note
+    and put "step k/total" in its place."""
+    import robustpaint.app.run_session as run_session
+    window.controls.live_check.setChecked(False)
+    _select_task(window, "inpaint")
+    window.document.mask[8:20, 8:20] = 1
+    window.panel.steps_slider.setValue(2)
+    monkeypatch.setattr(run_session, "WEAK_TARGET", 1.01)
+    session = window.session
+    with qtbot.waitSignal(session.run_finished, timeout=20000):
+        window.start_run()
+    # the same end again, as the GUI thread sees an early stop: the last step's readout waits on its timer when the
+    # worker's "finished" arrives
+    session._readout = (session.job_id, 1, 2, 0.5, session.last_top5)
+    session._readout_timer.start()
+    session._on_finished(session.job_id, window.document.image)
+    qtbot.wait(300)  # past the readout timer
+    assert "reads as" in window.status_label.text()
+
+
+def test_no_overlays_message_at_start_up(qtbot, window):
+    """Checking the View menu's action while the menus were built showed "overlays shown" at every start."""
+    assert "overlays" not in window.statusBar().currentMessage()
 
 
 def test_hidden_overlays_are_shown_while_hidden_and_come_back_for_a_mask_stroke(qtbot, window):
@@ -233,9 +261,11 @@ def test_the_task_and_class_lists_drop_down_below_their_boxes(qtbot, window):
 
     from robustpaint.app.main import install_style
     app = QApplication.instance()
-    base = app.style().name()
+    base = app.style().name() or "fusion"  # a proxy's name is empty; the app deletes the style it replaces
     install_style(app)
-    install_style(app)  # twice is once
+    installed = app.style()
+    install_style(app)
+    assert app.style() is installed  # twice is once
     try:
         window.show()
         qtbot.waitExposed(window)

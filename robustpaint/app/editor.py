@@ -73,7 +73,7 @@ class Editor(QObject):
         self.push_state(before, text, recipe_before)
         self.reset_anchor(self.window.controls.reanchor)
         self.window.panel.set_canvas_size(document.size)
-        self.window.status_label.setText(f"{self.window.panel.model_name} on {self.window.devices.device or 'cpu'}")
+        self.window.show_model_status()
         self.window.refresh_canvas()
 
     def show_result(self, image: np.ndarray) -> None:

@@ -400,6 +400,7 @@ class RunSession(QObject):
         if self.steps_done and (not self.timeline or self.timeline[-1][0] != self.steps_done):
             self._add_to_timeline(self.steps_done, image)  # a stopped run's last iterate, between the every-5th
         self.host.show_result(image)
+        self._show_readout()  # a readout still waiting on its timer would replace the note below
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
         if self.figures.get("unsure") and all(self.figures["unsure"]):

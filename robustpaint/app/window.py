@@ -225,11 +225,17 @@ class MainWindow(QMainWindow):
             ratio = side / min(h, w)
             self.files.resize_canvas((round(h * ratio), round(w * ratio)))
             self.tools.brush_size.setValue(default_brush_size(side))
-        self.status_label.setText(f"{name} on {self.devices.device or 'cpu'}")
+        self.show_model_status()
 
     def _on_device_changed(self, name: str) -> None:
         if self.panel.has_models:
-            self.status_label.setText(f"{self.panel.model_name} on {name}")
+            self.show_model_status(name)
+
+    def show_model_status(self, device: str | None = None) -> None:
+        """The status line's resting text, the model and its device; the tooltip goes with it (a finished run's
+        note left its own there)."""
+        self.status_label.setText(f"{self.panel.model_name} on {device or self.devices.device or 'cpu'}")
+        self.status_label.setToolTip("")
 
     # --- view and closing --------------------------------------------------------------------------------
 
@@ -261,10 +267,11 @@ class MainWindow(QMainWindow):
         if self.overlay_action.isChecked() != shown:
             self.overlay_action.setChecked(shown)  # its toggled signal calls here again, with the same value
             return
+        if shown != self.show_overlays:  # not at start-up, when the menu's action is first checked
+            self.statusBar().showMessage("overlays shown" if shown else "overlays hidden: the mask, regions and "
+                                         "strength still apply to runs; H shows them again", 5000)
         self.show_overlays = shown
         self.overlays_label.setVisible(not shown)
-        self.statusBar().showMessage("overlays shown" if shown else "overlays hidden: the mask, regions and strength "
-                                     "still apply to runs; H shows them again", 5000)
         self.refresh_canvas()
 
     def closeEvent(self, event) -> None:

@@ -33,9 +33,9 @@ class Generate(TaskSpec):
                                    "keeps the seeds' variety and still reads as the class (docs/generation.md)")
     photo_preset = Preset(40.0, 4.0, 15, "paper's RestrictedImageNet / ImageNet generation setting, eps 40 at 224 px, "
                                          "in 15 steps of 4 instead of its 60 of 1 (the same distance; beyond the "
-                                         "paper, #34: at 128 px the same recognition, blockiness and saturation in "
-                                         "0.27x the time, benchmarks/steps_to_quality.py); with spread 0.05 "
-                                         "(beyond the paper) the candidates of a "
+                                         "paper, #34: at 128 px the same recognition and blockiness, slightly less "
+                                         "saturation, in 0.27x the time, benchmarks/steps_to_quality.py); with "
+                                         "spread 0.05 (beyond the paper) the candidates of a "
                                          "class stay about as varied as real photos (0.92-0.94 of their spread, against "
                                          "0.69-0.77 without; 95-97.5% still read as the class: "
                                          "benchmarks/quality.py and generation_spread.py)",
