@@ -92,13 +92,15 @@ def main(argv=None) -> int:
     window.session.image_updated.connect(on_step)
     window.session.run_finished.connect(on_finished)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(1000)
     monitor = _Monitor(loop)
     window.session.worker.failed.connect(monitor.on_failed)
 
     def start_when_ready():  # the class list arrives with the model, on the GUI thread
         if name in window.panel.cards:
             poll.stop()
+            # long runs, restarted by the strokes: set once the card is in (its preset would put back 15 steps, and
+            # a run's end every 15 steps is an undo step each, filling the undo stack rather than testing for leaks)
+            window.panel.steps_slider.setValue(1000)
             window.start_run()
 
     poll = QTimer(interval=50)
