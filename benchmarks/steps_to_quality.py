@@ -53,6 +53,12 @@ def cost_in_full_steps(knobs: dict, total: int) -> float:
     return total - 0.75 * coarse
 
 
+def naturalness_vs_photos(images: torch.Tensor, photos_ref: dict) -> dict:
+    """Blockiness and saturation as ratios to real test photos' (naturalness.py's figures)."""
+    figures = image_figures(images)
+    return {f"{key}_vs_photos": round(figures[key] / photos_ref[key], 3) for key in ("blockiness", "saturation")}
+
+
 def preset_of(task: str, side: int, model_side: int, **kwargs) -> tuple[float, float, int]:
     from robustpaint.core.tasks import preset_values
     return preset_values(task, side, side, model_side=model_side, **kwargs)
@@ -71,13 +77,11 @@ def generation_rows(bundle, evaluator, args, totals, photos_ref, classes, candid
             images, recipe = generate(bundle, args.model, targets, args.seed, variant)
             seconds = time.perf_counter() - started
             images = images.float().clamp(0, 1)
-            figures = image_figures(images)
             probs, _ = evaluator_outputs(evaluator, images)
             row = {"knobs": knobs, "steps": total, "seconds": round(seconds, 2),
                    "cost_in_full_steps": cost_in_full_steps(knobs, total),
                    "evaluator_recognition": round(float((probs.argmax(1) == labels).float().mean()), 4),
-                   "blockiness_vs_photos": round(figures["blockiness"] / photos_ref["blockiness"], 3),
-                   "saturation_vs_photos": round(figures["saturation"] / photos_ref["saturation"], 3),
+                   **naturalness_vs_photos(images, photos_ref),
                    "spread_vs_photos": round(class_spread(evaluator, images, labels, classes)
                                              / photos_ref["spread"], 3)}
             rows[f"{name} @ {total}"] = row
@@ -148,13 +152,10 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates, phot
     rows = {}
     if task == "sketch":  # what the drawings read as before any step: the floor the runs start from
         probs, _ = evaluator_outputs(evaluator, photos)
-        figures = image_figures(photos)
+        alone = round(float((probs.argmax(1) == targets).float().mean()), 4)
         rows["the drawings alone @ 0"] = {
             "knobs": None, "steps": 0, "seconds": 0.0, "preset_steps": steps, "cost_in_full_steps": 0.0,
-            "evaluator_target_rate": round(float((probs.argmax(1) == targets).float().mean()), 4),
-            "ssim_to_source": 1.0, "blockiness_vs_photos": round(figures["blockiness"] / photos_ref["blockiness"], 3),
-            "saturation_vs_photos": round(figures["saturation"] / photos_ref["saturation"], 3)}
-        alone = rows["the drawings alone @ 0"]["evaluator_target_rate"]
+            "evaluator_target_rate": alone, "ssim_to_source": 1.0, **naturalness_vs_photos(photos, photos_ref)}
         print(f"sketch    the drawings alone: target rate {alone:.2f}")
     for name, knobs in candidates.items():
         for total in (sorted(set(totals) | {steps}) if not knobs else totals):  # the reference also at the preset's
@@ -180,9 +181,7 @@ def photo_task_rows(task: str, bundle, evaluator, args, totals, candidates, phot
                 row["ssim_to_source"] = round(psnr_ssim(outs, photos)[1], 4)
                 quality = f"SSIM {row['ssim_to_source']:.3f}"
             if task == "sketch":
-                figures = image_figures(outs)
-                row["blockiness_vs_photos"] = round(figures["blockiness"] / photos_ref["blockiness"], 3)
-                row["saturation_vs_photos"] = round(figures["saturation"] / photos_ref["saturation"], 3)
+                row.update(naturalness_vs_photos(outs, photos_ref))
                 quality += (f"  blockiness {row['blockiness_vs_photos']:.2f}  saturation "
                             f"{row['saturation_vs_photos']:.2f}")
             elif task == "inpaint":
