@@ -164,6 +164,8 @@ def _training(recipe: dict) -> str:
     if not recipe:
         return "imported"
     step = "FGSM with random start" if recipe.get("attack_steps") == 1 else f"PGD-{recipe.get('attack_steps')}"
+    if recipe.get("attack") == "nfgsm":
+        step = "N-FGSM"
     minutes = recipe.get("wall_time_minutes")
     took = f", {minutes / 60:.1f} h wall time" if minutes else ""
     averaged = f", moving average of the weights (decay {recipe['ema']:g})" if recipe.get("ema") is not None else ""

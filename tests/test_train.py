@@ -465,3 +465,27 @@ def test_a_full_disk_when_writing_the_checkpoint_is_one_line_and_leaves_no_parti
     lines = _error_lines(capsys.readouterr().err)
     assert code == 2 and len(lines) == 1 and "disk is full" in lines[0] and "model.safetensors" in lines[0], lines
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt"]
+
+
+def test_nfgsm_steps_eps_from_wider_noise_without_clipping_to_the_ball(tiny_model):
+    from robustpaint.core.attacks import nfgsm_attack
+    torch.manual_seed(0)
+    images = torch.rand(16, 3, 8, 8) * 0.5 + 0.25
+    labels = torch.randint(0, 2, (16,))
+    eps = 0.5
+    adv = nfgsm_attack(tiny_model.eval(), images, labels, "l2", eps, generator=torch.Generator().manual_seed(1))
+    distance = (adv - images).flatten(1).norm(dim=1)
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert distance.max() <= 3 * eps + 1e-5  # noise of 2 eps plus one step of eps
+    assert distance.max() > eps  # not projected back to the eps-ball, as PGD and FGSM-RS are
+
+
+def test_nfgsm_training_logs_a_pgd10_check_each_epoch(tiny_arch, tmp_path, capsys):
+    data = make_folder(tmp_path / "data")
+    assert _train_cli(tiny_arch, data, tmp_path / "run", "--attack", "nfgsm", "--eps", "1.0",
+                      "--check-robust", "8") == 0
+    _, card = load_model(tmp_path / "run" / "model.safetensors")
+    assert card["recipe"]["attack"] == "nfgsm"
+    history = card["recipe"]["history"]
+    assert len(history) == 3 and all(0 <= h["check_pgd10"] <= h["check_clean"] <= 1 for h in history)
+    assert "N-FGSM" in capsys.readouterr().out

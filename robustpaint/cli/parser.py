@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=_non_negative, default=0.5)
     p.add_argument("--attack-steps", type=_positive_int(1000), default=1, help="1 = FGSM with random start")
     p.add_argument("--attack-step-size", type=_non_negative)
+    p.add_argument("--attack", choices=("pgd", "nfgsm"), default="pgd",
+                   help="pgd: PGD-k (FGSM with random start at 1 step); nfgsm: N-FGSM, one step of eps from noise of "
+                        "2 eps without clipping to the ball, which does not overfit catastrophically at large eps")
+    p.add_argument("--check-robust", type=_positive_int(100_000), default=0, metavar="N",
+                   help="after each epoch, clean and PGD-10 accuracy on N test images (logged in the card's history)")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the initialisation and the data order "
                                                            "(default 0)")

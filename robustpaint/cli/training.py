@@ -20,6 +20,7 @@ def _train(args) -> int:
     cfg = TrainConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, norm=args.norm,
                       eps=args.eps, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
+                      attack=args.attack, check_robust=args.check_robust,
                       precision=args.precision, seed=args.seed, device=device, max_batches=args.max_batches,
                       half_weights=not args.fp32_weights, init_from=args.init,
                       ema=args.ema, image_size=args.image_size, crop_scale=args.crop_scale)

@@ -1,4 +1,4 @@
-"""Adversarial training: PGD-k or fast FGSM with random start, SGD Nesterov, one-cycle or cosine schedule,
+"""Adversarial training: PGD-k, fast FGSM with random start or N-FGSM, SGD Nesterov, one-cycle or cosine schedule,
 bf16 autocast + channels_last on CPUs that support it, an optional exponential moving average of the weights
 (`--ema`), a checkpoint every epoch and exact `--resume`.
 
@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from robustpaint.core.attacks import pgd_attack
+from robustpaint.core.attacks import nfgsm_attack, pgd_attack
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models import build_classifier, choose_precision
 from robustpaint.core.models.checkpoint import save_model
@@ -44,6 +44,8 @@ class TrainConfig:
     eps: float = 0.5
     attack_steps: int = 1  # 1 = FGSM with random start ("fast"), k > 1 = PGD-k
     attack_step_size: float | None = None  # default: 1.25 eps for one step, 2.5 eps / k for PGD-k
+    attack: str = "pgd"  # "pgd" (PGD-k / FGSM-RS) or "nfgsm" (one step of eps from noise of 2 eps, unclipped)
+    check_robust: int = 0  # test images attacked with PGD-10 after each epoch (0: none); catches catastrophic overfitting
     precision: str = "auto"  # auto, bf16, fp32
     seed: int = 0
     device: str = "cpu"
@@ -85,7 +87,9 @@ def train_step(model, net, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: Tra
 
     `net` is `model` or its DistributedDataParallel wrapper; `x` should be channels_last for bf16's fast kernels.
     Returns the loss and the logits on the attacked batch. benchmarks/train_throughput.py times exactly this."""
-    if cfg.norm != "none":
+    if cfg.norm != "none" and cfg.attack == "nfgsm":
+        x = nfgsm_attack(model, x, y, cfg.norm, cfg.eps, bf16=bf16, generator=generator)
+    elif cfg.norm != "none":
         x = pgd_attack(model, x, y, cfg.norm, cfg.eps, cfg.attack_steps, cfg.step_size, rand_init=True,
                        bf16=bf16, generator=generator)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -95,6 +99,42 @@ def train_step(model, net, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: Tra
     loss.backward()
     optimizer.step()
     return loss, logits
+
+
+def _attack_words(cfg: TrainConfig) -> str:
+    if cfg.norm == "none":
+        return "none"
+    if cfg.attack == "nfgsm":
+        return f"{cfg.norm} eps {cfg.eps}, N-FGSM (one step of {cfg.eps:g} from noise of {2 * cfg.eps:g})"
+    return f"{cfg.norm} eps {cfg.eps}, {cfg.attack_steps} step(s) of {cfg.step_size:g}"
+
+
+def _robust_check_set(cfg: TrainConfig):
+    """The first `check_robust` test images in a fixed shuffled order, at the training side."""
+    from robustpaint.core.train.data import resize_images
+    test = load_split(cfg.data, "test")
+    order = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[:cfg.check_robust]
+    images = test.images[order]
+    side = cfg.image_size or int(images.shape[-1])
+    if images.shape[-1] != side:
+        images = resize_images(images, side)
+    return images.float().div(255), test.labels[order]
+
+
+def _robust_check(model, check_set, cfg: TrainConfig, device) -> dict:
+    """Clean and PGD-10 accuracy of the weights being trained (not the average) at the training radius: a collapse
+    of the robust figure while training accuracy rises is catastrophic overfitting."""
+    from robustpaint.core.attacks import robust_predictions
+    images, labels = check_set
+    model.eval()
+    clean = robust = 0
+    for start in range(0, len(labels), 100):
+        x, y = images[start:start + 100].to(device), labels[start:start + 100].to(device)
+        with torch.no_grad():
+            clean += int((model(x).argmax(1) == y).sum())
+        robust += int(robust_predictions(model, x, y, cfg.norm, cfg.eps, 10, 2.5 * cfg.eps / 10).sum())
+    model.train()
+    return {"check_clean": round(clean / len(labels), 4), "check_pgd10": round(robust / len(labels), 4)}
 
 
 def _start_from(model, cfg: TrainConfig, classes: list[str]) -> dict:
@@ -134,6 +174,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         raise RobustPaintError(f"the training image size must lie in 16-512 pixels, not {cfg.image_size}")
     if not 0.01 <= cfg.crop_scale <= 1:
         raise RobustPaintError(f"the smallest crop area must lie in [0.01, 1], not {cfg.crop_scale}")
+    if cfg.attack not in ("pgd", "nfgsm"):
+        raise RobustPaintError(f"the attack must be pgd or nfgsm, not {cfg.attack!r}")
     if cfg.ema is not None and not 0 <= cfg.ema <= 1:
         raise RobustPaintError(f"the EMA decay must lie in [0, 1], not {cfg.ema}")
     rank, world = _distributed()
@@ -180,7 +222,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     if rank == 0:
         log(f"training {cfg.arch} on {n} images ({len(data.classes)} classes), {world} process(es), "
             f"{'bf16 autocast + channels_last' if bf16 else 'fp32 + channels_last'} on {device}, "
-            f"attack: {'none' if cfg.norm == 'none' else f'{cfg.norm} eps {cfg.eps}, {cfg.attack_steps} step(s) of {cfg.step_size:g}'}")
+            f"attack: {_attack_words(cfg)}")
+    check_set = _robust_check_set(cfg) if cfg.check_robust and rank == 0 else None
 
     for epoch in range(start_epoch, cfg.epochs):
         generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
@@ -214,6 +257,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         elapsed = time.perf_counter() - started
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "train_adv_accuracy": correct / seen,
                         "seconds": round(elapsed, 1), "images_per_second": round(seen * world / elapsed, 1)})
+        if check_set is not None:
+            history[-1].update(_robust_check(model, check_set, cfg, device))
         if rank == 0:
             log(json.dumps(history[-1]))
             out.mkdir(parents=True, exist_ok=True)
