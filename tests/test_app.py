@@ -822,10 +822,10 @@ def test_live_updates_reuse_the_canvas_buffers_and_show_the_same_pixels(qtbot, w
     from robustpaint.app.canvas import array_to_qimage
     rng = np.random.default_rng(0)
     first, second = (rng.uniform(-0.2, 1.2, (48, 40, 3)).astype(np.float32) for _ in range(2))
-    window.canvas.set_content(first)
-    buffer = window.canvas._to_qimage._scratch
-    window.canvas.set_content(second)
-    assert window.canvas._to_qimage._scratch is buffer
+    window.canvas.show_layers(first)
+    buffer = np.frombuffer(window.canvas._image.constBits(), np.uint8).ctypes.data
+    window.canvas.show_layers(second)
+    assert np.frombuffer(window.canvas._image.constBits(), np.uint8).ctypes.data == buffer
     assert window.canvas._image == array_to_qimage(second)
     expected = (np.clip(second, 0, 1) * 255 + 0.5).astype(np.uint8)
     assert window.canvas._image.pixelColor(7, 5).getRgb()[:3] == tuple(expected[5, 7])

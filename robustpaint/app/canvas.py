@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
@@ -9,52 +11,63 @@ from PySide6.QtWidgets import QWidget
 
 
 def array_to_qimage(image: np.ndarray) -> QImage:
-    """H x W x 3 float [0,1] as an RGB888 QImage (a copy, so the array may change afterwards)."""
-    return ImageConverter()(image)
+    """H x W x 3 float [0,1] as an RGB32 QImage (a copy, so the array may change afterwards)."""
+    qimage = QImage(image.shape[1], image.shape[0], QImage.Format.Format_RGB32)
+    write_rgb(qimage, image, (0, 0, image.shape[1], image.shape[0]))
+    return qimage
 
 
-class ImageConverter:
-    """`array_to_qimage` through buffers kept between calls, for the canvas: a live run gives it a new image every
-    step, and fresh temporaries of that size page-fault (at 512 px the first update of a run took 12-26 ms of the
-    GUI thread, the next ones about 1 ms)."""
-
-    def __init__(self):
-        self._scratch = np.empty((0, 0, 3), np.float32)
-        self._bytes = np.empty((0, 0, 3), np.uint8)
-
-    def __call__(self, image: np.ndarray) -> QImage:
-        if self._scratch.shape != image.shape:
-            self._scratch, self._bytes = np.empty(image.shape, np.float32), np.empty(image.shape, np.uint8)
-        np.clip(image, 0, 1, out=self._scratch)
-        np.multiply(self._scratch, 255, out=self._scratch)
-        np.add(self._scratch, 0.5, out=self._scratch)
-        np.copyto(self._bytes, self._scratch, casting="unsafe")  # truncation: the + 0.5 rounds
-        h, w, _ = image.shape
-        return QImage(self._bytes.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+def _bytes_view(qimage: QImage) -> np.ndarray:
+    """The QImage's own pixels as an H x W x 4 uint8 array (B, G, R, A on little-endian machines)."""
+    h, w = qimage.height(), qimage.width()
+    buffer = np.frombuffer(qimage.bits(), np.uint8, count=qimage.sizeInBytes())
+    return np.lib.stride_tricks.as_strided(buffer, (h, w, 4), (qimage.bytesPerLine(), 4, 1))
 
 
-def overlay_rgba(mask: np.ndarray, regions: np.ndarray | None = None, strength: np.ndarray | None = None,
-                 palette=()) -> np.ndarray | None:
-    """The layers drawn over the image as one H x W x 4 uint8 array (None when there is nothing to show):
-    the mask in translucent red, class regions in their palette colour, protected pixels darkened."""
-    protected = strength is not None and (strength < 1).any()
-    painted = regions is not None and (regions >= 0).any()
-    if not (protected or painted or mask.any()):
-        return None  # the usual case: no H x W x 4 array made on every live update
-    h, w = mask.shape
-    rgba = np.zeros((h, w, 4), np.float32)
-    if protected:
-        rgba[..., 3] = (1 - strength) * 140  # black, the more opaque the less the pixel may change
-    if painted:
+_BGRA = (2, 1, 0, 3) if sys.byteorder == "little" else (1, 2, 3, 0)  # where R, G, B, A sit in a 32-bit pixel
+
+
+def write_rgb(qimage: QImage, image: np.ndarray, rect) -> None:
+    """Writes `rect` (x0, y0, x1, y1) of an H x W x 3 float [0,1] array into an RGB32 QImage of its size (rounded
+    to the nearest byte, as before). Only the rectangle is converted: a brush move at 1024 px touches a few
+    thousand pixels, not a million."""
+    x0, y0, x1, y1 = rect
+    view = _bytes_view(qimage)[y0:y1, x0:x1]
+    part = np.clip(image[y0:y1, x0:x1], 0, 1) * 255 + 0.5
+    for channel in range(3):
+        view[..., _BGRA[channel]] = part[..., channel]  # truncation: the + 0.5 rounds
+    view[..., _BGRA[3]] = 255
+
+
+def write_overlay(qimage: QImage, mask: np.ndarray, regions: np.ndarray, strength: np.ndarray, palette, rect) -> bool:
+    """Writes `rect` of the layers drawn over the image into an ARGB32-premultiplied QImage: the mask in
+    translucent red, class regions in their palette colour, protected pixels darkened. True when anything in the
+    rectangle shows."""
+    x0, y0, x1, y1 = rect
+    mask, regions, strength = mask[y0:y1, x0:x1], regions[y0:y1, x0:x1], strength[y0:y1, x0:x1]
+    rgba = np.zeros(mask.shape + (4,), np.float32)
+    rgba[..., 3] = (1 - strength) * 140  # black, the more opaque the less the pixel may change
+    if (regions >= 0).any():
         for slot, colour in enumerate(palette):
             where = regions == slot
             rgba[where, :3] = colour
             rgba[where, 3] = 110
-    if mask.any():
-        rgba[mask > 0.5] = (255, 40, 40, 110)
-    if not rgba[..., 3].any():
-        return None
-    return np.ascontiguousarray(rgba.astype(np.uint8))
+    rgba[mask > 0.5] = (255, 40, 40, 110)
+    rgba[..., :3] *= rgba[..., 3:] / 255  # premultiplied
+    view = _bytes_view(qimage)[y0:y1, x0:x1]
+    for channel in range(4):
+        view[..., _BGRA[channel]] = rgba[..., channel]
+    return bool(rgba[..., 3].any())
+
+
+def overlay_rgba(mask: np.ndarray, regions: np.ndarray | None = None, strength: np.ndarray | None = None,
+                 palette=()) -> QImage | None:
+    """The layers drawn over the image as one ARGB32-premultiplied QImage (None when there is nothing to show)."""
+    h, w = mask.shape
+    regions = np.full((h, w), -1, np.int16) if regions is None else regions
+    strength = np.ones((h, w), np.float32) if strength is None else strength
+    qimage = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    return qimage if write_overlay(qimage, mask, regions, strength, palette, (0, 0, w, h)) else None
 
 
 def preview_sheet(image: np.ndarray):
@@ -70,11 +83,6 @@ def preview_sheet(image: np.ndarray):
     painter.drawPixmap(one.width() + 8, 0, two)
     painter.end()
     return sheet
-
-
-def rgba_to_qimage(rgba: np.ndarray) -> QImage:
-    h, w, _ = rgba.shape
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class Canvas(QWidget):
@@ -94,9 +102,9 @@ class Canvas(QWidget):
         self.setMinimumSize(256, 256)
         self.setMouseTracking(True)  # the brush outline follows the pointer, not only while painting
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # takes the keyboard when clicked, so shortcuts reach the app
-        self._image = QImage()
-        self._to_qimage = ImageConverter()
-        self._mask = QImage()
+        self._image = QImage()  # the layer shown, RGB32, updated rectangle by rectangle
+        self._mask = QImage()  # the overlay, ARGB32 premultiplied; null when nothing is drawn over the image
+        self._overlay = QImage()  # the overlay's pixels, kept (and updated in rectangles) while overlays are shown
         self._image_size = (1, 1)  # until the first content
         self._points: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
@@ -107,15 +115,64 @@ class Canvas(QWidget):
         self.brush_diameter = 0.0  # image pixels; > 0: an outline of the brush follows the pointer
         self.pointer: QPointF | None = None  # where the pointer is over the canvas (None: elsewhere)
 
-    def set_content(self, image: np.ndarray, overlay: np.ndarray | None = None) -> None:
-        """Shows `image` (H x W x 3 float) with an optional RGBA `overlay` (see `overlay_rgba`) on top."""
-        self._image = self._to_qimage(image)
-        self._mask = rgba_to_qimage(overlay) if overlay is not None else QImage()
-        resized = tuple(image.shape[:2]) != tuple(self._image_size)
-        self._image_size = image.shape[:2]
-        if resized:  # another model's canvas: the fitted zoom changes, and the status bar says so
-            self._view_moved()
+    def set_content(self, image: np.ndarray, overlay: QImage | None = None) -> None:
+        """Shows `image` (H x W x 3 float) whole, with an optional overlay (see `overlay_rgba`) on top."""
+        self._image = array_to_qimage(image)
+        self._overlay = overlay if overlay is not None else QImage()
+        self._mask = self._overlay
+        self._sized(image.shape[:2])
         self.update()
+
+    def show_layers(self, image: np.ndarray, layers=None, rect=None, overlays_shown: bool = True,
+                    palette=(), overlay_changed: bool = True) -> None:
+        """Shows `image` and, while `overlays_shown`, the overlay of the document's `layers` (mask, regions and
+        strength), converting and repainting only `rect` (x0, y0, x1, y1 in image pixels; None: all of it)."""
+        h, w = image.shape[:2]
+        sized = not self._image.isNull() and (self._image.height(), self._image.width()) == (h, w)
+        whole = rect is None or not sized
+        if whole:
+            rect = (0, 0, w, h)
+        if not sized:  # else the image's own buffer is kept: fresh ones page-fault on every live update
+            self._image = QImage(w, h, QImage.Format.Format_RGB32)
+        write_rgb(self._image, image, rect)
+        if overlays_shown and layers is not None and not overlay_changed and not self._overlay.isNull() \
+                and (self._overlay.height(), self._overlay.width()) == (h, w):
+            pass  # only the picture changed (a run's step): the overlay stays as it is
+        elif overlays_shown and layers is not None:
+            if whole or self._overlay.isNull():
+                rect_overlay = (0, 0, w, h)
+                self._overlay = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+                self._overlay_seen = False
+            else:
+                rect_overlay = rect
+            seen = write_overlay(self._overlay, layers["mask"], layers["regions"], layers["strength"], palette,
+                                 rect_overlay)
+            # drawn once anything showed (a rectangle unmasked again leaves transparent pixels, cheap to draw)
+            self._overlay_seen = seen or (self._overlay_seen and not whole and rect_overlay != (0, 0, w, h))
+            self._mask = self._overlay if self._overlay_seen else QImage()
+        else:
+            self._overlay, self._mask = QImage(), QImage()
+        if self._sized((h, w)) or whole:
+            self.update()
+        else:
+            self.update(self._screen_rect(rect))
+
+    def _sized(self, size) -> bool:
+        """Takes the content's size; True when it changed (another canvas: the fitted zoom changes, and the status
+        bar says so)."""
+        resized = tuple(size) != tuple(self._image_size)
+        self._image_size = tuple(size)
+        if resized:
+            self._view_moved()
+        return resized
+
+    def _screen_rect(self, rect):
+        """The widget rectangle that shows image rectangle `rect`, with a pixel to spare for smooth scaling."""
+        target, (h, w) = self.target_rect(), self._image_size
+        sx, sy = target.width() / w, target.height() / h
+        x0, y0, x1, y1 = rect
+        return QRectF(target.x() + (x0 - 1) * sx, target.y() + (y0 - 1) * sy, (x1 - x0 + 2) * sx,
+                      (y1 - y0 + 2) * sy).toAlignedRect().adjusted(-1, -1, 1, 1)
 
     def set_hint(self, hint: str) -> None:
         if hint != self.hint:

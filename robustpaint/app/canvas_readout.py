@@ -26,11 +26,17 @@ class CanvasReadout(QObject):
         self.timer.timeout.connect(self._classify)
         window.session.worker.classified.connect(self._on_classified)
 
-    def canvas_changed(self) -> None:
-        """The canvas shows something new: the hint and the readout follow (after every change, not only runs)."""
+    def canvas_changed(self, painted: bool = False) -> None:
+        """The canvas shows something new: the hint and the readout follow (after every change, not only runs).
+        `painted`: a brush move changed a rectangle; the whole-canvas blank check waits for the reading's timer
+        (at 1024 px it cost milliseconds on every move)."""
         window = self.window
         if window.session.running:  # a run's steps show its own readout; the canvas is not blank then
             window.canvas.set_hint("")
+            return
+        if painted:
+            window.canvas.set_hint("")
+            self.timer.start()
             return
         blank = is_blank(window.document, window.shown_image)
         window.canvas.set_hint(EMPTY_CANVAS_HINT if blank else "")
@@ -45,7 +51,10 @@ class CanvasReadout(QObject):
     def _classify(self) -> None:
         window = self.window
         shown = window.shown_image  # the layer shown, or a timeline iterate or the run's start in its place
-        if not window.session.running and window.panel.has_models and not is_blank(window.document, shown):
+        if is_blank(window.document, shown) and not window.session.running:  # painted back to one colour
+            self.canvas_changed()
+            return
+        if not window.session.running and window.panel.has_models:
             window.session.classify(window.panel.model_name, np.array(shown))
 
     def _on_classified(self, request_id: int, top5) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QColor, QUndoStack
+from PySide6.QtGui import QColor
 
-from robustpaint.app.undo import StateCommand
-from robustpaint.core.document import Document
+from robustpaint.app.undo import EditCommand, UndoHistory
+from robustpaint.core.document import Document, DocumentEdit
 from robustpaint.core.tasks import get_task
 
 OVERLAY_TARGETS = ("mask", "regions", "strength")  # brush targets drawn as overlays, not into the picture
@@ -21,40 +21,36 @@ class Editor(QObject):
         super().__init__(window)
         self.window = window
         self.document = document
-        self.undo_stack = QUndoStack(self)
-        # Bounded memory in long sessions: each step holds two states (about 0.7 MB at 128 px, 2.1 MB at 224; with
-        # a sketch layer 1.1 and 3.3 MB).
-        self.undo_stack.setUndoLimit(200)
+        # Each step holds the tiles it changed; the history drops its oldest steps past its memory budget.
+        self.undo_stack = UndoHistory(self)
+        self.undo_stack.trimmed.connect(lambda text: self.window.statusBar().showMessage(text, 10000))
         self.anchor_image: np.ndarray | None = None  # the ball's centre while re-anchoring is off
-        self._stroke_before = None
+        self._stroke = None  # the stroke being drawn (core.strokes.Stroke)
 
-    def restore(self, state, recipe) -> None:
-        """An undo step's side: the document's state and the recipe of what it shows; a step that changed only the
-        hidden sketch says so (the canvas shows no change)."""
-        image_before, sketch_before = self.document.image, self.document.sketch
-        self.document.restore(state)
-        sketch = self.document.sketch
-        sketch_changed = (sketch_before is None) != (sketch is None) or (
-            sketch is not None and not np.array_equal(sketch_before, sketch))
-        if sketch_changed and not self.window.sketch_shown and np.array_equal(image_before, self.document.image):
+    def apply_edit(self, edit: DocumentEdit, side: int, recipe) -> None:
+        """An undo step's side: the document as it was before (0) or after (1) the change, and the recipe of what
+        it shows; a step that changed only the hidden sketch says so (the canvas shows no change)."""
+        if edit.layer_names() == {"sketch"} and not self.window.sketch_shown:
             self.window.statusBar().showMessage("the change is on the sketch layer, hidden under the result (K shows "
                                                 "it)", 8000)
+        edit.apply(self.document, side)
         self.window.session.restore_recipe(recipe)
-        self.window.refresh_canvas()
 
     def push_state(self, before, text: str, recipe_before=...) -> None:
-        """The document's change since `before` (and the recipe's since `recipe_before`, by default unchanged)
-        becomes one undo step; the run session commits runs this way."""
+        """The document's change since state `before` (and the recipe's since `recipe_before`, by default
+        unchanged) becomes one undo step of the tiles that differ; the run session commits runs this way."""
+        self.push_edit(DocumentEdit.between(before, self.document), text, recipe_before)
+
+    def push_edit(self, edit: DocumentEdit, text: str, recipe_before=...) -> None:
         recipe_after = self.window.session.recipe_state()
         recipes = (recipe_after if recipe_before is ... else recipe_before, recipe_after)
-        self.undo_stack.push(StateCommand(self, before, self.document.state(), text, recipes))
+        self.undo_stack.push(EditCommand(self, edit, text, recipes))
 
     def edit(self, change, text: str) -> None:
         """`change(document)` as one undo step (Edit > Invert mask ...)."""
         before = self.document.state()
         change(self.document)
         self.push_state(before, text)
-        self.window.refresh_canvas()
 
     def replace(self, document: Document, text: str, new_picture: bool = True,
                          recipe: dict | None = None) -> None:
@@ -65,7 +61,7 @@ class Editor(QObject):
         self.window.candidates.clear()
         self.window.show_sketch(False)
         before, recipe_before = self.document.state(), self.window.session.recipe_state()
-        self.document = document
+        self.document.assign(document)  # the same document object: its listeners stay
         if new_picture:
             self.window.session.last_recipe = recipe
         else:  # a resized canvas: the run's recipe no longer makes what it shows
@@ -74,7 +70,6 @@ class Editor(QObject):
         self.reset_anchor(self.window.controls.reanchor)
         self.window.panel.set_canvas_size(document.size)
         self.window.show_model_status()
-        self.window.refresh_canvas()
 
     def show_result(self, image: np.ndarray) -> None:
         """Puts a worker image on the canvas; a batch of candidates also fills the grid (the chosen one is shown)."""
@@ -84,7 +79,6 @@ class Editor(QObject):
         elif self.window.candidates.images is not None:
             self.window.candidates.clear()  # a run of one image: the old batch is not what the canvas came from
         self.document.image = image
-        self.window.refresh_canvas()
 
     def choose_candidate(self, index: int, again: bool = False) -> None:
         """Takes candidate `index` to the canvas (one undo step when no run is going on); `again`: a click on the
@@ -102,7 +96,6 @@ class Editor(QObject):
             before = self.document.state()
             self.document.image = images[index].copy()
             self.push_state(before, f"take candidate {index + 1}")
-            self.window.refresh_canvas()
 
     # --- the sketch layer --------------------------------------------------------------------------------
 
@@ -138,27 +131,40 @@ class Editor(QObject):
     # --- strokes ---------------------------------------------------------------------------------------
 
     def on_stroke_moved(self, points) -> None:
-        if self.window.session.running:
-            self.window.session.halt("PGD run")  # no step still in flight may paint over the stroke
-        if self._stroke_before is None:
-            self._stroke_before = self.document.state()
-            if not self.window.show_overlays and self.window.tools.brush().target in OVERLAY_TARGETS:
-                self.window.set_overlays(True)  # a mask painted unseen is a mask the user does not know is there
-                self.window.statusBar().showMessage(f"overlays shown again to paint the "
-                                                    f"{self.window.tools.brush().target} (H hides them)", 6000)
-        self.document.restore(self._stroke_before)
-        if self.window.tools.tool in ("fill", "picker"):
+        """A mouse or pen move: paints the stroke's new segment only (the line tool draws its one segment again)."""
+        tool = self.window.tools.tool
+        if tool in ("fill", "picker"):
             return
-        self.document.paint_stroke(self._stroke_points(points), self.window.tools.brush(), self.layer)
-        self.window.refresh_canvas()
+        if self._stroke is None:
+            if self.window.session.running:
+                self._stop_run_for_stroke()
+            brush = self.window.tools.brush()
+            self._stroke = self.document.begin_stroke(brush, self.layer)
+            if not self.window.show_overlays and brush.target in OVERLAY_TARGETS:
+                self.window.set_overlays(True)  # a mask painted unseen is a mask the user does not know is there
+                self.window.statusBar().showMessage(f"overlays shown again to paint the {brush.target} (H hides "
+                                                    "them)", 6000)
+        if tool == "line":
+            self._stroke.restart([points[0], points[-1]])
+        else:
+            self._stroke.extend(points[len(self._stroke.points):])
+
+    def _stop_run_for_stroke(self) -> None:
+        """A stroke stops the run going on (no step still in flight may paint over it), and the status bar says so:
+        the run's steps so far stay one undo step."""
+        session = self.window.session
+        done, total = session.steps_done, session.request.steps if session.request is not None else 0
+        session.halt("PGD run")
+        self.window.statusBar().showMessage(
+            f"run stopped at step {done}/{total} by your stroke (its steps so far are kept: Ctrl+Z takes them back)",
+            8000)
 
     def _stroke_points(self, points):
         """The line tool draws the straight segment from where the drag began to where it is now."""
         return [points[0], points[-1]] if self.window.tools.tool == "line" else points
 
     def on_stroke_finished(self, points) -> None:
-        before = self._stroke_before or self.document.state()
-        self._stroke_before = None
+        stroke, self._stroke = self._stroke, None
         tool = self.window.tools.tool
         if tool == "picker":
             color = self.document.pick_color(*points[-1][:2], self.layer)
@@ -166,23 +172,32 @@ class Editor(QObject):
                 self.window.tools.set_brush_color(QColor.fromRgbF(*color))
                 self.window.statusBar().showMessage(f"colour {self.window.tools.brush_color.name()}", 3000)
             return
+        recipe_before = self.window.session.recipe_state()
         if tool == "fill":
+            if self.window.session.running:
+                self._stop_run_for_stroke()
+            before = self.document.state()
             c = self.window.tools.brush_color
             self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer)
-            self.window.refresh_canvas()
+            edit = DocumentEdit.between(before, self.document)
+            layer = "sketch" if self.layer == "sketch" else "image"
         else:
+            if stroke is None:
+                return
+            layer_edit = stroke.finish()
+            logged = len(self.document.strokes)
             self.document.log_stroke(self._stroke_points(points), self.window.tools.brush(), self.layer)
-        recipe_before = self.window.session.recipe_state()
-        if not np.array_equal(before[0], self.document.image):  # an export now holds more than the run
+            edit = DocumentEdit([layer_edit] if layer_edit is not None else [],
+                                ("append", logged, tuple(self.document.strokes[logged:])))
+            layer = stroke.layer
+        if "image" in edit.layer_names():  # an export now holds more than the run
             self.window.session.mark_edited()
-        target = "image" if tool == "fill" else self.window.tools.brush().target
-        layer = {"erase": "image"}.get(target, target)  # what the stroke changed
-        if layer == "image" and self.layer == "sketch":
-            self.push_state(before, "stroke on the sketch", recipe_before)
+        if layer == "sketch":
+            self.push_edit(edit, "stroke on the sketch", recipe_before)
             self.window.statusBar().showMessage("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
                                                 "makes a picture of it", 8000)
             return  # the image a run would start from has not changed
-        self.push_state(before, "stroke", recipe_before)
+        self.push_edit(edit, "stroke", recipe_before)
         reads = get_task(self.window.panel.task).reads
         if not self.window.controls.live or self.window.session.recipe_state() is None:
             return

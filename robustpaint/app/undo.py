@@ -1,26 +1,166 @@
-"""Undo steps: the document's state and the recipe of what it shows, before and after a change."""
+"""Undo: each step holds what it changed (a `DocumentEdit`: the tiles it touched, before and after) and the recipe of
+what the canvas shows, in a history bounded by bytes (default 512 MB, Edit > Undo memory) that drops its oldest
+steps first and says so once. QUndoStack can only bound a count, and only while it is empty."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction
+
+DEFAULT_BUDGET_MB = 512
+BUDGET_SETTING = "undo/budget_mb"
 
 
-class StateCommand(QUndoCommand):
-    """One undo step: the document's state and the recipe of what it shows, before and after a stroke or a run
-    (already applied when pushed)."""
+def budget_bytes() -> int:
+    """The undo history's memory budget: the user's setting (in MB), else 512 MB."""
+    try:
+        megabytes = int(QSettings().value(BUDGET_SETTING, DEFAULT_BUDGET_MB))
+    except (TypeError, ValueError):
+        megabytes = DEFAULT_BUDGET_MB
+    return max(megabytes, 16) * 1024 * 1024
 
-    def __init__(self, editor, before, after, text: str, recipes: tuple):
-        super().__init__(text)
-        self.editor, self.before, self.after, self.recipes, self._first = editor, before, after, recipes, True
 
-    def redo(self) -> None:
-        if self._first:
-            self._first = False
-            return
-        self._show(self.after, self.recipes[1])
+class EditCommand:
+    """One undo step: the document's change and the recipe of what it shows, before and after (already applied
+    when pushed)."""
+
+    def __init__(self, editor, edit, text: str, recipes: tuple):
+        self.editor, self.edit, self.text, self.recipes = editor, edit, text, recipes
+
+    @property
+    def nbytes(self) -> int:
+        return self.edit.nbytes + 512  # the log entries and the recipe's request: small, counted roughly
 
     def undo(self) -> None:
-        self._show(self.before, self.recipes[0])
+        self.editor.apply_edit(self.edit, 0, self.recipes[0])
 
-    def _show(self, state, recipe) -> None:
-        self.editor.restore(state, recipe)
+    def redo(self) -> None:
+        self.editor.apply_edit(self.edit, 1, self.recipes[1])
+
+
+class UndoHistory(QObject):
+    """The subset of QUndoStack the app uses (push, undo, redo, index, count, clean state, actions), bounded by
+    bytes as well as by count."""
+
+    indexChanged = Signal(int)
+    cleanChanged = Signal(bool)
+    trimmed = Signal(str)  # the first time old steps are dropped: what happened, for the status bar
+
+    def __init__(self, parent=None, budget: int | None = None, limit: int = 1000):
+        super().__init__(parent)
+        self.commands: list[EditCommand] = []
+        self._index = 0
+        self._clean: int | None = 0  # the index that matches the saved file (None: unreachable)
+        self.budget = budget_bytes() if budget is None else budget
+        self.limit = limit
+        self.dropped = 0
+        self._actions: list = []
+
+    # --- QUndoStack's API --------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return len(self.commands)
+
+    def index(self) -> int:
+        return self._index
+
+    def isClean(self) -> bool:
+        return self._clean == self._index
+
+    def setClean(self) -> None:
+        was = self.isClean()
+        self._clean = self._index
+        self._changed(was)
+
+    def setUndoLimit(self, limit: int) -> None:
+        self.limit = limit
+        self._trim()
+
+    def canUndo(self) -> bool:
+        return self._index > 0
+
+    def canRedo(self) -> bool:
+        return self._index < len(self.commands)
+
+    def undoText(self) -> str:
+        return self.commands[self._index - 1].text if self.canUndo() else ""
+
+    def redoText(self) -> str:
+        return self.commands[self._index].text if self.canRedo() else ""
+
+    def push(self, command: EditCommand) -> None:
+        was = self.isClean()
+        del self.commands[self._index:]
+        if self._clean is not None and self._clean > self._index:
+            self._clean = None
+        self.commands.append(command)
+        self._index += 1
+        self._trim()
+        self._changed(was)
+
+    def undo(self) -> None:
+        if self.canUndo():
+            was = self.isClean()
+            self._index -= 1
+            self.commands[self._index].undo()
+            self._changed(was)
+
+    def redo(self) -> None:
+        if self.canRedo():
+            was = self.isClean()
+            self.commands[self._index].redo()
+            self._index += 1
+            self._changed(was)
+
+    def clear(self) -> None:
+        was = self.isClean()
+        self.commands, self._index, self._clean = [], 0, 0
+        self._changed(was)
+
+    def createUndoAction(self, parent, prefix: str = "&Undo") -> QAction:
+        return self._action(parent, prefix, self.undo, lambda: (self.canUndo(), self.undoText()))
+
+    def createRedoAction(self, parent, prefix: str = "&Redo") -> QAction:
+        return self._action(parent, prefix, self.redo, lambda: (self.canRedo(), self.redoText()))
+
+    # --- the budget --------------------------------------------------------------------------------------
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.commands)
+
+    def _trim(self) -> None:
+        """Drops the oldest steps (never the newest) while the history is over its budget or its count limit."""
+        total, drop = self.nbytes, 0
+        while len(self.commands) - drop > 1 and (total > self.budget or len(self.commands) - drop > self.limit) \
+                and drop < self._index:
+            total -= self.commands[drop].nbytes
+            drop += 1
+        if not drop:
+            return
+        del self.commands[:drop]
+        self._index -= drop
+        if self._clean is not None:
+            self._clean = self._clean - drop if self._clean >= drop else None
+        if not self.dropped:
+            self.trimmed.emit(f"undo keeps the last {len(self.commands)} steps: older ones were dropped to stay "
+                              f"within {self.budget / 2**20:.0f} MB (Edit > Undo memory)")
+        self.dropped += drop
+
+    # --- signals and actions -----------------------------------------------------------------------------
+
+    def _changed(self, was_clean: bool) -> None:
+        self.indexChanged.emit(self._index)
+        if was_clean != self.isClean():
+            self.cleanChanged.emit(self.isClean())
+        for action, prefix, state in self._actions:
+            enabled, text = state()
+            action.setEnabled(enabled)
+            action.setText(f"{prefix} {text}".strip())
+
+    def _action(self, parent, prefix: str, slot, state) -> QAction:
+        action = QAction(prefix, parent)
+        action.triggered.connect(slot)
+        action.setEnabled(False)
+        self._actions.append((action, prefix, state))
+        return action

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from robustpaint.app.candidate_grid import CandidateGrid
-from robustpaint.app.canvas import Canvas, overlay_rgba, preview_sheet
+from robustpaint.app.canvas import Canvas, preview_sheet
 from robustpaint.app.canvas_readout import CanvasReadout
 from robustpaint.app.devices import DeviceMenu
 from robustpaint.app.editor import NO_SKETCH, Editor
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         if self.panel.has_models:
             self.session.load_model.emit(self.panel.model_name)
         self.panel.apply_preset()
+        self.document.subscribe(self._on_document_changed)
         self.refresh_canvas()
         self._shortcut_filter = ShortcutsOverNumberFields(self)
         from PySide6.QtWidgets import QAbstractSpinBox
@@ -160,17 +161,27 @@ class MainWindow(QMainWindow):
     # --- the document ------------------------------------------------------------------------------------
 
     def refresh_canvas(self, image: np.ndarray | None = None) -> None:
-        """Shows the document (or `image`, a preview such as a timeline iterate) with its overlay."""
+        """Shows the document (or `image`, a preview such as a timeline iterate) whole, with its overlay."""
+        self._show(image, None, None)
+
+    def _on_document_changed(self, layers, rect) -> None:
+        """The document says what changed: the canvas converts and repaints that rectangle only (a brush move), or
+        all of it; the top-5 reads the canvas again a moment later."""
+        shown = "sketch" if self.sketch_shown and self.document.sketch is not None else "image"
+        if layers & {shown, "mask", "regions", "strength"} or (self.sketch_shown and "sketch" in layers):
+            self._show(None, layers, rect)
+
+    def _show(self, image, layers, rect) -> None:
         from robustpaint.core.classmap import PALETTE
         doc = self.document
-        overlay = (overlay_rgba(doc.mask, doc.regions, doc.strength, PALETTE[:REGION_SLOTS])
-                   if self.show_overlays else None)
         shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
-        self.canvas.set_content(shown, overlay)
+        overlay_changed = layers is None or bool(layers & {"mask", "regions", "strength"})
+        self.canvas.show_layers(shown, doc.layers, rect, self.show_overlays, PALETTE[:REGION_SLOTS],
+                                overlay_changed)
         self.shown_image = shown  # what the canvas shows: the top-5 reads it
         if self.preview_dock.isVisible():  # 3 ms a live update at 512 px: only while the dock is open
             self.preview_label.setPixmap(preview_sheet(shown))
-        self.readout.canvas_changed()
+        self.readout.canvas_changed(rect is not None)
 
     def _on_preview_shown(self, visible: bool) -> None:
         if visible:

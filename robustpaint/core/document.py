@@ -65,50 +65,58 @@ def checked_stroke(stroke) -> dict:
     return {"points": points, "brush": checked, **({"layer": layer} if layer != "image" else {})}
 
 
-def _dab_weights(h: int, w: int, points: np.ndarray, radius: float, hardness: float = 1.0) -> np.ndarray:
-    """Coverage in [0,1] of the pixels within `radius` of the polyline through `points` (x, y in pixels, or x, y and
-    a pen's pressure in [0,1] that scales the radius at that point, growing linearly along each segment); a softer
-    brush (`hardness` < 1) fades over the outer (1 - hardness) of its radius."""
-    ys, xs = np.mgrid[0:h, 0:w]
-    centres = np.stack([xs + 0.5, ys + 0.5], axis=-1).reshape(-1, 2)
-    radii = radius * (points[:, 2] if points.shape[1] > 2 else np.ones(len(points)))
-    points = points[:, :2]
-    if len(points) == 1:
-        points, radii = np.concatenate([points, points]), np.concatenate([radii, radii])
-    softness = 1.0 - float(np.clip(hardness, 0.0, 1.0))
-    # Soft edge one pixel wide (widened by softness), so small brushes still cover the pixel under the cursor.
-    coverage = lambda r, distance: np.clip((r + 0.5 - distance) / np.maximum(1.0, (r + 0.5) * softness), 0, 1)
-    one_radius = bool(np.all(radii == radii[0]))  # a mouse's stroke: the nearest segment decides
-    nearest, cover = np.full(len(centres), np.inf), np.zeros(len(centres))
-    for a, b, ra, rb in zip(points[:-1], points[1:], radii[:-1], radii[1:]):
-        ab = b - a
-        length2 = float(ab @ ab)
-        t = np.zeros(len(centres)) if length2 == 0 else np.clip((centres - a) @ ab / length2, 0, 1)
-        distance = np.linalg.norm(centres - (a + t[:, None] * ab), axis=1)
-        if one_radius:
-            nearest = np.minimum(nearest, distance)
-        else:  # a pen's: the radius grows or shrinks along each segment, and the best-covering one decides
-            cover = np.maximum(cover, coverage(ra + t * (rb - ra), distance))
-    if one_radius:
-        cover = coverage(radii[0], nearest)
-    return cover.reshape(h, w)
+LAYER_NAMES = ("image", "sketch", "mask", "regions", "strength")
 
 
 class Document:
-    """The working image (H x W x 3 float32 in [0,1]), the mask (H x W float32 in {0,1}), the class regions
-    (H x W int16: -1 no class, else a class slot), the strength map (H x W float32 in [0,1], 1 = free) and the
-    user's sketch (H x W x 3, or None): what the last run started from when the user had drawn it or opened it,
-    kept under the result so that it can be shown, painted on and run again."""
+    """One picture as named layers of one size: "image" (the working picture: what a run made, with any touch-ups;
+    H x W x 3 float32 in [0,1]), "sketch" (the user's drawing or photo that runs from the canvas start from, kept
+    under the result; H x W x 3, or None until there is one), "mask" (H x W float32 in {0,1}), "regions" (H x W
+    int16: -1 no class, else a class slot) and "strength" (H x W float32 in [0,1], 1 = free).
+
+    Every change says what it changed: `changed(layers, rect)` calls each listener (`subscribe`) with the layer
+    names and the rectangle (x0, y0, x1, y1; None for the whole canvas). The canvas, the top-5 and the run session
+    listen; nothing here knows them (no Qt)."""
 
     def __init__(self, image: np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError("the image must be H x W x 3")
-        self.image = image.astype(np.float32).clip(0, 1)
-        self.mask = np.zeros(image.shape[:2], np.float32)
-        self.regions = np.full(image.shape[:2], -1, np.int16)
-        self.strength = np.ones(image.shape[:2], np.float32)
-        self.sketch: np.ndarray | None = None
+        h, w = image.shape[:2]
+        self.layers: dict[str, np.ndarray | None] = {
+            "image": image.astype(np.float32).clip(0, 1), "sketch": None, "mask": np.zeros((h, w), np.float32),
+            "regions": np.full((h, w), -1, np.int16), "strength": np.ones((h, w), np.float32)}
         self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
+        self._listeners: list = []
+
+    # --- layers and events ---------------------------------------------------------------------------------
+
+    def subscribe(self, listener) -> None:
+        """`listener(layers: frozenset[str], rect: tuple | None)` after every change."""
+        self._listeners.append(listener)
+
+    def changed(self, layers, rect=None) -> None:
+        layers = frozenset(layers)
+        for listener in list(self._listeners):
+            listener(layers, rect)
+
+    def layer_array(self, name: str) -> np.ndarray:
+        """The array of layer `name` itself (strokes and undo write into it, then call `changed`)."""
+        return self.layers[name]
+
+    def set_layer(self, name: str, array: np.ndarray | None) -> None:
+        """Replaces a whole layer (a run's result, an opened mask, the sketch kept or dropped)."""
+        if name not in LAYER_NAMES:
+            raise ValueError(f"no layer {name!r}")
+        if array is None and name != "sketch":
+            raise ValueError(f"the {name} layer cannot be removed")
+        self.layers[name] = array
+        self.changed({name})
+
+    image = property(lambda self: self.layers["image"], lambda self, a: self.set_layer("image", a))
+    sketch = property(lambda self: self.layers["sketch"], lambda self, a: self.set_layer("sketch", a))
+    mask = property(lambda self: self.layers["mask"], lambda self, a: self.set_layer("mask", a))
+    regions = property(lambda self: self.layers["regions"], lambda self, a: self.set_layer("regions", a))
+    strength = property(lambda self: self.layers["strength"], lambda self, a: self.set_layer("strength", a))
 
     @classmethod
     def blank(cls, size: int, value: float = 1.0) -> "Document":
@@ -133,18 +141,17 @@ class Document:
         h, w = self.size
         if (h, w) == (height, width):
             return
-        self.image = smoothly(self.image)
-        if self.sketch is not None:
-            self.sketch = smoothly(self.sketch)
+        layers = self.layers
         rows = (np.arange(height) * h // height)[:, None]
         cols = (np.arange(width) * w // width)[None, :]
-        self.mask = self.mask[rows, cols].copy()
-        self.regions = self.regions[rows, cols].copy()
-        self.strength = self.strength[rows, cols].copy()
+        self.layers = {"image": smoothly(layers["image"]),
+                       "sketch": None if layers["sketch"] is None else smoothly(layers["sketch"]),
+                       **{name: layers[name][rows, cols].copy() for name in ("mask", "regions", "strength")}}
         sx, sy = width / w, height / h
         self.strokes = [{**s, "points": [[round(p[0] * sx, 2), round(p[1] * sy, 2), *p[2:]] for p in s["points"]],
                          "brush": {**s["brush"], "size": s["brush"]["size"] * (sx * sy) ** 0.5}}
                         for s in self.strokes]
+        self.changed(LAYER_NAMES)
 
     def copy(self) -> "Document":
         document = Document(self.image)
@@ -152,14 +159,31 @@ class Document:
         return document
 
     def state(self) -> tuple:
-        """A snapshot for undo: image, mask, stroke log, regions, strength map and sketch."""
+        """A snapshot: image, mask, stroke log, regions, strength map and sketch (undo keeps only what differs
+        from the state after, see `DocumentEdit`)."""
         return (self.image.copy(), self.mask.copy(), tuple(self.strokes), self.regions.copy(),
                 self.strength.copy(), None if self.sketch is None else self.sketch.copy())
 
     def restore(self, state: tuple) -> None:
-        self.image, self.mask, self.strokes = state[0].copy(), state[1].copy(), list(state[2])
-        self.regions, self.strength = state[3].copy(), state[4].copy()
-        self.sketch = None if state[5] is None else state[5].copy()
+        self.layers = {"image": state[0].copy(), "mask": state[1].copy(), "regions": state[3].copy(),
+                       "strength": state[4].copy(), "sketch": None if state[5] is None else state[5].copy()}
+        self.strokes = list(state[2])
+        self.changed(LAYER_NAMES)
+
+    def assign(self, other: "Document") -> None:
+        """Takes another document's layers and log (an opened or new picture), keeping this one's listeners."""
+        self.layers, self.strokes = dict(other.layers), list(other.strokes)
+        self.changed(LAYER_NAMES)
+
+    def begin_stroke(self, brush: "Brush", layer: str = "image"):
+        """A stroke to draw move by move (`Stroke.extend`); colour strokes go on `layer` (the image, or the
+        sketch when there is one), the others on the layer their brush targets."""
+        from robustpaint.core.strokes import Stroke
+        if brush.target in ("mask", "regions", "strength"):
+            name = brush.target
+        else:
+            name = "sketch" if layer == "sketch" and self.sketch is not None else "image"
+        return Stroke(self, brush, name)
 
     def keep_sketch(self) -> None:
         """The image as it is now becomes the sketch (a run starts from what the user drew or opened)."""
@@ -185,37 +209,18 @@ class Document:
             return None
         return tuple(float(v) for v in self.layer(layer)[int(y), int(x)])
 
-    def paint_stroke(self, points, brush: Brush, layer: str = "image") -> None:
-        """Paints a polyline of (x, y) image coordinates, or (x, y, pressure) from a pen, with the brush; colour
-        strokes go on `layer` (the image, or the sketch when there is one)."""
+    def paint_stroke(self, points, brush: Brush, layer: str = "image"):
+        """Paints a polyline of (x, y) image coordinates, or (x, y, pressure) from a pen, at once (as a stroke
+        drawn move by move paints it); returns its `LayerEdit` for undo (None when nothing changed)."""
         pts = np.asarray(points, dtype=np.float64)
         if pts.size == 0:
-            return
-        pts = pts.reshape(len(pts), -1)
-        h, w = self.size
-        # Hardness is a painter's edge: masks, regions and strength keep hard edges (a mask is where cover > 0.5).
-        hardness = brush.hardness if brush.target in ("image", "erase") else 1.0
-        cover = _dab_weights(h, w, pts, brush.size / 2, hardness) * float(np.clip(brush.opacity, 0, 1))
-        if brush.target == "mask":
-            value = 0.0 if brush.clear else 1.0
-            self.mask = np.where(cover > 0.5, value, self.mask).astype(np.float32)
-            return
-        if brush.target == "regions":
-            slot = -1 if brush.clear else int(brush.value)
-            self.regions = np.where(cover > 0.5, slot, self.regions).astype(np.int16)
-            return
-        if brush.target == "strength":
-            self.strength = np.where(cover > 0.5, float(np.clip(brush.value, 0, 1)), self.strength).astype(np.float32)
-            return
-        color = np.ones(3, np.float32) if brush.target == "erase" else np.asarray(brush.color, np.float32)
-        painted = (self.layer(layer) * (1 - cover[..., None]) + color * cover[..., None]).astype(np.float32)
-        self._set_layer(layer, painted)
+            return None
+        stroke = self.begin_stroke(brush, layer)
+        stroke.extend(pts.reshape(len(pts), -1).tolist())
+        return stroke.finish()
 
     def _set_layer(self, name: str, array: np.ndarray) -> None:
-        if name == "sketch" and self.sketch is not None:
-            self.sketch = array
-        else:
-            self.image = array
+        self.set_layer("sketch" if name == "sketch" and self.sketch is not None else "image", array)
 
     def fill(self, x: int, y: int, color, layer: str = "image") -> None:
         """Flood fill of the 4-connected region of (nearly) the same colour as pixel (x, y) of the layer."""
@@ -249,6 +254,59 @@ class Document:
     def region_masks(self, slots: int):
         """The regions as `slots` x H x W masks in {0,1} (slot i's pixels), for the class-map objective."""
         return np.stack([(self.regions == i).astype(np.float32) for i in range(slots)])
+
+
+_STATE_LAYERS = {"image": 0, "mask": 1, "regions": 3, "strength": 4, "sketch": 5}  # in `Document.state()`
+
+
+@dataclass
+class DocumentEdit:
+    """What one undo step changed: each layer's changed tiles (see `LayerEdit`) and the stroke log before and after
+    (kept as the entries appended when that is all that happened, as a stroke does)."""
+
+    layers: list
+    log: tuple  # ("append", length before, entries appended) or ("whole", log before, log after)
+
+    @classmethod
+    def between(cls, before: tuple, document: "Document", layer_edits=None) -> "DocumentEdit":
+        """The change from state `before` to the document as it is; `layer_edits` when the caller knows them (a
+        stroke's tiles), else found by comparing every layer tile by tile."""
+        from robustpaint.core.tiles import LayerEdit
+        if layer_edits is None:
+            layer_edits = [LayerEdit.between(name, before[i], document.layers[name])
+                           for name, i in _STATE_LAYERS.items()]
+        return cls([e for e in layer_edits if e is not None], _log_change(before[2], document.strokes))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(e.nbytes for e in self.layers)
+
+    @property
+    def empty(self) -> bool:
+        return not self.layers and self.log == ("append", self.log[1], ())
+
+    def apply(self, document: "Document", side: int) -> None:
+        """The document as it was before (`side` 0) or after (1) the change."""
+        rects = [edit.apply(document, side, announce=False) for edit in self.layers]
+        if self.layers:
+            whole = any(r is None for r in rects)
+            document.changed(self.layer_names(), None if whole else (
+                min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects),
+                max(r[3] for r in rects)))
+        if self.log[0] == "append":
+            document.strokes = document.strokes[:self.log[1]] + (list(self.log[2]) if side else [])
+        else:
+            document.strokes = list(self.log[1 + side])
+
+    def layer_names(self) -> set:
+        return {e.name for e in self.layers}
+
+
+def _log_change(before, after) -> tuple:
+    n = len(before)
+    if len(after) >= n and all(a is b for a, b in zip(before, after)):
+        return ("append", n, tuple(after[n:]))
+    return ("whole", tuple(before), tuple(after))
 
 
 def _check_class_names(params, spec, uses: set, classes: list[str]) -> None:
