@@ -15,7 +15,12 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProg
 
 from robustpaint.app.worker import SynthesisWorker
 
-TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline
+TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline, at first
+# The timeline's bound: at most this many iterates and this many bytes of them (a 1000-step run at 1024 px kept 200
+# full-canvas copies, 2.4 GB). Past it, every other iterate goes and the stride doubles: a long run's timeline
+# spans the whole run at a coarser step.
+TIMELINE_MAX_ITERATES = 64
+TIMELINE_BUDGET_BYTES = 256 * 2**20
 PROGRESS_PER_STEP = 100  # the bar counts hundredths of a step, so that a slow step moves it
 # The readouts beside the canvas (progress, top 5, status line) change at most this often; the canvas itself shows
 # every step. Each QProgressBar.setValue repainted at once, six bars a step; on one thread beside a busy core the live
@@ -167,6 +172,7 @@ class RunSession(QObject):
         # (step, image, the request that made it, the candidate shown, the step's top-5) every TIMELINE_EVERY steps
         self.timeline: list[tuple[int, np.ndarray, object, int, list]] = []
         self.timeline_start: np.ndarray | None = None
+        self.timeline_every = TIMELINE_EVERY  # doubles each time the timeline is thinned
         self.candidate_index = 0
         self.last_top5: list = []  # per image of the last step: [(class, probability), ...] best first
         self.steps_done = 0
@@ -265,6 +271,7 @@ class RunSession(QObject):
         if self.run_before is None:
             self.run_before, self.recipe_before = self.host.document.state(), self.recipe_state()
             self.timeline, self.timeline_start = [], self.host.document.image.copy()
+            self.timeline_every = TIMELINE_EVERY
             self.controls.timeline_slider.setRange(0, 0)
             from robustpaint.core.tasks import get_task
             if "image" in get_task(request.task).reads and not self.shows_run_output():
@@ -352,7 +359,7 @@ class RunSession(QObject):
         self.run_device = figures["device"].split(":")[0]
         self.host.show_result(image)
         self.last_top5 = top5
-        if step % TIMELINE_EVERY == 0 or step == total:
+        if step % self.timeline_every == 0 or step == total:
             self._add_to_timeline(step, image)
         self._readout = (job_id, step, total, loss, top5)
         if step == total or started - self._readout_at >= READOUT_EVERY_S:
@@ -387,6 +394,10 @@ class RunSession(QObject):
         shown = image if image.ndim == 3 else image[index]
         # arrays from the worker are never modified; the top-5 of the step goes with its iterate
         self.timeline.append((step, shown, self.request, index, self.last_top5))
+        cap = max(4, min(TIMELINE_MAX_ITERATES, TIMELINE_BUDGET_BYTES // max(shown.nbytes, 1)))
+        while len(self.timeline) > cap:  # thinned: the stride doubles, the iterates off it go (the newest stays)
+            self.timeline_every *= 2
+            self.timeline = [e for e in self.timeline[:-1] if e[0] % self.timeline_every == 0] + self.timeline[-1:]
         slider = self.controls.timeline_slider
         slider.blockSignals(True)
         slider.setRange(0, len(self.timeline) - 1)
