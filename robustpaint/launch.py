@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 
-def start_gui() -> int:
+def start_gui(path: str | None = None) -> int:
+    """The app's window; with `path`, that image or project opened in it."""
     try:
         from robustpaint.app.main import run_app
     except ModuleNotFoundError as exc:
@@ -16,4 +17,4 @@ def start_gui() -> int:
         print(f"robustpaint: cannot start the desktop app: {exc}. Run 'robustpaint --help' for the command line.",
               file=sys.stderr)
         return 2
-    return run_app()
+    return run_app(path=path)

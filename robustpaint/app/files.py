@@ -23,7 +23,7 @@ from robustpaint.core.document import Document
 from robustpaint.core.errors import RobustPaintError
 
 RECENT_FILES = 10
-MIN_CANVAS = 16  # the smallest canvas side New and Canvas size offer (the largest: CANVAS_MAX)
+from robustpaint.core.tasks.knobs import CANVAS_MIN as MIN_CANVAS  # the smallest side New and Canvas size offer
 EXPORT_SIZES = {"the canvas's pixels (1x)": (1, True), "2x, smooth": (2, True), "4x, smooth": (4, True),
                 "8x, smooth": (8, True), "4x, pixels as blocks": (4, False)}  # scale, smooth (Lanczos) or blocks
 
@@ -233,11 +233,17 @@ class DocumentFiles(QObject):
         except RobustPaintError as exc:
             self._warn("Cannot open project", str(exc))
             return False
-        self._show_project(project, path, recovered)
-        return True
+        return self._show_project(project, path, recovered)
 
-    def _show_project(self, project, path: str, recovered: bool) -> None:
+    def _show_project(self, project, path: str, recovered: bool) -> bool:
         parameters = project.task_parameters
+        from robustpaint.core.tasks.knobs import fit_canvas
+        h, w = project.image.shape[:2]
+        try:
+            fitted = fit_canvas(h, w, f"project {Path(path).name}")
+        except ValueError as exc:
+            self._warn("Cannot open project", str(exc))
+            return False
         document = Document(project.image)
         document.mask = project.mask
         document.strokes = list(project.strokes)
@@ -247,7 +253,12 @@ class DocumentFiles(QObject):
             document.strength = project.strength
         document.sketch = project.sketch
         window = self.window
-        window.editor.replace(document, "open project", recipe=project.last_recipe)
+        if fitted != (h, w):  # a project past the canvas limit opens scaled to it, and says so
+            document.resize(*fitted)
+        window.editor.replace(document, "open project", recipe=project.last_recipe if fitted == (h, w) else None)
+        if fitted != (h, w):
+            window.statusBar().showMessage(f"the project is {w}x{h}: opened scaled to {fitted[1]}x{fitted[0]}, the "
+                                           f"canvas limit (save it to keep it at this size)", 15000)
         panel = window.panel
         if project.model and not panel.select_model(project.model):
             window.statusBar().showMessage(f"the project used model {project.model!r}, which is not installed", 10000)
@@ -257,6 +268,7 @@ class DocumentFiles(QObject):
             self.remember_file(path)
             window.undo_stack.setClean()
         window.update_title()
+        return True
 
     def new_document(self, size: tuple[int, int] | None = None) -> None:
         """A blank white canvas of `size` (h, w; default: the present one), one undo step; the project becomes
@@ -426,7 +438,8 @@ class DocumentFiles(QObject):
                 self._warn("Cannot recover the autosave", f"{exc}\n\nThe autosave was kept as {kept}."
                            if kept else str(exc))
                 return False
-            self._show_project(project, str(path), recovered=True)
+            if not self._show_project(project, str(path), recovered=True):
+                return False
             try:  # adopted: this instance's lock first, then the file under its name (one rename)
                 self._hold_autosave_lock()
                 os.replace(path, self.autosave_path())

@@ -24,7 +24,15 @@ def install_style(app) -> None:
         app.setStyle(style)
 
 
-def run_app(argv: list[str] | None = None) -> int:
+def open_at_start(window, path: str) -> bool:
+    """`robustpaint FILE`: a project opens as saved; an image at its own size and shape (within the canvas's
+    limits), as painting apps open a file they are given."""
+    if path.lower().endswith(".rpaint"):
+        return window.files.open_project(path)
+    return window.files.open_image(path, fit="keep")
+
+
+def run_app(argv: list[str] | None = None, path: str | None = None) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         print("robustpaint: no display found. Run the tasks headless with the command line ('robustpaint --help'), "
@@ -68,6 +76,8 @@ def run_app(argv: list[str] | None = None) -> int:
 
     app.aboutToQuit.connect(remember)
     window.files.offer_recovery()  # the autosaves of instances that died, never a running one's
+    if path is not None:
+        open_at_start(window, path)
     code = app.exec()
     from robustpaint.app.run_session import stuck_threads
     if stuck_threads():  # a step stuck past the shutdown's wait: the interpreter's teardown would destroy its

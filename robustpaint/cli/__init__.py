@@ -79,7 +79,27 @@ def _to_devnull(stream) -> None:
         pass
 
 
+OPENABLE = (".rpaint", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+
+def _file_to_open(argv: list[str]) -> str | None:
+    """`robustpaint FILE` (a desktop file's `%f`, a file manager's Open with): the image or project to open in the
+    app, or None when argv is a command."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        return None
+    from pathlib import Path
+    path = Path(argv[0])
+    return argv[0] if path.suffix.lower() in OPENABLE or path.is_file() else None
+
+
 def _main(argv: list[str]) -> int:
+    if (path := _file_to_open(argv)) is not None:
+        from pathlib import Path
+        if not Path(path).is_file():
+            _error(f"no such file: {path} (robustpaint FILE opens an image or a .rpaint project in the app)")
+            return 2
+        from robustpaint.launch import start_gui
+        return start_gui(path)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -180,6 +180,13 @@ def _fit(img: Image.Image, size: tuple[int, int] | None, fit: str, max_side: int
             ratio = min(min_side / shorter, (max_side or float("inf")) / longer)
         if ratio != 1.0:
             size = (max(1, round(img.height * ratio)), max(1, round(img.width * ratio)))
+        if max_side is not None:  # a canvas is made of it: its sides must be ones a canvas can have
+            from robustpaint.core.tasks.knobs import CANVAS_MIN
+            fitted = size or (img.height, img.width)
+            if min(fitted) < CANVAS_MIN:
+                raise ImageError(f"the photo is {img.width}x{img.height}, which becomes a {fitted[1]}x{fitted[0]} "
+                                 f"canvas: too thin (a canvas side is at least {CANVAS_MIN} px); crop it first, or "
+                                 f"use --fit crop")
     if size is not None and img.size != (size[1], size[0]):
         # Shrinking a photo several times over: reduce first (box filter), so the bicubic pass does not alias.
         img = img.resize((size[1], size[0]), resample, reducing_gap=3.0 if resample != Image.Resampling.NEAREST else None)
