@@ -26,6 +26,7 @@ class Editor(QObject):
         self.undo_stack.trimmed.connect(lambda text: self.window.statusBar().showMessage(text, 10000))
         self.anchor_image: np.ndarray | None = None  # the ball's centre while re-anchoring is off
         self._stroke = None  # the stroke being drawn (core.strokes.Stroke)
+        self._stroke_stopped_run = False  # the stroke began during a run, which it stopped
 
     def apply_edit(self, edit: DocumentEdit, side: int, recipe) -> None:
         """An undo step's side: the document as it was before (0) or after (1) the change, and the recipe of what
@@ -136,7 +137,8 @@ class Editor(QObject):
         if tool in ("fill", "picker"):
             return
         if self._stroke is None:
-            if self.window.session.running:
+            self._stroke_stopped_run = self.window.session.running
+            if self._stroke_stopped_run:
                 self._stop_run_for_stroke()
             brush = self.window.tools.brush()
             self._stroke = self.document.begin_stroke(brush, self.layer)
@@ -192,19 +194,32 @@ class Editor(QObject):
             layer = stroke.layer
         if "image" in edit.layer_names():  # an export now holds more than the run
             self.window.session.mark_edited()
+        live = self.window.controls.live and self.window.session.recipe_state() is not None
+        task = get_task(self.window.panel.task)
         if layer == "sketch":
             self.push_edit(edit, "stroke on the sketch", recipe_before)
+            if live and "image" in task.reads:  # the drawing changed: Live makes its picture again, from it
+                self.run_from_sketch()
+                return
             self.window.statusBar().showMessage("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
                                                 "makes a picture of it", 8000)
             return  # the image a run would start from has not changed
         self.push_edit(edit, "stroke", recipe_before)
-        reads = get_task(self.window.panel.task).reads
-        if not self.window.controls.live or self.window.session.recipe_state() is None:
+        if not live:
             return
-        if layer in reads or layer == "strength":
+        from_drawing = "image" in task.reads and self.document.sketch is not None and not self._stroke_stopped_run
+        if layer == "image" and from_drawing:
+            # a touch-up on a finished result: kept. A run from here would paint over it (artefacts piled up run
+            # after run); the drawing under it is what Live runs from.
+            self.window.statusBar().showMessage(
+                "touch-up kept on the result: to change the picture, paint on your drawing (K shows it) and it runs "
+                "again from there", 8000)
+        elif layer in ("mask", "regions", "strength") and from_drawing and (layer in task.reads
+                                                                             or layer == "strength"):
+            self.run_from_sketch()  # a new hole or region: the run starts again from the drawing, not the result
+        elif layer in task.reads or layer == "strength":
             self.window.start_run()
         elif layer == "image":
-            task = get_task(self.window.panel.task)
             self.window.statusBar().showMessage(
                 f"{task.label} starts from a seed, not from the canvas, so strokes do not restart it: choose "
                 "Sketch (or another task that starts from the canvas) to make your drawing into a picture", 8000)

@@ -57,11 +57,28 @@ def build_menus(window):
     redo = window.undo_stack.createRedoAction(window, "&Redo")
     redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
     edit.addActions([undo, redo])
+    add_action(window, edit, "Undo &memory...", lambda _=False: ask_undo_budget(window))
     for text, change in (("&Invert mask", Document.invert_mask), ("&Clear mask", Document.clear_mask),
                          ("Clear class &regions", Document.clear_regions)):
         add_action(window, edit, text, lambda _=False, c=change, t=text: window.editor.edit(
             c, t.replace("&", "").lower()))
     run = window.menuBar().addMenu("&Run")
     add_action(window, run, "Run / pause", window.toggle_run, "Space")
-    add_action(window, run, "Run again from the &sketch", window.editor.run_from_sketch, "Ctrl+R")
+    window.run_from_sketch_action = add_action(window, run, "Run again from the &sketch",
+                                               window.editor.run_from_sketch, "Ctrl+R")
     return run
+
+
+def ask_undo_budget(window) -> None:
+    """Edit > Undo memory: how many MB the undo history may hold (its oldest steps go first past it)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QInputDialog
+
+    from robustpaint.app.undo import BUDGET_SETTING
+    history = window.undo_stack
+    megabytes, ok = QInputDialog.getInt(
+        window, "Undo memory", f"Memory for undo steps, in MB (now {history.nbytes / 2**20:.0f} MB in "
+        f"{history.count()} steps):", int(history.budget / 2**20), 16, 65536, 64)
+    if ok:
+        QSettings().setValue(BUDGET_SETTING, megabytes)
+        history.set_budget(megabytes * 2**20)

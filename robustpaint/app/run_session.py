@@ -90,6 +90,21 @@ class RunControls(QWidget):
         form.addRow("Timeline", self.timeline_slider)  # a row of its own: beside its buttons it was ~80 px long
         form.addRow("", timeline)
 
+    def add_drawing_buttons(self, show_drawing, run_from_drawing) -> None:
+        """The drawing under the result, in plain view beside Run: a button that shows it (K; strokes then paint on
+        it, and Live runs from it) and one that runs again from it (Ctrl+R)."""
+        from PySide6.QtWidgets import QToolButton
+        row = QHBoxLayout()
+        self.drawing_buttons = []
+        for action, text in ((show_drawing, "My drawing (K)"), (run_from_drawing, "Run from my drawing")):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setText(text)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            row.addWidget(button)
+            self.drawing_buttons.append(button)
+        self.layout().insertRow(3, row)
+
     @property
     def live(self) -> bool:
         return self.live_check.isChecked()

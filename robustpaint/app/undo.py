@@ -72,6 +72,10 @@ class UndoHistory(QObject):
         self._clean = self._index
         self._changed(was)
 
+    def set_budget(self, budget: int) -> None:
+        self.budget = budget
+        self._trim()
+
     def setUndoLimit(self, limit: int) -> None:
         self.limit = limit
         self._trim()

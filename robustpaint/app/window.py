@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self, device: str) -> None:
         run_menu = build_menus(self)
+        self.controls.add_drawing_buttons(self.sketch_action, self.run_from_sketch_action)
         self.devices = DeviceMenu(self, run_menu, device)
         self.session.worker.device_ready.connect(self.devices.on_device_ready)
         self.devices.move_to.connect(self.session.set_device.emit)
