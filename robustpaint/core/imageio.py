@@ -181,7 +181,7 @@ def _fit(img: Image.Image, size: tuple[int, int] | None, fit: str, max_side: int
         if ratio != 1.0:
             size = (max(1, round(img.height * ratio)), max(1, round(img.width * ratio)))
         if max_side is not None:  # a canvas is made of it: its sides must be ones a canvas can have
-            from robustpaint.core.tasks.knobs import CANVAS_MIN
+            from robustpaint.core.options import CANVAS_MIN
             fitted = size or (img.height, img.width)
             if min(fitted) < CANVAS_MIN:
                 raise ImageError(f"the photo is {img.width}x{img.height}, which becomes a {fitted[1]}x{fitted[0]} "

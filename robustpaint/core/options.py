@@ -8,6 +8,23 @@ from pathlib import Path
 
 from robustpaint.core.errors import RobustPaintError
 
+CANVAS_MAX = 1024  # the longest canvas side a photo or a new canvas may have (a step's cost does not grow with it,
+# as the model judges a larger canvas at its own scale; memory and the projection do)
+CANVAS_MIN = 16  # the shortest canvas side anything opens or makes
+
+
+def fit_canvas(height: int, width: int, what: str = "the picture") -> tuple[int, int]:
+    """(h, w) of a canvas for a picture of `height` x `width`: scaled down, shape kept, so that its longer side is at
+    most CANVAS_MAX; a ValueError naming `what` when its shorter side is then under CANVAS_MIN (a 20000 x 12
+    panorama is not a 1024 x 1 canvas)."""
+    ratio = min(1.0, CANVAS_MAX / max(height, width))
+    fitted = (max(1, round(height * ratio)), max(1, round(width * ratio)))
+    if min(fitted) < CANVAS_MIN:
+        scaled = f" (scaled to fit {CANVAS_MAX} px: {fitted[1]}x{fitted[0]})" if ratio < 1 else ""
+        raise ValueError(f"{what} is {width}x{height}{scaled}: too thin for a canvas, whose sides are "
+                         f"{CANVAS_MIN} to {CANVAS_MAX} px")
+    return fitted
+
 
 def class_index(classes: list[str], name: str) -> int:
     """A class given by name (any case, spaces or underscores), by a part of its name that only one class has

@@ -23,22 +23,7 @@ PANEL_INT_LIMIT = 2**31 - 1  # Qt's sliders hold 32-bit numbers
 REGION_SLOTS = 4  # classes a class map can hold in the app (the palette's first colours)
 FEATURE_SLIDERS = 3  # neurons the app's feature painting mixes
 MAX_UNIT = 4095  # the highest representation unit the app's feature sliders reach
-CANVAS_MAX = 1024  # the longest canvas side a photo or a new canvas may have (a step's cost does not grow with it,
-# as the model judges a larger canvas at its own scale; memory and the projection do)
-CANVAS_MIN = 16  # the shortest canvas side anything opens or makes
-
-
-def fit_canvas(height: int, width: int, what: str = "the picture") -> tuple[int, int]:
-    """(h, w) of a canvas for a picture of `height` x `width`: scaled down, shape kept, so that its longer side is at
-    most CANVAS_MAX; a ValueError naming `what` when its shorter side is then under CANVAS_MIN (a 20000 x 12
-    panorama is not a 1024 x 1 canvas)."""
-    ratio = min(1.0, CANVAS_MAX / max(height, width))
-    fitted = (max(1, round(height * ratio)), max(1, round(width * ratio)))
-    if min(fitted) < CANVAS_MIN:
-        scaled = f" (scaled to fit {CANVAS_MAX} px: {fitted[1]}x{fitted[0]})" if ratio < 1 else ""
-        raise ValueError(f"{what} is {width}x{height}{scaled}: too thin for a canvas, whose sides are "
-                         f"{CANVAS_MIN} to {CANVAS_MAX} px")
-    return fitted
+from robustpaint.core.options import CANVAS_MAX, CANVAS_MIN, fit_canvas  # noqa: F401 (the panel's limits)
 
 
 def _shown(limit: float) -> str:
