@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen python benchmarks/paint_latency.py [--sides 128,512,1024] [--strokes 10] [--moves 40]
                                     [--size 32] [--tool brush] [--json PATH] [--quick]
 
-The app's window (offscreen) opens scikit-image's chelsea photo scaled to a SIDE x SIDE canvas, then paints strokes
+The app's window (offscreen) opens scikit-image's chelsea photo scaled to a SIDE x SIDE canvas (as
+`robustpaint PHOTO` does), then paints strokes
 of MOVES mouse moves each as real QMouseEvents sent to the canvas (press, moves along a wavy line across the
 picture, release). Each move is timed from the event's delivery until the event loop has drawn what it changed
 (`processEvents` after it, which runs the canvas's paint): the GUI thread's time per move. The top-5's reading
@@ -104,7 +105,17 @@ def measure(app, side: int, strokes: int, moves: int, size: int, tool: str) -> d
     window.resize(1280, 900)
     window.show()
     wait_for_model(window)
-    window.editor.replace(Document(photo(side)), "open photo")
+    try:  # as `robustpaint PHOTO` opens it (#44); before that command existed, as File > Open's document
+        import tempfile
+
+        from PIL import Image
+
+        from robustpaint.app.main import open_at_start
+        path = Path(tempfile.mkdtemp()) / f"chelsea-{side}.png"
+        Image.fromarray((photo(side) * 255 + 0.5).astype(np.uint8)).save(path)
+        open_at_start(window, str(path))
+    except ImportError:
+        window.editor.replace(Document(photo(side)), "open photo")
     window.controls.live_check.setChecked(False)  # strokes alone: no run restarts
     window.tools.actions_by_tool[tool].setChecked(True)
     window.tools.brush_size.setValue(size)
