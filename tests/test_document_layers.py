@@ -198,3 +198,21 @@ def test_a_long_runs_timeline_is_thinned_to_its_bound_and_still_spans_the_run(qt
     steps = [s for s, *_ in window.session.timeline]
     assert len(steps) <= 6 and steps[-1] == 100 and steps[0] <= 40
     assert steps == sorted(steps) and all(s % window.session.timeline_every == 0 for s in steps[:-1])
+
+
+def test_a_steps_tiles_are_packed_after_it_is_pushed_and_still_undo_exactly(qtbot, window):
+    """Packing (zlib) on the GUI thread cost 40-90 ms at the end of a run at 1024 px: a step is pushed with raw
+    tiles and packed in slices of a few milliseconds while the event loop is idle."""
+    window.controls.live_check.setChecked(False)
+    window.editor.replace(Document.blank(512), "new")
+    window.tools.brush_size.setValue(30)
+    _drag_through(qtbot, window, [(60 + 20 * i, 100 + 10 * i) for i in range(20)])
+    history = window.undo_stack
+    raw = history.commands[-1].nbytes
+    painted = window.document.image.copy()
+    qtbot.waitUntil(lambda: not history._packing, timeout=5000)  # packed by the idle timer, not by the test
+    assert history.commands[-1].nbytes < raw / 4  # white and flat tiles are a pixel or a zlib stream
+    history.undo()
+    assert (window.document.image == 1).all()
+    history.redo()
+    assert np.array_equal(window.document.image, painted)

@@ -4,10 +4,13 @@ steps first and says so once. QUndoStack can only bound a count, and only while 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, Signal
+import time
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction
 
 DEFAULT_BUDGET_MB = 512
+PACK_SLICE_S = 0.004  # packing a step's tiles runs in slices this long between events (never a stall)
 BUDGET_SETTING = "undo/budget_mb"
 
 
@@ -55,6 +58,9 @@ class UndoHistory(QObject):
         self.limit = limit
         self.dropped = 0
         self._actions: list = []
+        self._packing: list = []  # generators packing the tiles of recent steps (DocumentEdit.pack_steps)
+        self._pack_timer = QTimer(self, interval=0)
+        self._pack_timer.timeout.connect(self._pack_some)
 
     # --- QUndoStack's API --------------------------------------------------------------------------------
 
@@ -101,6 +107,28 @@ class UndoHistory(QObject):
         self._index += 1
         self._trim()
         self._changed(was)
+        if hasattr(command.edit, "pack_steps"):  # pushed with raw tiles: packed while the GUI is idle
+            self._packing.append(command.edit.pack_steps())
+            self._pack_timer.start()
+
+    def _pack_some(self) -> None:
+        """Packs raw tiles for a few milliseconds, then gives the event loop back; trims once all are packed."""
+        started = time.perf_counter()
+        while self._packing and time.perf_counter() - started < PACK_SLICE_S:
+            if next(self._packing[0], StopIteration) is StopIteration:
+                self._packing.pop(0)
+        if not self._packing:
+            self._pack_timer.stop()
+            self._trim()
+
+    def pack_now(self) -> None:
+        """Packs everything still raw (tests, and before measuring the history's bytes)."""
+        for steps in self._packing:
+            for _ in steps:
+                pass
+        self._packing = []
+        self._pack_timer.stop()
+        self._trim()
 
     def undo(self) -> None:
         if self.canUndo():

@@ -270,16 +270,22 @@ class DocumentEdit:
     @classmethod
     def between(cls, before: tuple, document: "Document", layer_edits=None) -> "DocumentEdit":
         """The change from state `before` to the document as it is; `layer_edits` when the caller knows them (a
-        stroke's tiles), else found by comparing every layer tile by tile."""
-        from robustpaint.core.tiles import LayerEdit
-        if layer_edits is None:
-            layer_edits = [LayerEdit.between(name, before[i], document.layers[name])
+        stroke's tiles), else found by comparing every layer tile by tile. `before` is taken over: its arrays are
+        kept as they are (a `state()` snapshot nobody changes), not copied again."""
+        from robustpaint.core.tiles import LayerEdit, Packed
+        if layer_edits is None:  # raw copies of the tiles that differ; `pack_steps` packs them later
+            layer_edits = [LayerEdit.between(name, before[i], document.layers[name], Packed.raw, Packed.view)
                            for name, i in _STATE_LAYERS.items()]
         return cls([e for e in layer_edits if e is not None], _log_change(before[2], document.strokes))
 
     @property
     def nbytes(self) -> int:
         return sum(e.nbytes for e in self.layers)
+
+    def pack_steps(self):
+        """Packs the edit's raw tiles (uniform ones to a pixel, flat ones with zlib) one tile per step."""
+        for edit in self.layers:
+            yield from edit.pack_steps()
 
     @property
     def empty(self) -> bool:

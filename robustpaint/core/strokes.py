@@ -127,6 +127,6 @@ class Stroke:
         for tile, before in self.before.items():
             sy, sx = tile_slices(tile, h, w)
             if not np.array_equal(before, array[sy, sx]):
-                tiles[tile] = (Packed.of(before), Packed.of(array[sy, sx]))
+                tiles[tile] = (Packed.raw(before), Packed.raw(array[sy, sx]))  # packed when idle
         self.before, self.cover = {}, None
         return LayerEdit(self.layer, tiles) if tiles else None

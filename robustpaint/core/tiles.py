@@ -20,16 +20,40 @@ class Packed:
     data: bytes | np.ndarray
     shape: tuple
     dtype: str
+    uniform: bool = False  # one colour or value throughout (a blank canvas's tiles): `data` holds one pixel
+    packed: bool = True  # False: a raw copy taken on the GUI thread, to be packed (`of`) when it is idle
+
+    @classmethod
+    def raw(cls, array: np.ndarray) -> "Packed":
+        """A plain copy: all a step costs when it is pushed; `DocumentEdit.pack_steps` packs it afterwards."""
+        return cls(np.array(array, copy=True, order="C"), array.shape, array.dtype.str, packed=False)
+
+    @classmethod
+    def view(cls, array: np.ndarray) -> "Packed":
+        """The array itself, not copied: for a snapshot nobody else will change (a step's state from before)."""
+        return cls(array, array.shape, array.dtype.str, packed=False)
+
+    def packed_form(self) -> "Packed":
+        return self if self.packed else Packed.of(self.data)
 
     @classmethod
     def of(cls, array: np.ndarray) -> "Packed":
         array = np.ascontiguousarray(array)
-        squeezed = zlib.compress(array.tobytes(), 1)
-        if len(squeezed) * 2 <= array.nbytes:
-            return cls(squeezed, array.shape, array.dtype.str)
+        pixels = array.reshape(array.shape[0] * array.shape[1], -1)  # H x W (x C): one row a pixel
+        if len(pixels) and (pixels == pixels[0]).all():
+            return cls(pixels[0].copy(), array.shape, array.dtype.str, uniform=True)
+        flat = array.reshape(-1)
+        # zlib is tried only where neighbours repeat (flat paint, masks, regions): on a photo's tiles it rarely
+        # halves them and cost ~0.4 ms a tile, 200 ms at the end of a run at 1024 px.
+        if flat.size and np.count_nonzero(flat[1:] == flat[:-1]) * 2 >= flat.size:
+            squeezed = zlib.compress(array.tobytes(), 1)
+            if len(squeezed) * 2 <= array.nbytes:
+                return cls(squeezed, array.shape, array.dtype.str)
         return cls(array.copy(), array.shape, array.dtype.str)
 
     def unpack(self) -> np.ndarray:
+        if self.uniform:
+            return np.broadcast_to(self.data, self.shape).astype(self.dtype, copy=True)
         if isinstance(self.data, np.ndarray):
             return self.data.copy()
         return np.frombuffer(zlib.decompress(self.data), self.dtype).reshape(self.shape).copy()
@@ -37,6 +61,34 @@ class Packed:
     @property
     def nbytes(self) -> int:
         return self.data.nbytes if isinstance(self.data, np.ndarray) else len(self.data)
+
+
+@dataclass(frozen=True)
+class PackedLayer:
+    """A whole layer kept for undo tile by tile (a sketch that appeared, a resized canvas): a blank or flat layer
+    costs bytes, not megabytes, and packing it never zlib-compresses a whole 12-MB canvas in one go."""
+
+    tiles: dict  # (row, col) -> Packed
+    shape: tuple
+    dtype: str
+
+    @classmethod
+    def of(cls, array: np.ndarray, pack=None) -> "PackedLayer":
+        pack = pack or Packed.of
+        h, w = array.shape[:2]
+        return cls({tile: pack(array[tile_slices(tile, h, w)]) for tile in tile_grid((0, 0, w, h), h, w)},
+                   array.shape, array.dtype.str)
+
+    def unpack(self) -> np.ndarray:
+        array = np.empty(self.shape, self.dtype)
+        h, w = self.shape[:2]
+        for tile, packed in self.tiles.items():
+            array[tile_slices(tile, h, w)] = packed.unpack()
+        return array
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.tiles.values())
 
 
 def tile_grid(rect: Rect, height: int, width: int):
@@ -71,20 +123,38 @@ class LayerEdit:
     whole: tuple | None = None
 
     @classmethod
-    def between(cls, name: str, before: np.ndarray | None, after: np.ndarray | None) -> "LayerEdit | None":
-        """The tiles that differ between two versions of a layer (None when nothing does)."""
+    def between(cls, name: str, before: np.ndarray | None, after: np.ndarray | None,
+                pack=Packed.of, pack_before=None) -> "LayerEdit | None":
+        """The tiles that differ between two versions of a layer (None when nothing does); `pack=Packed.raw` leaves
+        the packing to `pack_steps`; `pack_before` packs the before side otherwise (`Packed.view`: not copied)."""
+        pack_before = pack_before or pack
         if before is None and after is None:
             return None
         if before is None or after is None or before.shape != after.shape:
-            return cls(name, whole=(None if before is None else Packed.of(before),
-                                    None if after is None else Packed.of(after)))
+            return cls(name, whole=(None if before is None else PackedLayer.of(before, pack_before),
+                                    None if after is None else PackedLayer.of(after, pack)))
         h, w = before.shape[:2]
         tiles = {}
         for tile in tile_grid((0, 0, w, h), h, w):
             sy, sx = tile_slices(tile, h, w)
             if not np.array_equal(before[sy, sx], after[sy, sx]):
-                tiles[tile] = (Packed.of(before[sy, sx]), Packed.of(after[sy, sx]))
+                tiles[tile] = (pack_before(before[sy, sx]), pack(after[sy, sx]))
         return cls(name, tiles) if tiles else None
+
+    def pack_steps(self):
+        """Packs raw tiles one at a time (a generator: the undo history runs it while the GUI is idle)."""
+        if self.whole is not None:
+            for layer in self.whole:
+                if layer is not None:
+                    for tile, packed in list(layer.tiles.items()):
+                        if not packed.packed:
+                            layer.tiles[tile] = packed.packed_form()
+                            yield
+            return
+        for tile, (before, after) in list(self.tiles.items()):
+            if not (before.packed and after.packed):
+                self.tiles[tile] = (before.packed_form(), after.packed_form())
+                yield
 
     @property
     def nbytes(self) -> int:
