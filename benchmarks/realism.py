@@ -1,0 +1,262 @@
+"""How real the pictures are (#45 item 1): the kernel distance (KID) between pictures and real test photos in the
+features of the project's own evaluator, class by class, beside landmarks computed the same way.
+
+    python benchmarks/realism.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
+        [--evaluator imagenette-evaluator] [--per-class 12] [--tasks generate,sketch,inpaint,translate]
+        [--sheet docs/realism.png] [--json PATH] [--quick]
+
+KID (Binkowski et al., 2018) is the unbiased squared MMD with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3
+on the evaluator's pooled features (d of them). Recognition by a plain classifier is saturated here (97-100%) and
+can be fooled by PGD's fine pixel pattern; a distance to the feature distribution of real photos of the class is
+not, and it also reads blur, colour noise and repeated parts. Each figure is the mean over classes of the KID
+between the pictures of a class and real test photos of that class (the reference half: the odd-numbered test
+photos of each class, at most 100). Two landmarks, computed the same way against the same reference half:
+  - "photos": the even-numbered test photos of the class (the floor: real against real, about 0 up to noise);
+  - "photos, noise + blur": those photos blurred (Gaussian, sigma 1.5 px at 128 px) with colour noise (0.08): what
+    "looks like a photo, but worse" measures.
+Pictures:
+  - generate: the app's preset from the class-conditional seeds (the CLI's recipe path), `--per-class` a class;
+  - sketch: held-out test photos flattened into about 24 flat-colour shapes (scikit-image's SLIC at mean colour),
+    each run to its own class with the preset; and the drawings alone;
+  - inpaint: a square hole a quarter of the side in held-out photos; the figure is of the hole's neighbourhood (the
+    hole with a margin of an eighth of the side, scaled to the evaluator's side) against the same crop of the
+    untouched photos: does the fill read like the photo around it;
+  - translate: held-out photos to the next class (keep-photo preset), against real photos of the target class, with
+    the untouched source photos as the landmark.
+Low-pass recognition (the evaluator reading a 32-px thumbnail scaled back up) is reported for sketch and
+translation: a class read only from the fine pixel pattern does not survive it.
+Every figure is printed with its landmarks; the ratio to "photos, noise + blur" is the headline (below 1: closer to
+real photos than a degraded photo is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import save_results  # noqa: E402
+from naturalness import DEFAULT_DATA, generate  # noqa: E402
+from quality import evaluator_outputs  # noqa: E402
+
+REFERENCE_PER_CLASS = 100
+BLUR_SIGMA, NOISE = 1.5, 0.08  # the degraded-photo landmark at 128 px
+
+
+def kid(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Unbiased squared MMD between feature sets x (m x d) and y (n x d), cubic polynomial kernel."""
+    x, y = x.double(), y.double()
+    d = x.shape[1]
+    kxx, kyy, kxy = ((a @ b.T / d + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+    m, n = len(x), len(y)
+    return float((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+                 + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1)) - 2 * kxy.mean())
+
+
+def class_kid(feats: torch.Tensor, labels: torch.Tensor, reference: dict) -> float:
+    """Mean over the classes present of the KID between that class's pictures and its reference photos."""
+    values = [kid(feats[labels == c], reference[c]) for c in labels.unique().tolist() if (labels == c).sum() > 1]
+    return float(np.mean(values))
+
+
+def degraded(photos: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Photos blurred and with colour noise: the "a photo, but worse" landmark."""
+    sigma = BLUR_SIGMA * photos.shape[-1] / 128
+    radius = max(1, int(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    kernel = kernel / kernel.sum()
+    c = photos.shape[1]
+    blurred = F.conv2d(F.pad(photos, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
+                       groups=c)
+    blurred = F.conv2d(F.pad(blurred, (0, 0, radius, radius), mode="reflect"),
+                       kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    noise = torch.randn(photos.shape, generator=torch.Generator().manual_seed(seed)) * NOISE
+    return (blurred + noise).clamp(0, 1)
+
+
+def low_pass(images: torch.Tensor, side: int = 32) -> torch.Tensor:
+    """A thumbnail of `side` px scaled back up: what survives without the fine pixel pattern."""
+    small = F.interpolate(images, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(small, size=images.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def test_split(data: str, side: int):
+    from robustpaint.core.train.data import load_split, resize_images
+    test = load_split(data, "test")
+    return resize_images(test.images, side).float() / 255, test.labels.long()
+
+
+def reference_sets(evaluator, photos, labels, classes) -> tuple[dict, dict, dict]:
+    """Per class: the reference half's features, the other half's, and the other half degraded."""
+    reference, other, worse = {}, {}, {}
+    for c in classes:
+        which = (labels == c).nonzero().flatten()[:2 * REFERENCE_PER_CLASS]
+        reference[c] = evaluator_outputs(evaluator, photos[which[1::2]])[1]
+        other[c] = evaluator_outputs(evaluator, photos[which[0::2]])[1]
+        worse[c] = evaluator_outputs(evaluator, degraded(photos[which[0::2]], seed=c))[1]
+    return reference, other, worse
+
+
+def landmark_kids(reference, other, worse) -> dict:
+    classes = sorted(reference)
+    return {"photos": float(np.mean([kid(other[c], reference[c]) for c in classes])),
+            "photos, noise + blur": float(np.mean([kid(worse[c], reference[c]) for c in classes]))}
+
+
+def held_out(photos, labels, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """quality.py's held-out photos: images 1000 onwards of its seed-0 shuffle (after the reference halves are
+    drawn from the start of each class, these overlap them only by chance; the figures compare like with like)."""
+    pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[1000:1000 + n]
+    return photos[pick], labels[pick]
+
+
+def run_generation(bundle, model_name, classes, per_class, seed) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = [c for c in classes for _ in range(per_class)]
+    images, _ = generate(bundle, model_name, targets, seed, {})
+    return images.float().clamp(0, 1), torch.tensor(targets)
+
+
+def run_photos(bundle, task: str, sources, targets, masks=None) -> torch.Tensor:
+    """Sketch or translation (a request per target class) or inpainting of a batch with the task's preset."""
+    from robustpaint.core.tasks import TaskRequest
+    from steps_to_quality import preset_of, run_batch
+    side = bundle.model.input_size
+    kwargs = {"keep_photo": True} if task == "translate" else {}
+    eps, step, steps = preset_of(task, side, side, **kwargs)
+    common = dict(eps=eps, step_size=step, steps=steps, bf16=False)
+    if task == "inpaint":
+        return run_batch(bundle, TaskRequest("inpaint", image=sources, mask=masks, candidates=len(sources),
+                                             **common), side)
+    outs = sources.clone()
+    for t in targets.unique().tolist():
+        which = (targets == t).nonzero().flatten()
+        outs[which] = run_batch(bundle, TaskRequest(task, image=sources[which], targets=(int(t),),
+                                                    candidates=len(which), **kwargs, **common), side)
+    return outs
+
+
+def hole_crops(images: torch.Tensor, masks: torch.Tensor, side: int) -> torch.Tensor:
+    """Each image's hole with a margin of side/8 around it, scaled to `side`."""
+    crops = []
+    margin = images.shape[-1] // 8
+    for image, mask in zip(images, masks):
+        ys, xs = mask[0].nonzero(as_tuple=True)
+        y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + 1 + margin, image.shape[-2])
+        x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + 1 + margin, image.shape[-1])
+        crops.append(F.interpolate(image[None, :, y0:y1, x0:x1], size=(side, side), mode="bilinear",
+                                   antialias=True, align_corners=False)[0])
+    return torch.stack(crops)
+
+
+def recognition(evaluator, images, targets) -> float:
+    probs, _ = evaluator_outputs(evaluator, images)
+    return round(float((probs.argmax(1) == targets).float().mean()), 4)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--model", default="imagenette_resnet18")
+    parser.add_argument("--evaluator", default="imagenette-evaluator")
+    parser.add_argument("--per-class", type=int, default=12, help="generations a class")
+    parser.add_argument("--n", type=int, default=60, help="held-out photos for sketch, inpaint and translate")
+    parser.add_argument("--tasks", default="generate,sketch,inpaint,translate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sheet", type=Path, help="a contact sheet of the pictures (PNG)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="4 a class, 20 photos")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.per_class, args.n = 4, 20
+    torch.manual_seed(args.seed)
+    from robustpaint.core.models.bundle import load_model_bundle
+    bundle = load_model_bundle(args.model)
+    bundle.model.eval()
+    evaluator = load_model_bundle(args.evaluator).model.eval()
+    side = bundle.model.input_size
+    classes = list(range(len(bundle.model.classes)))
+    photos, labels = test_split(args.data, side)
+    reference, other, worse = reference_sets(evaluator, photos, labels, classes)
+    marks = landmark_kids(reference, other, worse)
+    print(f"landmarks: photos {marks['photos']:.4f}, photos with noise and blur {marks['photos, noise + blur']:.4f}")
+    rows, sheet = {}, []
+
+    def row(name, value, **extra):
+        rows[name] = {"kid": round(value, 5), "vs_noise_blur": round(value / marks["photos, noise + blur"], 3),
+                      **extra}
+        print(f"{name:34s} KID {value:.4f}  = {rows[name]['vs_noise_blur']:.2f} x noise+blur landmark  "
+              + "  ".join(f"{k} {v}" for k, v in extra.items()), flush=True)
+
+    tasks = args.tasks.split(",")
+    if "generate" in tasks:
+        started = time.perf_counter()
+        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed)
+        feats = evaluator_outputs(evaluator, images)[1]
+        row("generate", class_kid(feats, targets, reference), recognised=recognition(evaluator, images, targets),
+            low_pass_recognised=recognition(evaluator, low_pass(images), targets),
+            seconds=round(time.perf_counter() - started, 1))
+        sheet.append(images[::args.per_class][:10])
+    sources, source_labels = held_out(photos, labels, args.n)
+    if "sketch" in tasks:
+        from steps_to_quality import flat_drawings
+        drawings = flat_drawings(sources)
+        row("sketch: the drawings alone", class_kid(evaluator_outputs(evaluator, drawings)[1], source_labels,
+                                                     reference),
+            recognised=recognition(evaluator, drawings, source_labels),
+            low_pass_recognised=recognition(evaluator, low_pass(drawings), source_labels))
+        started = time.perf_counter()
+        outs = run_photos(bundle, "sketch", drawings, source_labels)
+        row("sketch to image", class_kid(evaluator_outputs(evaluator, outs)[1], source_labels, reference),
+            recognised=recognition(evaluator, outs, source_labels),
+            low_pass_recognised=recognition(evaluator, low_pass(outs), source_labels),
+            seconds=round(time.perf_counter() - started, 1))
+        sheet += [drawings[:10], outs[:10]]
+    if "inpaint" in tasks:
+        from steps_to_quality import square_holes
+        masks = square_holes(len(sources), side, side // 4)
+        started = time.perf_counter()
+        outs = run_photos(bundle, "inpaint", sources, source_labels, masks)
+        seconds = round(time.perf_counter() - started, 1)
+        real = evaluator_outputs(evaluator, hole_crops(sources, masks, evaluator.input_size))[1]
+        # the crops of the untouched photos, split in two: the floor of this comparison
+        half = len(real) // 2
+        floor = kid(real[:half], real[half:])
+        filled = evaluator_outputs(evaluator, hole_crops(outs, masks, evaluator.input_size))[1]
+        blurred = evaluator_outputs(evaluator, hole_crops(degraded(sources), masks, evaluator.input_size))[1]
+        value, worse_crop = kid(filled[:half], real[half:]), kid(blurred[:half], real[half:])
+        rows["inpaint: the hole"] = {"kid": round(value, 5), "photos_crops": round(floor, 5),
+                                     "noise_blur_crops": round(worse_crop, 5),
+                                     "vs_noise_blur": round(value / worse_crop, 3), "seconds": seconds}
+        print(f"{'inpaint: the hole':34s} KID {value:.4f}  = {value / worse_crop:.2f} x noise+blur crops "
+              f"(photos' crops {floor:.4f}, noise+blur crops {worse_crop:.4f})", flush=True)
+        sheet += [(sources * (1 - masks))[:10], outs[:10]]
+    if "translate" in tasks:
+        targets = (source_labels + 1) % len(classes)
+        started = time.perf_counter()
+        outs = run_photos(bundle, "translate", sources, targets)
+        row("translate: untouched sources", class_kid(evaluator_outputs(evaluator, sources)[1], targets, reference))
+        row("translate", class_kid(evaluator_outputs(evaluator, outs)[1], targets, reference),
+            target_rate=recognition(evaluator, outs, targets),
+            low_pass_target_rate=recognition(evaluator, low_pass(outs), targets),
+            seconds=round(time.perf_counter() - started, 1))
+        sheet += [sources[:10], outs[:10]]
+    if args.sheet is not None and sheet:
+        from torchvision.utils import save_image
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
+        save_image(torch.cat([s for s in sheet if len(s)]), args.sheet, nrow=10, padding=2)
+        print(f"wrote {args.sheet}")
+    save_results(args.json, {"benchmark": "realism", "model": args.model, "evaluator": args.evaluator,
+                             "landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows,
+                             "per_class": args.per_class, "n": args.n})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
