@@ -127,3 +127,43 @@ def test_folding_batchnorm_keeps_the_function_and_the_representation(arch):
     (grad,) = torch.autograd.grad(model(gx)[:, 0].sum(), gx)
     (folded_grad,) = torch.autograd.grad(folded(gx)[:, 0].sum(), gx)
     assert relative(folded_grad, grad) < 1e-4
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    ("ImageNetResNet18", "resnet18"), ("ImageNetResNet50", "resnet50"), ("CifarMobileNetV2", "mobilenet_v2")])
+def test_the_layouts_are_torchvisions_keys_initialisation_and_outputs(ours, theirs):
+    """#48: the layouts are the project's own modules (importing torchvision.models cost 1.4 s of every command's
+    start); they must stay torchvision's bit for bit, so the shipped weights and every picture are unchanged."""
+    import torchvision.models as tvm
+
+    from robustpaint.core.models import torchvision_nets
+    torch.manual_seed(0)
+    mine = getattr(torchvision_nets, ours)(num_classes=7)
+    torch.manual_seed(0)
+    if theirs == "mobilenet_v2":
+        reference = tvm.MobileNetV2(num_classes=7, inverted_residual_setting=torchvision_nets._CIFAR_MOBILENET_SETTING)
+        reference.features[0][0].stride = (1, 1)
+    else:
+        reference = getattr(tvm, theirs)(num_classes=7)
+    mine_state, their_state = mine.state_dict(), reference.state_dict()
+    assert list(mine_state) == [k for k in their_state if not k.startswith("avgpool")]
+    assert all(torch.equal(mine_state[k], their_state[k]) for k in mine_state)  # the same initialisation, in order
+    for model in (mine, reference):
+        with torch.no_grad():  # non-trivial BatchNorm statistics, the same in both
+            for name, buffer in model.named_buffers():
+                if name.endswith("running_mean"):
+                    buffer.copy_(torch.linspace(-0.1, 0.1, buffer.numel()))
+        model.eval()
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(mine(x), reference(x))
+
+
+def test_building_a_model_does_not_import_torchvision():
+    import subprocess
+    import sys
+    code = ("import sys; from robustpaint.core.models import build_classifier; "
+            "[build_classifier(a, ['a', 'b']) for a in ('imagenet_resnet18', 'imagenet_resnet50', 'mobilenet_v2')]; "
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "False", out.stderr

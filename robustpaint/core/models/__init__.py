@@ -97,6 +97,26 @@ def choose_precision(requested: str, device, arch: str | None = None) -> bool:
     return bf16_is_faster(arch, getattr(device, "type", None) or str(device).split(":")[0])
 
 
+_INITIALISERS = ("uniform_", "normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_", "kaiming_normal_",
+                 "xavier_uniform_", "xavier_normal_", "trunc_normal_")
+
+
+@contextlib.contextmanager
+def _unallocated():
+    """Layers built on the meta device with torch.nn.init's functions doing nothing: on meta tensors they go through
+    torch._refs, whose first call imports torch._dynamo (1.4 s of a command's start, #48), to fill tensors that the
+    caller replaces next anyway. Models are built by one thread at a time (the CLI's, or the app's worker)."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INITIALISERS}
+    for name in _INITIALISERS:
+        setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, function in saved.items():
+            setattr(torch.nn.init, name, function)
+
+
 def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_size: int | None = None, *,
                      empty: bool = False) -> Classifier:
     """A freshly initialised classifier of a registered architecture; the normalisation and input size default to
@@ -106,7 +126,7 @@ def build_classifier(arch: str, classes: list[str], mean=None, std=None, input_s
         from robustpaint.core.errors import ModelError
         raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     layout = ARCHITECTURES[arch]
-    with torch.device("meta") if empty else contextlib.nullcontext():
+    with _unallocated() if empty else contextlib.nullcontext():
         net = layout.build(len(classes))
     return Classifier(net, mean or layout.mean, std or layout.std, classes, arch, input_size or layout.input_size)
 
