@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QColor
 
+from robustpaint.app.run_session import RunState
 from robustpaint.app.undo import EditCommand, UndoHistory
 from robustpaint.core.document import Document, DocumentEdit
 from robustpaint.core.tasks import get_task
@@ -27,10 +28,12 @@ class Editor(QObject):
         self.anchor_image: np.ndarray | None = None  # the ball's centre while re-anchoring is off
         self._stroke = None  # the stroke being drawn (core.strokes.Stroke)
         self._stroke_stopped_run = False  # the stroke began during a run, which it stopped
+        self._stroke_cancelled = False  # the document changed under the drag: the rest of it paints nothing
 
     def apply_edit(self, edit: DocumentEdit, side: int, recipe) -> None:
         """An undo step's side: the document as it was before (0) or after (1) the change, and the recipe of what
         it shows; a step that changed only the hidden sketch says so (the canvas shows no change)."""
+        self.cancel_stroke()
         if edit.layer_names() == {"sketch"} and not self.window.sketch_shown:
             self.window.statusBar().showMessage("the change is on the sketch layer, hidden under the result (K shows "
                                                 "it)", 8000)
@@ -44,6 +47,8 @@ class Editor(QObject):
 
     def push_edit(self, edit: DocumentEdit, text: str, recipe_before=...) -> None:
         recipe_after = self.window.session.recipe_state()
+        if edit.empty and recipe_after is (recipe_after if recipe_before is ... else recipe_before):
+            return  # nothing changed (a stroke off the canvas): no step, and the document stays clean
         recipes = (recipe_after if recipe_before is ... else recipe_before, recipe_after)
         self.undo_stack.push(EditCommand(self, edit, text, recipes))
 
@@ -57,6 +62,7 @@ class Editor(QObject):
                          recipe: dict | None = None) -> None:
         """A new picture (opened, new; `recipe`: what made it, from a project) or a resized canvas, one undo step;
         the run stops and its readouts go."""
+        self.cancel_stroke()
         self.window.session.halt()
         self.window.session.clear()
         self.window.candidates.clear()
@@ -74,6 +80,7 @@ class Editor(QObject):
 
     def show_result(self, image: np.ndarray) -> None:
         """Puts a worker image on the canvas; a batch of candidates also fills the grid (the chosen one is shown)."""
+        self.cancel_stroke()
         if image.ndim == 4:
             self.window.candidates.show_images(image)
             image = image[self.window.session.clamp_candidate(len(image))]
@@ -118,6 +125,7 @@ class Editor(QObject):
                 f"{task.label} starts from a seed, not from the sketch: choose Sketch (or another task that starts "
                 "from the canvas) to run again from it", 8000)
             return
+        self.cancel_stroke()
         self.window.session.halt()
         before, recipe_before = self.document.state(), self.window.session.recipe_state()
         self.document.image = self.document.sketch.copy()
@@ -131,22 +139,34 @@ class Editor(QObject):
 
     # --- strokes ---------------------------------------------------------------------------------------
 
+    def cancel_stroke(self) -> None:
+        """The document is about to change under a stroke being drawn (undo, a run's step, another picture, a
+        resized canvas): the stroke's pixels go, and the rest of the drag paints nothing."""
+        if self._stroke is not None:
+            stroke, self._stroke = self._stroke, None
+            stroke.cancel()
+            self._stroke_cancelled = True
+
     def on_stroke_moved(self, points) -> None:
         """A mouse or pen move: paints the stroke's new segment only (the line tool draws its one segment again)."""
+        if self._stroke_cancelled:
+            return
         tool = self.window.tools.tool
-        if tool in ("fill", "picker"):
+        if self._stroke is None and tool in ("fill", "picker"):
             return
         if self._stroke is None:
-            self._stroke_stopped_run = self.window.session.running
+            self._stroke_stopped_run = self.window.session.state is not RunState.IDLE
             if self._stroke_stopped_run:
                 self._stop_run_for_stroke()
             brush = self.window.tools.brush()
             self._stroke = self.document.begin_stroke(brush, self.layer)
+            self._stroke.line = tool == "line"  # the tool stays what it was at the press until the release
+            self._stroke.logged_layer = self.layer
             if not self.window.show_overlays and brush.target in OVERLAY_TARGETS:
                 self.window.set_overlays(True)  # a mask painted unseen is a mask the user does not know is there
                 self.window.statusBar().showMessage(f"overlays shown again to paint the {brush.target} (H hides "
                                                     "them)", 6000)
-        if tool == "line":
+        if self._stroke.line:
             self._stroke.restart([points[0], points[-1]])
         else:
             self._stroke.extend(points[len(self._stroke.points):])
@@ -161,23 +181,24 @@ class Editor(QObject):
             f"run stopped at step {done}/{total} by your stroke (its steps so far are kept: Ctrl+Z takes them back)",
             8000)
 
-    def _stroke_points(self, points):
-        """The line tool draws the straight segment from where the drag began to where it is now."""
-        return [points[0], points[-1]] if self.window.tools.tool == "line" else points
-
     def on_stroke_finished(self, points) -> None:
         stroke, self._stroke = self._stroke, None
+        if self._stroke_cancelled:
+            self._stroke_cancelled = False
+            return
         tool = self.window.tools.tool
-        if tool == "picker":
+        if stroke is None and tool == "picker":
             color = self.document.pick_color(*points[-1][:2], self.layer)
             if color is not None:
                 self.window.tools.set_brush_color(QColor.fromRgbF(*color))
                 self.window.statusBar().showMessage(f"colour {self.window.tools.brush_color.name()}", 3000)
             return
         recipe_before = self.window.session.recipe_state()
-        if tool == "fill":
-            if self.window.session.running:
+        if stroke is None and tool == "fill":
+            self._stroke_stopped_run = self.window.session.state is not RunState.IDLE
+            if self._stroke_stopped_run:
                 self._stop_run_for_stroke()
+                recipe_before = self.window.session.recipe_state()
             before = self.document.state()
             c = self.window.tools.brush_color
             self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer)
@@ -187,10 +208,13 @@ class Editor(QObject):
             if stroke is None:
                 return
             layer_edit = stroke.finish()
+            if layer_edit is None:
+                return  # it changed no pixel (off the canvas, or the same paint again): no step, no log entry
             logged = len(self.document.strokes)
-            self.document.log_stroke(self._stroke_points(points), self.window.tools.brush(), self.layer)
-            edit = DocumentEdit([layer_edit] if layer_edit is not None else [],
-                                ("append", logged, tuple(self.document.strokes[logged:])))
+            # what was painted: the brush and layer of the press, the line tool's one segment
+            self.document.log_stroke([points[0], points[-1]] if stroke.line else points, stroke.brush,
+                                     stroke.logged_layer)
+            edit = DocumentEdit([layer_edit], ("append", logged, tuple(self.document.strokes[logged:])))
             layer = stroke.layer
         if "image" in edit.layer_names():  # an export now holds more than the run
             self.window.session.mark_edited()

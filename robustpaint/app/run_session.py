@@ -289,8 +289,12 @@ class RunSession(QObject):
             self.timeline_every = TIMELINE_EVERY
             self.controls.timeline_slider.setRange(0, 0)
             from robustpaint.core.tasks import get_task
-            if "image" in get_task(request.task).reads and not self.shows_run_output():
-                self.host.document.keep_sketch()  # what the user drew or opened stays under the result
+            document = self.host.document
+            # what the user drew or opened stays under the result; a touched-up result does not replace a drawing
+            # kept already (Live ran over it and lost the drawing)
+            if "image" in get_task(request.task).reads and not self.shows_run_output() and (
+                    document.sketch is None or self._recipe is None):
+                document.keep_sketch()
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
         self.figures = {}
@@ -406,7 +410,7 @@ class RunSession(QObject):
 
     def _add_to_timeline(self, step: int, image: np.ndarray) -> None:
         index = 0 if image.ndim == 3 else self.clamp_candidate(len(image))
-        shown = image if image.ndim == 3 else image[index]
+        shown = image if image.ndim == 3 else image[index].copy()  # not a view that keeps the whole batch
         # arrays from the worker are never modified; the top-5 of the step goes with its iterate
         self.timeline.append((step, shown, self.request, index, self.last_top5))
         cap = max(4, min(TIMELINE_MAX_ITERATES, TIMELINE_BUDGET_BYTES // max(shown.nbytes, 1)))
@@ -487,6 +491,13 @@ class RunSession(QObject):
             self.controls.timeline_label.setText(f"step {step}")
             if top5:  # the readout follows the scrubber: what the model read at that step
                 self.controls.show_top5(top5[min(index, len(top5) - 1)])
+
+    def end_preview(self) -> None:
+        """The document changed while an iterate or the start was previewed: the canvas shows the document again
+        (the caller repaints it), and Start is unticked."""
+        self.controls.compare_check.blockSignals(True)
+        self.controls.compare_check.setChecked(False)
+        self.controls.compare_check.blockSignals(False)
 
     def commit_timeline(self) -> None:
         """Puts the iterate shown by the scrubber on the canvas as one undo step; its recipe says how many steps

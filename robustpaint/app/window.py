@@ -35,6 +35,7 @@ class MainWindow(QMainWindow):
         # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
         self.editor = Editor(self, Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE)))
         self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
+        self.previewing = False  # the canvas shows a timeline iterate or the run's start, not the document
         self.sketch_shown = False  # the sketch layer shown (and painted on) instead of the result (View menu)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
 
@@ -101,6 +102,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.preview_dock)
         self.preview_dock.hide()  # View > Preview shows it; open by default it takes the canvas's room
         self.preview_dock.visibilityChanged.connect(self._on_preview_shown)
+        from PySide6.QtCore import QTimer
+        self._preview_timer = QTimer(self, singleShot=True, interval=100)
+        self._preview_timer.timeout.connect(lambda: self.preview_dock.isVisible() and self.preview_label.setPixmap(
+            preview_sheet(self.shown_image)))
         self.status_label, self.zoom_label = QLabel(""), QLabel("")
         self.zoom_label.setToolTip("zoom: screen pixels per image pixel (Ctrl+wheel, Ctrl+0 fits)")
         # a normal widget, not a permanent one: a message ("run stopped ...") hides it for a while instead of being
@@ -169,19 +174,25 @@ class MainWindow(QMainWindow):
         """The document says what changed: the canvas converts and repaints that rectangle only (a brush move), or
         all of it; the top-5 reads the canvas again a moment later."""
         shown = "sketch" if self.sketch_shown and self.document.sketch is not None else "image"
+        if self.previewing:  # a timeline iterate or the run's start was shown: the document comes back, whole
+            self.session.end_preview()
+            rect = None
         if layers & {shown, "mask", "regions", "strength"} or (self.sketch_shown and "sketch" in layers):
             self._show(None, layers, rect)
 
     def _show(self, image, layers, rect) -> None:
         from robustpaint.core.classmap import PALETTE
         doc = self.document
+        self.previewing = image is not None
         shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
         overlay_changed = layers is None or bool(layers & {"mask", "regions", "strength"})
         self.canvas.show_layers(shown, doc.layers, rect, self.show_overlays, PALETTE[:REGION_SLOTS],
                                 overlay_changed)
         self.shown_image = shown  # what the canvas shows: the top-5 reads it
-        if self.preview_dock.isVisible():  # 3 ms a live update at 512 px: only while the dock is open
+        if self.preview_dock.isVisible() and rect is None:  # 3 ms a live update at 512 px: only while it is open
             self.preview_label.setPixmap(preview_sheet(shown))
+        elif self.preview_dock.isVisible():  # a brush move: 27 ms at 1024 px, so 100 ms after the last one
+            self._preview_timer.start()
         self.readout.canvas_changed(rect is not None)
 
     def _on_preview_shown(self, visible: bool) -> None:
@@ -204,6 +215,7 @@ class MainWindow(QMainWindow):
         if not self.panel.has_models:
             self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
             return
+        self.editor.cancel_stroke()  # Space or Ctrl+R during a drag: the run starts from the canvas without it
         if self.sketch_shown:
             self.show_sketch(False)  # a run starts from the image and shows what it makes
         if not self.controls.reanchor and self.editor.anchor_image is None:

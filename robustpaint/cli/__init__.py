@@ -89,7 +89,7 @@ def _file_to_open(argv: list[str]) -> str | None:
         return None
     from pathlib import Path
     path = Path(argv[0])
-    return argv[0] if path.suffix.lower() in OPENABLE or path.is_file() else None
+    return argv[0] if path.suffix.lower() in OPENABLE else None  # by its name: a file called `doctor` is not
 
 
 def _main(argv: list[str]) -> int:

@@ -87,6 +87,9 @@ class Document:
             "regions": np.full((h, w), -1, np.int16), "strength": np.ones((h, w), np.float32)}
         self.strokes: list[dict] = []  # the log saved in project files: points in image pixels and the brush
         self._listeners: list = []
+        # Layers whose arrays the document made itself: strokes and undo write into those in place. A layer set
+        # from outside (a run's result, which the timeline and the candidates also hold) is copied first.
+        self._owned: set[str] = set(LAYER_NAMES)
 
     # --- layers and events ---------------------------------------------------------------------------------
 
@@ -100,7 +103,15 @@ class Document:
             listener(layers, rect)
 
     def layer_array(self, name: str) -> np.ndarray:
-        """The array of layer `name` itself (strokes and undo write into it, then call `changed`)."""
+        """The array of layer `name` itself, to read."""
+        return self.layers[name]
+
+    def writable(self, name: str) -> np.ndarray:
+        """The array of layer `name` to write into in place (strokes, undo), then call `changed`: the document's
+        own, copied first where the array came from outside (a run's image is also the timeline's last iterate)."""
+        if name not in self._owned:
+            self.layers[name] = self.layers[name].copy()
+            self._owned.add(name)
         return self.layers[name]
 
     def set_layer(self, name: str, array: np.ndarray | None) -> None:
@@ -110,6 +121,7 @@ class Document:
         if array is None and name != "sketch":
             raise ValueError(f"the {name} layer cannot be removed")
         self.layers[name] = array
+        self._owned.discard(name)
         self.changed({name})
 
     image = property(lambda self: self.layers["image"], lambda self, a: self.set_layer("image", a))
@@ -173,6 +185,7 @@ class Document:
     def assign(self, other: "Document") -> None:
         """Takes another document's layers and log (an opened or new picture), keeping this one's listeners."""
         self.layers, self.strokes = dict(other.layers), list(other.strokes)
+        self._owned = set()  # shared with `other` until written
         self.changed(LAYER_NAMES)
 
     def begin_stroke(self, brush: "Brush", layer: str = "image"):

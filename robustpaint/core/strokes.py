@@ -49,6 +49,8 @@ class Stroke:
     def __init__(self, document, brush, layer: str):
         self.document, self.brush, self.layer = document, brush, layer
         self.points: list[tuple] = []
+        self.line = False  # the app's line tool: `restart` draws its one segment again on each move
+        self.logged_layer = "image" if layer not in ("sketch",) else "sketch"  # as the stroke log names it
         h, w = document.size
         self.cover = np.zeros((h, w))  # calloc'd: pages are touched only where the stroke goes
         self.before: dict = {}  # tile -> the layer's pixels there before the stroke
@@ -90,21 +92,22 @@ class Stroke:
 
     def restart(self, points) -> None:
         """Draws the stroke again from nothing through `points` (the line tool's segment follows the pointer)."""
-        array = self.document.layer_array(self.layer)
+        array = self.document.writable(self.layer)
         h, w = array.shape[:2]
-        for tile, pixels in self.before.items():
+        restored = [tile for tile in self.before if self.cover[tile_slices(tile, h, w)].any()]
+        for tile in restored:  # the tiles the last segment painted (the others hold their before pixels already)
             sy, sx = tile_slices(tile, h, w)
-            array[sy, sx] = pixels
+            array[sy, sx] = self.before[tile]
             self.cover[sy, sx] = 0
-        if self.before:
+        if restored:
             from robustpaint.core.tiles import tiles_rect
-            self.document.changed({self.layer}, tiles_rect(self.before, h, w))
+            self.document.changed({self.layer}, tiles_rect(restored, h, w))
         self.points = []
         self.extend(points)
 
     def _composite(self, rect: Rect) -> None:
         """The layer in `rect`: the stroke's value over the pixels as they were before it, by its coverage."""
-        array = self.document.layer_array(self.layer)
+        array = self.document.writable(self.layer)
         h, w = array.shape[:2]
         x0, y0, x1, y1 = rect
         for tile in tile_grid(rect, h, w):
@@ -118,6 +121,17 @@ class Stroke:
                 array[ys, xs] = np.where(cover > 0.5, self.value, before)
             else:
                 array[ys, xs] = (before * (1 - cover[..., None]) + self.value * cover[..., None]).astype(np.float32)
+
+    def cancel(self) -> None:
+        """Puts the layer back as it was before the stroke (the document is about to change under it)."""
+        array = self.document.writable(self.layer)
+        h, w = array.shape[:2]
+        for tile, pixels in self.before.items():
+            array[tile_slices(tile, h, w)] = pixels
+        if self.before:
+            from robustpaint.core.tiles import tiles_rect
+            self.document.changed({self.layer}, tiles_rect(self.before, h, w))
+        self.before, self.cover = {}, None
 
     def finish(self) -> LayerEdit | None:
         """The tiles the stroke changed, before and after (None when it changed nothing)."""

@@ -169,9 +169,10 @@ class LayerEdit:
         if self.whole is not None:
             packed = self.whole[side]
             document.layers[self.name] = None if packed is None else packed.unpack()
+            document._owned.add(self.name)  # unpacked: a fresh array of the document's own
             rect = None
         else:
-            array = document.layer_array(self.name)
+            array = document.writable(self.name)
             h, w = array.shape[:2]
             for tile, pair in self.tiles.items():
                 sy, sx = tile_slices(tile, h, w)
