@@ -74,3 +74,18 @@ def test_a_panorama_does_not_become_a_one_pixel_canvas(tmp_path, fit):
         return
     with pytest.raises(ImageError, match="too thin"):
         load_photo(path, None, fit, CANVAS_MAX, min_side=32)
+
+
+def test_while_the_model_loads_the_panel_names_it_and_shows_only_the_tasks_rows(qtbot, installed_tiny):
+    """#48 item 3 / #47 item 8: while the model loaded, the panel showed every task's knobs and said "loading..."."""
+    from robustpaint.app.window import MainWindow
+    from robustpaint.core.tasks import get_task
+    window = MainWindow(model_name="tiny")  # the worker has not answered yet: no event has been processed
+    qtbot.addWidget(window)
+    try:
+        panel = window.panel
+        assert "tiny" not in panel.cards and panel.card_label.text() == "loading tiny…"
+        shown = {key for key, (_, widget) in panel.rows.items() if not widget.isHidden()}
+        assert shown and shown <= set(get_task(panel.task).parameters)
+    finally:
+        window.session.shutdown()

@@ -123,6 +123,7 @@ class TaskPanel(QWidget):
         if model_name in models:
             self.model_combo.setCurrentText(model_name)
         self.model_combo.currentTextChanged.connect(self.model_chosen)
+        self.model_combo.currentTextChanged.connect(self._say_loading)
         form.addRow("Model", self.model_combo)
         self.card_label = QLabel("no model" if not models else "loading…", wordWrap=True)
         form.addRow(self.card_label)
@@ -215,6 +216,16 @@ class TaskPanel(QWidget):
                                                       "the tooltip of the Epsilon row)")
         preset.clicked.connect(self.apply_preset)
         form.addRow(preset)
+        self._show_rows()  # the chosen task's rows only, from the start: not every task's while the model loads
+        if models:
+            self.card_label.setText(f"loading {model_name if model_name in models else models[0]}…")
+
+    def _say_loading(self, name: str) -> None:
+        """Which model is on its way, until its card arrives (a cached one shows at once)."""
+        if name in self.cards:
+            self.card_label.setText(card_in_words(self.cards[name]))
+        elif name:
+            self.card_label.setText(f"loading {name}…")
 
     @property
     def task(self) -> str:
