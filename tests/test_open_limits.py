@@ -89,3 +89,29 @@ def test_while_the_model_loads_the_panel_names_it_and_shows_only_the_tasks_rows(
         assert shown and shown <= set(get_task(panel.task).parameters)
     finally:
         window.session.shutdown()
+
+
+def test_the_top5_reads_the_canvas_again_with_a_newly_chosen_model(qtbot, installed_tiny, tiny_arch):
+    """#47 item 5: after switching to the pets model the top-5 still showed Imagenette's classes."""
+    import torch
+
+    from robustpaint.app.window import MainWindow
+    from robustpaint.core.models import build_classifier
+    from robustpaint.core.models.checkpoint import save_model
+    torch.manual_seed(3)
+    fruit = build_classifier(tiny_arch, ["apple", "pear", "plum", "fig"]).eval()
+    save_model(fruit, installed_tiny.with_name("fruit.safetensors"), {"dataset": "synthetic", "robust": False,
+                                                                       "role": "test"})
+    window = MainWindow(model_name="tiny")
+    qtbot.addWidget(window)
+    try:
+        window.resize(800, 500)
+        window.show()
+        qtbot.waitUntil(lambda: "tiny" in window.panel.cards, timeout=10000)
+        window.document.image = np.random.default_rng(0).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+        bar = window.controls.top_bars[0]
+        qtbot.waitUntil(lambda: bar.format().split(" ")[0] in ("cat", "dog", "ship", "truck"), timeout=10000)
+        assert window.panel.select_model("fruit")
+        qtbot.waitUntil(lambda: bar.format().split(" ")[0] in ("apple", "pear", "plum", "fig"), timeout=10000)
+    finally:
+        window.session.shutdown()

@@ -241,6 +241,10 @@ class MainWindow(QMainWindow):
         self.panel.set_model_card(name, card)
         if name != self.panel.model_name:
             return
+        if not self.session.running:  # the top-5 read the canvas with the last model: this one reads it again
+            self.session.last_top5 = []
+            self.controls.show_top5([])
+            self.readout.canvas_changed()
         self.neurons.set_model(name, card.get("neuron_classes", []))
         side, (h, w) = card["input_size"], self.document.size
         if min(h, w) < side:
