@@ -43,8 +43,11 @@ def _check_writable_folder(folder: Path) -> None:
 
 
 def _check_output_file(path: Path, inputs: tuple = ()) -> None:
-    """Refuses, before any compute, an output that is a folder or a special file, or that is one of the inputs."""
+    """Refuses, before any compute, an output that is a folder or a special file, a dangling link, or one of the
+    inputs."""
     import os
+
+    from robustpaint.core.atomic import writable_target
     if path.is_dir():
         raise UsageError(f"--out {path} is a folder; give a file name such as {path / 'out.png'}")
     if path.exists() and not path.is_file():
@@ -53,6 +56,7 @@ def _check_output_file(path: Path, inputs: tuple = ()) -> None:
         if given and os.path.exists(given) and os.path.exists(path) and os.path.samefile(given, path):
             raise UsageError(f"--out {path} is the input {given}; writing it would destroy the input: "
                              f"choose another --out")
+    writable_target(path)  # what the write would refuse (a dangling link), refused before the run
     _check_writable_folder(path.parent)
 
 

@@ -26,7 +26,10 @@ def _run_task(args) -> int:
     spec = get_task(job.request.task)
     outputs = job.outputs
     if job.into_folder:
+        from robustpaint.core.atomic import writable_target
         _check_writable_folder(outputs[0].parent)
+        for path in outputs:  # a dangling link planted under a name to come is refused before the run
+            writable_target(path)
     else:
         _check_output_file(outputs[0], (*job.inputs, args.strength))
     if job.grid is not None:

@@ -2,6 +2,11 @@
 
 A crash at any moment leaves either the old file or the new one, never half of one; the temporary file a killed
 writer left behind is removed by the next write to the same target.
+
+Links (#46): a symbolic link to an existing regular file is written through (the file it names is replaced, the link
+stays), as `cp` and the shell's `>` do. A dangling link (one whose target does not exist) is refused, as GNU cp
+refuses ("not writing through dangling symlink"): written through, it would put the file wherever the link points,
+creating folders there. The only folders ever created are those of the path the caller named.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from robustpaint.core.errors import RobustPaintError
 
 
 STALE_SECONDS = 600  # a temporary file of ours this old belongs to a writer that was killed
@@ -27,18 +34,45 @@ def _remove_stale_temporaries(target: Path) -> None:
                 os.unlink(name)
 
 
+def writable_target(target: str | os.PathLike) -> Path:
+    """The file a write to `target` replaces: `target` itself, or the existing regular file a link at `target`
+    names. Refused (one line, nothing written or created): a dangling link, a link or a folder of the path that
+    points nowhere, or a target that exists but is not a regular file (a device, a FIFO, a folder)."""
+    given = Path(target)
+    if os.path.islink(given):
+        resolved = Path(os.path.realpath(given))
+        if not resolved.exists():
+            raise RobustPaintError(f"{given} is a symbolic link to {os.readlink(given)}, which does not exist; "
+                                   f"refusing to write through a dangling link (remove it, or name another file)")
+        target = resolved
+    else:
+        target = given
+        missing = target.parent
+        while not missing.exists():  # the folders that would be made: none of them may be a link to nowhere
+            if os.path.islink(missing):
+                raise RobustPaintError(f"cannot write {given}: the folder {missing} is a symbolic link to "
+                                       f"{os.readlink(missing)}, which does not exist")
+            if missing.parent == missing:
+                break
+            missing = missing.parent
+    if target.exists() and not target.is_file():
+        raise RobustPaintError(f"{target} exists and is not a regular file (a folder, device or pipe); refusing to "
+                               f"replace it")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yields a temporary path to write; on success it replaces `target`, on failure it is removed.
 
-    A symlink is written through (its target file is replaced, the link stays); a target that exists but is not a
-    regular file (a device, a FIFO, a folder) is refused before anything is written."""
-    target = Path(os.path.realpath(target)) if os.path.islink(target) else Path(target)
-    if target.exists() and not target.is_file():
-        from robustpaint.core.errors import RobustPaintError
-        raise RobustPaintError(f"{target} exists and is not a regular file (a folder, device or pipe); "
-                               f"refusing to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    A symlink to an existing file is written through (its target file is replaced, the link stays); a dangling
+    link, and a target that exists but is not a regular file (a device, a FIFO, a folder), are refused before
+    anything is written (`writable_target`). Missing folders of `target` itself are made; never those a link
+    points to."""
+    linked = os.path.islink(target)
+    target = writable_target(target)
+    if not linked:
+        target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

@@ -1,0 +1,91 @@
+"""Reliability, round four (#46): output paths from class names, dangling links, exports the readers take, one-pixel
+sides, budgets that bound, canvases, empty class lists, an unwritable neuron cache and a bound on strokes."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robustpaint.cli import main
+from robustpaint.core.errors import RobustPaintError
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _model_with_classes(tiny_arch, path, classes):
+    """A tiny model whose card names `classes`, saved at `path` (a `--model FILE.safetensors` with its card)."""
+    from robustpaint.core.models import build_classifier
+    from robustpaint.core.models.checkpoint import save_model
+    torch.manual_seed(0)
+    save_model(build_classifier(tiny_arch, classes).eval(), path, {"dataset": "synthetic", "robust": False})
+    return path
+
+
+def _files_under(folder):
+    """The files under `folder`, but for the test's private user folders (conftest: user-data, user-cache)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and not p.relative_to(folder).parts[0].startswith("user-"))
+
+
+# --- 2. the atomic writer and links ---------------------------------------------------------------------------------
+
+def test_the_atomic_writer_refuses_a_dangling_link_and_makes_no_folder_where_it_points(tmp_path):
+    from robustpaint.core.atomic import atomic_write_bytes
+    link = tmp_path / "out.png"
+    link.symlink_to(tmp_path / "elsewhere" / "deep" / "evil.png")
+    with pytest.raises(RobustPaintError, match="dangling"):
+        atomic_write_bytes(link, b"data")
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
+    assert _files_under(tmp_path) == []  # no temporary file left either
+
+
+def test_a_link_to_an_existing_file_is_written_through_and_stays(tmp_path):
+    from robustpaint.core.atomic import atomic_write_bytes
+    (tmp_path / "outside").mkdir()
+    real = tmp_path / "outside" / "real.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    atomic_write_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+
+
+def test_a_folder_of_the_path_that_links_nowhere_is_refused(tmp_path):
+    from robustpaint.core.atomic import atomic_write_bytes
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere" / "deeper")
+    with pytest.raises(RobustPaintError, match="symbolic link"):
+        atomic_write_bytes(tmp_path / "out" / "sub" / "x.png", b"data")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_generate_refuses_a_dangling_link_planted_under_its_next_name_before_the_run(installed_tiny, tmp_path, capsys,
+                                                                                     monkeypatch):
+    from robustpaint.core import recipes
+    out = tmp_path / "shared"
+    out.mkdir()
+    (out / "cat-000.png").symlink_to(tmp_path / "elsewhere" / "made" / "stolen.png")
+    monkeypatch.setattr(recipes, "build_task", lambda *a, **k: pytest.fail("the run started"))
+    code, stdout, err = _run(["generate", "--class", "cat", "--out", out, "--model", "tiny", "--steps", "1",
+                              "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "dangling" in err and stdout == ""
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_an_out_file_that_is_a_dangling_link_is_refused_before_the_run(installed_tiny, tmp_path, capsys,
+                                                                       monkeypatch):
+    from robustpaint.core import recipes
+    Image.new("RGB", (32, 32), (90, 120, 30)).save(tmp_path / "p.png")
+    (tmp_path / "out.png").symlink_to(tmp_path / "elsewhere" / "x.png")
+    monkeypatch.setattr(recipes, "build_task", lambda *a, **k: pytest.fail("the run started"))
+    code, _, err = _run(["sketch", tmp_path / "p.png", "--class", "dog", "--out", tmp_path / "out.png", "--model",
+                         "tiny", "--steps", "1", "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "dangling" in err
+    assert not (tmp_path / "elsewhere").exists()
