@@ -89,3 +89,59 @@ def test_an_out_file_that_is_a_dangling_link_is_refused_before_the_run(installed
                          "tiny", "--steps", "1", "--quiet"], capsys)
     assert code == 2 and err.count("\n") == 1 and "dangling" in err
     assert not (tmp_path / "elsewhere").exists()
+
+
+# --- 4. a one-pixel side, every task at every allowed shape ---------------------------------------------------------
+
+def test_a_coarse_step_of_a_one_pixel_side_runs(tiny_model):
+    from robustpaint.core import objectives as obj
+    from robustpaint.core.pgd import PGDConfig, PGDOptimizer
+    for shape in ((1, 40), (40, 1), (1, 1)):
+        x = torch.rand(1, 3, *shape, generator=torch.Generator().manual_seed(0))
+        opt = PGDOptimizer(tiny_model, obj.class_target(torch.tensor([1])), x,
+                           PGDConfig(eps=5, step_size=0.5, steps=2, coarse=0.5))
+        for _ in opt.run():
+            pass
+        assert opt.x.shape == x.shape and torch.isfinite(opt.x).all()
+
+
+def _request(task, h, w):
+    from robustpaint.core.tasks import TaskRequest
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 3, h, w, generator=g)
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., h // 4:h - h // 4, w // 4:w - w // 4] = 1
+    common = dict(steps=2, eps=2.0, step_size=0.3)
+    if task == "generate":
+        return TaskRequest("generate", targets=(1,), size=h, width=w if w != h else None, **common)
+    if task in ("sketch", "translate"):
+        return TaskRequest(task, image=image, targets=(2,), **common)
+    if task == "inpaint":
+        return TaskRequest(task, image=image, mask=mask, targets=(0,), **common)
+    if task == "paint":
+        return TaskRequest(task, image=image, mask=mask, neurons=(3,), **common)
+    if task == "superres":
+        return TaskRequest(task, image=image[..., ::2, ::2].contiguous(), factor=2, targets=(1,), **common)
+    regions = torch.zeros(2, h, w)
+    regions[0, :, : w // 2], regions[1, :, w // 2:] = 1, 1
+    return TaskRequest("classmap", region_masks=regions, targets=(0, 2), size=h, width=w if w != h else None,
+                       **common)
+
+
+SHAPES = [(16, 16), (16, 1024), (1024, 16), (48, 1000), (1024, 1024)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_task_runs_at_every_allowed_shape_with_a_coarse_start(installed_tiny, shape):
+    """Each task, at the smallest, thinnest and largest canvases the app and the CLI make, with a coarse start
+    (half the side) and crops: it runs two steps and makes an image of the canvas's shape, or says why."""
+    from robustpaint.core.models.bundle import load_model_bundle
+    from robustpaint.core.recipes import recipe_from_request, run_recipe
+    from robustpaint.core.tasks import TASKS
+    bundle = load_model_bundle("tiny")
+    for task in TASKS:
+        request = _request(task, *shape).with_knobs(**{k: v for k, v in (("coarse", 0.5), ("crops", 2))
+                                                       if k in TASKS[task].parameters})
+        recipe = recipe_from_request(TASKS[task].finalise(request, 32), "tiny", bundle.sha256)
+        images, _ = run_recipe(recipe, "cpu", bundle)
+        assert tuple(images.shape[-2:]) == shape, task

@@ -240,6 +240,11 @@ class PGDOptimizer:
 
         def half_view(x: torch.Tensor) -> list[View]:
             whole = view(x)[0].image if view is not None else x
+            if min(whole.shape[-2:]) < 2:  # a side of 1 would halve to 0 pixels (#46): that side stays 1 pixel
+                # (sides of 2 and more keep scale_factor's sampling, so recipes made before replay alike)
+                h, w = whole.shape[-2:]
+                return [View(F.interpolate(whole, size=(max(1, h // 2), max(1, w // 2)), mode="bilinear",
+                                           antialias=True, align_corners=False))]
             return [View(F.interpolate(whole, scale_factor=0.5, mode="bilinear", antialias=True,
                                        align_corners=False))]
         return half_view
