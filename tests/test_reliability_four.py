@@ -35,6 +35,74 @@ def _files_under(folder):
                   if p.is_file() and not p.relative_to(folder).parts[0].startswith("user-"))
 
 
+# --- 1. output paths from class names ------------------------------------------------------------------------------
+
+def test_generate_keeps_files_named_from_a_cards_classes_inside_out(tiny_arch, tmp_path, capsys):
+    """Classes `../../ESCAPED_airplane` and an absolute path wrote outside --out, status 0."""
+    absolute = f"{tmp_path}/RP_ABSOLUTE_automobile"
+    model = _model_with_classes(tiny_arch, tmp_path / "models" / "x.safetensors",
+                                ["../../ESCAPED_airplane", absolute, "bird", "cat"])
+    out = tmp_path / "a" / "b" / "out"
+    code, stdout, err = _run(["generate", "--model", model, "--class", "0,1", "--out", out, "--steps", "1",
+                              "--quiet"], capsys)
+    assert code == 0, err
+    written = stdout.strip().split("\n")
+    assert sorted(written) == sorted(str(out / name) for name in _files_under(out))
+    assert _files_under(out) == ["_ESCAPED_airplane-000.png", f"{'_' + absolute[1:].replace('/', '_')}-000.png"]
+    assert _files_under(tmp_path) == sorted(["models/x.json", "models/x.safetensors",
+                                             *(f"a/b/out/{name}" for name in _files_under(out))])
+
+
+def test_classes_that_clean_to_one_name_number_on_instead_of_overwriting(tiny_arch, tmp_path, capsys):
+    model = _model_with_classes(tiny_arch, tmp_path / "y.safetensors", ["a b", "a.b", "bird", "cat"])
+    code, stdout, err = _run(["generate", "--model", model, "--class", "0,1", "--out", tmp_path / "o", "--steps",
+                              "1", "--quiet"], capsys)
+    assert code == 0, err
+    assert _files_under(tmp_path / "o") == ["a_b-000.png", "a_b-001.png"]
+
+
+def test_one_cleaning_for_every_writer():
+    from robustpaint.core.paths import file_stem
+    assert file_stem("../../ESCAPED_airplane") == "_ESCAPED_airplane"
+    assert file_stem("/tmp/RP_ABSOLUTE_automobile") == "_tmp_RP_ABSOLUTE_automobile"
+    assert file_stem("golf_ball") == "golf_ball" and file_stem("English springer") == "English_springer"
+    assert file_stem("..") == "_" and file_stem("") == "_"
+    assert len(file_stem("é" * 300).encode()) <= 100  # a name part, not past a file system's 255 bytes
+
+
+def test_the_apps_export_name_uses_the_same_cleaning(window, tmp_path):
+    from robustpaint.core.paths import file_stem
+    window.files.last_folder = str(tmp_path)
+    card = window.panel.cards["tiny"]
+    window.panel.cards["tiny"] = {**card, "classes": ["../../up", *card["classes"][1:]]}
+    window.session.last_recipe = {"task": "generate", "targets": [0]}
+    assert window.files.export_name() == str(tmp_path / f"{file_stem('generate-../../up')}-001.png")
+
+
+@pytest.mark.parametrize("name", ["cat\nfish", "tab\there", "bell\x07", "line\u2028separator", "nul\x00"])
+def test_a_class_name_that_cannot_be_shown_on_one_line_is_refused_at_card_reading(tiny_arch, tmp_path, capsys,
+                                                                                   name):
+    from robustpaint.core.catalog import read_card
+    from robustpaint.core.errors import ModelError
+    model = _model_with_classes(tiny_arch, tmp_path / "z.safetensors", ["bird", name, "dog", "ship"])
+    with pytest.raises(ModelError, match="cannot be shown on one line"):
+        read_card(model.with_suffix(".json"))
+    code, stdout, err = _run(["generate", "--model", model, "--class", "bird", "--out", tmp_path / "o", "--steps",
+                              "1", "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "class 1" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_data_set_whose_class_folder_cannot_be_shown_on_one_line_is_refused_before_training(tmp_path):
+    """The card a training writes takes the folders' names: it would be refused when read, after the training."""
+    from robustpaint.core.train.data import DataError, list_image_folder
+    for name in ("dog", "cat\nfish"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / name / "0.png")
+    with pytest.raises(DataError, match="cannot be shown on one line"):
+        list_image_folder(tmp_path / "train")
+
+
 # --- 2. the atomic writer and links ---------------------------------------------------------------------------------
 
 def test_the_atomic_writer_refuses_a_dangling_link_and_makes_no_folder_where_it_points(tmp_path):

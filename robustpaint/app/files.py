@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from robustpaint.core.document import Document
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.paths import file_stem
 
 RECENT_FILES = 10
 from robustpaint.core.tasks.knobs import CANVAS_MIN as MIN_CANVAS  # the smallest side New and Canvas size offer
@@ -164,7 +164,7 @@ class DocumentFiles(QObject):
             shown = target[min(max(index, 0), len(target) - 1)]
             if isinstance(shown, int) and 0 <= shown < len(classes):
                 parts.append(classes[shown])
-        stem = re.sub(r"[^\w-]+", "_", "-".join(parts))[:100]  # a name, not a path
+        stem = file_stem("-".join(parts))  # a name, not a path: the CLI's cleaning (core.paths)
         folder = Path(self._export_folder())
         number = 1
         while (folder / f"{stem}-{number:03d}.png").exists():

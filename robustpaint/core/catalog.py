@@ -97,7 +97,18 @@ def read_card(path: str | Path) -> dict:
             raise ModelError(f"model card {path} has an invalid {field} {_shown(card[field])} "
                              f"(expected {expected})")
     check_normalisation(card.get("mean"), card.get("std"), f"model card {path}")
+    check_class_names(card["classes"], f"model card {path}")
     return card
+
+
+def check_class_names(classes: list[str], source: str) -> None:
+    """Refuses a class name that cannot be shown on one line (a newline, a tab, any control or invisible format
+    character): it would break every line that names it, the CLI's list of written files among them (#46). Names
+    that are paths (`../x`) are shown as they are; every writer cleans them into file names (paths.file_stem)."""
+    for i, name in enumerate(classes):
+        if not name.isprintable():
+            raise ModelError(f"{source}: class {i} is named {_shown(name)}, which cannot be shown on one line "
+                             f"(it holds a newline or another control character)")
 
 
 def _whole(value) -> bool:

@@ -21,7 +21,7 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.atomic import atomic_path
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.models import REPRESENTATION
-from robustpaint.core.paths import user_cache_dir
+from robustpaint.core.paths import file_stem, user_cache_dir
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 
 
@@ -110,8 +110,7 @@ class NeuronCache:
                  folder: Path | None = None, bf16: bool = False):
         self.model, self.recipe, self.sha = model, recipe or ThumbnailRecipe.for_model(model), weights_sha256
         self.bf16 = bf16  # other pixels than fp32: a file of their own, so neither precision serves the other's
-        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
-        self.path = ((folder or user_cache_dir() / "neurons") / safe_name
+        self.path = ((folder or user_cache_dir() / "neurons") / file_stem(model_name)
                      / f"thumbnails{'-bf16' if bf16 else ''}.safetensors")
         self.thumbnails: dict[int, torch.Tensor] = {}
         self.rebuilt_because: str | None = None

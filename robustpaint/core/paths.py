@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -40,3 +41,15 @@ def user_cache_dir() -> Path:
 
 def user_models_dir() -> Path:
     return user_data_dir() / "models"
+
+
+FILE_STEM_BYTES = 100  # the longest name part a writer makes of a text (file systems allow 255 bytes a name)
+
+
+def file_stem(text: str, limit: int = FILE_STEM_BYTES) -> str:
+    """`text` (a class name from anyone's model card, a task's name) as part of a file name, the one cleaning every
+    writer uses (#46): letters, digits, `_` and `-` kept, any other run of characters (`/`, `.`, spaces, control
+    characters) one `_`, so the name stays in the folder it is written to (`../../x` is `_x`, `/tmp/x` is
+    `_tmp_x`); at most `limit` bytes of UTF-8."""
+    stem = re.sub(r"[^\w-]+", "_", text).encode("utf-8")[:limit].decode("utf-8", "ignore")
+    return stem or "_"

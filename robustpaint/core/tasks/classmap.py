@@ -59,7 +59,8 @@ def request_from_class_map(args, model, targets: list[int], out_dir: Path, note=
     h, w = regions.shape[-2:]
     request = TaskRequest("classmap", region_masks=regions, targets=tuple(targets),
                           temperature=args.temperature, size=h, width=w if w != h else None)
-    names = "-".join(model.classes[t] for t in targets)
+    from robustpaint.core.paths import file_stem
+    names = file_stem("-".join(model.classes[t] for t in targets))  # a name in out_dir, whatever the card says
     return CliJob(request, [out_dir / f"classmap-{names}.png"], (args.class_map,), into_folder=True,
                   grid=Path(args.grid) if args.grid else None)
 

@@ -8,6 +8,7 @@ import torch
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
+from robustpaint.core.paths import file_stem
 from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpec, canvas_shape, class_index,
                                          non_negative, positive_int, register)
 
@@ -102,12 +103,14 @@ class Generate(TaskSpec):
         per_image = [t for t in targets for _ in range(args.count)]
         request = TaskRequest("generate", targets=tuple(per_image), candidates=len(per_image),
                               temperature=args.temperature, spread=args.spread, size=args.size, mix=mix)
-        # Each class numbered from 000 (cat-000, cat-001, dog-000, ...); a class named twice goes on counting.
-        counts: dict[int, int] = {}
+        # Each class numbered from 000 (cat-000, cat-001, dog-000, ...); a class named twice goes on counting, and
+        # so do two classes whose names clean to one file name (paths.file_stem: a card's name never leaves out_dir).
+        counts: dict[str, int] = {}
         outputs = []
         for t in per_image:
-            outputs.append(out_dir / f"{model.classes[t]}-{counts.get(t, 0):03d}.png")
-            counts[t] = counts.get(t, 0) + 1
+            stem = file_stem(model.classes[t])
+            outputs.append(out_dir / f"{stem}-{counts.get(stem, 0):03d}.png")
+            counts[stem] = counts.get(stem, 0) + 1
         return CliJob(request, outputs, into_folder=True, grid=Path(args.grid) if args.grid else None,
                       grid_columns=args.count)
 

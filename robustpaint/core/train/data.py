@@ -65,6 +65,10 @@ def list_image_folder(split_dir: Path) -> dict[str, list[tuple[Path, os.stat_res
     classes = sorted(c.name for c in split_dir.iterdir() if c.is_dir())
     if not classes:
         raise DataError(f"{split_dir} has no class folders")
+    unshown = next((c for c in classes if not c.isprintable()), None)
+    if unshown is not None:  # the card a training writes would be refused when read (catalog.check_class_names)
+        raise DataError(f"the class folder {unshown!r} in {split_dir} has a name that cannot be shown on one line; "
+                        f"rename it")
     listing = {}
     for name in classes:
         with os.scandir(split_dir / name) as entries:
