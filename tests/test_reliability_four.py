@@ -159,6 +159,69 @@ def test_an_out_file_that_is_a_dangling_link_is_refused_before_the_run(installed
     assert not (tmp_path / "elsewhere").exists()
 
 
+# --- 3. exports the readers take ------------------------------------------------------------------------------------
+
+def test_an_8x_png_of_a_1024_canvas_is_refused_at_once_and_7x_is_the_largest(tmp_path):
+    from robustpaint.core.imageio import ImageError, largest_readable_scale, save_png
+    with pytest.raises(ImageError, match="at most 7x"):
+        save_png(torch.zeros(3, 1024, 1024), tmp_path / "big.png", {"task": "none"}, 8, True)
+    assert _files_under(tmp_path) == []
+    assert largest_readable_scale(1024, 1024) == 7 and largest_readable_scale(1000, 1000) == 8
+    assert largest_readable_scale(128, 128) >= 8
+
+
+def test_replay_refuses_an_export_scale_the_readers_would_refuse_before_the_run(installed_tiny, tmp_path, capsys,
+                                                                                monkeypatch):
+    from robustpaint.core import recipes
+    from robustpaint.core.imageio import save_png
+    recipe = {"recipe_version": 1, "task": "generate", "model": "tiny", "targets": [0], "candidates": 1, "steps": 1,
+              "size": 1024, "export_scale": 8, "export_resample": "smooth"}
+    save_png(torch.zeros(1, 3, 8, 8), tmp_path / "in.png", recipe)
+    monkeypatch.setattr(recipes, "build_task", lambda *a, **k: pytest.fail("the run started"))
+    code, _, err = _run(["replay", tmp_path / "in.png", "--out", tmp_path / "out.png", "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "reads back" in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def _canvas(window, side):
+    from robustpaint.core.document import Document
+    window.editor.replace(Document(np.full((side, side, 3), 0.5, np.float32)), "test canvas")
+
+
+def test_the_app_offers_only_export_sizes_its_readers_take(window, tmp_path, monkeypatch):
+    from robustpaint.app.files import EXPORT_SIZES
+    from robustpaint.core.imageio import read_recipe
+    assert window.files.export_sizes() == list(EXPORT_SIZES)  # a small canvas: every size
+    _canvas(window, 1024)
+    assert "8x, smooth" not in window.files.export_sizes() and "4x, smooth" in window.files.export_sizes()
+    warnings = []
+    monkeypatch.setattr(window.files, "_warn", lambda title, text: warnings.append(text))
+    assert not window.files.export_png(str(tmp_path / "8x.png"), 8, True)
+    assert "reads back" in warnings[0] and not (tmp_path / "8x.png").exists()
+    assert window.files.export_png(str(tmp_path / "4x.png"), 4, False)
+    assert read_recipe(tmp_path / "4x.png")["export_scale"] == 4  # read back by the readers' own limit
+
+
+def test_an_export_runs_off_the_gui_thread_and_the_window_keeps_its_events(window, tmp_path, monkeypatch, qtbot):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+    from robustpaint.core import imageio
+    threads, fired = [], []
+    real = imageio.save_png
+
+    def slow(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imageio, "save_png", slow)
+    QTimer.singleShot(100, lambda: fired.append(True))
+    assert window.files.export_png(str(tmp_path / "slow.png"), 2, True)
+    assert threads == [False] and fired == [True] and (tmp_path / "slow.png").is_file()
+
+
 # --- 4. a one-pixel side, every task at every allowed shape ---------------------------------------------------------
 
 def test_a_coarse_step_of_a_one_pixel_side_runs(tiny_model):

@@ -32,15 +32,16 @@ class ExportDialog(QFileDialog):
     """File > Export PNG: Qt's own save dialog (the same on every desktop) with a Size row under the file name, so
     the scale is in view rather than hidden in the file type; a name typed without .png gets it."""
 
-    def __init__(self, parent, name: str, size: str):
+    def __init__(self, parent, name: str, size: str, sizes: list[str] | None = None):
+        """`sizes`: the names of EXPORT_SIZES to offer (all by default; the window offers those the readers take)."""
         super().__init__(parent, "Export PNG", name, "PNG image (*.png)")
         self.setOption(QFileDialog.Option.DontUseNativeDialog)  # a native dialog cannot hold the Size row
         self.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         self.setDefaultSuffix("png")
         self.size_combo = QComboBox(self, toolTip="how large the PNG is: smooth scaling for a picture, blocks to "
                                                   "see the pixels")
-        self.size_combo.addItems(list(EXPORT_SIZES))
-        self.size_combo.setCurrentText(size)
+        self.size_combo.addItems(list(EXPORT_SIZES) if sizes is None else sizes)
+        self.size_combo.setCurrentText(size)  # (a size not offered leaves the first one chosen)
         layout = self.layout()  # the non-native dialog's grid: the file name and type rows, then this one
         row = layout.rowCount()
         layout.addWidget(QLabel("Size:", self), row, 0)
@@ -134,23 +135,75 @@ class DocumentFiles(QObject):
         self.remember_file(path)
         return True
 
+    def export_sizes(self) -> list[str]:
+        """The names of EXPORT_SIZES whose PNG of this canvas the readers take (#46: 8x of a 1024-px canvas is
+        67 M pixels, which `replay` and `classify` refuse; see imageio.check_export_size)."""
+        from robustpaint.core.imageio import largest_readable_scale
+        fits = largest_readable_scale(*self.window.document.size)
+        return [name for name, (scale, _) in EXPORT_SIZES.items() if scale <= fits]
+
     def export_png(self, path: str, scale: int = 1, smooth: bool = True) -> bool:
         """The canvas as a PNG whose recipe replays it (`robustpaint replay`) when it came from a run: its own
-        pixels, or `scale` times larger, smoothly (Lanczos) or as blocks."""
+        pixels, or `scale` times larger, smoothly (Lanczos) or as blocks. Never a size the readers refuse. The
+        scaling and the encoding (seconds at 8x) run on a thread of their own, from a copy of the canvas, while a
+        busy bar shows (`_off_the_gui_thread`)."""
         import torch
 
-        from robustpaint.core.imageio import save_png
+        from robustpaint.core.imageio import check_export_size, save_png
         recipe = dict(self.window.session.export_recipe() or {"task": "none", "note": "hand-drawn, no PGD run"})
         recipe["export_scale"] = scale
         if scale > 1:
             recipe["export_resample"] = "smooth" if smooth else "pixels"
+        image = torch.from_numpy(self.window.document.image.copy()).permute(2, 0, 1)  # what the canvas is now
+        h, w = image.shape[-2:]
         try:
-            save_png(torch.from_numpy(self.window.document.image).permute(2, 0, 1), path, recipe, scale, smooth)
+            check_export_size(h, w, scale)
+            self._off_the_gui_thread(f"Exporting a {w * scale}x{h * scale} PNG…",
+                                     lambda: save_png(image, path, recipe, scale, smooth))
         except RobustPaintError as exc:
             self._warn("Cannot export", str(exc))
             return False
         self.window.statusBar().showMessage(f"exported {path}", 5000)
         return True
+
+    def _off_the_gui_thread(self, label: str, work) -> None:
+        """Runs `work()` on a thread of its own and returns when it is done (raising what it raised). Work that
+        ends within 50 ms never shows anything; longer work shows a busy bar, window-modal, so the canvas keeps
+        repainting while nothing can be edited, saved or exported meanwhile. The work is one Pillow call that
+        cannot be stopped half-way, so the bar has no Cancel; the file is written atomically either way."""
+        import threading
+
+        from PySide6.QtCore import QEventLoop, Qt
+        from PySide6.QtWidgets import QProgressDialog
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, raised there
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run, name="robustpaint-export")
+        thread.start()
+        thread.join(0.05)
+        if thread.is_alive():
+            busy = QProgressDialog(label, "", 0, 0, self.window)
+            busy.setCancelButton(None)
+            busy.setWindowTitle("Export PNG")
+            busy.setWindowModality(Qt.WindowModality.WindowModal)
+            busy.setMinimumDuration(0)
+            busy.show()
+            loop = QEventLoop()
+            poll = QTimer(busy, interval=30)
+            poll.timeout.connect(lambda: thread.is_alive() or loop.quit())
+            poll.start()
+            loop.exec()
+            poll.stop()
+            busy.close()
+            busy.deleteLater()
+        thread.join()
+        if outcome:
+            raise outcome[0]
 
     def export_name(self) -> str:
         """A file name after what made the canvas (task and class) and the first number not taken in the folder
@@ -180,7 +233,7 @@ class DocumentFiles(QObject):
     def export_dialog(self) -> None:
         """Asks where and how large (the size chosen last is offered again) and exports the result (the image, not
         the sketch layer, whichever is shown)."""
-        chosen = ExportDialog(self.window, self.export_name(), self.export_size).chosen()
+        chosen = ExportDialog(self.window, self.export_name(), self.export_size, self.export_sizes()).chosen()
         if chosen:
             path, self.export_size = chosen
             self._remember_folder(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import stat
 import sys
@@ -257,10 +258,29 @@ def tensor_to_image(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
+def largest_readable_scale(height: int, width: int) -> int:
+    """The largest whole scale at which a picture of `height` x `width` pixels, written larger, is still one that
+    the readers take (MAX_PIXELS): 7 for a 1024 x 1024 canvas, 8 up to 1000 x 1000; 0 when not even 1x is."""
+    return math.isqrt(MAX_PIXELS // max(height * width, 1))
+
+
+def check_export_size(height: int, width: int, scale: int = 1) -> None:
+    """Refuses to write a PNG that our own readers would refuse (#46): an 8x export of a 1024-px canvas is 8192 x
+    8192, 67 M pixels, past MAX_PIXELS, and `replay` and `classify` could not open the file that promises to replay.
+    Why not a higher limit for our own recipe-carrying PNGs instead: the limit is checked from the header, before a
+    byte is decoded, and a header that says "RobustPaint" is anyone's to write; one limit keeps the guard whole."""
+    if height * scale * width * scale > MAX_PIXELS:
+        fits = largest_readable_scale(height, width)
+        hint = f"; at most {fits}x for this picture" if fits >= 1 else ""
+        raise ImageError(f"a {scale}x PNG of a {width}x{height} picture would be {width * scale}x{height * scale} "
+                         f"pixels, more than the {MAX_PIXELS:,} that RobustPaint reads back{hint}")
+
+
 def save_png(image: torch.Tensor, path: str | Path, recipe: dict | None = None, scale: int = 1,
              smooth: bool = False) -> None:
     """Writes a PNG atomically, upscaled by `scale` (smoothly, Lanczos, or by pixel repetition), with `recipe` as
-    JSON in its text metadata."""
+    JSON in its text metadata; never one larger than the readers take (`check_export_size`)."""
+    check_export_size(image.shape[-2], image.shape[-1], scale)
     img = tensor_to_image(image)
     if scale > 1:
         resample = Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST

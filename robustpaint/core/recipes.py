@@ -258,6 +258,9 @@ def run_recipe(recipe: dict, device: str = "cpu", bundle: ModelBundle | None = N
     request = request_from_recipe(recipe)
     model = bundle.model
     check_budget(request, model.input_size)
+    from robustpaint.core.imageio import check_export_size
+    # an app export's 2x-8x, which a replay writes again: a size the readers refuse is refused before the run
+    check_export_size(*get_task(request.task).output_shape(request, model.input_size), recipe.get("export_scale") or 1)
     setup = build_task(model, request, bundle.seeds)
     optimizer = setup.optimizer(model)
     tuner = ThreadTuner(device=optimizer.x.device.type)
