@@ -118,6 +118,27 @@ def performance() -> str:
                          f"{r['updates_per_second']} | {r['stall_p50_ms']} ms | {r['stall_p99_ms']} ms "
                          f"| {r['stall_max_ms']} ms |")
         lines.append("")
+    paint, before = _load("paint_latency.json"), _load("paint_latency_before.json")
+    if paint:
+        was = {r["side"]: r for r in (before or {}).get("rows", [])}
+        lines += _table("The brush in the app: the GUI thread's time per mouse move, its paint included, strokes of "
+                        "40 real mouse events on chelsea opened as `robustpaint PHOTO` (`benchmarks/paint_latency.py`; "
+                        "before #44: every move redrew the whole stroke over the whole canvas; both measured in one "
+                        "session, the CPU busy with another benchmark; aim: p99 <= 8 ms at 1024 px):",
+                        ["canvas", "before: p50", "before: p99", "now: p50", "now: p99", "now: max",
+                         "undo after the strokes"],
+                        [[f"{r['side']} px",
+                          f"{was[r['side']]['move_ms_p50']} ms" if r["side"] in was else "-",
+                          f"{was[r['side']]['move_ms_p99']} ms" if r["side"] in was else "-",
+                          f"{r['move_ms_p50']} ms", f"{r['move_ms_p99']} ms", f"{r['move_ms_max']} ms",
+                          f"{r['undo_mb']} MB ({r['strokes']} strokes)"] for r in paint["rows"]])
+    session = _load("paint_latency_session.json")
+    if session:
+        lines += _table("A long session (150 strokes of 40 moves at 1024 px, brush 64; the machine otherwise idle):",
+                        ["canvas", "moves", "p50", "p99", "max", "process growth", "undo"],
+                        [[f"{r['side']} px", r["strokes"] * r["moves"], f"{r['move_ms_p50']} ms",
+                          f"{r['move_ms_p99']} ms", f"{r['move_ms_max']} ms", f"{r['memory_growth_mb']} MB",
+                          f"{r['undo_mb']} MB"] for r in session["rows"]])
     startup = _load("startup.json")
     if startup and "rows" in startup:
         first = startup["rows"][0]
