@@ -276,3 +276,38 @@ def test_every_task_runs_at_every_allowed_shape_with_a_coarse_start(installed_ti
         recipe = recipe_from_request(TASKS[task].finalise(request, 32), "tiny", bundle.sha256)
         images, _ = run_recipe(recipe, "cpu", bundle)
         assert tuple(images.shape[-2:]) == shape, task
+
+
+# --- 5. budgets that bound ------------------------------------------------------------------------------------------
+
+def test_the_step_budget_counts_every_model_pass_and_says_its_figure():
+    from robustpaint.core.recipes import MAX_PASSES, check_budget
+    from robustpaint.core.tasks import TaskRequest
+    with pytest.raises(RobustPaintError, match=f"more than one run may take \\({MAX_PASSES:,}"):
+        check_budget(TaskRequest("generate", targets=(0,), size=128, steps=100_000), 128)  # 2.5 h on 2 cores
+    crops = TaskRequest("generate", targets=(0,), size=1024, steps=2000).with_knobs(views="model", crops=16)
+    with pytest.raises(RobustPaintError, match="16 crops"):
+        check_budget(crops, 128)  # 80 min; the crops were not counted
+    check_budget(crops.with_knobs(crops=1), 128)  # one crop: 6,000 passes
+    check_budget(TaskRequest("generate", targets=(0,), size=128, steps=1000, candidates=16), 128)
+    fewer = TaskRequest("generate", targets=(0,), size=1024, steps=1500).with_knobs(views="model", crops=16)
+    with pytest.raises(RobustPaintError):
+        check_budget(fewer.replace(candidates=2), 128)  # the candidates multiply the passes
+
+
+def test_a_projects_100000_steps_are_bounded_when_the_panel_runs_them(tmp_path):
+    """The panel takes a project's steps up to the knob's 100,000; the request it makes is checked by the worker
+    with the same budget as a recipe (app/worker.py's submit calls check_budget)."""
+    from robustpaint.core.document import Document, canvas_request
+    from robustpaint.core.project import Project, load_project, save_project
+    from robustpaint.core.recipes import check_budget
+    image = np.full((128, 128, 3), 0.5, np.float32)
+    save_project(Project(image=image, mask=np.zeros((128, 128), np.float32), model="imagenette_resnet18",
+                         task="generate", parameters={"steps": 100_000, "class": "church"}),
+                 tmp_path / "p.rpaint")
+    project = load_project(tmp_path / "p.rpaint")
+    assert project.task_parameters.steps == 100_000
+    classes = ["cassette_player", "chain_saw", "church"]
+    request = canvas_request(Document(project.image), project.task_parameters, classes, False, None, 128)
+    with pytest.raises(RobustPaintError, match="more than one run may take"):
+        check_budget(request, 128)

@@ -51,10 +51,17 @@ def encode_image(t: torch.Tensor) -> str:
 
 
 MAX_RECIPE_SIDE = 2048  # an image inside a recipe: at most this many pixels a side
-# What one run may ask for: candidates x pixels (about 2 GB of activations for a ResNet-18 step in fp32), and
-# steps x candidates x pixels (about an hour of a 2-core CPU). A recipe over either is refused before any tensor.
+# What one run may ask for: candidates x pixels (about 2 GB of activations for a ResNet-18 step in fp32), and the
+# pixels the model judges over the whole run, every pass of every step counted (`run_cost`): at most MAX_PASSES
+# passes of a 128 x 128 picture, 45 min to an hour of a 2-core CPU with the default imagenette_resnet18 (100,000
+# single passes took 2.5 h there, #46). A recipe over either is refused before any tensor.
 MAX_BATCH_PIXELS = 64 * 224 * 224
-MAX_STEP_PIXELS = 2_000 * 64 * 128 * 128
+BUDGET_SIDE = 128
+MAX_PASSES = 30_000
+MAX_STEP_PIXELS = MAX_PASSES * BUDGET_SIDE * BUDGET_SIDE
+CANVAS_WORK = 1 / 64  # a step's own work on the canvas (scaling it into the views, back-propagating through that,
+# the projection), in model-judged pixels per canvas pixel: a 1024-px canvas judged in one 128-px view steps 1.8x
+# as long as a 128-px canvas (1.78x measured, 2 cores)
 
 
 def _decode_float_image(text: str) -> torch.Tensor:
@@ -194,18 +201,54 @@ def check_recipe(recipe: dict) -> None:
         _number(mix[1], "mix weight", 0, 1)
 
 
+def run_cost(request: TaskRequest, side: int) -> tuple[float, str]:
+    """The pixels the model judges over the run of `request` on a model of input `side`, and in words what one
+    step shows it: every candidate, every view of a step (a canvas larger than the model is judged whole at the
+    model's scale plus `crops` crops of the model's side, core.views), a coarse step's half-side view, the scoring
+    of the best iterate, plus the step's work on the canvas itself (CANVAS_WORK)."""
+    from robustpaint.core.tasks.base import views_of
+    from robustpaint.core.views import ModelScaleViews
+    spec = get_task(request.task)
+    uses = set(spec.parameters)
+    h, w = spec.output_shape(request, side)
+    view = views_of(request, uses, (h, w), side)
+    if isinstance(view, ModelScaleViews):
+        scale = side / min(h, w)
+        whole = max(side, round(h * scale)) * max(side, round(w * scale))
+        crops = view.crops
+        shown = (f"the whole canvas at the model's {side}-px scale and {crops} crop{'s' if crops != 1 else ''} of "
+                 f"{side} px")
+    else:
+        whole, crops, shown = h * w, 0, f"the {w}x{h} canvas"
+    canvas = h * w * CANVAS_WORK
+    full, coarse = whole + crops * side * side + canvas, whole / 4 + canvas
+    steps = request.steps or 1000
+    coarse_steps = 0
+    if "coarse" in uses and request.knob("coarse") > 0:
+        planned = request.knob("schedule_steps") if "schedule_steps" in uses else None
+        coarse_steps = min(steps, int(round(request.knob("coarse") * (planned or steps))))
+    judged = (coarse_steps * coarse + (steps - coarse_steps + int(request.track_best)) * full)
+    return max(request.candidates, 1) * judged, shown
+
+
 def check_budget(request: TaskRequest, side: int) -> None:
-    """Refuses a run whose batch of pixels or whose steps x pixels is over the budget (see MAX_BATCH_PIXELS)."""
+    """Refuses a run whose batch of pixels is over MAX_BATCH_PIXELS, or whose model passes (`run_cost`: every
+    view, crop and candidate of every step) come to more than MAX_PASSES at BUDGET_SIDE px; each refusal says the
+    figure. The app's worker and `run_recipe` (the CLI, replay) both call it, so a project's 100,000 steps are
+    bounded as a recipe's are."""
     h, w = get_task(request.task).output_shape(request, side)
     batch = max(request.candidates, 1)
     pixels = batch * h * w
     if pixels > MAX_BATCH_PIXELS:
         raise RobustPaintError(f"the run asks for {batch} image(s) of {w}x{h} pixels, more than one run may hold "
                                f"({MAX_BATCH_PIXELS:,} pixels in all); use fewer candidates or a smaller image")
-    steps = request.steps or 1000
-    if steps * pixels > MAX_STEP_PIXELS:
-        raise RobustPaintError(f"the run asks for {steps:,} steps of {batch} image(s) of {w}x{h} pixels, more than "
-                               f"one run may take; use fewer steps or candidates")
+    judged, shown = run_cost(request, side)
+    if judged > MAX_STEP_PIXELS:
+        unit = BUDGET_SIDE * BUDGET_SIDE
+        raise RobustPaintError(f"the run asks for {request.steps or 1000:,} steps of {batch} image(s), each step "
+                               f"judging {shown}: {judged / unit:,.0f} model passes at {BUDGET_SIDE}x{BUDGET_SIDE} "
+                               f"px, more than one run may take ({MAX_PASSES:,}, about an hour on 2 CPU cores); use "
+                               f"fewer steps, candidates or crops")
 
 
 def request_from_recipe(recipe: dict) -> TaskRequest:
