@@ -128,7 +128,7 @@ def test_a_size_over_the_budget_is_one_line(installed_tiny, tmp_path, capsys):
     photo = _photo(tmp_path / "photo.png", 40, 40)
     with pytest.raises(SystemExit):
         main(["sketch", str(photo), "--class", "cat", "--model", "tiny", "--size", "5000"])
-    assert "between 1 and 1,024" in capsys.readouterr().err
+    assert "between 16 and 1,024" in capsys.readouterr().err
 
 
 def test_the_app_opens_a_photo_at_its_own_size_and_new_and_canvas_size_set_it(window, tmp_path, monkeypatch):

@@ -311,3 +311,115 @@ def test_a_projects_100000_steps_are_bounded_when_the_panel_runs_them(tmp_path):
     request = canvas_request(Document(project.image), project.task_parameters, classes, False, None, 128)
     with pytest.raises(RobustPaintError, match="more than one run may take"):
         check_budget(request, 128)
+
+
+# --- 6. canvases, class lists, the neuron cache, strokes ------------------------------------------------------------
+
+def _recipe_png(path, recipe):
+    from robustpaint.core.imageio import save_png
+    save_png(torch.zeros(1, 3, 8, 8), path, recipe)
+    return path
+
+
+def _image_text(h, w):
+    from robustpaint.core.recipes import encode_image
+    return encode_image(torch.full((1, 3, h, w), 0.5))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"task": "generate", "targets": [0], "size": 1}, "size must lie in 16..1024"),
+    ({"task": "generate", "targets": [0], "size": 16, "width": 2048}, "width must lie in 16..1024"),
+    ({"task": "sketch", "targets": [0], "image": "1x1"}, "sides are 16 to 1,024"),
+    ({"task": "sketch", "targets": [0], "image": "2048x16"}, "sides are 16 to 1,024"),
+    ({"task": "generate", "targets": []}, "needs at least one class"),
+    ({"task": "generate"}, "needs at least one class"),
+])
+def test_replay_refuses_canvases_outside_16_to_1024_and_an_empty_class_list(installed_tiny, tmp_path, capsys,
+                                                                           monkeypatch, changes, message):
+    from robustpaint.core import recipes
+    if "image" in changes:
+        h, w = changes["image"].split("x")
+        changes = {**changes, "image": _image_text(int(w), int(h))}
+    real = recipes.build_task
+
+    def no_pixels(model, request, seeds=None):
+        setup = real(model, request, seeds)
+        pytest.fail(f"a {request.task} run was built")
+        return setup
+
+    monkeypatch.setattr(recipes, "build_task", no_pixels)
+    recipe = {"recipe_version": 1, "model": "tiny", "candidates": 1, "steps": 1, **changes}
+    path = _recipe_png(tmp_path / "in.png", recipe)
+    code, _, err = _run(["replay", path, "--out", tmp_path / "out.png", "--quiet"], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_cli_size_outside_16_to_1024_is_refused_by_its_option(installed_tiny, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--class", "cat", "--size", "8", "--model", "tiny", "--out", str(tmp_path)])
+    assert "between 16 and 1,024" in capsys.readouterr().err
+
+
+def test_an_unwritable_neuron_cache_fails_neurons_before_any_thumbnail_is_drawn(installed_tiny, tmp_path, capsys,
+                                                                               monkeypatch):
+    from robustpaint.core import neurons
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ROBUSTPAINT_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(neurons, "visualise", lambda *a, **k: pytest.fail("thumbnails were drawn"))
+    code, _, err = _run(["neurons", "--model", "tiny", "--first", "2", "--out", tmp_path / "n"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "cannot write the neuron cache" in err
+    assert not (tmp_path / "n").exists() or not any((tmp_path / "n").iterdir())
+
+
+GOOD_STROKE = {"points": [[1.0, 2.0]], "brush": {"size": 3, "target": "image"}}
+
+
+def _project_with_strokes(path, count):
+    """A saved project whose project.json logs `count` strokes (written directly: save_project keeps at most
+    MAX_STROKES)."""
+    from robustpaint.core.project import Project, save_project
+    save_project(Project(image=np.zeros((16, 16, 3), np.float32), mask=np.zeros((16, 16), np.float32)), path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["project.json"])
+    meta["strokes"] = [GOOD_STROKE] * count
+    members["project.json"] = json.dumps(meta).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_a_project_of_more_strokes_than_the_bound_is_one_line(tmp_path, monkeypatch):
+    import time
+
+    from robustpaint.core import document
+    from robustpaint.core.project import MAX_STROKES, ProjectError, load_project
+    assert MAX_STROKES == 100_000
+    path = _project_with_strokes(tmp_path / "many.rpaint", MAX_STROKES + 1)
+    monkeypatch.setattr(document, "checked_stroke", lambda stroke: pytest.fail("a stroke was checked"))
+    started = time.perf_counter()
+    with pytest.raises(ProjectError, match="100,001 strokes, more than the 100,000"):
+        load_project(path)
+    assert time.perf_counter() - started < 10
+
+
+def test_a_project_saved_with_too_many_strokes_keeps_the_newest_and_opens(tmp_path, monkeypatch):
+    from robustpaint.core import project as project_module
+    from robustpaint.core.project import Project, load_project, save_project
+    monkeypatch.setattr(project_module, "MAX_STROKES", 3)
+    strokes = [{**GOOD_STROKE, "points": [[float(i), 2.0]]} for i in range(5)]
+    save_project(Project(image=np.zeros((16, 16, 3), np.float32), mask=np.zeros((16, 16), np.float32),
+                         strokes=strokes), tmp_path / "p.rpaint")
+    assert [s["points"][0][0] for s in load_project(tmp_path / "p.rpaint").strokes] == [2.0, 3.0, 4.0]
+
+
+def test_a_project_at_the_bound_opens(tmp_path, monkeypatch):
+    from robustpaint.core import project as project_module
+    from robustpaint.core.project import load_project
+    monkeypatch.setattr(project_module, "MAX_STROKES", 50)
+    assert len(load_project(_project_with_strokes(tmp_path / "p.rpaint", 50)).strokes) == 50

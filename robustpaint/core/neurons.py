@@ -148,6 +148,20 @@ class NeuronCache:
         with atomic_path(self.path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
 
+    def check_writable(self) -> None:
+        """Refuses, in one line, a cache folder that cannot be written (a file in its place, a read-only disk, no
+        permission), before any thumbnail is drawn: found only at the first save, it cost the 40-50 s of the first
+        batch. The folder is made (it is the cache's own) and a file is created in it and removed."""
+        import tempfile
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise RobustPaintError(f"cannot write the neuron cache in {folder}: {exc.strerror or exc} (set "
+                                   f"ROBUSTPAINT_CACHE_DIR to a folder that can be written)") from None
+
     def add(self, units: list[int], images: torch.Tensor) -> dict[int, torch.Tensor]:
         """Stores thumbnails drawn for `units` (N x 3 x H x W in [0,1]) and saves the cache; returns them as uint8."""
         for u, img in zip(units, images):
@@ -161,6 +175,8 @@ class NeuronCache:
         and saving them."""
         units = check_units(self.model, units)
         missing = [u for u in units if u not in self.thumbnails]
+        if missing:
+            self.check_writable()
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
             self.add(chunk, visualise(self.model, chunk, self.recipe, bf16=self.bf16))

@@ -62,16 +62,21 @@ def non_negative(text: str) -> float:
     return value
 
 
-def positive_int(limit: int):
+def positive_int(limit: int, low: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}, not {value}")
+        if not low <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {limit:,}, not {value}")
         return value
     return parse
+
+
+def canvas_side(limit: int = CANVAS_MAX):
+    """argparse type of a canvas side (`--size`): CANVAS_MIN to `limit` pixels, what a recipe of the run accepts."""
+    return positive_int(limit, CANVAS_MIN)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "crop", max_side: int | None = None) -> None:
@@ -82,7 +87,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "cro
         parser.add_argument("--fit", choices=("keep", "crop", "scale"), default="keep",
                             help="keep (default): the photo's own shape; crop: its centre square; scale: squeezed "
                                  "to a square (distorts a non-square photo)")
-        parser.add_argument("--size", type=positive_int(max_side), metavar="SIDE",
+        parser.add_argument("--size", type=canvas_side(max_side), metavar="SIDE",
                             help=f"the canvas's longer side in pixels (default: the photo's own, at most "
                                  f"{max_side}, and at least the model's input side)")
     elif fit_default == "scale":

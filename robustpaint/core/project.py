@@ -30,6 +30,7 @@ SUFFIX = ".rpaint"
 MEMBERS = ("project.json", "image.npy", "mask.npy")
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
 MAX_SIDE = 8192
+MAX_STROKES = 100_000  # strokes a project may log: 300,000 took 47 s to load (#46); a day's painting is a few thousand
 CHUNK = 1 << 20  # a member is inflated this much at a time, never past the size its header claims
 # What malformed content raises in the readers a project goes through (zipfile, zlib, json, numpy, whose header
 # parser raises SyntaxError and tokenize's TokenError, the checks of its fields; RecursionError is a RuntimeError):
@@ -75,11 +76,13 @@ def _version_needed(project: Project) -> int:
 
 
 def save_project(project: Project, path: str | Path) -> None:
-    """Writes the project atomically: the previous file stays intact until the new one is complete."""
+    """Writes the project atomically: the previous file stays intact until the new one is complete. Of a stroke log
+    longer than MAX_STROKES the newest are kept (the log is history: the layers hold the picture), so that every
+    project saved opens again."""
     path = Path(path)
     meta = {"format": FORMAT, "version": _version_needed(project), "model": project.model,
             "model_sha256": project.model_sha256, "task": project.task, "parameters": project.parameters,
-            "strokes": project.strokes, "last_recipe": project.last_recipe}
+            "strokes": project.strokes[-MAX_STROKES:], "last_recipe": project.last_recipe}
     preview = io.BytesIO()
     Image.fromarray((np.clip(project.image, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").save(preview, "PNG")
     try:
@@ -193,6 +196,8 @@ def _load(archive: zipfile.ZipFile, path: Path) -> Project:
             or not all(isinstance(text, str) for text in texts):
         raise ProjectError(f"{path} is damaged: project.json has fields of the wrong type")
     model, model_sha256, task = texts
+    if len(strokes) > MAX_STROKES:
+        raise ProjectError(f"{path} logs {len(strokes):,} strokes, more than the {MAX_STROKES:,} a project may hold")
     checked = []
     for number, stroke in enumerate(strokes, 1):
         with _damaged(path, f"its stroke {number} is not one the app logs"):

@@ -232,11 +232,15 @@ def run_cost(request: TaskRequest, side: int) -> tuple[float, str]:
 
 
 def check_budget(request: TaskRequest, side: int) -> None:
-    """Refuses a run whose batch of pixels is over MAX_BATCH_PIXELS, or whose model passes (`run_cost`: every
-    view, crop and candidate of every step) come to more than MAX_PASSES at BUDGET_SIDE px; each refusal says the
-    figure. The app's worker and `run_recipe` (the CLI, replay) both call it, so a project's 100,000 steps are
-    bounded as a recipe's are."""
-    h, w = get_task(request.task).output_shape(request, side)
+    """Refuses a run whose canvas has a side outside the task's limits (16 to 1024 px), whose batch of pixels is
+    over MAX_BATCH_PIXELS, or whose model passes (`run_cost`: every view, crop and candidate of every step) come to
+    more than MAX_PASSES at BUDGET_SIDE px; each refusal says the figure. The app's worker and `run_recipe` (the
+    CLI, replay) both call it, so a project's 100,000 steps are bounded as a recipe's are."""
+    spec = get_task(request.task)
+    h, w = spec.output_shape(request, side)
+    low, high = spec.canvas_limits(side)
+    if not (low <= h <= high and low <= w <= high):  # a 1 x 1 or 2048 x 16 canvas (#46): as the app and the CLI
+        raise RobustPaintError(f"the run asks for a {w}x{h} canvas; a canvas's sides are {low} to {high:,} px")
     batch = max(request.candidates, 1)
     pixels = batch * h * w
     if pixels > MAX_BATCH_PIXELS:

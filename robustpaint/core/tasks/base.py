@@ -24,7 +24,7 @@ from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
-from robustpaint.core.tasks.knobs import CANVAS_MAX, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
+from robustpaint.core.tasks.knobs import CANVAS_MAX, CANVAS_MIN, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
 from robustpaint.core.views import ModelScaleViews, RandomView, View
 
@@ -268,6 +268,11 @@ class TaskSpec:
         if request.image is not None:
             return tuple(request.image.shape[-2:])
         return canvas_shape(request, model_side)
+
+    def canvas_limits(self, model_side: int) -> tuple[int, int]:
+        """The shortest and longest side a run's images may have: CANVAS_MIN to CANVAS_MAX (a model smaller than
+        CANVAS_MIN runs at its own side too)."""
+        return min(CANVAS_MIN, model_side), CANVAS_MAX
 
     def build(self, ctx: Context) -> Built:
         raise NotImplementedError

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.paths import file_stem
+from robustpaint.core.options import CANVAS_MAX, CANVAS_MIN, canvas_side
 from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskSpec, canvas_shape, class_index,
                                          non_negative, positive_int, register)
 
@@ -53,7 +52,9 @@ class Generate(TaskSpec):
 
     def build(self, ctx: Context) -> Built:
         seeds = ctx.seeds_or_data_free()
-        targets = ctx.targets(default=torch.arange(ctx.n) % len(ctx.model.classes))
+        if not ctx.request.targets:  # a recipe with an empty class list made class 0, quietly (#46)
+            raise RobustPaintError("generate needs at least one class; the request names none")
+        targets = ctx.targets()
         size = canvas_shape(ctx.request, ctx.model.input_size)
         start = seeds.sample(targets, size, ctx.request.temperature, ctx.generator, ctx.mix(),
                              upsample=ctx.request.knob("upsample"))
@@ -82,8 +83,8 @@ class Generate(TaskSpec):
         p.add_argument("--spread", type=non_negative, help="push each class's images apart (beyond the paper; "
                        "default: the preset's, 0.05 for photo models, 0 for 32-px ones; 0 = independent samples)")
         p.add_argument("--mix", help="CLASS:WEIGHT, blend the seed with another class's")
-        p.add_argument("--size", type=positive_int(1024), help="canvas side in pixels (default: the model's input "
-                                                               "size)")
+        p.add_argument("--size", type=canvas_side(), help=f"canvas side in pixels, {CANVAS_MIN} to {CANVAS_MAX} "
+                                                          f"(default: the model's input size)")
         p.add_argument("--grid", help="also write all images as one PNG, a row per class")
         p.add_argument("--class-map", help="PNG fitted as a photo is (its shape, --size on its longer side): each "
                                            "region in the colour of its class (the "

@@ -138,8 +138,10 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("activation_weight", "", "float", 0.1, -1e6, 1e6, "weight of the neuron's activation (feature painting)"),
     Knob("consistency_sweeps", "", "int", 10, 0, 100, "smooth back-projection rounds before the exact projection",
          before=0),
-    Knob("size", "", "int", None, 1, 2048, "canvas side in pixels (default: the model's input size)", flag=None),
-    Knob("width", "", "int", None, 1, 2048, "canvas width in pixels where it differs from the side", flag=None),
+    Knob("size", "", "int", None, CANVAS_MIN, CANVAS_MAX, "canvas side in pixels (default: the model's input size)",
+         flag=None),
+    Knob("width", "", "int", None, CANVAS_MIN, CANVAS_MAX, "canvas width in pixels where it differs from the side",
+         flag=None),
     Knob("fill", "", "choice", "smooth", choices=("smooth", "mean"), help="how the hole starts: a smooth fill of "
                                                                           "its border, or the paper's channel mean",
          before="mean"),

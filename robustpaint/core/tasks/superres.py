@@ -80,6 +80,10 @@ class SuperResolve(TaskSpec):
             raise RobustPaintError(f"the canvas size is not a multiple of the factor {factor}")
         return canvas.reshape(h // factor, factor, w // factor, factor, -1).mean((1, 3))
 
+    def canvas_limits(self, model_side: int) -> tuple[int, int]:
+        """The output may be as large as the command line makes it (`superres_max_output`)."""
+        return super().canvas_limits(model_side)[0], superres_max_output(model_side)
+
     def output_shape(self, request: TaskRequest, model_side: int) -> tuple[int, int]:
         h, w = super().output_shape(request, model_side)
         return h * request.factor, w * request.factor
