@@ -342,6 +342,7 @@ class DocumentFiles(QObject):
         window = self.window
         if size == window.document.size:
             return
+        window.editor.cancel_stroke()  # a stroke being drawn is not scaled into the new canvas
         old, document = window.document.size, window.document.copy()
         document.resize(*size)
         window.editor.replace(document, f"canvas to {size[1]}x{size[0]}", new_picture=False)
@@ -419,7 +420,7 @@ class DocumentFiles(QObject):
         undo = self.window.undo_stack
         if undo.isClean() and not self.autosave_path().exists():
             return False
-        if undo.index() == self._autosaved_index:
+        if undo.changes == self._autosaved_index:  # the index stops moving once the history is full
             return False
         try:
             self._hold_autosave_lock()  # before the file exists, so no other instance takes it for a crash's
@@ -427,7 +428,7 @@ class DocumentFiles(QObject):
         except RobustPaintError as exc:
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
             return False
-        self._autosaved_index = undo.index()
+        self._autosaved_index = undo.changes
         return True
 
     def _hold_autosave_lock(self) -> None:
