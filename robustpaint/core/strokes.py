@@ -50,7 +50,7 @@ class Stroke:
         self.document, self.brush, self.layer = document, brush, layer
         self.points: list[tuple] = []
         self.line = False  # the app's line tool: `restart` draws its one segment again on each move
-        self.logged_layer = "image" if layer not in ("sketch",) else "sketch"  # as the stroke log names it
+        self.logged_layer = "sketch" if layer == "sketch" else "image"  # as the stroke log names it
         h, w = document.size
         self.cover = np.zeros((h, w))  # calloc'd: pages are touched only where the stroke goes
         self.before: dict = {}  # tile -> the layer's pixels there before the stroke
