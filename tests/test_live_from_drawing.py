@@ -58,3 +58,13 @@ def test_a_stroke_that_stops_a_seed_run_says_why(qtbot, window):
     assert not window.session.running
     message = window.statusBar().currentMessage()
     assert "stopped at step" in message and "/1000 by your stroke" in message
+
+
+def test_the_drawing_button_keeps_its_short_name_and_follows_k(qtbot, window):
+    """A tool button took the View action's long text when K toggled it, widening the panel over the canvas."""
+    _drawing_run(qtbot, window)
+    button = window.controls.drawing_button
+    window.sketch_action.trigger()  # K
+    assert button.isChecked() and button.text() == "My drawing (K)" and window.sketch_shown
+    button.click()
+    assert not window.sketch_shown and not button.isChecked() and button.text() == "My drawing (K)"

@@ -92,18 +92,23 @@ class RunControls(QWidget):
 
     def add_drawing_buttons(self, show_drawing, run_from_drawing) -> None:
         """The drawing under the result, in plain view beside Run: a button that shows it (K; strokes then paint on
-        it, and Live runs from it) and one that runs again from it (Ctrl+R)."""
-        from PySide6.QtWidgets import QToolButton
+        it, and Live runs from it) and one that runs again from it (Ctrl+R). Plain buttons kept in step with the
+        menu's actions (a tool button takes its action's long menu text whenever the action changes)."""
         row = QHBoxLayout()
-        self.drawing_buttons = []
-        for action, text in ((show_drawing, "My drawing (K)"), (run_from_drawing, "Run from my drawing")):
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setText(text)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            row.addWidget(button)
-            self.drawing_buttons.append(button)
+        self.drawing_button = QPushButton("My drawing (K)", checkable=True, toolTip=show_drawing.text())
+        self.drawing_button.toggled.connect(lambda on: show_drawing.isChecked() != on and show_drawing.setChecked(on))
+        show_drawing.toggled.connect(self._show_drawing_state)
+        self.run_from_drawing_button = QPushButton("Run from my drawing", toolTip="Ctrl+R: the drawing back on the "
+                                                   "canvas, and a run from it")
+        self.run_from_drawing_button.clicked.connect(run_from_drawing.trigger)
+        row.addWidget(self.drawing_button)
+        row.addWidget(self.run_from_drawing_button)
         self.layout().insertRow(3, row)
+
+    def _show_drawing_state(self, shown: bool) -> None:
+        self.drawing_button.blockSignals(True)
+        self.drawing_button.setChecked(shown)
+        self.drawing_button.blockSignals(False)
 
     @property
     def live(self) -> bool:
