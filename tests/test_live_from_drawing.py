@@ -68,3 +68,22 @@ def test_the_drawing_button_keeps_its_short_name_and_follows_k(qtbot, window):
     assert button.isChecked() and button.text() == "My drawing (K)" and window.sketch_shown
     button.click()
     assert not window.sketch_shown and not button.isChecked() and button.text() == "My drawing (K)"
+
+
+def test_a_drawing_is_refined_stroke_by_stroke_each_run_from_the_drawing(qtbot, window):
+    """#44's painter aim: after a Live stroke on the drawing the view went back to the result, so the next stroke
+    was a touch-up and the drawing stopped changing."""
+    _drawing_run(qtbot, window)
+    window.show_sketch(True)
+    c = window.canvas.target_rect().center().toPoint()
+    for dy in (30, 50):
+        with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+            _drag(qtbot, window.canvas, c + QPoint(-30, dy), c + QPoint(30, dy))
+        assert window.sketch_shown  # the drawing stays in view for the next stroke
+        assert np.array_equal(window.session.timeline_start, window.document.sketch)
+    assert window.controls.drawing_button.isChecked()
+
+
+def test_the_drawing_button_shows_what_the_view_shows_when_there_is_no_drawing(qtbot, window):
+    window.controls.drawing_button.click()  # no drawing yet: the status bar says so and the result stays shown
+    assert not window.sketch_shown and not window.controls.drawing_button.isChecked()

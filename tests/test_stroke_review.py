@@ -134,3 +134,15 @@ def test_autosave_goes_on_once_the_undo_history_is_full(qtbot, window):
     _drag(qtbot, window.canvas, c + QPoint(-10, -40), c + QPoint(-10, 40))
     assert window.undo_stack.index() == 3
     assert window.files.autosave()  # a new change, though the index is where it was
+
+
+def test_a_press_after_a_lost_release_paints_a_new_stroke(qtbot, window):
+    """A release taken by a dialog left the drag's state behind: the next stroke painted nothing."""
+    window.controls.live_check.setChecked(False)
+    c = _centre(window)
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=c - QPoint(30, 20))
+    qtbot.mouseMove(window.canvas, pos=c)
+    window.undo_stack.undo()  # cancels the stroke; its release never comes
+    window.canvas._points = []  # as if a modal dialog had taken the release
+    _drag(qtbot, window.canvas, c + QPoint(-30, 20), c + QPoint(30, 20))
+    assert not (window.document.image == 1).all() and window.undo_stack.undoText() == "stroke"

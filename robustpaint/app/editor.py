@@ -113,7 +113,7 @@ class Editor(QObject):
         image."""
         return "sketch" if self.window.sketch_shown and self.document.sketch is not None else "image"
 
-    def run_from_sketch(self) -> None:
+    def run_from_sketch(self, keep_drawing_shown: bool = False) -> None:
         """Run > Run again from the sketch: the sketch back on the canvas (one undo step) and a run from it, with
         the panel's settings as they are now."""
         if self.document.sketch is None:
@@ -131,6 +131,11 @@ class Editor(QObject):
         self.document.image = self.document.sketch.copy()
         self.window.session.last_recipe = None  # the canvas shows the user's sketch, not a run's result
         self.push_state(before, "back to the sketch", recipe_before)
+        if keep_drawing_shown:  # Live, from a stroke on the drawing: the drawing stays in view for the next stroke
+            self.window.start_run(keep_drawing_shown=True)
+            self.window.statusBar().showMessage("running again from your drawing: keep drawing, or K to see the "
+                                                "result", 6000)
+            return
         self.window.show_sketch(False)
         self.window.start_run()
 
@@ -149,6 +154,10 @@ class Editor(QObject):
 
     def on_stroke_moved(self, points) -> None:
         """A mouse or pen move: paints the stroke's new segment only (the line tool draws its one segment again)."""
+        if len(points) == 1:  # a press: whatever an earlier drag left (a release a dialog took) ends here
+            if self._stroke is not None:
+                self.cancel_stroke()
+            self._stroke_cancelled = False
         if self._stroke_cancelled:
             return
         tool = self.window.tools.tool
@@ -223,7 +232,7 @@ class Editor(QObject):
         if layer == "sketch":
             self.push_edit(edit, "stroke on the sketch", recipe_before)
             if live and "image" in task.reads:  # the drawing changed: Live makes its picture again, from it
-                self.run_from_sketch()
+                self.run_from_sketch(keep_drawing_shown=True)
                 return
             self.window.statusBar().showMessage("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
                                                 "makes a picture of it", 8000)

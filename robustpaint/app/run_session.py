@@ -97,7 +97,7 @@ class RunControls(QWidget):
         row = QHBoxLayout()
         self.drawing_button = QPushButton("My drawing (K)", checkable=True, toolTip=show_drawing.text())
         self.drawing_button.toggled.connect(lambda on: show_drawing.isChecked() != on and show_drawing.setChecked(on))
-        show_drawing.toggled.connect(self._show_drawing_state)
+        show_drawing.toggled.connect(lambda _=None: self._show_drawing_state(show_drawing.isChecked()))
         self.run_from_drawing_button = QPushButton("Run from my drawing", toolTip="Ctrl+R: the drawing back on the "
                                                    "canvas, and a run from it")
         self.run_from_drawing_button.clicked.connect(run_from_drawing.trigger)
@@ -298,7 +298,7 @@ class RunSession(QObject):
             # what the user drew or opened stays under the result; a touched-up result does not replace a drawing
             # kept already (Live ran over it and lost the drawing)
             if "image" in get_task(request.task).reads and not self.shows_run_output() and (
-                    document.sketch is None or self._recipe is None):
+                    document.sketch is None or not self._made_from_drawing()):
                 document.keep_sketch()
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
@@ -496,6 +496,14 @@ class RunSession(QObject):
             self.controls.timeline_label.setText(f"step {step}")
             if top5:  # the readout follows the scrubber: what the model read at that step
                 self.controls.show_top5(top5[min(index, len(top5) - 1)])
+
+    def _made_from_drawing(self) -> bool:
+        """Whether the canvas is the result of a run that started from the canvas (so the drawing kept under it is
+        what it was made from), not of a seed's generation or of no run at all."""
+        recipe = self._recipe
+        task = recipe[0].task if isinstance(recipe, tuple) else (recipe or {}).get("task")
+        from robustpaint.core.tasks import TASKS
+        return task in TASKS and "image" in TASKS[task].reads
 
     def end_preview(self) -> None:
         """The document changed while an iterate or the start was previewed: the canvas shows the document again

@@ -61,7 +61,7 @@ class UndoHistory(QObject):
         self.budget = budget_bytes() if budget is None else budget
         self.limit = limit
         self.dropped = 0
-        self.changes = 0  # every push, undo and redo: autosave compares it (the index stops moving when full)
+        self.changes = 0  # every push, undo, redo and clear: autosave compares it (the index stops moving when full)
         self._actions: list = []
         self._packing: list = []  # (step, generator packing its tiles: DocumentEdit.pack_steps) of recent steps
         self._pack_timer = QTimer(self, interval=0)
@@ -105,6 +105,9 @@ class UndoHistory(QObject):
 
     def push(self, command: EditCommand) -> None:
         was = self.isClean()
+        self.changes += 1
+        redo_branch = {id(c) for c in self.commands[self._index:]}
+        self._packing = [(c, steps) for c, steps in self._packing if id(c) not in redo_branch]
         del self.commands[self._index:]
         if self._clean is not None and self._clean > self._index:
             self._clean = None
@@ -141,6 +144,7 @@ class UndoHistory(QObject):
             was = self.isClean()
             self.commands[self._index - 1].undo()  # the index moves once the step is applied
             self._index -= 1
+            self.changes += 1
             self._changed(was)
 
     def redo(self) -> None:
@@ -148,11 +152,13 @@ class UndoHistory(QObject):
             was = self.isClean()
             self.commands[self._index].redo()
             self._index += 1
+            self.changes += 1
             self._changed(was)
 
     def clear(self) -> None:
         was = self.isClean()
         self.commands, self._index, self._clean, self._packing = [], 0, 0, []
+        self.changes += 1
         self._changed(was)
 
     def createUndoAction(self, parent, prefix: str = "&Undo") -> QAction:
@@ -190,7 +196,6 @@ class UndoHistory(QObject):
     # --- signals and actions -----------------------------------------------------------------------------
 
     def _changed(self, was_clean: bool) -> None:
-        self.changes += 1
         self.indexChanged.emit(self._index)
         if was_clean != self.isClean():
             self.cleanChanged.emit(self.isClean())

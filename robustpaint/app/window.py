@@ -176,8 +176,8 @@ class MainWindow(QMainWindow):
         shown = "sketch" if self.sketch_shown and self.document.sketch is not None else "image"
         if self.previewing:  # a timeline iterate or the run's start was shown: the document comes back, whole
             self.session.end_preview()
-            rect = None
-        if layers & {shown, "mask", "regions", "strength"} or (self.sketch_shown and "sketch" in layers):
+            self._show(None, layers, None)
+        elif layers & {shown, "mask", "regions", "strength"} or (self.sketch_shown and "sketch" in layers):
             self._show(None, layers, rect)
 
     def _show(self, image, layers, rect) -> None:
@@ -211,12 +211,14 @@ class MainWindow(QMainWindow):
         return canvas_request(self.document, self.panel.parameters(), card.get("classes", []), bf16, anchor,
                               self.panel.model_side())
 
-    def start_run(self) -> None:
+    def start_run(self, keep_drawing_shown: bool = False) -> None:
+        """Runs the panel's task from the canvas; `keep_drawing_shown`: a Live run from a stroke on the drawing,
+        which stays in view so that the next stroke refines it too."""
         if not self.panel.has_models:
             self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
             return
         self.editor.cancel_stroke()  # Space or Ctrl+R during a drag: the run starts from the canvas without it
-        if self.sketch_shown:
+        if self.sketch_shown and not keep_drawing_shown:
             self.show_sketch(False)  # a run starts from the image and shows what it makes
         if not self.controls.reanchor and self.editor.anchor_image is None:
             self.editor.anchor_image = self.document.image.copy()  # the ball stays around the canvas as it is now
