@@ -85,16 +85,6 @@ def write_overlay(qimage: QImage, mask: np.ndarray, regions: np.ndarray, strengt
     return shown
 
 
-def overlay_rgba(mask: np.ndarray, regions: np.ndarray | None = None, strength: np.ndarray | None = None,
-                 palette=()) -> QImage | None:
-    """The layers drawn over the image as one ARGB32-premultiplied QImage (None when there is nothing to show)."""
-    h, w = mask.shape
-    regions = np.full((h, w), -1, np.int16) if regions is None else regions
-    strength = np.ones((h, w), np.float32) if strength is None else strength
-    qimage = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-    return qimage if write_overlay(qimage, mask, regions, strength, palette, (0, 0, w, h)) else None
-
-
 def preview_sheet(image: np.ndarray):
     """The image at 1:1 and at 2x side by side (the preview dock), whatever the canvas's zoom."""
     from PySide6.QtGui import QPainter, QPixmap
@@ -139,14 +129,6 @@ class Canvas(QWidget):
         self.hint = ""  # what to do, written over an empty canvas
         self.brush_diameter = 0.0  # image pixels; > 0: an outline of the brush follows the pointer
         self.pointer: QPointF | None = None  # where the pointer is over the canvas (None: elsewhere)
-
-    def set_content(self, image: np.ndarray, overlay: QImage | None = None) -> None:
-        """Shows `image` (H x W x 3 float) whole, with an optional overlay (see `overlay_rgba`) on top."""
-        self._image = array_to_qimage(image)
-        self._overlay = overlay if overlay is not None else QImage()
-        self._mask = self._overlay
-        self._sized(image.shape[:2])
-        self.update()
 
     def show_layers(self, image: np.ndarray, layers=None, rect=None, overlays_shown: bool = True,
                     palette=(), overlay_changed: bool = True) -> None:
