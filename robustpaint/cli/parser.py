@@ -72,14 +72,23 @@ def _help(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def _add_knob_option(p: argparse.ArgumentParser, knob) -> None:
-    """A generic knob's option, from the table (None when not given: the request keeps the knob's default)."""
+def _add_knob_option(p: argparse.ArgumentParser, knob, spec=None) -> None:
+    """A generic knob's option, from the table (None when not given: the request keeps the knob's default, or the
+    value the task's preset gives it, which the help then says: generate's photo preset sets saturation to 1)."""
+    said = (lambda v: "on" if v else "off") if knob.kind == "bool" else str
+    default = f"default: {said(knob.default)}"
+    if spec is not None:
+        presets = {"photo models": dict(spec.photo_preset.knobs), "32-px models": dict(spec.preset.knobs)}
+        other = [f"{said(values[knob.key])} with {which}' preset" for which, values in presets.items()
+                 if knob.key in values and values[knob.key] != knob.default]
+        if other:
+            default = f"{default}; {', '.join(other)}"
     if knob.kind == "bool":
         p.add_argument(knob.option, dest=knob.key, action=argparse.BooleanOptionalAction, default=None,
-                       help=_help(f"{knob.help} (default: {'on' if knob.default else 'off'})"))
+                       help=_help(f"{knob.help} ({default})"))
     else:
         p.add_argument(knob.option, dest=knob.key, type=knob.parse if knob.kind in ("int", "float") else None,
-                       choices=knob.choices or None, help=_help(f"{knob.help} (default: {knob.default})"))
+                       choices=knob.choices or None, help=_help(f"{knob.help} ({default})"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(spec.name, help=spec.help)
         spec.add_arguments(p)
         for knob in generic_knobs(spec.parameters):  # the table's knobs that have no option of the task's own
-            _add_knob_option(p, knob)
+            _add_knob_option(p, knob, spec)
         _add_run_options(p, spec.out_help, spec.name)
 
     p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")

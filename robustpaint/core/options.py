@@ -90,10 +90,10 @@ def add_input_arguments(parser: argparse.ArgumentParser, fit_default: str = "cro
         parser.add_argument("--size", type=canvas_side(max_side), metavar="SIDE",
                             help=f"the canvas's longer side in pixels (default: the photo's own, at most "
                                  f"{max_side}, and at least the model's input side)")
-    elif fit_default == "scale":
-        parser.add_argument("--fit", choices=("crop", "scale"), default="scale",
-                            help="crop: take the centre square of a non-square input first; scale (default): keep "
-                                 "its shape")
+    elif fit_default == "keep":  # super-resolution: the photo's own shape, as `--fit keep` of the photo tasks
+        parser.add_argument("--fit", choices=("keep", "crop", "scale"), default="keep",
+                            help="keep (default): the input's own shape; crop: its centre square first (scale: an "
+                                 "older name of keep, which it means here)")
     else:
         parser.add_argument("--fit", choices=("crop", "scale"), default="crop",
                             help="how a photo of another shape meets the model's square canvas: centre crop "

@@ -405,8 +405,9 @@ def read_input(args, model, note, max_side: int | None = None, keep_size: bool =
     to `max_side`."""
     from robustpaint.core.imageio import load_photo
     side = getattr(args, "size", None)
-    if keep_size:
-        image, line, source_size = load_photo(args.input, None, args.fit, max_side)
+    if keep_size:  # super-resolution's `--fit scale` is an older name of keep
+        fit = "keep" if args.fit == "scale" else args.fit
+        image, line, source_size = load_photo(args.input, None, fit, max_side)
     elif args.fit == "scale":
         image, line, source_size = load_photo(args.input, (side or model.input_size,) * 2, "scale")
     else:

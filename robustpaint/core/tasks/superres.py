@@ -115,7 +115,7 @@ class SuperResolve(TaskSpec):
         return Built(start, objective, constraint=constraint)
 
     def add_arguments(self, p) -> None:
-        add_input_arguments(p, fit_default="scale")
+        add_input_arguments(p, fit_default="keep")
         p.add_argument("--factor", type=int, default=4, help="upsampling factor, 2 to 8 (default 4)")
         p.add_argument("--no-consistency", dest="consistent", action="store_false",
                        help="let the output's block means drift from the input (the paper's setting)")
