@@ -146,3 +146,23 @@ def test_a_press_after_a_lost_release_paints_a_new_stroke(qtbot, window):
     window.canvas._points = []  # as if a modal dialog had taken the release
     _drag(qtbot, window.canvas, c + QPoint(-30, 20), c + QPoint(30, 20))
     assert not (window.document.image == 1).all() and window.undo_stack.undoText() == "stroke"
+
+
+def test_new_and_open_ask_before_replacing_unsaved_work(qtbot, window, monkeypatch):
+    """#47 item 7: New and Open replaced unsaved work without asking (Quit did ask)."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    window.controls.live_check.setChecked(False)
+    window.ask_before_closing = True
+    _drag(qtbot, window.canvas, _centre(window) - QPoint(30, 0), _centre(window) + QPoint(30, 0))
+    painted = window.document.image.copy()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Cancel)
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(1) or ("", ""))
+    window.files.new_dialog()
+    window.files.open_dialog()
+    assert len(asked) == 2 and not opened and np.array_equal(window.document.image, painted)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    window.files.open_dialog()
+    assert opened == [1]  # discarding goes on to the file dialog
+    window.ask_before_closing = False

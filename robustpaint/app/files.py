@@ -332,7 +332,10 @@ class DocumentFiles(QObject):
         self.window.update_title()
 
     def new_dialog(self) -> None:
-        """File > New: asks the canvas's size (the present one offered)."""
+        """File > New: asks the canvas's size (the present one offered), after Save / Discard / Cancel of unsaved
+        work (New replaced it without a word)."""
+        if not self.window.unsaved_work_may_go("a new canvas replaces it"):
+            return
         size = ask_canvas_size(self.window, "New canvas", self.window.document.size)
         if size is not None:
             self.new_document(size)
@@ -367,7 +370,8 @@ class DocumentFiles(QObject):
             action = menu.addAction(os.path.basename(path))
             action.setToolTip(path)
             action.setEnabled(os.path.isfile(path))
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+            action.triggered.connect(lambda _=False, p=path: self.window.unsaved_work_may_go(
+                "opening another picture") and self.open_path(p))
         if not self.recent_files:
             menu.addAction("(none yet)").setEnabled(False)
 
@@ -384,6 +388,8 @@ class DocumentFiles(QObject):
         self.last_folder = str(Path(path).parent)
 
     def open_dialog(self) -> None:
+        if not self.window.unsaved_work_may_go("opening another picture"):
+            return
         path, _ = QFileDialog.getOpenFileName(self.window, "Open", self.last_folder, IMAGE_FILTER)
         if path:
             self._remember_folder(path)

@@ -304,20 +304,25 @@ class MainWindow(QMainWindow):
         self.overlays_label.setVisible(not shown)
         self.refresh_canvas()
 
-    def closeEvent(self, event) -> None:
+    def unsaved_work_may_go(self, before: str = "closing") -> bool:
+        """Asks Save / Discard / Cancel when there are unsaved changes (closing, New, Open); True to go on."""
         from PySide6.QtWidgets import QMessageBox
-        if self.ask_before_closing and not self.undo_stack.isClean():
-            buttons = QMessageBox.StandardButton
-            answer = QMessageBox.question(self, "Unsaved changes", "Save the project before closing?",
-                                          buttons.Save | buttons.Discard | buttons.Cancel)
-            if answer == buttons.Cancel:
-                event.ignore()
-                return
-            if answer == buttons.Save:
-                self.files.save_project_dialog()
-                if not self.undo_stack.isClean():
-                    event.ignore()
-                    return
+        if not self.ask_before_closing or self.undo_stack.isClean():
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self, "Unsaved changes", f"Save the project before {before}?",
+                                      buttons.Save | buttons.Discard | buttons.Cancel)
+        if answer == buttons.Cancel:
+            return False
+        if answer == buttons.Save:
+            self.files.save_project_dialog()
+            return self.undo_stack.isClean()  # saved, not cancelled in the file dialog
+        return True
+
+    def closeEvent(self, event) -> None:
+        if not self.unsaved_work_may_go():
+            event.ignore()
+            return
         self.session.shutdown()
         self.files.closed_cleanly()
         super().closeEvent(event)
