@@ -216,3 +216,31 @@ def test_a_steps_tiles_are_packed_after_it_is_pushed_and_still_undo_exactly(qtbo
     assert (window.document.image == 1).all()
     history.redo()
     assert np.array_equal(window.document.image, painted)
+
+
+def test_the_editor_works_without_a_window(qtbot):
+    """#44 item 1: the editor called into the window (status bar, view state, runs); it now works with the parts
+    it is given and speaks by signals, so it runs with no window at all."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QObject
+
+    from robustpaint.app.editor import Editor
+    from robustpaint.app.run_session import RunState
+    parent = QObject()
+    editor = Editor(parent, Document.blank(64))
+    session = SimpleNamespace(state=RunState.IDLE, running=False, recipe_state=lambda: None,
+                              mark_edited=lambda: None, restore_recipe=lambda recipe: None)
+    tools = SimpleNamespace(tool="mask", brush=lambda: Brush(size=6, target="mask"))
+    editor.attach(session, tools, SimpleNamespace(task="inpaint"), SimpleNamespace(live=False), None)
+    editor.overlays_shown = False
+    asked, said = [], []
+    editor.overlays_requested.connect(asked.append)
+    editor.message.connect(lambda text, ms: said.append(text))
+    editor.on_stroke_moved([(10, 10)])
+    editor.on_stroke_moved([(10, 10), (40, 20)])
+    editor.on_stroke_finished([(10, 10), (40, 20)])
+    assert editor.document.mask.any() and editor.undo_stack.undoText() == "stroke"
+    assert asked == [True] and "overlays shown again" in said[0]  # the window is asked, not called
+    editor.undo_stack.undo()
+    assert not editor.document.mask.any()

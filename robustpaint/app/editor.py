@@ -1,11 +1,14 @@
 """The editor: the document, its undo stack, the ball's anchor and the stroke in progress. Every change to the picture
 (a stroke, a run's result, a new or resized canvas, a chosen candidate) goes through here, as one undo step with the
-recipe of what the canvas shows; the run session and the files call it, the window wires it to the canvas."""
+recipe of what the canvas shows; the run session and the files call it. It never calls the window: it works with the
+parts it is given (`attach`: the run session, the tool bar, the task panel, the run controls, the candidate grid) and
+says what the window should do by signals (a status message, a run, which layer to show, the overlays). The canvas
+follows the document's own events."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from robustpaint.app.run_session import RunState
@@ -18,27 +21,40 @@ NO_SKETCH = "no sketch yet: a run from the canvas (Sketch, Translate, Inpaint ..
 
 
 class Editor(QObject):
-    def __init__(self, window, document: Document):
-        super().__init__(window)
-        self.window = window
+    message = Signal(str, int)  # a status-bar message and how long it stays (ms)
+    run_requested = Signal(bool)  # start a run from the canvas; True: a Live run from the drawing, kept in view
+    drawing_view_requested = Signal(bool)  # show the drawing (True) or the result
+    overlays_requested = Signal(bool)  # show (True) or hide the mask, regions and strength overlays
+    picture_replaced = Signal()  # a new or resized picture: the panel's canvas size and the model's status follow
+
+    def __init__(self, parent, document: Document):
+        super().__init__(parent)
         self.document = document
+        self.session = self.tools = self.panel = self.controls = self.candidates = None  # see `attach`
+        self.drawing_shown = False  # the window's view: the drawing (sketch layer) shown instead of the result
+        self.overlays_shown = True  # the window's view: mask, regions and strength drawn over the picture
         # Each step holds the tiles it changed; the history drops its oldest steps past its memory budget.
         self.undo_stack = UndoHistory(self)
-        self.undo_stack.trimmed.connect(lambda text: self.window.statusBar().showMessage(text, 10000))
+        self.undo_stack.trimmed.connect(lambda text: self.message.emit(text, 10000))
         self.anchor_image: np.ndarray | None = None  # the ball's centre while re-anchoring is off
         self._stroke = None  # the stroke being drawn (core.strokes.Stroke)
         self._stroke_stopped_run = False  # the stroke began during a run, which it stopped
         self._stroke_cancelled = False  # the document changed under the drag: the rest of it paints nothing
 
+    def attach(self, session, tools, panel, controls, candidates) -> None:
+        """The parts the editor works with, made after it (the run session's host is the editor)."""
+        self.session, self.tools, self.panel, self.controls, self.candidates = (session, tools, panel, controls,
+                                                                                candidates)
+
     def apply_edit(self, edit: DocumentEdit, side: int, recipe) -> None:
         """An undo step's side: the document as it was before (0) or after (1) the change, and the recipe of what
         it shows; a step that changed only the hidden sketch says so (the canvas shows no change)."""
         self.cancel_stroke()
-        if edit.layer_names() == {"sketch"} and not self.window.sketch_shown:
-            self.window.statusBar().showMessage("the change is on the sketch layer, hidden under the result (K shows "
+        if edit.layer_names() == {"sketch"} and not self.drawing_shown:
+            self.message.emit("the change is on the sketch layer, hidden under the result (K shows "
                                                 "it)", 8000)
         edit.apply(self.document, side)
-        self.window.session.restore_recipe(recipe)
+        self.session.restore_recipe(recipe)
 
     def push_state(self, before, text: str, recipe_before=...) -> None:
         """The document's change since state `before` (and the recipe's since `recipe_before`, by default
@@ -46,7 +62,7 @@ class Editor(QObject):
         self.push_edit(DocumentEdit.between(before, self.document), text, recipe_before)
 
     def push_edit(self, edit: DocumentEdit, text: str, recipe_before=...) -> None:
-        recipe_after = self.window.session.recipe_state()
+        recipe_after = self.session.recipe_state()
         if edit.empty and recipe_after is (recipe_after if recipe_before is ... else recipe_before):
             return  # nothing changed (a stroke off the canvas): no step, and the document stays clean
         recipes = (recipe_after if recipe_before is ... else recipe_before, recipe_after)
@@ -63,44 +79,43 @@ class Editor(QObject):
         """A new picture (opened, new; `recipe`: what made it, from a project) or a resized canvas, one undo step;
         the run stops and its readouts go."""
         self.cancel_stroke()
-        self.window.session.halt()
-        self.window.session.clear()
-        self.window.candidates.clear()
-        self.window.show_sketch(False)
-        before, recipe_before = self.document.state(), self.window.session.recipe_state()
+        self.session.halt()
+        self.session.clear()
+        self.candidates.clear()
+        self.drawing_view_requested.emit(False)
+        before, recipe_before = self.document.state(), self.session.recipe_state()
         self.document.assign(document)  # the same document object: its listeners stay
         if new_picture:
-            self.window.session.last_recipe = recipe
+            self.session.last_recipe = recipe
         else:  # a resized canvas: the run's recipe no longer makes what it shows
-            self.window.session.mark_edited()
+            self.session.mark_edited()
         self.push_state(before, text, recipe_before)
-        self.reset_anchor(self.window.controls.reanchor)
-        self.window.panel.set_canvas_size(document.size)
-        self.window.show_model_status()
+        self.reset_anchor(self.controls.reanchor)
+        self.picture_replaced.emit()
 
     def show_result(self, image: np.ndarray) -> None:
         """Puts a worker image on the canvas; a batch of candidates also fills the grid (the chosen one is shown)."""
         self.cancel_stroke()
         if image.ndim == 4:
-            self.window.candidates.show_images(image)
-            image = image[self.window.session.clamp_candidate(len(image))]
-        elif self.window.candidates.images is not None:
-            self.window.candidates.clear()  # a run of one image: the old batch is not what the canvas came from
+            self.candidates.show_images(image)
+            image = image[self.session.clamp_candidate(len(image))]
+        elif self.candidates.images is not None:
+            self.candidates.clear()  # a run of one image: the old batch is not what the canvas came from
         self.document.image = image
 
     def choose_candidate(self, index: int, again: bool = False) -> None:
         """Takes candidate `index` to the canvas (one undo step when no run is going on); `again`: a click on the
         selected one, which only acts when the canvas no longer shows it."""
-        images = self.window.candidates.images
+        images = self.candidates.images
         if images is None or not 0 <= index < len(images):
             return
         if again and np.array_equal(self.document.image, images[index]):
             return
-        self.window.session.choose_candidate(index)
-        top5 = self.window.session.last_top5
+        self.session.choose_candidate(index)
+        top5 = self.session.last_top5
         if top5:
-            self.window.controls.show_top5(top5[min(index, len(top5) - 1)])
-        if not self.window.session.running:  # else the next live update shows it
+            self.controls.show_top5(top5[min(index, len(top5) - 1)])
+        if not self.session.running:  # else the next live update shows it
             before = self.document.state()
             self.document.image = images[index].copy()
             self.push_state(before, f"take candidate {index + 1}")
@@ -111,33 +126,33 @@ class Editor(QObject):
     def layer(self) -> str:
         """The colour layer strokes paint on: the sketch while it is shown (View > Show the sketch), else the
         image."""
-        return "sketch" if self.window.sketch_shown and self.document.sketch is not None else "image"
+        return "sketch" if self.drawing_shown and self.document.sketch is not None else "image"
 
     def run_from_sketch(self, keep_drawing_shown: bool = False) -> None:
         """Run > Run again from the sketch: the sketch back on the canvas (one undo step) and a run from it, with
         the panel's settings as they are now."""
         if self.document.sketch is None:
-            self.window.statusBar().showMessage(NO_SKETCH, 8000)
+            self.message.emit(NO_SKETCH, 8000)
             return
-        task = get_task(self.window.panel.task)
+        task = get_task(self.panel.task)
         if "image" not in task.reads:  # its run would replace the sketch put back by a seed's picture
-            self.window.statusBar().showMessage(
+            self.message.emit(
                 f"{task.label} starts from a seed, not from the sketch: choose Sketch (or another task that starts "
                 "from the canvas) to run again from it", 8000)
             return
         self.cancel_stroke()
-        self.window.session.halt()
-        before, recipe_before = self.document.state(), self.window.session.recipe_state()
+        self.session.halt()
+        before, recipe_before = self.document.state(), self.session.recipe_state()
         self.document.image = self.document.sketch.copy()
-        self.window.session.last_recipe = None  # the canvas shows the user's sketch, not a run's result
+        self.session.last_recipe = None  # the canvas shows the user's sketch, not a run's result
         self.push_state(before, "back to the sketch", recipe_before)
         if keep_drawing_shown:  # Live, from a stroke on the drawing: the drawing stays in view for the next stroke
-            self.window.start_run(keep_drawing_shown=True)
-            self.window.statusBar().showMessage("running again from your drawing: keep drawing, or K to see the "
+            self.run_requested.emit(True)
+            self.message.emit("running again from your drawing: keep drawing, or K to see the "
                                                 "result", 6000)
             return
-        self.window.show_sketch(False)
-        self.window.start_run()
+        self.drawing_view_requested.emit(False)
+        self.run_requested.emit(False)
 
     def reset_anchor(self, reanchor: bool) -> None:
         self.anchor_image = None if reanchor else self.document.image.copy()
@@ -160,20 +175,20 @@ class Editor(QObject):
             self._stroke_cancelled = False
         if self._stroke_cancelled:
             return
-        tool = self.window.tools.tool
+        tool = self.tools.tool
         if self._stroke is None and tool in ("fill", "picker"):
             return
         if self._stroke is None:
-            self._stroke_stopped_run = self.window.session.state is not RunState.IDLE
+            self._stroke_stopped_run = self.session.state is not RunState.IDLE
             if self._stroke_stopped_run:
                 self._stop_run_for_stroke()
-            brush = self.window.tools.brush()
+            brush = self.tools.brush()
             self._stroke = self.document.begin_stroke(brush, self.layer)
             self._stroke.line = tool == "line"  # the tool stays what it was at the press until the release
             self._stroke.logged_layer = self.layer
-            if not self.window.show_overlays and brush.target in OVERLAY_TARGETS:
-                self.window.set_overlays(True)  # a mask painted unseen is a mask the user does not know is there
-                self.window.statusBar().showMessage(f"overlays shown again to paint the {brush.target} (H hides "
+            if not self.overlays_shown and brush.target in OVERLAY_TARGETS:
+                self.overlays_requested.emit(True)  # a mask painted unseen is a mask the user does not know is there
+                self.message.emit(f"overlays shown again to paint the {brush.target} (H hides "
                                                     "them)", 6000)
         if self._stroke.line:
             self._stroke.restart([points[0], points[-1]])
@@ -183,10 +198,10 @@ class Editor(QObject):
     def _stop_run_for_stroke(self) -> None:
         """A stroke stops the run going on (no step still in flight may paint over it), and the status bar says so:
         the run's steps so far stay one undo step."""
-        session = self.window.session
+        session = self.session
         done, total = session.steps_done, session.request.steps if session.request is not None else 0
         session.halt("PGD run")
-        self.window.statusBar().showMessage(
+        self.message.emit(
             f"run stopped at step {done}/{total} by your stroke (its steps so far are kept: Ctrl+Z takes them back)",
             8000)
 
@@ -195,21 +210,21 @@ class Editor(QObject):
         if self._stroke_cancelled:
             self._stroke_cancelled = False
             return
-        tool = self.window.tools.tool
+        tool = self.tools.tool
         if stroke is None and tool == "picker":
             color = self.document.pick_color(*points[-1][:2], self.layer)
             if color is not None:
-                self.window.tools.set_brush_color(QColor.fromRgbF(*color))
-                self.window.statusBar().showMessage(f"colour {self.window.tools.brush_color.name()}", 3000)
+                self.tools.set_brush_color(QColor.fromRgbF(*color))
+                self.message.emit(f"colour {self.tools.brush_color.name()}", 3000)
             return
-        recipe_before = self.window.session.recipe_state()
+        recipe_before = self.session.recipe_state()
         if stroke is None and tool == "fill":
-            self._stroke_stopped_run = self.window.session.state is not RunState.IDLE
+            self._stroke_stopped_run = self.session.state is not RunState.IDLE
             if self._stroke_stopped_run:
                 self._stop_run_for_stroke()
-                recipe_before = self.window.session.recipe_state()
+                recipe_before = self.session.recipe_state()
             before = self.document.state()
-            c = self.window.tools.brush_color
+            c = self.tools.brush_color
             self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer)
             edit = DocumentEdit.between(before, self.document)
             layer = "sketch" if self.layer == "sketch" else "image"
@@ -226,15 +241,15 @@ class Editor(QObject):
             edit = DocumentEdit([layer_edit], ("append", logged, tuple(self.document.strokes[logged:])))
             layer = stroke.layer
         if "image" in edit.layer_names():  # an export now holds more than the run
-            self.window.session.mark_edited()
-        live = self.window.controls.live and self.window.session.recipe_state() is not None
-        task = get_task(self.window.panel.task)
+            self.session.mark_edited()
+        live = self.controls.live and self.session.recipe_state() is not None
+        task = get_task(self.panel.task)
         if layer == "sketch":
             self.push_edit(edit, "stroke on the sketch", recipe_before)
             if live and "image" in task.reads:  # the drawing changed: Live makes its picture again, from it
                 self.run_from_sketch(keep_drawing_shown=True)
                 return
-            self.window.statusBar().showMessage("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
+            self.message.emit("painted on the sketch: Run > Run again from the sketch (Ctrl+R) "
                                                 "makes a picture of it", 8000)
             return  # the image a run would start from has not changed
         self.push_edit(edit, "stroke", recipe_before)
@@ -244,15 +259,15 @@ class Editor(QObject):
         if layer == "image" and from_drawing:
             # a touch-up on a finished result: kept. A run from here would paint over it (artefacts piled up run
             # after run); the drawing under it is what Live runs from.
-            self.window.statusBar().showMessage(
+            self.message.emit(
                 "touch-up kept on the result: to change the picture, paint on your drawing (K shows it) and it runs "
                 "again from there", 8000)
         elif layer in ("mask", "regions", "strength") and from_drawing and (layer in task.reads
                                                                              or layer == "strength"):
             self.run_from_sketch()  # a new hole or region: the run starts again from the drawing, not the result
         elif layer in task.reads or layer == "strength":
-            self.window.start_run()
+            self.run_requested.emit(False)
         elif layer == "image":
-            self.window.statusBar().showMessage(
+            self.message.emit(
                 f"{task.label} starts from a seed, not from the canvas, so strokes do not restart it: choose "
                 "Sketch (or another task that starts from the canvas) to make your drawing into a picture", 8000)

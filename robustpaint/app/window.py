@@ -53,8 +53,9 @@ class MainWindow(QMainWindow):
         self.panel.canvas_size = self.document.size
         self.controls = RunControls()
         self.session = RunSession(self.editor, self.controls, self)
-        self.files = DocumentFiles(self)
         self.candidates = CandidateGrid(self)
+        self.editor.attach(self.session, self.tools, self.panel, self.controls, self.candidates)
+        self.files = DocumentFiles(self)
         self.neurons = NeuronBrowser(self)
         self._build_docks()
         self._connect()
@@ -127,6 +128,12 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         session, panel, worker = self.session, self.panel, self.session.worker
+        editor = self.editor  # it says what it needs of the window by signals
+        editor.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        editor.run_requested.connect(lambda keep: self.start_run(keep_drawing_shown=keep))
+        editor.drawing_view_requested.connect(self.show_sketch)
+        editor.overlays_requested.connect(self.set_overlays)
+        editor.picture_replaced.connect(self._on_picture_replaced)
         panel.model_chosen.connect(session.load_model)
         panel.changed.connect(self._on_parameter_changed)
         panel.class_picked.connect(self.canvas.setFocus)  # B, H, K ... are tools again, not letters in the field
@@ -257,6 +264,10 @@ class MainWindow(QMainWindow):
             self.tools.brush_size.setValue(default_brush_size(side))
         self.show_model_status()
 
+    def _on_picture_replaced(self) -> None:
+        self.panel.set_canvas_size(self.document.size)
+        self.show_model_status()
+
     def _on_device_changed(self, name: str) -> None:
         if self.panel.has_models:
             self.show_model_status(name)
@@ -284,6 +295,7 @@ class MainWindow(QMainWindow):
             self.sketch_action.setChecked(shown)  # its toggled signal calls here again, with the same value
             return
         was_shown, self.sketch_shown = self.sketch_shown, shown
+        self.editor.drawing_shown = shown  # strokes go to the layer shown
         self.layer_label.setVisible(shown)
         if shown:
             self.statusBar().showMessage("showing the sketch under the result: strokes paint on it; K shows the "
@@ -300,7 +312,7 @@ class MainWindow(QMainWindow):
         if shown != self.show_overlays:  # not at start-up, when the menu's action is first checked
             self.statusBar().showMessage("overlays shown" if shown else "overlays hidden: the mask, regions and "
                                          "strength still apply to runs; H shows them again", 5000)
-        self.show_overlays = shown
+        self.show_overlays = self.editor.overlays_shown = shown
         self.overlays_label.setVisible(not shown)
         self.refresh_canvas()
 
