@@ -115,3 +115,16 @@ def test_the_top5_reads_the_canvas_again_with_a_newly_chosen_model(qtbot, instal
         qtbot.waitUntil(lambda: bar.format().split(" ")[0] in ("apple", "pear", "plum", "fig"), timeout=10000)
     finally:
         window.session.shutdown()
+
+
+def test_choosing_inpaint_proposes_the_models_reading_not_the_last_tasks_class(qtbot, window):
+    """#47 item 6: Inpaint kept the class of the previous task (dog)."""
+    window.controls.live_check.setChecked(False)
+    window.document.image = np.random.default_rng(0).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    qtbot.waitUntil(lambda: bool(window.session.last_top5), timeout=10000)
+    read = window.session.last_top5[0][0][0]
+    other = next(c for c in ("cat", "dog", "ship", "truck") if c != read)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
+    window.panel.class_combo.setCurrentText(other)
+    window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("inpaint"))
+    assert window.panel.class_combo.currentText() == read

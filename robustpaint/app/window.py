@@ -24,6 +24,7 @@ from robustpaint.core.document import Document, canvas_request
 from robustpaint.core.project import REGION_SLOTS
 
 
+GUESSING_TASKS = ("inpaint", "superres")  # their class is the model's reading of the canvas unless one is chosen
 FALLBACK_CANVAS_SIDE = 128  # the canvas when no model's size can be read (no model installed, a broken card)
 
 
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         editor.overlays_requested.connect(self.set_overlays)
         editor.picture_replaced.connect(self._on_picture_replaced)
         panel.model_chosen.connect(session.load_model)
+        panel.task_combo.currentIndexChanged.connect(self._propose_class)
         panel.changed.connect(self._on_parameter_changed)
         panel.class_picked.connect(self.canvas.setFocus)  # B, H, K ... are tools again, not letters in the field
         self.controls.run_button.clicked.connect(self.toggle_run)
@@ -263,6 +265,13 @@ class MainWindow(QMainWindow):
             self.files.resize_canvas((round(h * ratio), round(w * ratio)))
             self.tools.brush_size.setValue(default_brush_size(side))
         self.show_model_status()
+
+    def _propose_class(self) -> None:
+        """A task whose class is, by default, what the model reads in the canvas (inpainting, super-resolution)
+        proposes that reading, not the class the previous task was aimed at (#47 item 6)."""
+        top5 = self.session.last_top5
+        if self.panel.task in GUESSING_TASKS and top5 and top5[0]:
+            self.panel.class_combo.setCurrentText(top5[min(self.session.candidate_index, len(top5) - 1)][0][0])
 
     def _on_picture_replaced(self) -> None:
         self.panel.set_canvas_size(self.document.size)
