@@ -144,8 +144,7 @@ while True:
     i += 1
     image = np.full((512, 512, 3), (i % 200) / 255, np.float32) + rng.random((512, 512, 3), dtype=np.float32) * 1e-3
     save_project(Project(image=image, mask=np.zeros((512, 512), np.float32), parameters={"i": i}), target)
-    if i == 1:
-        print("written", flush=True)  # the test kills only a writer that is in its loop
+    print("written", flush=True)  # after each save: the test kills only a writer in its loop, after k saves
 """
 
 
@@ -158,8 +157,9 @@ def test_sigkill_during_project_saves_always_leaves_a_loadable_project(tmp_path)
     for trial in range(10):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env, stdout=subprocess.PIPE,
                                 text=True)
-        assert proc.stdout.readline().strip() == "written"  # killed in the save loop, not before it began
-        time.sleep(float(rng.random()) * 0.5)
+        for _ in range(1 + trial % 3):  # 1 to 3 whole saves first, however slow the machine: kills come at
+            assert proc.stdout.readline().strip() == "written"  # several points of the loop (it failed under load)
+        time.sleep(float(rng.random()) * 0.2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
