@@ -137,6 +137,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
     window.document.mask[8:20, 8:20] = 1
     window.document.regions[:, :14] = 0  # two class regions for the class map
     window.document.regions[:, 18:] = 1
+    window.document.changed({"mask", "regions"})  # written in place: the document says so, as a stroke does
     temporary = None if export_dir else tempfile.TemporaryDirectory(prefix="robustpaint-doctor-")
     folder = Path(export_dir or temporary.name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,6 +194,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
         finished.clear()
         window.document.mask[:] = 0
         window.document.regions[:] = -1
+        window.document.changed({"mask", "regions"})
         window.panel.candidates_spin.setValue(8)  # the candidate grid shows in the picture too
         window.resize(1280, 860)
         window.panel.steps_slider.setValue(60)
