@@ -7,17 +7,12 @@ import numpy as np
 from PySide6.QtCore import QPoint
 
 from test_app import _drag, _select_task
-from test_sketch_layer import _run_to_the_end
+from test_sketch_layer import _run_to_the_end, _sketch_and_run
 
 
 def _drawing_run(qtbot, window):
-    """A black line on the blank canvas, a 3-step Sketch run from it; Live on afterwards."""
-    window.controls.live_check.setChecked(False)
-    _select_task(window, "sketch")
-    c = window.canvas.target_rect().center().toPoint()
-    _drag(qtbot, window.canvas, c - QPoint(40, 0), c + QPoint(40, 0))
-    drawing = window.document.image.copy()
-    _run_to_the_end(qtbot, window)
+    """test_sketch_layer's line and 3-step Sketch run from it, then Live on."""
+    drawing = _sketch_and_run(qtbot, window)
     window.controls.live_check.setChecked(True)
     return drawing
 
