@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import QPoint
 
 from test_app import _drag, _select_task
-from test_sketch_layer import _run_to_the_end, _sketch_and_run
+from test_sketch_layer import _sketch_and_run
 
 
 def _drawing_run(qtbot, window):
