@@ -1,10 +1,11 @@
-"""The window's menu bar: File, View, Edit and Run, each entry wired to the part that does it (the files, the canvas,
-the document, the run). Run > Device is the device menu's own (app/devices.py)."""
+"""The window's menu bar: File, View, Edit, Run and Help, each entry wired to the part that does it (the files, the
+canvas, the document, the run). Run > Device is the device menu's own (app/devices.py), Help is app/help.py's."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
 
+from robustpaint.app.help import add_help_menu
 from robustpaint.core.document import Document
 
 
@@ -66,6 +67,7 @@ def build_menus(window):
     add_action(window, run, "Run / pause", window.toggle_run, "Space")
     window.run_from_sketch_action = add_action(window, run, "Run again from the &sketch",
                                                window.editor.run_from_sketch, "Ctrl+R")
+    add_help_menu(window)  # last in the bar; its shortcuts page reads the other menus when it opens
     return run
 
 
