@@ -225,7 +225,8 @@ class Editor(QObject):
                 recipe_before = self.session.recipe_state()
             before = self.document.state()
             c = self.tools.brush_color
-            self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer)
+            self.document.fill(int(points[-1][0]), int(points[-1][1]), (c.redF(), c.greenF(), c.blueF()), self.layer,
+                               **self.tools.fill_options())
             edit = DocumentEdit.between(before, self.document)
             layer = "sketch" if self.layer == "sketch" else "image"
         else:

@@ -1,21 +1,36 @@
 """The tool bar: painting tools, brush colour (foreground / background, a palette, recent colours), size ([ and ]),
-opacity, the class region and the strength level; `brush()` is the brush the current tool paints with, and
-`outline_changed` tells the canvas the size of the brush outline that follows the pointer."""
+opacity, the class region, the strength level and the fill's tolerance; `brush()` is the brush the current tool
+paints with, `fill_options()` what the fill takes, and `outline_changed` tells the canvas the size of the brush
+outline that follows the pointer."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QToolBar, QVBoxLayout, QWidget)
 
 from robustpaint.core.classmap import PALETTE, PALETTE_NAMES
 from robustpaint.core.document import Brush
+from robustpaint.core.fill import DEFAULT_TOLERANCE
 from robustpaint.core.project import REGION_SLOTS
 
 TOOLS = (("brush", "B"), ("eraser", "E"), ("line", "L"), ("mask", "M"), ("unmask", "Shift+M"), ("fill", "F"),
          ("picker", "I"), ("regions", "R"), ("strength", "S"))
 TOOL_LABELS = {"picker": "Colour picker", "regions": "Class regions", "strength": "Strength"}
+# What each tool does, after its name and key in the tooltip, and in the status bar while the pointer is on it.
+TOOL_TIPS = {
+    "brush": "paints the brush colour",
+    "eraser": "brings back the drawing or photo under the result (the one the run started from, K shows it); "
+              "white where there is none, and on the drawing itself",
+    "line": "a straight line from press to release",
+    "mask": "marks the part a run may repaint (Inpaint)",
+    "unmask": "takes the mask away",
+    "fill": "fills the area of colours near the one clicked (Tolerance), and the soft edges of the lines around it",
+    "picker": "takes the colour under the pointer as the brush colour",
+    "regions": "paints where a class should appear (Class map)",
+    "strength": "paints how much a run may change the pixels",
+}
 BRUSH_TARGETS = {"brush": "image", "eraser": "erase", "mask": "mask", "unmask": "mask", "regions": "regions",
                  "strength": "strength"}
 RECENT_COLORS = 8
@@ -82,7 +97,8 @@ class ToolBar(QToolBar):
         for name, key in TOOLS:
             label = TOOL_LABELS.get(name, name.capitalize())
             action = QAction(tool_icon(name), label, self, checkable=True, shortcut=QKeySequence(key))
-            action.setToolTip(f"{label} ({key})")
+            action.setToolTip(f"{label} ({key}): {TOOL_TIPS[name]}")
+            action.setStatusTip(f"{label}: {TOOL_TIPS[name]}")
             group.addAction(action)
             self.addAction(action)
             self.actions_by_tool[name] = action
@@ -149,9 +165,24 @@ class ToolBar(QToolBar):
         self.strength_level = QSpinBox(minimum=0, maximum=100, value=0, suffix="%",
                                        toolTip="the strength brush sets how much the pixels may change: 0% protects "
                                                "them, 100% frees them")
+        # The fill's options, as GIMP's threshold and Krita's "fill soft edges" (core/fill.py).
+        self.fill_tolerance = QSpinBox(
+            minimum=0, maximum=100, value=round(DEFAULT_TOLERANCE * 100), suffix="%",
+            toolTip="how far a colour may be from the one clicked and still be filled (the largest difference in "
+                    "any of red, green and blue): 0% takes only that colour, 100% everything")
+        self.fill_soft_edges = QCheckBox(
+            "Soft edges", checked=True,
+            toolTip="also fills under the soft edge of the lines around the area, by how much of each pixel is the "
+                    "colour clicked, so no pale seam stays between a soft stroke and the fill")
+        fill_options = QWidget()
+        fill_row = QHBoxLayout(fill_options)
+        fill_row.setContentsMargins(0, 0, 0, 0)
+        fill_row.addWidget(self.fill_tolerance)
+        fill_row.addWidget(self.fill_soft_edges)
         # Each tool's own setting shows, labelled, only while that tool is chosen.
         self.tool_settings = {"regions": self.addWidget(_labelled("Region", self.region_slot)),
-                              "strength": self.addWidget(_labelled("Free to change", self.strength_level))}
+                              "strength": self.addWidget(_labelled("Free to change", self.strength_level)),
+                              "fill": self.addWidget(_labelled("Tolerance", fill_options))}
         for action in self.actions_by_tool.values():
             action.toggled.connect(self._show_tool_settings)
         self.brush_size.valueChanged.connect(self._tell_outline)
@@ -188,6 +219,10 @@ class ToolBar(QToolBar):
                      hardness=self.brush_hardness.value() / 100,
                      target=BRUSH_TARGETS.get(tool, "image"),
                      clear=tool == "unmask" or (tool == "regions" and value < 0), value=value)
+
+    def fill_options(self) -> dict:
+        """The fill tool's settings, as `Document.fill` takes them."""
+        return {"tolerance": self.fill_tolerance.value() / 100, "soft_edges": self.fill_soft_edges.isChecked()}
 
     def _choose_color(self) -> None:
         color = QColorDialog.getColor(self.brush_color, self)

@@ -13,9 +13,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Brush:
-    """A round brush. `target` is "image" (paint `color`), "erase" (paint white), "mask" (value 1, or 0 with
-    `clear=True`), "regions" (class slot `value`, or no class with `clear=True`) or "strength" (level `value` in
-    [0,1]: how much those pixels may change)."""
+    """A round brush. `target` is "image" (paint `color`), "erase" (the picture underneath: on the image layer the
+    sketch, where there is one, else white), "mask" (value 1, or 0 with `clear=True`), "regions" (class slot
+    `value`, or no class with `clear=True`) or "strength" (level `value` in [0,1]: how much those pixels may
+    change)."""
 
     size: float = 3.0
     color: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -232,28 +233,22 @@ class Document:
         stroke.extend(pts.reshape(len(pts), -1).tolist())
         return stroke.finish()
 
-    def _set_layer(self, name: str, array: np.ndarray) -> None:
-        self.set_layer("sketch" if name == "sketch" and self.sketch is not None else "image", array)
-
-    def fill(self, x: int, y: int, color, layer: str = "image") -> None:
-        """Flood fill of the 4-connected region of (nearly) the same colour as pixel (x, y) of the layer."""
-        h, w = self.size
-        if not (0 <= x < w and 0 <= y < h):
-            return
-        image = self.layer(layer).copy()
-        seed = image[y, x].copy()
-        same = np.all(np.abs(image - seed) < 1e-3, axis=2)
-        region = np.zeros((h, w), bool)
-        stack = [(y, x)]
-        while stack:
-            cy, cx = stack.pop()
-            if region[cy, cx] or not same[cy, cx]:
-                continue
-            region[cy, cx] = True
-            stack.extend((ny, nx) for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1))
-                         if 0 <= ny < h and 0 <= nx < w and not region[ny, nx])
-        image[region] = np.asarray(color, np.float32)
-        self._set_layer(layer, image)
+    def fill(self, x: int, y: int, color, layer: str = "image", tolerance: float | None = None,
+             soft_edges: bool = True):
+        """Fills the 4-connected area of colours within `tolerance` (0..1, the largest channel difference; None:
+        `fill.DEFAULT_TOLERANCE`) of pixel (x, y) of the layer, and with `soft_edges` the antialiased rim of the
+        lines around it (see core/fill.py). Writes in place and announces the rectangle changed, which it returns
+        (None when nothing changed)."""
+        from robustpaint.core.fill import DEFAULT_TOLERANCE, flood_fill
+        name = "sketch" if layer == "sketch" and self.sketch is not None else "image"
+        made = flood_fill(self.layers[name], int(x), int(y), color,
+                          DEFAULT_TOLERANCE if tolerance is None else float(tolerance), soft_edges)
+        if made is None:
+            return None
+        (x0, y0, x1, y1), pixels = made
+        self.writable(name)[y0:y1, x0:x1] = pixels
+        self.changed({name}, (x0, y0, x1, y1))
+        return x0, y0, x1, y1
 
     def invert_mask(self) -> None:
         self.mask = (1 - self.mask).astype(np.float32)

@@ -4,7 +4,11 @@ rectangle that segment reaches, so a move costs the same at 128 px and at 1024 p
 A stroke keeps its coverage (the largest of its segments' at each pixel) and the tiles of its layer as they were
 before it touched them; a pixel is always the stroke's colour over its before-stroke value by the stroke's
 coverage, so a stroke drawn move by move is the same, pixel for pixel, as one drawn at once, and overlapping
-segments never darken a half-opaque stroke twice. `finish` hands undo the touched tiles before and after."""
+segments never darken a half-opaque stroke twice. `finish` hands undo the touched tiles before and after.
+
+The eraser's colour is the picture underneath: on the result (the image layer) it brings back the drawing or photo
+the run started from (the sketch layer), pixel by pixel; with no sketch, and on the sketch itself, there is nothing
+under it but the blank canvas, so it paints white."""
 
 from __future__ import annotations
 
@@ -57,8 +61,12 @@ class Stroke:
         # Hardness is a painter's edge: masks, regions and strength keep hard edges (a mask is where cover > 0.5).
         self.hardness = brush.hardness if brush.target in ("image", "erase") else 1.0
         self.opacity = float(np.clip(brush.opacity, 0, 1))
+        self.under = None  # the eraser's picture underneath, pixel by pixel (None: the white canvas)
         if brush.target == "erase":
             self.value = np.ones(3, np.float32)
+            sketch = document.sketch
+            if layer == "image" and sketch is not None and sketch.shape == document.image.shape:
+                self.under = sketch  # the drawing or photo the run started from
         elif brush.target == "mask":
             self.value = 0.0 if brush.clear else 1.0
         elif brush.target == "regions":
@@ -120,7 +128,8 @@ class Stroke:
             if self.brush.target in OVERLAY_VALUES:
                 array[ys, xs] = np.where(cover > 0.5, self.value, before)
             else:
-                array[ys, xs] = (before * (1 - cover[..., None]) + self.value * cover[..., None]).astype(np.float32)
+                value = self.value if self.under is None else self.under[ys, xs]
+                array[ys, xs] = (before * (1 - cover[..., None]) + value * cover[..., None]).astype(np.float32)
 
     def cancel(self) -> None:
         """Puts the layer back as it was before the stroke (the document is about to change under it)."""
