@@ -53,13 +53,33 @@ class Editor(QObject):
         if edit.layer_names() == {"sketch"} and not self.drawing_shown:
             self.message.emit("the change is on the sketch layer, hidden under the result (K shows "
                                                 "it)", 8000)
+        size = self.document.size
         edit.apply(self.document, side)
         self.session.restore_recipe(recipe)
+        if self.document.size != size:  # a resized canvas undone or redone (Canvas size, a super-resolution run)
+            self.session.clear()  # the timeline's iterates are of the other size
+            self._resized()
 
     def push_state(self, before, text: str, recipe_before=...) -> None:
         """The document's change since state `before` (and the recipe's since `recipe_before`, by default
         unchanged) becomes one undo step of the tiles that differ; the run session commits runs this way."""
         self.push_edit(DocumentEdit.between(before, self.document), text, recipe_before)
+        if before[0].shape[:2] != self.document.size:  # a run that made a canvas of another size (super-resolution)
+            self._resized()
+
+    def _resized(self) -> None:
+        """The canvas has another size: the ball's anchor is taken again (one of the old size fits no run) and the
+        panel's presets follow the canvas's size."""
+        self.reset_anchor(self.controls.reanchor)
+        self.panel.set_canvas_size(self.document.size)
+
+    def resize_for_run(self, size: tuple[int, int]) -> None:
+        """A run makes images of another size (super-resolution: the picture `factor` times larger): the document
+        takes that size, every layer scaled as Canvas size scales it, inside the run's undo step (pushed when the run
+        ends; the panel's presets follow the new size then, not while the run goes on, where a Live run restarts
+        when they change)."""
+        self.cancel_stroke()
+        self.document.resize(*size)
 
     def push_edit(self, edit: DocumentEdit, text: str, recipe_before=...) -> None:
         recipe_after = self.session.recipe_state()
@@ -101,6 +121,8 @@ class Editor(QObject):
             image = image[self.session.clamp_candidate(len(image))]
         elif self.candidates.images is not None:
             self.candidates.clear()  # a run of one image: the old batch is not what the canvas came from
+        if image.shape[:2] != self.document.size:  # (the run session resized the canvas at its start already)
+            self.resize_for_run(image.shape[:2])
         self.document.image = image
 
     def choose_candidate(self, index: int, again: bool = False) -> None:

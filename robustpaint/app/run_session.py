@@ -287,25 +287,80 @@ class RunSession(QObject):
     # --- starting and steering ---------------------------------------------------------------------------
 
     def start(self, model_name: str, sha256: str, request) -> None:
-        """Runs `request` from the canvas as it is (a live restart keeps the run one undo step)."""
-        if self.run_before is None:
-            self.run_before, self.recipe_before = self.host.document.state(), self.recipe_state()
-            self.timeline, self.timeline_start = [], self.host.document.image.copy()
+        """Runs `request` from the canvas as it is (a live restart keeps the run one undo step). A run that makes a
+        canvas of another size (super-resolution) resizes the document first, inside the run's undo step."""
+        from robustpaint.core.tasks import get_task
+        document = self.host.document
+        first = self.run_before is None
+        if first:
+            self.run_before, self.recipe_before = document.state(), self.recipe_state()
+            self.timeline = []
             self.timeline_every = TIMELINE_EVERY
             self.controls.timeline_slider.setRange(0, 0)
-            from robustpaint.core.tasks import get_task
-            document = self.host.document
             # what the user drew or opened stays under the result; a touched-up result does not replace a drawing
             # kept already (Live ran over it and lost the drawing)
             if "image" in get_task(request.task).reads and not self.shows_run_output() and (
                     document.sketch is None or not self._made_from_drawing()):
                 document.keep_sketch()
+        else:
+            request = self._from_the_runs_picture(request)
+        self._fit_canvas(request, first)
+        if first:  # the start as the canvas shows it (at the size of the run's images, for the timeline's Start)
+            self.timeline_start = document.image.copy()
         self.job_id += 1
         self.model_name, self.sha256, self.request, self.steps_done = model_name, sha256, request, 0
         self.figures = {}
         self.controls.progress.setRange(0, 0)  # busy until the first step says how many there are
         self._set_state(RunState.RUNNING)
         self.submit_job.emit(self.job_id, model_name, request)
+
+    @staticmethod
+    def _output_shape(request) -> tuple[int, int] | None:
+        """The (h, w) of the images a run from the canvas makes (None: no picture read, the canvas's own size)."""
+        if request.image is None:
+            return None
+        from robustpaint.core.tasks import get_task
+        return tuple(get_task(request.task).output_shape(request, 0))  # (the model's side sizes no picture)
+
+    def _from_the_runs_picture(self, request):
+        """A live restart of a run that resized the canvas: the request was made from the canvas, which now shows
+        the run's iterate at the new size, so its picture is taken again from the canvas the run started from (else
+        each restart super-resolved the enlarged iterate again)."""
+        picture = self.run_before[0]
+        if request.image is None or self._output_shape(request) == tuple(request.image.shape[-2:]) \
+                or picture.shape[:2] == self.host.document.size:
+            return request
+        import torch
+
+        from robustpaint.core.tasks import get_task
+        image = get_task(request.task).canvas_input(picture, request.factor)
+        return request.replace(image=torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1),
+                                                                         np.float32))[None])
+
+    def _fit_canvas(self, request, first: bool) -> None:
+        """Resizes the document to the size of the images the run makes, when that differs (super-resolution: the
+        picture `factor` times larger, at most CANVAS_MAX a side), and says so; a picture scaled down first to stay
+        within CANVAS_MAX is said too."""
+        shape = self._output_shape(request)
+        if shape is None:
+            return
+        from robustpaint.core.options import CANVAS_MAX
+        from robustpaint.core.tasks import get_task
+        document = self.host.document
+        resized = shape != document.size
+        if resized:
+            self.host.resize_for_run(shape)
+        (sh, sw), (ih, iw) = self.run_before[0].shape[:2], request.image.shape[-2:]
+        scaled = (ih, iw) != (sh, sw)
+        if not resized and not (first and scaled):
+            return
+        label, (h, w) = get_task(request.task).label, shape
+        text = f"{label}: the {sw}x{sh} canvas becomes {w}x{h} (Ctrl+Z takes it back)"
+        if scaled:
+            factor = w / iw
+            text = (f"{label}: {sw * factor:.0f}x{sh * factor:.0f} would pass the {CANVAS_MAX}-px limit of a canvas, "
+                    f"so the {sw}x{sh} picture was scaled to {iw}x{ih} first and the canvas becomes {w}x{h}")
+        self.message.emit(text)
 
     def toggle(self) -> bool:
         """Pauses a running run or resumes a paused one; False when there is none (the caller starts one)."""
@@ -439,8 +494,7 @@ class RunSession(QObject):
         self._set_state(RunState.IDLE)
         self.commit("PGD run")
         if self.figures.get("unsure") and all(self.figures["unsure"]):
-            self._end_note(f"super-resolution kept the smooth upsampling: the model's best guess is only "
-                           f"{self.figures['guessed'][0]:.0%} sure, too weak to paint its class's detail in")
+            self._end_note(self.unsure_note())
         elif (weak := self.weak_target_note()) is not None:
             self._end_note(weak)
         elif self.figures.get("settled"):
@@ -448,6 +502,20 @@ class RunSession(QObject):
             self._end_note(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
                            "settled)")
         self.run_finished.emit(job_id)
+
+    def unsure_note(self) -> str:
+        """Why super-resolution kept the smooth upsampling: the model's guess, read as the top-5 reads the same
+        pixels (the start as each step shows it to the model), was below the confidence it needs (#47 item 4: the
+        guess was read on the whole large canvas, "only 42% sure" beside a top-5 of church 100%)."""
+        index = self.candidate_index
+        guessed = self.figures["guessed"][min(index, len(self.figures["guessed"]) - 1)]
+        top5 = self.last_top5[min(index, len(self.last_top5) - 1)] if self.last_top5 else []
+        name = top5[0][0] if top5 else "its best guess"
+        judged = ("at the model's scale, as the top-5 reads it" if self.request.knob("views") == "model"
+                  else "on all its pixels, as the top-5 reads it")
+        return (f"super-resolution kept the smooth upsampling: the model reads the picture as {name} at only "
+                f"{guessed:.0%} ({judged}), under the {self.request.knob('min_confidence'):.0%} it needs to paint a "
+                f"class's detail in")
 
     def _end_note(self, text: str) -> None:
         """What a finished run has to say: shown at once, then kept as the status line (a message goes after a
@@ -475,7 +543,11 @@ class RunSession(QObject):
         if job_id not in (-1, self.job_id):
             return  # a job we have moved past
         if job_id != -1:
-            if self.run_before is not None and not np.array_equal(self.run_before[0], self.host.document.image):
+            document = self.host.document
+            if self.run_before is not None and self.run_before[0].shape[:2] != document.size and (
+                    self.timeline_start is None or np.array_equal(self.timeline_start, document.image)):
+                document.restore(self.run_before)  # refused before its first step: the canvas it resized goes back
+            elif self.run_before is not None and not np.array_equal(self.run_before[0], document.image):
                 self.commit("PGD run (stopped)")  # the steps before the failure stay, as one undo step
             self.run_before = None
             self._set_state(RunState.IDLE)
