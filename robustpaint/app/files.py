@@ -86,6 +86,9 @@ def ask_canvas_size(parent, title: str, size: tuple[int, int]) -> tuple[int, int
     return boxes[1].value(), boxes[0].value()
 IMAGE_FILTER = "Images and projects (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff *.rpaint)"
 AUTOSAVES = "autosave*.rpaint"  # this version's autosave-PID-TOKEN.rpaint and older versions' autosave.rpaint
+# The project file an autosave was autosaving, kept in the autosave's parameters (which a project's reader passes
+# over where it does not know a key), so that a recovered autosave is tied to its file again (#47 item 7).
+AUTOSAVE_OF = "autosave_of"
 
 
 def autosave_lock(path: str | os.PathLike) -> QLockFile:
@@ -428,9 +431,12 @@ class DocumentFiles(QObject):
             return False
         if undo.changes == self._autosaved_index:  # the index stops moving once the history is full
             return False
+        project = self.to_project()
+        if self.project_path:  # the file it is the unsaved work of, which a recovery opens it as
+            project.parameters = {**project.parameters, AUTOSAVE_OF: os.path.abspath(self.project_path)}
         try:
             self._hold_autosave_lock()  # before the file exists, so no other instance takes it for a crash's
-            save_project(self.to_project(), self.autosave_path())
+            save_project(project, self.autosave_path())
         except RobustPaintError as exc:
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
             return False
@@ -479,9 +485,21 @@ class DocumentFiles(QObject):
             if claimed:
                 lock.unlock()
 
+    @staticmethod
+    def autosaved_file(project) -> str | None:
+        """The project file an autosave was the unsaved work of (None: an untitled canvas, an older version's
+        autosave, or anything but an absolute .rpaint path)."""
+        from robustpaint.core.project import SUFFIX
+        path = project.parameters.get(AUTOSAVE_OF)
+        if isinstance(path, str) and os.path.isabs(path) and path.endswith(SUFFIX) and "\0" not in path:
+            return path
+        return None
+
     def recover_autosave(self, path: Path | None = None) -> bool:
         """Opens a gone instance's autosave (by default the newest) as unsaved changes; it becomes this instance's
-        own autosave. A damaged one is one dialog, moved aside as `damaged-...` (kept, not offered again)."""
+        own autosave. An autosave of a project file is tied to that file again: the title names it, Ctrl+S saves to
+        it, and the changes stay unsaved (the file is older). A damaged one is one dialog, moved aside as
+        `damaged-...` (kept, not offered again)."""
         from robustpaint.core.project import load_project
         if path is None:
             orphans = self.orphaned_autosaves()
@@ -500,6 +518,7 @@ class DocumentFiles(QObject):
                 return False
             if not self._show_project(project, str(path), recovered=True):
                 return False
+            self._tie_to(self.autosaved_file(project))
             try:  # adopted: this instance's lock first, then the file under its name (one rename)
                 self._hold_autosave_lock()
                 os.replace(path, self.autosave_path())
@@ -507,6 +526,17 @@ class DocumentFiles(QObject):
                 self.window.statusBar().showMessage(f"the recovered autosave stays at {path}: {exc}", 10000)
             self._remove_temporaries(path)
         return True
+
+    def _tie_to(self, project_file: str | None) -> None:
+        """A recovered autosave of `project_file` (None: of an untitled canvas) becomes that file's unsaved work."""
+        if project_file is None:
+            return
+        self.project_path = project_file
+        self.window.update_title()
+        name = os.path.basename(project_file)
+        gone = "" if os.path.isfile(project_file) else f" ({name} is no longer there: Ctrl+S writes it again)"
+        self.window.statusBar().showMessage(f"recovered the unsaved changes to {name}: Ctrl+S saves them to it"
+                                            f"{gone}", 15000)
 
     def _set_aside(self, path: Path) -> Path | None:
         """Renames a damaged autosave out of the autosaves' names, to a name not taken."""
