@@ -53,7 +53,7 @@ def measure(app, name: str, steps: int, side: int | None = None, bf16: bool | No
     bf16_used = window.devices.bf16_action.isChecked()
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
     window.controls.live_check.setChecked(False)
-    window.panel.steps_slider.setValue(steps)
+    window.panel.steps_spin.setValue(steps)
     gaps: list[float] = []
     last = [time.perf_counter()]
 

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             poll.stop()
             # long runs, restarted by the strokes: set once the card is in (its preset would put back 15 steps, and
             # a run's end every 15 steps is an undo step each, filling the undo stack rather than testing for leaks)
-            window.panel.steps_slider.setValue(1000)
+            window.panel.steps_spin.setValue(1000)
             window.start_run()
 
     poll = QTimer(interval=50)

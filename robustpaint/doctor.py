@@ -145,7 +145,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
 
     def run_task(task: str, count: int) -> bool:
         window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData(task))
-        window.panel.steps_slider.setValue(count)
+        window.panel.steps_spin.setValue(count)
         finished = []
         window.session.run_finished.connect(finished.append)
         window.statusBar().clearMessage()
@@ -177,7 +177,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
         temporary.cleanup()
     # Live rate and GUI stalls over a longer run of the first task.
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(60)
+    window.panel.steps_spin.setValue(60)
     finished = []
     window.session.run_finished.connect(finished.append)
     window.session.longest_stall_ms, window.session.updates = 0.0, 0
@@ -197,7 +197,7 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
         window.document.changed({"mask", "regions"})
         window.panel.candidates_spin.setValue(8)  # the candidate grid shows in the picture too
         window.resize(1280, 860)
-        window.panel.steps_slider.setValue(60)
+        window.panel.steps_spin.setValue(60)
         window.start_run()
         wait_for(lambda: bool(finished), 300)
         ok &= _line(window.grab().save(screenshot), f"screenshot of the main window: {screenshot}")

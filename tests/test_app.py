@@ -66,7 +66,7 @@ def test_superres_sliders_follow_the_factor(qtbot, window):
     _select_task(window, "superres")
     for factor in ("2", "8", "4"):
         window.panel.factor_combo.setCurrentText(factor)
-        eps, step_size, _ = preset_values("superres", 32, 32, factor=int(factor))
+        eps, step_size, _ = preset_values("superres", 32 * int(factor), 32 * int(factor), factor=int(factor))
         assert window.panel.eps_slider.value() == pytest.approx(eps, abs=0.01)
         assert window.panel.step_slider.value() == pytest.approx(step_size, abs=0.01)
 
@@ -82,7 +82,7 @@ def test_mask_brush_paints_the_mask_not_the_image(qtbot, window):
 @pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_runs_through_the_real_worker(qtbot, window, task):
     _select_task(window, task)
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     if task in ("inpaint", "paint"):
         window.document.mask[8:20, 8:20] = 1
     if task == "classmap":  # two regions, each with the class the panel gives its colour
@@ -100,7 +100,7 @@ def test_every_task_runs_through_the_real_worker(qtbot, window, task):
 
 def test_pause_resume_and_stop(qtbot, window):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     window.toggle_run()  # pause
@@ -114,7 +114,7 @@ def test_pause_resume_and_stop(qtbot, window):
 
 def test_changing_a_slider_during_a_run_restarts_with_the_new_value(qtbot, window):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     first = window.session.job_id
@@ -126,7 +126,7 @@ def test_changing_a_slider_during_a_run_restarts_with_the_new_value(qtbot, windo
 
 def test_export_writes_a_png_whose_recipe_names_the_run(qtbot, window, tmp_path):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.files.export_png(str(tmp_path / "out.png"), scale=4)
@@ -164,7 +164,7 @@ def test_closing_mid_run_stops_the_worker_thread(qtbot, installed_tiny):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: "tiny" in win.panel.cards, timeout=10000)
-    win.panel.steps_slider.setValue(1000)
+    win.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(win.session.image_updated, timeout=10000):
         win.start_run()
     win.close()
@@ -202,7 +202,7 @@ def test_starting_without_a_display_says_how_to_run_headless(monkeypatch, capsys
 
 def test_a_stroke_during_a_live_run_is_kept_and_restarts_the_run(qtbot, window):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     c = window.canvas.target_rect().center().toPoint()
@@ -300,12 +300,12 @@ def test_a_project_with_values_out_of_range_changes_nothing_and_says_why(qtbot, 
     image = np.zeros((32, 32, 3), np.float32)
     save_project(Project(image=image, mask=np.zeros((32, 32), np.float32), model="tiny", task="sketch",
                          parameters=parameters), tmp_path / "odd.rpaint")
-    before, steps = window.document.state(), window.panel.steps_slider.value()
+    before, steps = window.document.state(), window.panel.steps_spin.value()
     assert not window.files.open_project(str(tmp_path / "odd.rpaint"))
     assert shown and "is outside" in shown[0]
     assert np.array_equal(window.document.image, before[0]) and window.undo_stack.count() == 0
-    assert window.panel.steps_slider.value() == steps and not window.panel.signalsBlocked()
-    window.panel.steps_slider.setValue(7)  # the panel still reports changes
+    assert window.panel.steps_spin.value() == steps and not window.panel.signalsBlocked()
+    window.panel.steps_spin.setValue(7)  # the panel still reports changes
     assert window.panel.parameters().steps == 7
 
 
@@ -332,7 +332,7 @@ def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qt
     """Stress: the worker never deadlocks, crashes or keeps a stale job, however fast the GUI changes its mind."""
     from PySide6.QtWidgets import QApplication
     _select_task(window, "generate")
-    window.panel.steps_slider.setValue(50)
+    window.panel.steps_spin.setValue(50)
     for cycle in range(1000):
         window.start_run()
         window.panel.eps_slider.setValue(1.0 + (cycle % 7) * 0.5)  # live mode: restarts with the new value
@@ -344,7 +344,7 @@ def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qt
             window.toggle_run()  # pause
             window.session.single_step()
             window.session.stop()
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.session.request.steps == 3 and window.controls.progress.value() // 100 == 3
@@ -354,7 +354,7 @@ def test_a_thousand_start_change_cancel_restart_cycles_leave_a_working_worker(qt
 def test_candidate_grid_shows_a_batch_and_a_click_takes_one_to_the_canvas(qtbot, window):
     _select_task(window, "generate")
     window.panel.candidates_spin.setValue(4)
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.candidates.list.count() == 4 and window.candidates.images.shape == (4, 32, 32, 3)
@@ -382,7 +382,7 @@ def test_feature_sliders_send_each_chosen_neuron_with_its_strength(qtbot, window
     window.tools.actions_by_tool["mask"].setChecked(True)
     c = window.canvas.target_rect().center().toPoint()
     _drag(qtbot, window.canvas, c - QPoint(30, 0), c + QPoint(30, 0))
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.session.last_recipe["neurons"] == [3, 5] and window.session.last_recipe["neuron_weights"] == [1.0, -1.5]
@@ -422,7 +422,7 @@ def test_class_region_brush_and_class_map_run(qtbot, window):
     window.panel.region_class_combos[1].setCurrentText("ship")
     job = window.make_request()
     assert job.targets == (1, 2) and job.region_masks.shape == (2, 32, 32)
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     before = window.document.image.copy()
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
@@ -459,7 +459,7 @@ def test_a_zero_strength_brush_protects_pixels_in_a_run(qtbot, window):
     assert protected[:, :8].all() and not protected[:, 20:].any()
     before = window.document.image.copy()
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(4)
+    window.panel.steps_spin.setValue(4)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     after = window.document.image
@@ -468,7 +468,7 @@ def test_a_zero_strength_brush_protects_pixels_in_a_run(qtbot, window):
 
 def test_timeline_scrubs_iterates_and_commits_one_as_one_undo_step(qtbot, window):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(20)
+    window.panel.steps_spin.setValue(20)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert [s for s, *_ in window.session.timeline] == [5, 10, 15, 20]
@@ -489,7 +489,7 @@ def test_without_re_anchoring_runs_stay_within_eps_of_the_original(qtbot, window
     original = window.document.image.copy()
     window.panel.eps_slider.setValue(1.0)
     window.panel.step_slider.setValue(0.5)
-    window.panel.steps_slider.setValue(6)
+    window.panel.steps_spin.setValue(6)
     for _ in range(3):  # three runs in a row, each from the last one's result
         with qtbot.waitSignal(window.session.run_finished, timeout=20000):
             window.start_run()
@@ -507,7 +507,7 @@ def test_seed_controls_reach_the_job(qtbot, window):
     window.panel.mix_weight.setValue(0.5)
     job = window.make_request()
     assert job.temperature == 0.0 and job.mix == (1, 0.5)
-    window.panel.steps_slider.setValue(1)
+    window.panel.steps_spin.setValue(1)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
 
@@ -564,7 +564,7 @@ def test_tool_run_and_undo_shortcuts_work_while_a_number_field_has_focus(qtbot, 
 def test_opening_an_image_during_a_run_stops_it_and_keeps_the_image(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.controls.progress.value() // 100 >= 2, timeout=10000)
     assert window.files.open_image(str(tmp_path / "blue.png"))
@@ -633,7 +633,7 @@ def test_a_reopened_project_labels_each_feature_slider_with_its_own_unit(qtbot, 
 def _generate_batch(qtbot, window, count=3):
     _select_task(window, "generate")
     window.panel.candidates_spin.setValue(count)
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
 
@@ -664,7 +664,7 @@ def test_the_candidates_clear_after_new_and_after_a_run_of_one_image(qtbot, wind
     _generate_batch(qtbot, window)
     assert window.candidates.isVisible()
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert not window.candidates.isVisible() and window.candidates.images is None
@@ -710,7 +710,7 @@ def test_a_run_starts_within_one_step_while_the_neuron_browser_draws(qtbot, wind
     window.neurons.open()
     qtbot.waitUntil(lambda: "thumbnail" in step_log, timeout=10000)
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(5)
+    window.panel.steps_spin.setValue(5)
     submitted = len(step_log)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
@@ -737,7 +737,7 @@ def test_closing_the_neuron_browser_stops_its_work(qtbot, window, step_log):
 def test_the_top5_readout_describes_the_candidate_selected(qtbot, window):
     _select_task(window, "generate")
     window.panel.candidates_spin.setValue(4)
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     readouts = [[bar.format() for bar in window.controls.top_bars]]
@@ -772,7 +772,7 @@ def test_the_model_card_reads_as_a_sentence_with_the_technical_line_in_the_toolt
 
 def test_the_timeline_names_the_step_of_the_iterate_shown(qtbot, window):
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(10)
+    window.panel.steps_spin.setValue(10)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.controls.timeline_label.text() == "step 10"
@@ -892,11 +892,11 @@ def test_open_recent_lists_opened_and_saved_files_newest_first_and_reopens_them(
 def test_run_then_open_then_run_then_undo_goes_back_one_step_at_a_time(qtbot, window, tmp_path):
     Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.controls.progress.value() // 100 >= 2, timeout=10000)
     assert window.files.open_image(str(tmp_path / "blue.png"))  # the stopped run stays one undo step
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     after_second_run = window.document.image.copy()
@@ -911,7 +911,7 @@ def test_a_paused_run_shows_the_readout_of_its_last_step(qtbot, window):
     # The readouts change at most every READOUT_EVERY_S, but the one left standing is the last step's.
     from robustpaint.app.run_session import PROGRESS_PER_STEP
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
     assert window.session.toggle()  # pause
@@ -927,7 +927,7 @@ def test_a_halted_run_shows_the_readout_of_the_last_step_it_painted(qtbot, windo
     monkeypatch.setattr(run_session, "READOUT_EVERY_S", 1000.0)  # only the first step's readout is shown at once
     window.session._readout_timer.setInterval(1000 * 1000)  # and the timer that shows the others never fires
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
     window.session.halt()
@@ -962,7 +962,7 @@ def test_the_zoom_readout_follows_a_canvas_of_another_size(qtbot, window):
 def test_a_stopped_run_keeps_its_last_iterate_in_the_timeline(qtbot, window):
     # The timeline kept every 5th step only: a run stopped at step 58 could be scrubbed back to 55, never to 58.
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
     with qtbot.waitSignal(window.session.run_finished, timeout=10000):
@@ -987,7 +987,7 @@ def test_the_readout_shows_a_small_loss_and_a_single_steps_own_rate(qtbot, windo
     # counted the pause.
     import time
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=10000)
     window.session.toggle()  # pause
@@ -1041,7 +1041,7 @@ def test_an_empty_canvas_says_what_to_do_and_has_no_reading(qtbot, window):
 def test_a_stroke_in_generate_with_live_on_says_why_it_does_not_restart(qtbot, window):
     # #33 item 8: "Live: restart on every stroke or change" did nothing for strokes in Generate, and said nothing.
     _select_task(window, "generate")
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert window.controls.live
@@ -1057,8 +1057,8 @@ def test_the_panel_speaks_plain_words_with_the_exact_term_in_the_tooltip(qtbot, 
     # #33 item 9: Epsilon, Spread, Temperature and "Re-centre the ball" were research words.
     from PySide6.QtWidgets import QFormLayout
     _select_task(window, "generate")
-    form = window.panel.findChild(QFormLayout)
-    labels = {form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().text()
+    labels = {form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().text()  # plain rows and Advanced
+              for form in window.panel.findChildren(QFormLayout)
               for i in range(form.rowCount()) if form.itemAt(i, QFormLayout.ItemRole.LabelRole)}
     assert not labels & {"Epsilon", "Spread", "Temperature", "Lambda"}
     assert {"Change allowed", "Variety", "Randomness"} <= labels
@@ -1066,7 +1066,7 @@ def test_the_panel_speaks_plain_words_with_the_exact_term_in_the_tooltip(qtbot, 
     assert window.panel.spread_slider.toolTip().startswith("spread")
     assert "ball" not in window.controls.reanchor_check.text()
     assert "re-centre the ball" in window.controls.reanchor_check.toolTip()
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert "auto" not in window.status_label.text() and " ms" not in window.status_label.text()

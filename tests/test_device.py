@@ -60,7 +60,7 @@ def test_the_app_lists_its_devices_and_refuses_one_it_lacks(qtbot, window, monke
 
 def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window):
     window.controls.live_check.setChecked(False)
-    window.panel.steps_slider.setValue(200)
+    window.panel.steps_spin.setValue(200)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
     window.devices.device = "cuda:0"  # as if the run were on a GPU: a move to the CPU is a real move
@@ -68,7 +68,7 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
     assert not window.session.running and window.devices.choice == "cpu"
     assert "run stopped at step" in window.statusBar().currentMessage()  # not a silent stop (walkthrough finding)
     qtbot.waitUntil(lambda: window.devices.group.checkedAction().text() == "cpu", timeout=10000)
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     assert "on cpu" in window.status_label.text()
@@ -77,7 +77,7 @@ def test_choosing_a_device_stops_the_run_and_the_next_run_uses_it(qtbot, window)
 def test_choosing_the_device_the_run_is_on_keeps_it_going(qtbot, window):
     """Run > Device > cpu while "auto (cpu)" ran on the CPU stopped the run for nothing (walkthrough finding)."""
     window.controls.live_check.setChecked(False)
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 1 and window.devices.auto_device == "cpu" == window.devices.device,
                     timeout=10000)
@@ -92,7 +92,7 @@ def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, windo
     """A paused run keeps its tensors on the old device: it must end, not fail at Resume (review finding)."""
     from robustpaint.app.run_session import RunState
     window.controls.live_check.setChecked(False)
-    window.panel.steps_slider.setValue(200)
+    window.panel.steps_spin.setValue(200)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=10000)
     window.toggle_run()  # pause
@@ -103,7 +103,7 @@ def test_choosing_a_device_while_paused_ends_the_paused_run_cleanly(qtbot, windo
     window.devices.choose("cpu")
     assert window.session.state is RunState.IDLE
     qtbot.waitUntil(lambda: window.devices.device == "cpu", timeout=10000)
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.toggle_run()
     assert failures == []

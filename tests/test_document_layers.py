@@ -192,7 +192,7 @@ def test_a_long_runs_timeline_is_thinned_to_its_bound_and_still_spans_the_run(qt
     from robustpaint.app import run_session
     monkeypatch.setattr(run_session, "TIMELINE_MAX_ITERATES", 6)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(100)
+    window.panel.steps_spin.setValue(100)
     with qtbot.waitSignal(window.session.run_finished, timeout=60000):
         window.start_run()
     steps = [s for s, *_ in window.session.timeline]

@@ -297,7 +297,7 @@ def test_the_panel_shows_each_presets_values_whole_on_a_large_canvas(photo_windo
             panel.task_combo.setCurrentIndex(panel.task_combo.findData(task))
             eps, step_size, steps = preset_values(task, side, side, model_side=SIDE,
                                                   keep_photo=panel.keep_photo_check.isChecked())
-            shown = (panel.eps_slider.value(), panel.step_slider.value(), panel.steps_slider.value())
+            shown = (panel.eps_slider.value(), panel.step_slider.value(), panel.steps_spin.value())
             assert shown == (pytest.approx(eps, abs=0.01), pytest.approx(step_size, abs=0.01), steps), (task, side)
 
 
@@ -389,7 +389,7 @@ def test_switching_model_during_a_run_keeps_image_and_mask_the_same_size(qtbot, 
     win.files.new_document((16, 16))
     _switch_model(qtbot, win, "tiny")
     win.panel.task_combo.setCurrentIndex(win.panel.task_combo.findData("sketch"))
-    win.panel.steps_slider.setValue(1000)
+    win.panel.steps_spin.setValue(1000)
     win.start_run()
     qtbot.waitUntil(lambda: win.controls.progress.value() // 100 >= 1, timeout=20000)
     _switch_model(qtbot, win, "photo")  # the 16-px canvas is scaled up to the photo model's side, mid-run

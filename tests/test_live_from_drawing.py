@@ -45,7 +45,7 @@ def test_a_stroke_that_stops_a_seed_run_says_why(qtbot, window):
     """A stroke during a Generate run stopped it silently at step 4/15."""
     window.controls.live_check.setChecked(False)
     _select_task(window, "generate")
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     c = window.canvas.target_rect().center().toPoint()

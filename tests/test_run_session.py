@@ -21,7 +21,7 @@ def live_off(window):
 def _run(qtbot, window, task, steps, candidates=1):
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData(task))
     window.panel.candidates_spin.setValue(candidates)
-    window.panel.steps_slider.setValue(steps)
+    window.panel.steps_spin.setValue(steps)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
 
@@ -35,7 +35,7 @@ def _replays(window, tmp_path, name="out.png", scale=1) -> bool:
 
 def test_a_model_that_fails_to_load_does_not_stop_the_run_going_on(qtbot, window):
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(40)
+    window.panel.steps_spin.setValue(40)
     with qtbot.waitSignal(window.session.run_finished, timeout=30000):
         window.start_run()
         window.session.load_model.emit("no-such-model")  # reported with job id -1
@@ -123,7 +123,7 @@ def test_version_does_not_load_torch():
 def test_an_export_during_a_paused_run_replays_the_iterate_shown(qtbot, window, tmp_path):
     """Before: the export carried the previous run's recipe (or none), so a paused run's picture did not replay."""
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 3, timeout=20000)
     window.toggle_run()  # pause
@@ -179,7 +179,7 @@ def test_a_slow_probe_step_of_the_thread_tuner_does_not_make_the_model_slow(qtbo
 
 
 def test_a_run_stopped_before_its_first_step_leaves_no_busy_bar(qtbot, window):
-    window.panel.steps_slider.setValue(50)
+    window.panel.steps_spin.setValue(50)
     window.start_run()
     assert window.controls.progress.maximum() == 0  # busy until the first step says how many there are
     window.session.halt()

@@ -65,7 +65,7 @@ def test_a_run_whose_picture_barely_reads_as_its_class_says_why(qtbot, window, m
     _select_task(window, "inpaint")
     window.document.mask[8:20, 8:20] = 1
     window.panel.class_combo.setCurrentText("ship")
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     monkeypatch.setattr(run_session, "WEAK_TARGET", 1.01)  # every probability counts as weak
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
@@ -88,7 +88,7 @@ def test_the_note_of_a_weak_run_stays_after_the_message_goes(qtbot, window, monk
     _select_task(window, "inpaint")
     window.document.mask[8:20, 8:20] = 1
     window.panel.class_combo.setCurrentText("ship")
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     monkeypatch.setattr(run_session, "WEAK_TARGET", 1.01)
     narrowest = window.statusBar().minimumSizeHint().width()
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
@@ -109,7 +109,7 @@ def test_a_readout_still_on_its_timer_does_not_replace_the_finished_runs_note(qt
     window.controls.live_check.setChecked(False)
     _select_task(window, "inpaint")
     window.document.mask[8:20, 8:20] = 1
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     monkeypatch.setattr(run_session, "WEAK_TARGET", 1.01)
     session = window.session
     with qtbot.waitSignal(session.run_finished, timeout=20000):
@@ -215,7 +215,7 @@ def test_the_top5_follows_the_timeline_scrubber(qtbot, window):
     """Scrubbing to step 5 showed that step's picture beside the last step's top-5."""
     window.controls.live_check.setChecked(False)
     _select_task(window, "sketch")
-    window.panel.steps_slider.setValue(10)
+    window.panel.steps_spin.setValue(10)
     window.panel.step_slider.setValue(window.panel.step_slider.maximum())  # large steps: the readout moves
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
@@ -235,7 +235,7 @@ def test_the_top5_reads_the_iterate_or_start_the_timeline_shows(qtbot, window):
     _select_task(window, "sketch")
     c = window.canvas.target_rect().center().toPoint()
     _drag(qtbot, window.canvas, c - QPoint(30, 0), c + QPoint(30, 0))
-    window.panel.steps_slider.setValue(10)
+    window.panel.steps_spin.setValue(10)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     asked = []

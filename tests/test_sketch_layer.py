@@ -25,7 +25,7 @@ def _drag(qtbot, canvas, start, end):
 
 
 def _run_to_the_end(qtbot, win, steps=3):
-    win.panel.steps_slider.setValue(steps)
+    win.panel.steps_spin.setValue(steps)
     with qtbot.waitSignal(win.session.run_finished, timeout=20000):
         win.start_run()
 
@@ -83,7 +83,7 @@ def test_showing_the_sketch_paints_on_it_and_run_again_starts_from_it(qtbot, win
     assert window.undo_stack.undoText() == "stroke on the sketch"
     assert window.document.strokes[-1]["layer"] == "sketch"
     fixed = window.document.sketch.copy()
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.editor.run_from_sketch()  # Run > Run again from the sketch (Ctrl+R)
     assert not window.sketch_shown and not window.sketch_action.isChecked()

@@ -75,7 +75,7 @@ def test_a_stroke_that_stops_a_live_run_keeps_the_drawing_under_it(qtbot, window
     drawing = window.document.image.copy()
     _run_to_the_end(qtbot, window)
     window.controls.live_check.setChecked(True)
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     _drag(qtbot, window.canvas, _centre(window) - QPoint(0, 40), _centre(window) + QPoint(0, 40))
@@ -86,7 +86,7 @@ def test_a_stroke_that_stops_a_live_run_keeps_the_drawing_under_it(qtbot, window
 
 def test_a_stroke_during_a_paused_run_stops_it_and_survives(qtbot, window):
     window.controls.live_check.setChecked(False)
-    window.panel.steps_slider.setValue(1000)
+    window.panel.steps_spin.setValue(1000)
     with qtbot.waitSignal(window.session.image_updated, timeout=10000):
         window.start_run()
     window.session.toggle()  # paused

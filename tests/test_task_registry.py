@@ -84,7 +84,7 @@ def test_a_registered_task_is_offered_by_the_app_and_runs_in_its_worker(qtbot, e
     index = window.panel.task_combo.findData("darken")
     assert index >= 0 and window.panel.task_combo.itemText(index) == "Darken towards a class"
     window.panel.task_combo.setCurrentIndex(index)
-    assert window.panel.steps_slider.value() == 4  # the preset it declares
+    assert window.panel.steps_spin.value() == 4  # the preset it declares
     assert window.panel.rows["class"][1].isVisibleTo(window) and not window.panel.rows["lam"][1].isVisibleTo(window)
     window.document.image[:] = 0.8
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):

@@ -69,7 +69,7 @@ def test_the_gui_reads_no_worker_attribute_only_its_signals_and_slots():
 def test_the_run_figures_travel_with_each_step(qtbot, window):
     window.controls.live_check.setChecked(False)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(3)
+    window.panel.steps_spin.setValue(3)
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     figures = window.session.figures
@@ -124,7 +124,7 @@ def test_closing_during_a_slow_step_cancels_it_within_the_step(qtbot, window, mo
     handles = [m.register_forward_hook(crawl) for m in bundle.model.net.children()]
     window.controls.live_check.setChecked(False)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(100)
+    window.panel.steps_spin.setValue(100)
     window.start_run()
     qtbot.waitUntil(lambda: window.session.steps_done >= 2, timeout=20000)
     slow["on"] = True
@@ -141,7 +141,7 @@ def test_a_run_that_settles_early_says_done(qtbot, window):
     from robustpaint.app.stepper import Priority
     window.controls.live_check.setChecked(False)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
-    window.panel.steps_slider.setValue(500)
+    window.panel.steps_spin.setValue(500)
     request = window.make_request().with_knobs(settle=10.0)  # any loss change below 10 counts as settled
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.session.start("tiny", "", request)
@@ -155,7 +155,7 @@ def test_app_superres_says_when_a_weak_guess_kept_the_smooth_upsampling(qtbot, w
     # Review: the app's superres (no class to pick) silently ran steps that changed nothing below min_confidence.
     window.controls.live_check.setChecked(False)
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("superres"))
-    window.panel.steps_slider.setValue(2)
+    window.panel.steps_spin.setValue(2)
     request = window.make_request().with_knobs(min_confidence=1.0)  # no guess is that sure
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.session.start("tiny", "", request)

@@ -60,27 +60,55 @@ def _premultiplied(colour, alpha: int) -> np.ndarray:
     return pixel
 
 
-def write_overlay(qimage: QImage, mask: np.ndarray, regions: np.ndarray, strength: np.ndarray, palette, rect) -> bool:
+def outline_width(h: int, w: int) -> int:
+    """Image pixels of an overlay's outline: about one screen pixel thick when a large canvas is fitted."""
+    return max(1, round(max(h, w) / 400))
+
+
+def _edge(inside: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of `inside` within `width` pixels of its border (4-neighbour erosion, the array's edge counting
+    as inside so that a mask reaching the border is not outlined there)."""
+    core = inside.copy()
+    for _ in range(width):
+        padded = np.pad(core, 1, mode="edge")
+        core &= padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return inside & ~core
+
+
+def write_overlay(qimage: QImage, mask: np.ndarray, regions: np.ndarray, strength: np.ndarray, palette, rect,
+                  outline: int = 0) -> bool:
     """Writes `rect` of the layers drawn over the image into an ARGB32-premultiplied QImage: the mask in
     translucent red, class regions in their palette colour, protected pixels darkened. True when anything in the
-    rectangle shows. Integer pixels throughout (a float RGBA canvas took 50 ms at 1024 px)."""
+    rectangle shows. `outline` > 0: only a border that many pixels wide, nearly opaque, so a run's result shows
+    inside the mask (#47). Integer pixels throughout (a float RGBA canvas took 50 ms at 1024 px)."""
     x0, y0, x1, y1 = rect
-    mask, regions, strength = mask[y0:y1, x0:x1], regions[y0:y1, x0:x1], strength[y0:y1, x0:x1]
+    full_h, full_w = mask.shape[:2]
+    # an outline depends on the neighbours: the layers are read `outline` pixels around the rectangle
+    gx0, gy0, gx1, gy1 = max(0, x0 - outline), max(0, y0 - outline), min(full_w, x1 + outline), min(full_h, y1 + outline)
+    inner = (slice(y0 - gy0, y1 - gy0), slice(x0 - gx0, x1 - gx0))
+    mask, regions, strength = mask[gy0:gy1, gx0:gx1], regions[gy0:gy1, gx0:gx1], strength[gy0:gy1, gx0:gx1]
+
+    def drawn(where):  # the pixels of a layer's region that show: all of it, or its border
+        return (_edge(where, outline) if outline else where)[inner]
+
     view = _bytes_view(qimage)[y0:y1, x0:x1]
     view[...] = 0
     shown = False
+    alpha = 230 if outline else 110
     protected = strength < 1
     if protected.any():  # black, the more opaque the less the pixel may change
-        view[..., _BGRA[3]] = ((1 - strength) * 140).astype(np.uint8)
+        if outline:
+            view[drawn(protected)] = _premultiplied((0, 0, 0), 200)
+        else:
+            view[..., _BGRA[3]] = ((1 - strength[inner]) * 140).astype(np.uint8)
         shown = True
     if (regions >= 0).any():
         for slot, colour in enumerate(palette):
-            where = regions == slot
-            view[where] = _premultiplied(colour, 110)
+            view[drawn(regions == slot)] = _premultiplied(colour, alpha)
         shown = True
     masked = mask > 0.5
     if masked.any():
-        view[masked] = _premultiplied((255, 40, 40), 110)
+        view[drawn(masked)] = _premultiplied((255, 40, 40), alpha)
         shown = True
     return shown
 
@@ -120,6 +148,7 @@ class Canvas(QWidget):
         self._image = QImage()  # the layer shown, RGB32, updated rectangle by rectangle
         self._mask = QImage()  # the overlay, ARGB32 premultiplied; null when nothing is drawn over the image
         self._overlay = QImage()  # the overlay's pixels, kept (and updated in rectangles) while overlays are shown
+        self._outlined = False  # the overlay drawn as outlines (a run's result shows inside the mask)
         self._image_size = (1, 1)  # until the first content
         self._points: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
@@ -131,9 +160,10 @@ class Canvas(QWidget):
         self.pointer: QPointF | None = None  # where the pointer is over the canvas (None: elsewhere)
 
     def show_layers(self, image: np.ndarray, layers=None, rect=None, overlays_shown: bool = True,
-                    palette=(), overlay_changed: bool = True) -> None:
+                    palette=(), overlay_changed: bool = True, outline: bool = False) -> None:
         """Shows `image` and, while `overlays_shown`, the overlay of the document's `layers` (mask, regions and
-        strength), converting and repainting only `rect` (x0, y0, x1, y1 in image pixels; None: all of it)."""
+        strength; `outline`: their borders only), converting and repainting only `rect` (x0, y0, x1, y1 in image
+        pixels; None: all of it)."""
         h, w = image.shape[:2]
         sized = not self._image.isNull() and (self._image.height(), self._image.width()) == (h, w)
         whole = rect is None or not sized
@@ -142,6 +172,8 @@ class Canvas(QWidget):
         if not sized:  # else the image's own buffer is kept: fresh ones page-fault on every live update
             self._image = QImage(w, h, QImage.Format.Format_RGB32)
         write_rgb(self._image, image, rect)
+        if outline != self._outlined:  # filled and outlined overlays differ everywhere
+            self._outlined, overlay_changed, whole, rect = outline, True, True, (0, 0, w, h)
         if overlays_shown and layers is not None and not overlay_changed and not self._overlay.isNull() \
                 and (self._overlay.height(), self._overlay.width()) == (h, w):
             pass  # only the picture changed (a run's step): the overlay stays as it is
@@ -153,7 +185,7 @@ class Canvas(QWidget):
             else:
                 rect_overlay = rect
             seen = write_overlay(self._overlay, layers["mask"], layers["regions"], layers["strength"], palette,
-                                 rect_overlay)
+                                 rect_overlay, outline_width(h, w) if outline else 0)
             # drawn once anything showed (a rectangle unmasked again leaves transparent pixels, cheap to draw)
             self._overlay_seen = seen or (self._overlay_seen and not whole and rect_overlay != (0, 0, w, h))
             self._mask = self._overlay if self._overlay_seen else QImage()

@@ -6,14 +6,15 @@ nothing of runs, the canvas or the worker (the window tells it the canvas size a
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox, QSearchableComboBox
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QSpinBox, QVBoxLayout, QWidget)
+from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox, QSearchableComboBox
 
 from robustpaint.core.classmap import PALETTE_NAMES
 from robustpaint.core.catalog import accuracy_summary
 from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
 from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
+from robustpaint.core.tasks.knobs import EFFORT_STEPS
 
 NO_MIX = "(no mix)"
 OTHER_CLASS = "(the other class)"  # translate on a two-class model: the class the picture does not read as
@@ -50,6 +51,62 @@ def card_in_words(card: dict) -> str:
         if isinstance(evaluation.get("robust_accuracy"), (int, float)):
             text += f", {evaluation['robust_accuracy']:.0%} under attack"
     return text
+
+
+class FreedomSlider(QWidget):
+    """How far the picture may move, as a multiple of the preset's radius, on a doubling scale (0.25x .. 4x in nine
+    notches, 1x in the middle) between the painter's words for its ends. It keeps a value set off the notches (a
+    project's or recipe's 1.5x) until the slider is moved."""
+
+    valueChanged = Signal(float)
+    NOTCHES = 4  # notches from the middle to either end; each pair of notches doubles the radius
+
+    def __init__(self, help_text: str):
+        super().__init__(toolTip=help_text)
+        self._value = 1.0
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=-self.NOTCHES, maximum=self.NOTCHES, value=0,
+                              pageStep=1, tickInterval=1, tickPosition=QSlider.TickPosition.TicksBelow)
+        self.readout = QLabel("1x", minimumWidth=36)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("close"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(QLabel("free"))
+        row.addWidget(self.readout)
+        self.slider.valueChanged.connect(self._moved)
+
+    def _moved(self, notch: int) -> None:
+        self._show(2.0 ** (notch / 2))
+        self.valueChanged.emit(self._value)
+
+    def _show(self, value: float) -> None:
+        self._value = value
+        self.readout.setText(f"{value:.2g}x")
+
+    def value(self) -> float:
+        return self._value
+
+    def setValue(self, value: float) -> None:
+        import math
+        self.slider.blockSignals(True)
+        self.slider.setValue(max(-self.NOTCHES, min(self.NOTCHES, round(2 * math.log2(max(value, 1e-3))))))
+        self.slider.blockSignals(False)
+        changed = float(value) != self._value
+        self._show(float(value))
+        if changed:
+            self.valueChanged.emit(self._value)
+
+    def minimum(self) -> float:
+        return KNOBS["freedom"].low
+
+    def maximum(self) -> float:
+        return KNOBS["freedom"].high
+
+    def setMinimum(self, value) -> None:  # a value off the scale is kept as it is (_show_value widens sliders)
+        pass
+
+    def setMaximum(self, value) -> None:
+        pass
 
 
 def _slider(key: str):
@@ -179,11 +236,20 @@ class TaskPanel(QWidget):
         mix_layout.addWidget(self.mix_weight, 1)
         self.candidates_spin = QSpinBox(minimum=1, maximum=int(KNOBS["candidates"].slider_range()[1]), value=1,
                                         toolTip=KNOBS["candidates"].help)
-        self.eps_slider, self.step_slider = _slider("eps"), _slider("step")
-        self.steps_slider, self.lam_slider = _slider("steps"), _slider("lam")
+        self.eps_slider, self.step_slider, self.lam_slider = _slider("eps"), _slider("step"), _slider("lam")
+        # a number typed or stepped, not dragged: a 35-px drag over 1..1000 turned 15 steps into 239 (#47)
+        self.steps_spin = QSpinBox(minimum=int(KNOBS["steps"].low), maximum=int(KNOBS["steps"].slider_range()[1]),
+                                   singleStep=10, toolTip=KNOBS["steps"].help, keyboardTracking=False)
         self.seed_spin = QLargeIntSpinBox()  # seeds reach 2**63 - 1, past a QSpinBox
         self.seed_spin.setToolTip(KNOBS["seed"].help)
         self.seed_spin.setRange(int(KNOBS["seed"].low), int(KNOBS["seed"].high))
+        seed = QWidget()
+        seed_layout = QHBoxLayout(seed)
+        seed_layout.setContentsMargins(0, 0, 0, 0)
+        another = QPushButton("Another", toolTip="another variation: a new random seed")
+        another.clicked.connect(self.new_seed)
+        seed_layout.addWidget(self.seed_spin, 1)
+        seed_layout.addWidget(another)
         self.keep_photo_check = QCheckBox("Keep the photo's layout", toolTip=KNOBS["keep"].help)
         self.keep_photo_check.setChecked(True)
         self.keep_photo_check.toggled.connect(self.apply_preset)
@@ -193,29 +259,47 @@ class TaskPanel(QWidget):
         self.factor_combo.currentIndexChanged.connect(self.apply_preset)  # the radius depends on the factor
         widgets = {"class": self.class_combo, "neuron": features, "candidates": self.candidates_spin,
                    "regions": regions, "temperature": self.temperature_slider, "spread": self.spread_slider, "mix": mix, "eps": self.eps_slider,
-                   "step": self.step_slider, "steps": self.steps_slider, "lam": self.lam_slider,
-                   "seed": self.seed_spin, "factor": self.factor_combo, "keep": self.keep_photo_check}
+                   "step": self.step_slider, "steps": self.steps_spin, "lam": self.lam_slider,
+                   "seed": seed, "factor": self.factor_combo, "keep": self.keep_photo_check}
         # A knob the panel has no widget of its own for gets one from the table (a new knob is one table entry).
         used = {key for spec in TASKS.values() for key in spec.parameters}
-        self.knob_widgets = {key: _knob_widget(key) for key, knob in KNOBS.items()
-                             if key not in widgets and knob.label and key in used}
+        self.knob_widgets = {key: FreedomSlider(knob.help) if key == "freedom" else _knob_widget(key)
+                             for key, knob in KNOBS.items() if key not in widgets and knob.label and key in used}
         for key, widget in self.knob_widgets.items():
+            if key in ("freedom", "effort"):
+                continue  # they move the radius and steps first, then say `changed` (_apply_mapping)
             signal = {"bool": "toggled", "choice": "currentIndexChanged"}.get(KNOBS[key].kind, "valueChanged")
             getattr(widget, signal).connect(self.changed)
         widgets.update(self.knob_widgets)
         self.rows = {key: ("" if KNOBS[key].kind == "bool" and key in self.knob_widgets else KNOBS[key].label,
                            widgets[key]) for key in KNOBS if key in widgets}
+        # The painter's few decisions first; every knob behind Advanced, closed by default (#47).
+        self.advanced = QCollapsible("Advanced", expandedIcon="▼", collapsedIcon="▶")
+        advanced_page = QWidget()
+        advanced_form = QFormLayout(advanced_page)
+        advanced_form.setContentsMargins(0, 0, 0, 0)
+        self.mapping_label = QLabel("", wordWrap=True, toolTip="what Freedom and Work set: the preset's radius, "
+                                    "step size and steps, scaled")
+        advanced_form.addRow(self.mapping_label)
         self.row_labels = {}
         for key, (label, widget) in self.rows.items():
             self.row_labels[key] = QLabel(label)
-            form.addRow(self.row_labels[key], widget)
-        for widget in (self.eps_slider, self.step_slider, self.steps_slider, self.lam_slider,
+            (form if KNOBS[key].plain else advanced_form).addRow(self.row_labels[key], widget)
+        for widget in (self.eps_slider, self.step_slider, self.steps_spin, self.lam_slider,
                        self.temperature_slider, self.spread_slider, self.mix_weight):
             widget.valueChanged.connect(self.changed)
-        preset = QPushButton("Paper preset", toolTip="the task's preset for this model and canvas (its reason in "
-                                                      "the tooltip of the Epsilon row)")
-        preset.clicked.connect(self.apply_preset)
-        form.addRow(preset)
+        for widget in (self.eps_slider, self.step_slider, self.steps_spin):
+            widget.valueChanged.connect(self._show_mapping)
+        for key in ("freedom", "effort"):
+            widget = self.knob_widgets[key]
+            (widget.currentIndexChanged if key == "effort" else widget.valueChanged).connect(self._apply_mapping)
+        preset = QPushButton("Paper preset", toolTip="every value back to the task's preset for this model and "
+                                                      "canvas (Freedom 1x, Work normal; the preset's reason in the "
+                                                      "tooltip of Change allowed)")
+        preset.clicked.connect(self.reset_to_preset)
+        advanced_form.addRow(preset)
+        self.advanced.addWidget(advanced_page)
+        form.addRow(self.advanced)
         self._show_rows()  # the chosen task's rows only, from the start: not every task's while the model loads
         if models:
             self.card_label.setText(f"loading {model_name if model_name in models else models[0]}…")
@@ -268,7 +352,7 @@ class TaskPanel(QWidget):
             spread=self.spread_slider.value(),
             mix_class="" if self.mix_combo.currentText() == NO_MIX else self.mix_combo.currentText(),
             mix_weight=self.mix_weight.value(), eps=self.eps_slider.value(), step_size=self.step_slider.value(),
-            steps=self.steps_slider.value(), lam=self.lam_slider.value(), seed=self.seed_spin.value(),
+            steps=self.steps_spin.value(), lam=self.lam_slider.value(), seed=self.seed_spin.value(),
             factor=int(self.factor_combo.currentText()),
             knobs=tuple(sorted((KNOBS[key].key, _widget_value(w, key)) for key, w in self.knob_widgets.items())))
 
@@ -282,7 +366,7 @@ class TaskPanel(QWidget):
             self.factor_combo.setCurrentText(str(p.factor))
         self.keep_photo_check.setChecked(p.keep_photo)
         widgets = (("eps", self.eps_slider, p.eps), ("step", self.step_slider, p.step_size),
-                   ("steps", self.steps_slider, p.steps), ("lam", self.lam_slider, p.lam),
+                   ("steps", self.steps_spin, p.steps), ("lam", self.lam_slider, p.lam),
                    ("seed", self.seed_spin, p.seed), ("temperature", self.temperature_slider, p.temperature),
                    ("spread", self.spread_slider, p.spread), ("candidates", self.candidates_spin, p.candidates),
                    ("mix", self.mix_weight, p.mix_weight),
@@ -300,6 +384,7 @@ class TaskPanel(QWidget):
         self.blockSignals(False)
         self._show_rows()
         self.update_neuron_labels()
+        self._show_mapping()
 
     def set_canvas_size(self, size: tuple[int, int]) -> None:
         self.canvas_size = size
@@ -366,22 +451,75 @@ class TaskPanel(QWidget):
             self.class_combo.removeItem(self.class_combo.findText(OTHER_CLASS))
         self.class_combo.blockSignals(False)
 
+    def _mapped(self) -> tuple[float, float, int]:
+        """The radius, step size and steps that Freedom and Work give for this task, model and canvas."""
+        keep_photo = self.keep_photo_check.isChecked() and self.model_side() >= PHOTO_MODEL_SIDE
+        factor, (h, w) = int(self.factor_combo.currentText()), self.canvas_size
+        if self.task == "superres":  # its run makes a canvas `factor` times larger (#47 item 4): the preset is its
+            from robustpaint.core.tasks.superres import canvas_input_size
+            h, w = (side * factor for side in canvas_input_size(h, w, factor))
+        return preset_values(self.task, h, w, factor=factor, model_side=self.model_side(), keep_photo=keep_photo,
+                             freedom=self.knob_widgets["freedom"].value(), effort=self.effort)
+
+    @property
+    def effort(self) -> str:
+        return _widget_value(self.knob_widgets["effort"], "effort")
+
+    def _apply_mapping(self) -> None:
+        """Freedom or Work moved: the radius, step size and steps follow (the other knobs stay as they are)."""
+        for key, widget, value in zip(("eps", "step", "steps"), (self.eps_slider, self.step_slider, self.steps_spin),
+                                      self._mapped()):
+            _show_value(widget, key, value)  # widened where the slider stops short (a large canvas's eps and step)
+        self._show_mapping()
+        self.changed.emit()
+
+    def _show_mapping(self) -> None:
+        """Says in Advanced what Freedom and Work set, and whether a value was changed by hand since."""
+        eps, step_size, steps = self._mapped()
+        shown = (self.eps_slider.value(), self.step_slider.value(), self.steps_spin.value())
+        by_hand = not (abs(shown[0] - eps) <= 0.01 + 1e-6 * eps and abs(shown[1] - step_size) <= 0.01
+                       and shown[2] == steps)
+        self.mapping_label.setText(
+            f"Freedom {self.knob_widgets['freedom'].value():.2g}x and {self.effort} work set: change allowed "
+            f"{eps:.3g}, {steps} steps of {step_size:.3g}" + (" (changed by hand below)" if by_hand else ""))
+
+    def reset_to_preset(self) -> None:
+        """The Paper preset button: Freedom 1x, normal work and every knob at the task's preset."""
+        for key, value in (("freedom", 1.0), ("effort", "normal")):
+            _show_value(self.knob_widgets[key], key, value)
+        self.apply_preset()
+        self.changed.emit()
+
     def apply_preset(self) -> None:
         spec = get_task(self.task)
         model_side = self.model_side()
         keep_photo = self.keep_photo_check.isChecked() and model_side >= PHOTO_MODEL_SIDE
-        eps, step_size, steps = preset_values(self.task, *self.canvas_size,
-                                              factor=int(self.factor_combo.currentText()), model_side=model_side,
-                                              keep_photo=keep_photo)
+        eps, step_size, steps = self._mapped()
         values = (("eps", self.eps_slider, eps), ("step", self.step_slider, step_size),
-                  ("steps", self.steps_slider, steps), ("lam", self.lam_slider, spec.default("lam")),
+                  ("steps", self.steps_spin, steps), ("lam", self.lam_slider, spec.default("lam")),
                   ("spread", self.spread_slider, spec.preset_for(model_side, keep_photo).spread))
         for key, widget, value in values:  # widened where the slider stops short (a large canvas's eps and step)
             _show_value(widget, key, value)
         preset_knobs = dict(spec.preset_for(model_side, keep_photo).knobs)
         for key, widget in self.knob_widgets.items():  # the preset's priors, or the table's defaults
-            _show_value(widget, key, preset_knobs.get(KNOBS[key].key, spec.default(key)))
+            if not KNOBS[key].plain:  # Freedom and Work are the painter's: a new task or canvas keeps them
+                _show_value(widget, key, preset_knobs.get(KNOBS[key].key, spec.default(key)))
         self.eps_slider.setToolTip(f"{KNOBS['eps'].help}; preset: {spec.preset_for(model_side, keep_photo).why}")
+        self._show_mapping()
+
+    def new_seed(self) -> None:
+        """Another variation: a random seed (the run restarts if Live is on)."""
+        import random
+        self.seed_spin.setValue(random.randrange(0, 2**31))
+        self.changed.emit()
+
+    def summary(self) -> str:
+        """One line that says what a run of the panel as it is runs (the status bar shows it when a run starts)."""
+        p = self.parameters()
+        subject = {"paint": "features " + ", ".join(f"{u}" for u, w in p.features if w),
+                   "superres": f"x{p.factor}"}.get(p.task, p.class_name or "the other class")
+        return (f"{get_task(p.task).label}: {subject}; freedom {p.knob('freedom'):.2g}x, {p.knob('effort')} work "
+                f"({p.steps} steps of {p.step_size:.3g}, change allowed {p.eps:.3g}) with {self.model_name}")
 
     def update_neuron_labels(self) -> None:
         classes = self.cards.get(self.model_name, {}).get("neuron_classes", [])

@@ -28,6 +28,9 @@ GUESSING_TASKS = ("inpaint", "superres")  # their class is the model's reading o
 FALLBACK_CANVAS_SIDE = 128  # the canvas when no model's size can be read (no model installed, a broken card)
 
 
+OVERLAY_LAYERS = frozenset({"mask", "regions", "strength"})  # the layers drawn over the image
+
+
 class MainWindow(QMainWindow):
     def __init__(self, model_name: str | None = None, device: str = "auto"):
         super().__init__()
@@ -36,6 +39,7 @@ class MainWindow(QMainWindow):
         # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
         self.editor = Editor(self, Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE)))
         self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
+        self.overlays_outlined = False  # drawn as outlines: a run started, its result shows inside the mask (#47)
         self.previewing = False  # the canvas shows a timeline iterate or the run's start, not the document
         self.sketch_shown = False  # the sketch layer shown (and painted on) instead of the result (View menu)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
@@ -48,6 +52,9 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.tools)
         self.tools.outline_changed.connect(self.canvas.set_brush_diameter)
         self.tools.outline_changed.emit(float(self.tools.brush_size.value()))
+        for tool in ("mask", "unmask", "regions", "strength"):  # painting an overlay shows it filled again
+            if tool in self.tools.actions_by_tool:
+                self.tools.actions_by_tool[tool].triggered.connect(lambda _=False: self.outline_overlays(False))
         # Evaluators are standard classifiers kept for scoring: their gradients paint noise, so they are not offered.
         names = [e.name for e in list_models() if e.role != "evaluator" or e.name == model_name]
         self.panel = TaskPanel(names, model_name)
@@ -183,10 +190,13 @@ class MainWindow(QMainWindow):
         """The document says what changed: the canvas converts and repaints that rectangle only (a brush move), or
         all of it; the top-5 reads the canvas again a moment later."""
         shown = "sketch" if self.sketch_shown and self.document.sketch is not None else "image"
+        if self.overlays_outlined and layers & OVERLAY_LAYERS:
+            self.overlays_outlined = False  # the mask or regions are being edited: drawn filled again, whole
+            rect = None
         if self.previewing:  # a timeline iterate or the run's start was shown: the document comes back, whole
             self.session.end_preview()
             self._show(None, layers, None)
-        elif layers & {shown, "mask", "regions", "strength"} or (self.sketch_shown and "sketch" in layers):
+        elif layers & {shown, *OVERLAY_LAYERS} or (self.sketch_shown and "sketch" in layers):
             self._show(None, layers, rect)
 
     def _show(self, image, layers, rect) -> None:
@@ -194,9 +204,9 @@ class MainWindow(QMainWindow):
         doc = self.document
         self.previewing = image is not None
         shown = doc.layer("sketch" if self.sketch_shown else "image") if image is None else image
-        overlay_changed = layers is None or bool(layers & {"mask", "regions", "strength"})
+        overlay_changed = layers is None or bool(layers & OVERLAY_LAYERS)
         self.canvas.show_layers(shown, doc.layers, rect, self.show_overlays, PALETTE[:REGION_SLOTS],
-                                overlay_changed)
+                                overlay_changed, self.overlays_outlined)
         self.shown_image = shown  # what the canvas shows: the top-5 reads it
         if self.preview_dock.isVisible() and rect is None:  # 3 ms a live update at 512 px: only while it is open
             self.preview_label.setPixmap(preview_sheet(shown))
@@ -239,6 +249,15 @@ class MainWindow(QMainWindow):
             return
         name = self.panel.model_name
         self.session.start(name, self.panel.cards.get(name, {}).get("weights_sha256", ""), request)
+        self.status_label.setText(self.panel.summary())  # what runs, in one line (its notes replace it)
+        self.status_label.setToolTip(self.panel.summary())
+        self.outline_overlays(True)
+
+    def outline_overlays(self, outlined: bool) -> None:
+        """Draws the mask and regions as outlines (a run shows its result inside them) or filled (painting them)."""
+        if outlined != self.overlays_outlined:
+            self.overlays_outlined = outlined
+            self.refresh_canvas()
 
     def toggle_run(self) -> None:
         if not self.session.toggle():

@@ -24,7 +24,7 @@ from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
-from robustpaint.core.tasks.knobs import CANVAS_MAX, CANVAS_MIN, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
+from robustpaint.core.tasks.knobs import CANVAS_MAX, CANVAS_MIN, EFFORT_STEPS, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
 from robustpaint.core.views import ModelScaleViews, RandomView, View
 
@@ -321,21 +321,24 @@ def preset_for(task: str, model_side: int = 32, keep_photo: bool = False) -> Pre
 
 
 def preset_values(task: str, height: int, width: int, norm: str = "l2", factor: int = 4, model_side: int = 32,
-                  keep_photo: bool = False) -> tuple[float, float, int]:
+                  keep_photo: bool = False, freedom: float = 1.0, effort: str = "normal") -> tuple[float, float, int]:
     """The task's preset radius, step size and step count for an h x w canvas (and a super-resolution factor) and
-    a model trained at `model_side`: the one place for this scaling, used by the engine (so by the CLI too) and by
-    the app's sliders."""
+    a model trained at `model_side`, scaled by the painter's `freedom` (radius and step) and `effort` (more, shorter
+    steps over the same distance): the one place for this scaling, used by the engine (so by the CLI too) and by
+    the app's panel."""
     spec = get_task(task)
     preset = spec.preset_for(model_side, keep_photo)
     scale = (height * width) ** 0.5 / preset.side if norm == "l2" else 1.0
-    scale *= spec.radius_scale(factor)
-    return preset.eps * scale, preset.step_size * scale, preset.steps
+    scale *= spec.radius_scale(factor) * freedom
+    steps = max(1, round(preset.steps * EFFORT_STEPS[effort]))
+    step_size = preset.step_size * scale * (preset.steps / steps if steps != preset.steps else 1)
+    return preset.eps * scale, step_size, steps
 
 
 def scaled_config(request: TaskRequest, height: int, width: int, model_side: int = 32) -> PGDConfig:
     """The request's values, or the task preset scaled to an h x w canvas."""
     eps, step_size, steps = preset_values(request.task, height, width, request.norm, request.factor, model_side,
-                                          request.keep_photo)
+                                          request.keep_photo, request.knob("freedom"), request.knob("effort"))
     return PGDConfig(
         norm=request.norm,
         eps=request.eps if request.eps is not None else eps,

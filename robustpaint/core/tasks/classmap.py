@@ -18,7 +18,7 @@ class ClassMap(TaskSpec):
     photo_preset = Preset(70.0, 1.0, 100, "like feature painting: a wide ball, the objective shapes each region",
                           side=224)
     anchored = True
-    parameters = ("regions", "eps", "step", "steps", "views", "crops")
+    parameters = ("regions", "eps", "step", "steps", "views", "crops", "freedom", "effort")
     reads = frozenset({"image", "regions"})
 
     def build(self, ctx: Context) -> Built:

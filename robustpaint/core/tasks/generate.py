@@ -46,7 +46,7 @@ class Generate(TaskSpec):
                           knobs=(("saturation", 1.0),))
     parameters = ("class", "eps", "step", "steps", "seed", "candidates", "temperature", "spread", "mix", "upsample",
                   "jitter", "saturation", "fourier", "views", "crops", "schedule", "momentum", "coarse", "settle",
-                  "schedule_steps")
+                  "schedule_steps", "freedom", "effort")
     reads = frozenset()
     out_help = "output folder (default: .)"
 

@@ -44,6 +44,7 @@ class Knob:
     choices: tuple = ()
     panel_range: tuple[float, float] | None = None  # the app's slider range where it is narrower than the valid one
     generic: bool = False  # no TaskRequest field: kept in `TaskRequest.knobs`
+    plain: bool = False  # on the app's plain panel (a painter's decision); the others sit under Advanced
     before: object = None  # what a recipe from before this knob existed means
 
     @property
@@ -96,22 +97,26 @@ class Knob:
         return low, min(high, PANEL_INT_LIMIT) if self.kind == "int" else high
 
 
+EFFORT_STEPS = {"quick": 0.5, "normal": 1.0, "thorough": 2.0}  # the effort knob's share of the preset's steps
+
 # Every knob any task uses. A task lists the ones it reads in `TaskSpec.parameters` and may override a default in
 # `TaskSpec.defaults`.
 KNOBS: dict[str, Knob] = {k.name: k for k in (
-    Knob("class", "Class", "custom", help="the class the image should read as", field="targets", flag=None),
+    Knob("class", "Becomes", "custom", help="the class the image should read as", field="targets", flag=None,
+         plain=True),
     Knob("keep", "", "bool", True, help="a small ball: the result keeps the source photo and still reads as the "
                                         "target class (off: the paper's wide ball, free to leave the photo behind)",
-         field="keep_photo", flag="--keep-photo", before=False),
+         field="keep_photo", flag="--keep-photo", before=False, plain=True),
     Knob("neuron", "Features", "custom", help="representation units and their strengths (negative suppresses)",
-         field="neurons", flag=None),
+         field="neurons", flag=None, plain=True),
     Knob("regions", "Region classes", "custom", help="the class of each region colour", field="region_masks",
-         flag=None),
-    Knob("candidates", "Candidates", "int", 1, 1, 1024, "generate this many samples at once (batched) and pick one",
-         flag=None, panel_range=(1, 16)),
+         flag=None, plain=True),
+    Knob("candidates", "Pictures to pick from", "int", 1, 1, 1024, "generate this many samples at once (batched) "
+                                                                   "and pick one", flag=None, panel_range=(1, 16),
+         plain=True),
     Knob("temperature", "Randomness", "float", 1.0, 0.0, 100.0,
          help="the seed's temperature: how far the start strays from the class's average picture; 0 = the class "
-              "mean, 1 = as varied as the data", panel_range=(0.0, 2.0)),
+              "mean, 1 = as varied as the data", panel_range=(0.0, 2.0), plain=True),
     Knob("spread", "Variety", "float", 0.0, 0.0, 100.0, "spread: push the candidates of a class apart, so they differ "
                                                         "(beyond the paper): the weight of a penalty on their "
                                                         "likeness in the model's features; 0 = the paper's "
@@ -132,8 +137,21 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("lam", "Keep the rest", "float", 10.0, 0.0, 1e6, "lambda: how strongly the picture outside the mask is "
                                                           "kept as it was (the weight of its squared distance)",
          panel_range=(0.0, 200.0)),
-    Knob("seed", "Seed", "int", 0, 0, SEED_LIMIT, "random seed of the start and of any noise"),
-    Knob("factor", "Factor", "int", 2, 2, 8, "upsampling factor (the canvas is shrunk by it, then super-resolved)"),
+    Knob("seed", "Variation", "int", 0, 0, SEED_LIMIT, "random seed of the start and of any noise: another number, "
+                                                       "another picture", plain=True),
+    # The painter's two decisions (#47): each scales the preset (core.tasks.base.preset_values), so the plain panel
+    # and the CLI say "how far" and "how long" without naming a radius or a step size; recipes keep both.
+    Knob("freedom", "Freedom", "float", 1.0, 0.1, 10.0, "how far the picture may move from where it starts, as a multiple "
+                                                 "of the preset's radius (the step size follows): below 1 stays "
+                                                 "closer to the drawing or photo, above 1 lets it change more",
+         generic=True, before=1.0, panel_range=(0.25, 4.0), plain=True),
+    Knob("effort", "Work", "choice", "normal", choices=tuple(EFFORT_STEPS),
+         help="how long to work: quick takes half the preset's steps (each twice as long), thorough twice as many "
+              "(each half as long): the same distance, walked more finely", generic=True, before="normal",
+         plain=True),
+    Knob("factor", "Factor", "int", 2, 2, 8, "upsampling factor: the run makes a canvas this many times larger (at most "
+                                             "1024 px a side; a larger picture is scaled down first)",
+         plain=True),
     # Values the CLI and recipes set that have no panel row.
     Knob("activation_weight", "", "float", 0.1, -1e6, 1e6, "weight of the neuron's activation (feature painting)"),
     Knob("consistency_sweeps", "", "int", 10, 0, 100, "smooth back-projection rounds before the exact projection",

@@ -36,7 +36,7 @@ class FeaturePaint(TaskSpec):
                                            "the paper's 40 (70 at 224) paint a saturated patch (two held-out photos, "
                                            "by eye)", side=224)
     anchored = True
-    parameters = ("neuron", "eps", "step", "steps", "lam", "views", "crops")
+    parameters = ("neuron", "eps", "step", "steps", "lam", "views", "crops", "freedom", "effort")
     defaults = {"lam": 90.0}
     reads = frozenset({"image", "mask"})
 

@@ -20,7 +20,7 @@ class Sketch(TaskSpec):
     anchored = True
     parameters = ("class", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
                   "crops", "schedule", "momentum", "coarse", "settle",
-                  "schedule_steps")
+                  "schedule_steps", "freedom", "effort")
     target_option = "--class"
     target_required = True  # translate: a two-class model picks the other class
 
