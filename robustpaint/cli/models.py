@@ -9,26 +9,34 @@ from robustpaint.core.errors import RobustPaintError
 
 
 def _classify(args) -> int:
-    import torch
-
-    from robustpaint.core.imageio import load_photo
+    """What the model reads in a photo: the canvas the photo tasks (sketch, translate, inpaint) make of it, with the
+    same --fit and --size (by default the whole photo at its own size), read as those tasks read it when they choose
+    a class (`canvas_logits`); it says which pixels it read. Before, it read the photo's centre square at the model's
+    side while translate read the whole photo: the same cat was 59% dog to one and 65% cat to the other (#47 item
+    13)."""
+    from robustpaint.cli.tasks import canvas_logits
     from robustpaint.core.models.bundle import load_model_bundle
+    from robustpaint.core.tasks.base import read_input
 
-    model = load_model_bundle(args.model, _check_device(args.device)).model
-    image, note, _ = load_photo(args.input, (model.input_size,) * 2, args.fit)
-    if not args.json:
-        _note(args, note)
-    image = image.to(next(model.parameters()).device)
-    with torch.no_grad():
-        logits = model(image)[0].float().cpu()
+    bundle = load_model_bundle(args.model, _check_device(args.device))
+    model = bundle.model
+    fitted: list[str] = []
+    image, source = read_input(args, model, lambda line: fitted.append(line) if line else None)
+    logits = canvas_logits(model, image)[0]
     probabilities = logits.softmax(0)
+    h, w = image.shape[-2:]
+    read = {"input": str(args.input), "fit": args.fit, "width": w, "height": h, "input_width": source[1],
+            "input_height": source[0]}
     if args.json:
         print(json.dumps({"classes": model.classes, "logits": logits.tolist(),
-                          "probabilities": probabilities.tolist()}))
-    else:
-        top = probabilities.topk(min(args.top, len(model.classes)))
-        for p, i in zip(top.values.tolist(), top.indices.tolist()):
-            print(f"{model.classes[i]:>16s}  {p * 100:5.1f}%")
+                          "probabilities": probabilities.tolist(), "read": read}))
+        return 0
+    from pathlib import Path
+    pixels = fitted[0] if fitted else f"{Path(args.input).name} {w}x{h}, the whole photo"
+    _note(args, f"{bundle.entry.name} read {pixels}, as sketch, translate and inpaint take it (--fit {args.fit})")
+    top = probabilities.topk(min(args.top, len(model.classes)))
+    for p, i in zip(top.values.tolist(), top.indices.tolist()):
+        print(f"{model.classes[i]:>16s}  {p * 100:5.1f}%")
     return 0
 
 

@@ -7,7 +7,7 @@ import argparse
 from robustpaint import __version__
 from robustpaint.core.device import DEVICE_HELP
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.options import add_input_arguments
+from robustpaint.core.options import CANVAS_MAX, add_input_arguments
 from robustpaint.core.options import non_negative as _non_negative, positive_int as _positive_int
 
 
@@ -108,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
             _add_knob_option(p, knob, spec)
         _add_run_options(p, spec.out_help, spec.name)
 
-    p = sub.add_parser("classify", help="what the model sees: top classes with probabilities")
-    add_input_arguments(p)
+    p = sub.add_parser("classify", help="what the model reads in a photo, taken as sketch, translate and inpaint take "
+                                        "it (the whole photo by default): top classes with probabilities")
+    add_input_arguments(p, max_side=CANVAS_MAX)  # the photo tasks' canvas: one reading of the same pixels (#47)
     p.add_argument("--model", default=None)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--top", type=_positive_int(1000), default=5)

@@ -35,8 +35,6 @@ def _run_task(args) -> int:
     if job.grid is not None:
         _check_output_file(job.grid, job.inputs)
     before_run = []  # lines about the run, printed at its first step (a request refused stays one line)
-    if job.request.image is not None and job.request.task in PHOTO_CLASS_TASKS and not args.quiet:
-        before_run.append(_unfamiliar_photo_note(bundle, job.request.image))
     request = job.request.replace(eps=args.eps, step_size=args.step_size, steps=args.steps, norm=args.norm,
                                   seed=args.seed, bf16=_bf16(args, model, device), track_best=args.best)
     from robustpaint.core.tasks.knobs import generic_knobs
@@ -54,6 +52,8 @@ def _run_task(args) -> int:
     request = request.replace(eps=config.eps, step_size=config.step_size, steps=config.steps)
     request = spec.finalise(request, model.input_size)
     recipe = recipe_from_request(request, bundle.entry.name, bundle.sha256, device=device.split(":")[0])
+    if not args.quiet:
+        before_run.append(_reading_note(bundle, recipe))
     with _Progress(args, config.steps, before_run) as progress:
         images, recipe = run_recipe(recipe, device, bundle, progress)
     if recipe.get("start") == "data-free":
@@ -62,18 +62,6 @@ def _run_task(args) -> int:
                     f"fits its own")
     elif bundle.seeds_from and job.request.task in ("generate", "classmap"):
         _note(args, f"generation seeds: those of {bundle.seeds_from} (the same classes and size)")
-    if "reads_as" in recipe:  # translate on a two-class model, without --to
-        read, target = recipe["reads_as"][0], recipe["target"][0]
-        _note(args, f"target: {model.classes[target]}, the other class (the model reads the picture as "
-                    f"{model.classes[read]} at {recipe['reads_as_probability'][0]:.0%})")
-    if "guessed_probability" in recipe:
-        target, guessed = recipe["target"][0], recipe["guessed_probability"][0]
-        if recipe.get("unsure", [False])[0]:
-            _note(args, f"not pushed to a class: the model's best guess, {model.classes[target]}, is only "
-                        f"{guessed:.0%} (below --min-confidence {recipe.get('min_confidence', 0.5):g}); the output is "
-                        f"the consistent bicubic upsampling: give --class to choose one")
-        else:
-            _note(args, f"target: {model.classes[target]}, the model's guess at {guessed:.0%}")
     for i, path in enumerate(outputs):
         # Each file replays its own image: the recipe names the batch and this image's index in it.
         save_png(images[i], path, {**recipe, "index": i} if len(outputs) > 1 else recipe)
@@ -89,6 +77,7 @@ def _run_task(args) -> int:
 
 
 PHOTO_CLASS_TASKS = ("sketch", "translate", "inpaint")  # tasks that move the user's photo towards a class
+READING_TASKS = (*PHOTO_CLASS_TASKS, "superres")  # tasks whose line about the model's reading comes before the run
 
 
 UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows none of its classes: the knob table's
@@ -98,29 +87,86 @@ UNFAMILIAR = 0.5  # below this, the model's reading of a photo says it shows non
 FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
 
 
-def _unfamiliar_photo_note(bundle, image) -> str | None:
-    """A line when the model reads the photo as none of its classes with any confidence (a cat for the Imagenette
-    model): its classes, and a shipped model that does read the photo surely, if one does."""
+def canvas_logits(model, image):
+    """The model's logits (N x classes, float32 on the CPU) for a canvas (N x 3 x H x W in [0,1]), read as the tasks
+    read it when they choose a class (core.tasks.base.Context.reading, the guess of inpaint and the reading of a
+    two-class translate: the model run on the canvas's own pixels). `classify` and every line about a reading use
+    this, so that they say what the task does (#47 item 13; tests/test_one_reading.py holds them equal)."""
     import torch
-    from torch.nn import functional as F
+    with torch.no_grad():
+        return model(image.float().to(next(model.parameters()).device)).float().cpu()
 
-    from robustpaint.core.catalog import list_models, read_card
-    from robustpaint.core.models.bundle import load_model_bundle
 
-    def reading(model):
-        side = model.input_size
-        x = F.interpolate(image.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-        with torch.no_grad():
-            p = model(x.to(next(model.parameters()).device))[0].float().softmax(0)
-        return model.classes[int(p.argmax())], float(p.max())
+def canvas_reading(model, image):
+    """The class probabilities of `canvas_logits`."""
+    return canvas_logits(model, image).softmax(1)
 
+
+def _reading_note(bundle, recipe: dict) -> str | None:
+    """The one line about what the model reads in the picture a photo task starts from, before its first step: the
+    class it chose by that reading (inpaint and super-resolution without --class, translate on a two-class model
+    without --to), or, where the class was given, a warning when the model reads the picture as none of its classes.
+    The reading is the task's own, of the pixels it starts from (the photo as fitted to the canvas, an inpainting
+    hole filled, a super-resolution input upsampled): the task is built here as the run builds it, and what it chose
+    is read from its notes. Before, a separate reading of the photo squeezed to the model's square said "church at
+    only 29%" above the task's "target: golf_ball, the model's guess at 30%" (#47 item 13)."""
+    if recipe["task"] not in READING_TASKS:
+        return None
+    from robustpaint.core.recipes import check_budget, check_recipe, request_from_recipe
+    from robustpaint.core.tasks import build_task
     model = bundle.model
-    name, p = reading(model)
+    check_recipe(recipe)  # what the run refuses is refused before this build too
+    request = request_from_recipe(recipe)
+    check_budget(request, model.input_size)
+    setup = build_task(model, request, bundle.seeds)
+    notes, classes = setup.notes, model.classes
+    if "reads_as" in notes:  # translate on a two-class model, without --to
+        read, target = notes["reads_as"][0], notes["target"][0]
+        return (f"target: {classes[target]}, the other class (the model reads the picture as {classes[read]} at "
+                f"{notes['reads_as_probability'][0]:.0%})")
+    if "guessed_probability" in notes:  # no class given: the model's guess
+        target, guessed = notes["target"][0], notes["guessed_probability"][0]
+        if notes.get("unsure", [False])[0]:
+            return (f"not pushed to a class: the model's best guess, {classes[target]}, is only {guessed:.0%} (below "
+                    f"--min-confidence {request.knob('min_confidence'):g}); the output is the consistent bicubic "
+                    f"upsampling: give --class to choose one")
+        line = f"target: {classes[target]}, the model's guess at {guessed:.0%}"
+        if recipe["task"] in PHOTO_CLASS_TASKS and guessed < UNFAMILIAR:
+            line += f", so low that {_none_of_its_classes(bundle)}{_other_model_hint(bundle, setup.start[:1])}"
+        return line
+    if recipe["task"] in PHOTO_CLASS_TASKS:
+        return _unfamiliar_photo_note(bundle, setup.start[:1])
+    return None
+
+
+def _none_of_its_classes(bundle) -> str:
+    classes = bundle.model.classes
+    shown = ", ".join(classes[:12]) + (", ..." if len(classes) > 12 else "")
+    return f"it may show none of the {len(classes)} classes {bundle.entry.name} knows ({shown})"
+
+
+def _unfamiliar_photo_note(bundle, image) -> str | None:
+    """A line when the model reads the photo (1 x 3 x H x W, the canvas a task starts from) as none of its classes
+    with any confidence (a cat for the Imagenette model): its classes, and a shipped model that does read the photo
+    surely, if one does. Read as the tasks read it (`canvas_reading`)."""
+    model = bundle.model
+    p = canvas_reading(model, image)[0]
+    name, p = model.classes[int(p.argmax())], float(p.max())
     if p >= UNFAMILIAR:
         return None
     classes = ", ".join(model.classes[:12]) + (", ..." if len(model.classes) > 12 else "")
     line = (f"{bundle.entry.name} reads this photo as {name} at only {p:.0%}: it may show none of the "
             f"{len(model.classes)} classes it knows ({classes})")
+    return line + _other_model_hint(bundle, image)
+
+
+def _other_model_hint(bundle, image) -> str:
+    """The end of an unfamiliar-photo line ("; pets_resnet18 reads it as cat at 96%: --model pets_resnet18") where a
+    shipped model of other classes reads the same pixels, in the same way, surely; else nothing."""
+    from robustpaint.core.catalog import list_models, read_card
+    from robustpaint.core.models.bundle import load_model_bundle
+
+    model = bundle.model
     for entry in list_models():
         if entry.origin != "shipped" or entry.name == bundle.entry.name or entry.role == "evaluator":
             continue
@@ -130,10 +176,11 @@ def _unfamiliar_photo_note(bundle, image) -> str | None:
             other = load_model_bundle(entry.name, "cpu").model
         except (RobustPaintError, OSError):  # a hint only: a model that cannot be read is not offered
             continue
-        other_name, other_p = reading(other)
+        p = canvas_reading(other, image)[0]
+        other_name, other_p = other.classes[int(p.argmax())], float(p.max())
         if other_p >= FAMILIAR and other_name not in model.classes:
-            return f"{line}; {entry.name} reads it as {other_name} at {other_p:.0%}: --model {entry.name}"
-    return line
+            return f"; {entry.name} reads it as {other_name} at {other_p:.0%}: --model {entry.name}"
+    return ""
 
 
 def _neurons(args) -> int:
