@@ -135,37 +135,68 @@ def test_any_bytes_give_a_project_or_our_error(tmp_path_factory, data):
 
 
 WRITER = """
+import os
 import sys
 import numpy as np
 from robustpaint.core.project import Project, save_project
-target, i = sys.argv[1], 0
-rng = np.random.default_rng(0)
-while True:
-    i += 1
-    image = np.full((512, 512, 3), (i % 200) / 255, np.float32) + rng.random((512, 512, 3), dtype=np.float32) * 1e-3
-    save_project(Project(image=image, mask=np.zeros((512, 512), np.float32), parameters={"i": i}), target)
-    print("written", flush=True)  # after each save: the test kills only a writer in its loop, after k saves
+target = sys.argv[1]
+for line in sys.stdin:  # one writer per line, forked from this process: the imports are paid once, not per trial
+    pid = os.fork()
+    if pid:
+        print("pid", pid, flush=True)
+        continue
+    i, rng = 0, np.random.default_rng(0)
+    while True:
+        i += 1
+        image = np.full((512, 512, 3), (i % 200) / 255, np.float32) + rng.random((512, 512, 3), dtype=np.float32) * 1e-3
+        save_project(Project(image=image, mask=np.zeros((512, 512), np.float32), parameters={"i": i}), target)
+        print("written", flush=True)  # after each save: the test kills only a writer in its loop, after k saves
 """
 
 
+def _wait_dead(pid: int) -> None:
+    """Until the killed writer runs no more: gone, or a zombie its (forking) parent has not reaped."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(2000):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"writer {pid} still runs 10 s after SIGKILL")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the writers are forked and watched in /proc")
 def test_sigkill_during_project_saves_always_leaves_a_loadable_project(tmp_path):
     target = tmp_path / "p.rpaint"
     save_project(_project(size=512), target)
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     seen = set()
-    for trial in range(10):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env, stdout=subprocess.PIPE,
-                                text=True)
-        for _ in range(1 + trial % 3):  # 1 to 3 whole saves first, however slow the machine: kills come at
-            assert proc.stdout.readline().strip() == "written"  # several points of the loop (it failed under load)
-        time.sleep(float(rng.random()) * 0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-        project = load_project(target)  # raises if the file were torn
-        assert project.image.shape == (512, 512, 3), f"trial {trial}"
-        seen.add(project.parameters.get("i"))
+    forker = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        for trial in range(10):
+            forker.stdin.write("go\n")
+            forker.stdin.flush()
+            line = forker.stdout.readline()
+            while line.strip() == "written":  # the last writer's saves between the last read and its kill
+                line = forker.stdout.readline()
+            pid = int(line.split()[1])
+            for _ in range(1 + trial % 3):  # 1 to 3 whole saves first, however slow the machine: kills come at
+                assert forker.stdout.readline().strip() == "written"  # several points of the loop (it failed under load)
+            time.sleep(float(rng.random()) * 0.2)
+            os.kill(pid, signal.SIGKILL)
+            _wait_dead(pid)
+            project = load_project(target)  # raises if the file were torn
+            assert project.image.shape == (512, 512, 3), f"trial {trial}"
+            seen.add(project.parameters.get("i"))
+    finally:
+        forker.kill()
+        forker.wait()
+        forker.stdin.close()
+        forker.stdout.close()
     assert None not in seen and len(seen) > 1  # every kill came after the writer's saves began, at several points
 
 
