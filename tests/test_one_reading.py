@@ -160,3 +160,31 @@ def test_every_photo_command_prints_at_most_one_reading(installed_tiny, tmp_path
     _, err = _run([files.get(a, a) for a in argv] + ["--model", "tiny", "--steps", "1",
                                                      "--out", str(tmp_path / "o.png")], capsys)
     assert len(_readings(err)) <= 1, err
+
+
+@pytest.mark.parametrize("task", ["inpaint", "translate", "superres"])
+def test_every_task_guesses_from_the_canvas_as_its_steps_judge_it(tiny_model, task):
+    """inpaint and translate read a canvas larger than the model at its own size, super-resolution at the model's
+    scale, as every step judges it: the same cat was 'dog 55%' to one and 'cat 65%' to the other. One reading now."""
+    from robustpaint.core.tasks import TaskRequest, build_task
+    from robustpaint.core.views import judged_whole
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 48, 80)
+    image[..., :30] *= 0.2
+    mask = torch.zeros(1, 1, 48, 80)
+    mask[..., 10:20, 40:60] = 1
+    fields = {"inpaint": {"mask": mask}, "translate": {}, "superres": {"factor": 2}}[task]
+    request = TaskRequest(task, image=image, targets=(1,) if task == "translate" else (), **fields)
+    setup = build_task(tiny_model, request)
+    start = setup.start[:1]
+    if task == "translate":  # a target given: its reading is the CLI's (canvas_logits), held equal to classify's
+        from robustpaint.cli.tasks import canvas_logits
+        expected = tiny_model(judged_whole(image, tiny_model.input_size)).softmax(1).max(1)[0]
+        assert canvas_logits(tiny_model, image).softmax(1).max(1)[0] == pytest.approx(expected.detach(), abs=1e-5)
+        return
+    with torch.no_grad():
+        expected = tiny_model(judged_whole(start, tiny_model.input_size)).softmax(1).max(1)
+        at_own_size = tiny_model(start).softmax(1).max(1)
+    assert setup.notes["target"] == expected.indices.tolist()
+    assert setup.notes["guessed_probability"][0] == pytest.approx(float(expected.values[0]), abs=1e-4)
+    assert abs(float(at_own_size.values[0]) - float(expected.values[0])) > 1e-4  # the two readings differ here

@@ -89,12 +89,14 @@ FAMILIAR = 0.8  # another model's reading this sure names it as the one to use
 
 def canvas_logits(model, image):
     """The model's logits (N x classes, float32 on the CPU) for a canvas (N x 3 x H x W in [0,1]), read as the tasks
-    read it when they choose a class (core.tasks.base.Context.reading, the guess of inpaint and the reading of a
-    two-class translate: the model run on the canvas's own pixels). `classify` and every line about a reading use
-    this, so that they say what the task does (#47 item 13; tests/test_one_reading.py holds them equal)."""
+    read it when they choose a class (core.tasks.base.Context.reading: a canvas larger than the model at the model's
+    scale, as the steps judge it). `classify` and every line about a reading use this, so that they say what the
+    task does (#47 item 13; tests/test_one_reading.py holds them equal)."""
     import torch
+
+    from robustpaint.core.views import judged_whole
     with torch.no_grad():
-        return model(image.float().to(next(model.parameters()).device)).float().cpu()
+        return model(judged_whole(image.float().to(next(model.parameters()).device), model.input_size)).float().cpu()
 
 
 def canvas_reading(model, image):

@@ -26,7 +26,7 @@ from robustpaint.core.options import (add_input_arguments, class_index, default_
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
 from robustpaint.core.tasks.knobs import CANVAS_MAX, CANVAS_MIN, EFFORT_STEPS, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
-from robustpaint.core.views import ModelScaleViews, RandomView, View
+from robustpaint.core.views import ModelScaleViews, RandomView, View, judged_whole
 
 PHOTO_MODEL_SIDE = 64  # models trained at this side or more use the photo presets
 
@@ -195,8 +195,13 @@ class Context:
 
     @torch.no_grad()
     def reading(self, images: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
-        """The class the model reads each image as, and its probability (rounded, for the notes)."""
-        confidence, guess = self.model(images.to(self.device)).float().softmax(1).max(1)
+        """The class the model reads each image as, and its probability (rounded, for the notes): read as the task's
+        steps judge the canvas (at the model's scale where it is larger, `views` model), one reading for every task
+        and the CLI's lines about it."""
+        images = images.to(self.device)
+        if "views" in get_task(self.request.task).parameters and self.request.knob("views") == "model":
+            images = judged_whole(images, self.model.input_size)
+        confidence, guess = self.model(images).float().softmax(1).max(1)
         return guess.cpu(), [round(float(p), 4) for p in confidence.cpu()]
 
     def targets_or_guess(self, start: torch.Tensor) -> torch.Tensor:

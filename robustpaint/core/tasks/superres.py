@@ -14,7 +14,7 @@ from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import CANVAS_MAX
 from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_input_arguments,
-                                         class_index, default_output, read_input, register, views_of)
+                                         class_index, default_output, read_input, register)
 
 
 def agrees_with(low: torch.Tensor, factor: int, smooth_sweeps: int = 10) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -114,11 +114,9 @@ class SuperResolve(TaskSpec):
             constraint = agrees_with(low.to(ctx.device), factor, ctx.request.consistency_sweeps)
             bicubic = constraint(bicubic.to(ctx.device)).cpu()
         start = bicubic.expand(ctx.n, -1, -1, -1).clone()
-        # The guess is the model's reading of the start as each step shows it to the model (a canvas larger than the
-        # model judged at the model's scale): the view whose logits the top-5 reads. Read at 4x its scale, a 128-px
-        # model's church was "only 37% sure" beside a top-5 of church 100% (#47 item 4).
-        view = views_of(ctx.request, set(self.parameters), (h, w), ctx.model.input_size)
-        targets = ctx.targets_or_guess(start if view is None else view(start.to(ctx.device))[0].image)
+        # The guess reads the start as each step shows it to the model (Context.reading): read at 4x its scale, a
+        # 128-px model's church was "only 37% sure" beside a top-5 of church 100% (#47 item 4).
+        targets = ctx.targets_or_guess(start)
         objective = obj.class_target(targets.to(ctx.device))
         guessed = ctx.notes.get("guessed_probability")
         if guessed is not None and ctx.request.knob("min_confidence") > 0:
