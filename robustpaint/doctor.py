@@ -18,6 +18,24 @@ def _line(ok: bool, text: str) -> bool:
     return ok
 
 
+def check_libraries() -> bool:
+    """torch's and torchvision's versions, one line each, and whether torchvision imports with this torch. Painting
+    does not need torchvision, so one that does not import is a warning that names what needs it and the fix, not a
+    failed check (and never a traceback)."""
+    import torch
+
+    from robustpaint.core.versions import LibraryMismatchError, import_torchvision, installed_version
+    build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU build"
+    _line(True, f"torch {installed_version('torch') or torch.__version__} ({build})")
+    needs = "importing the authors' ImageNet checkpoints and training on cifar10"
+    try:
+        import_torchvision("torchvision", f"{needs} (painting does not need it)")
+    except LibraryMismatchError as exc:
+        print(f"[warn] {exc}")
+        return True
+    return _line(True, f"torchvision {installed_version('torchvision')} imports ({needs} need it; painting does not)")
+
+
 def check_install() -> bool:
     import torch
 
@@ -29,6 +47,7 @@ def check_install() -> bool:
 
     ok = _line(True, f"robustpaint {__version__}, Python {platform.python_version()}, torch {torch.__version__}, "
                      f"{torch.get_num_threads()} CPU threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}")
+    ok &= check_libraries()
     from robustpaint.core.device import available_devices, bf16_pays_off, resolve_device
     auto = resolve_device("auto")
     _line(True, f"devices: {', '.join(available_devices())}; runs use {auto} unless told (--device, Run > Device), "

@@ -10,7 +10,7 @@ import enum
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
 
 from robustpaint.app.worker import SynthesisWorker
@@ -31,6 +31,39 @@ _STUCK_THREADS: list = []  # threads that did not stop in time: kept referenced,
 
 
 LIVE_LABEL = "Live: run again after each change"
+NOTHING_RAN = "the run failed: "  # the worker's words for an error it does not know; a load ran nothing
+
+
+def one_line(message: str, limit: int = 200) -> str:
+    """A failure's message as one line (its first) of at most `limit` characters."""
+    lines = message.strip().splitlines()
+    text = lines[0].strip() if lines else message
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class ModelLoader(QObject):
+    """Lives in the worker's thread and asks the worker for models. The worker reports a model's failure to load
+    as it reports any failure without a job, `failed(-1, why)`, which names no model; this relays every failure and
+    names the model when it came while that model was loading (in this thread, so a refused device or a failed
+    readout is never taken for a model that did not load)."""
+
+    failed = Signal(int, str, str)  # job id, message, the model whose load it was ("" when none)
+
+    def __init__(self, worker: SynthesisWorker):
+        super().__init__()
+        self.worker, self.loading = worker, ""
+        worker.failed.connect(self._relay, Qt.ConnectionType.DirectConnection)  # in the thread that emits it
+
+    @Slot(str)
+    def load(self, name: str) -> None:
+        self.loading = name
+        try:
+            self.worker.load_model(name)  # model_ready, or failed(-1, why) while `loading` names it
+        finally:
+            self.loading = ""
+
+    def _relay(self, job_id: int, message: str) -> None:
+        self.failed.emit(job_id, message, self.loading if job_id == -1 else "")
 
 
 class RunState(enum.Enum):
@@ -173,6 +206,7 @@ class RunSession(QObject):
     status = Signal(str)  # the status line: model, step, loss, rate
     status_detail = Signal(str)  # the status line's tooltip (how the thread count was chosen)
     message = Signal(str)  # a message for the status bar (a failed run says why)
+    model_failed = Signal(str, str)  # a model that could not be loaded, and "could not load NAME: why" (one line)
     preview = Signal(object)  # an image to show without touching the document (timeline scrubbing), None = document
 
     def __init__(self, host, controls: RunControls, parent=None):
@@ -204,19 +238,23 @@ class RunSession(QObject):
         self._readout_timer = QTimer(self, singleShot=True, interval=int(READOUT_EVERY_S * 1000))
         self._readout_timer.timeout.connect(self._show_readout)  # the last step's readout, however the run ends
         self.classify_id = 0
+        self.load_errors: dict[str, str] = {}  # model name -> why it could not be loaded, until it is asked again
         self.thread = QThread(self)
         self.worker = SynthesisWorker()
-        self.worker.moveToThread(self.thread)
-        self.thread.finished.connect(self.worker.deleteLater)
+        self.loader = ModelLoader(self.worker)
+        for part in (self.worker, self.loader):
+            part.moveToThread(self.thread)
+            self.thread.finished.connect(part.deleteLater)
+        self.load_model.connect(self._forget_load_error)
         for signal, slot in ((self.submit_job, self.worker.submit), (self.pause_worker, self.worker.pause),
                              (self.resume_worker, self.worker.resume), (self.step_worker, self.worker.single_step),
                              (self.stop_worker, self.worker.stop), (self.dispose_worker, self.worker.dispose),
-                             (self.load_model, self.worker.load_model), (self.set_device, self.worker.set_device),
+                             (self.load_model, self.loader.load), (self.set_device, self.worker.set_device),
                              (self.request_neurons, self.worker.request_neurons),
                              (self.cancel_neurons, self.worker.cancel_neurons),
                              (self.request_classify, self.worker.classify),
                              (self.worker.stepped, self._on_stepped), (self.worker.finished, self._on_finished),
-                             (self.worker.failed, self._on_failed),
+                             (self.loader.failed, self._on_failed),
                              (self.worker.step_progress, self._on_step_progress)):
             signal.connect(slot)
         controls.timeline_slider.valueChanged.connect(self.show_timeline)
@@ -539,9 +577,24 @@ class RunSession(QObject):
         return (f"done after {self.steps_done} steps, but the picture reads as {name} at only {probability:.0%}: "
                 f"{hint}")
 
-    def _on_failed(self, job_id, message) -> None:
+    def _forget_load_error(self, model_name: str) -> None:
+        """A model asked for again is loaded again (its file may have been put right)."""
+        self.load_errors.pop(model_name, None)
+
+    def load_error(self, model_name: str) -> str | None:
+        """Why `model_name` could not be loaded ("could not load NAME: why"), None when it loaded or is loading."""
+        why = self.load_errors.get(model_name)
+        return None if why is None else f"could not load {model_name}: {why}"
+
+    def _on_failed(self, job_id, message, failed_model: str = "") -> None:
+        if failed_model:  # a model that did not load: nothing ran, and the panel says so instead of "loading…"
+            self.load_errors[failed_model] = one_line(message.removeprefix(NOTHING_RAN))
+            message = self.load_error(failed_model)
+            self.model_failed.emit(failed_model, message)
         if job_id not in (-1, self.job_id):
             return  # a job we have moved past
+        if job_id != -1 and (why := self.load_error(self.model_name)):  # Run before the load failed: it ran nothing
+            message = f"no model is loaded: {why}"
         if job_id != -1:
             document = self.host.document
             if self.run_before is not None and self.run_before[0].shape[:2] != document.size and (
@@ -600,9 +653,11 @@ class RunSession(QObject):
     # --- the canvas's class readout ----------------------------------------------------------------------
 
     def classify(self, model_name: str, image: np.ndarray) -> int:
-        """Asks the worker for the top-5 of `image` (one forward pass); the answer comes with this id."""
+        """Asks the worker for the top-5 of `image` (one forward pass); the answer comes with this id. A model that
+        could not be loaded is not asked (it would fail again at every stroke)."""
         self.classify_id += 1
-        self.request_classify.emit(self.classify_id, model_name, image)
+        if model_name not in self.load_errors:
+            self.request_classify.emit(self.classify_id, model_name, image)
         return self.classify_id
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:

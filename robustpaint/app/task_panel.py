@@ -53,6 +53,17 @@ def card_in_words(card: dict) -> str:
     return text
 
 
+def breakable(text: str, longest: int = 24) -> str:
+    """`text` with invisible break points (zero-width spaces) after each '/' and every `longest` characters of a
+    longer word, so that a wrapped label breaks a path or a hash instead of widening the panel past the window."""
+    def split(word: str) -> str:
+        if len(word) <= longest:
+            return word
+        word = word.replace("/", "/\u200b")
+        return "\u200b".join(word[i:i + longest] for i in range(0, len(word), longest))
+    return " ".join(split(word) for word in text.split(" "))
+
+
 class FreedomSlider(QWidget):
     """How far the picture may move, as a multiple of the preset's radius, on a doubling scale (0.25x .. 4x in nine
     notches, 1x in the middle) between the painter's words for its ends. It keeps a value set off the notches (a
@@ -310,6 +321,13 @@ class TaskPanel(QWidget):
             self.card_label.setText(card_in_words(self.cards[name]))
         elif name:
             self.card_label.setText(f"loading {name}…")
+
+    def show_load_error(self, name: str, text: str) -> None:
+        """Model `name` could not be loaded: its card's place says so ("could not load NAME: why"), not "loading…"
+        for ever."""
+        if name == self.model_name:
+            self.card_label.setText(breakable(text))
+            self.card_label.setToolTip(text)
 
     @property
     def task(self) -> str:

@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
+        session.model_failed.connect(panel.show_load_error)
         self.readout = CanvasReadout(self)
         worker.neurons_ready.connect(self.neurons.add_thumbnails)
         self.neurons.wanted.connect(session.request_neurons)
@@ -235,6 +236,9 @@ class MainWindow(QMainWindow):
         which stays in view so that the next stroke refines it too."""
         if not self.panel.has_models:
             self.statusBar().showMessage("no model installed: see 'robustpaint models list'", 5000)
+            return
+        if why := self.session.load_error(self.panel.model_name):  # nothing to run on: said, not "the run failed"
+            self.statusBar().showMessage(f"no model is loaded: {why}", 10000)
             return
         self.editor.cancel_stroke()  # Space or Ctrl+R during a drag: the run starts from the canvas without it
         if self.sketch_shown and not keep_drawing_shown:

@@ -321,9 +321,11 @@ def _values(tensor: torch.Tensor | None) -> list | None:
 
 
 def imagenet_classes() -> list[str]:
-    """ImageNet's 1000 category names, from the metadata torchvision ships with its weights (no download)."""
-    from torchvision.models import ResNet50_Weights
-    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    """ImageNet's 1000 category names, from the metadata torchvision ships with its weights (no download); a
+    torchvision that does not import with this torch is one line that says so."""
+    from robustpaint.core.versions import import_torchvision
+    models = import_torchvision("torchvision.models", "importing the authors' ImageNet checkpoints")
+    return list(models.ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def _fit(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> float:

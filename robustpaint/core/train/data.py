@@ -219,10 +219,15 @@ def load_split(data: str, split: str, cache: bool = True) -> ImageSet:
 
 
 def _torchvision_cifar10(split: str) -> ImageSet:
-    from torchvision.datasets import CIFAR10
+    from robustpaint.core.versions import LibraryMismatchError, import_torchvision
+    try:
+        datasets = import_torchvision("torchvision.datasets", "training on cifar10 (torchvision downloads it)")
+    except LibraryMismatchError as exc:
+        raise DataError(f"{exc}; or pass --data DIR or a .tar.gz of train/<class>/ and test/<class>/ folders, "
+                        f"which needs no torchvision") from None
     root = user_cache_dir() / "torchvision"
     try:
-        ds = CIFAR10(str(root), train=split == "train", download=True)
+        ds = datasets.CIFAR10(str(root), train=split == "train", download=True)
     except Exception as exc:  # noqa: BLE001 - any network failure becomes one line
         raise DataError(f"cannot download CIFAR-10 ({type(exc).__name__}); without internet, pass --data DIR "
                         f"or a .tar.gz of train/<class>/ and test/<class>/ folders") from None
