@@ -92,10 +92,13 @@ def test_a_run_says_in_one_line_what_it_runs(qtbot, window):
     window.controls.live_check.setChecked(False)
     _select_task(window, "sketch")
     window.panel.steps_spin.setValue(3)
-    with qtbot.waitSignal(window.session.run_finished, timeout=20000):
+    with qtbot.waitSignal(window.session.image_updated, timeout=20000):
         window.start_run()
-        line = window.status_label.text()
-    assert "Sketch" in line and "3 steps" in line and "tiny" in line and "freedom 1x" in line
+    line, detail = window.status_label.text(), window.status_label.toolTip()
+    assert line.startswith("Sketch to image → ") and "freedom 1x · normal work · " in line and "step " in line
+    assert "3 steps of" in detail and "tiny" in detail
+    qtbot.waitUntil(lambda: not window.session.running, timeout=20000)
+    assert window.status_label.text().startswith("Sketch to image → ")  # the end says what ran too
 
 
 def _masked(y0, y1, x0, x1):

@@ -531,13 +531,15 @@ class TaskPanel(QWidget):
         self.seed_spin.setValue(random.randrange(0, 2**31))
         self.changed.emit()
 
-    def summary(self) -> str:
-        """One line that says what a run of the panel as it is runs (the status bar shows it when a run starts)."""
+    def summary(self) -> tuple[str, str]:
+        """What a run of the panel as it is runs: a short line for the status bar (before each step's figures) and
+        the values it comes to, for its tooltip."""
         p = self.parameters()
         subject = {"paint": "features " + ", ".join(f"{u}" for u, w in p.features if w),
                    "superres": f"x{p.factor}"}.get(p.task, p.class_name or "the other class")
-        return (f"{get_task(p.task).label}: {subject}; freedom {p.knob('freedom'):.2g}x, {p.knob('effort')} work "
-                f"({p.steps} steps of {p.step_size:.3g}, change allowed {p.eps:.3g}) with {self.model_name}")
+        short = f"{get_task(p.task).label} → {subject} · freedom {p.knob('freedom'):.2g}x · {p.knob('effort')} work"
+        return short, (f"{short}: {p.steps} steps of {p.step_size:.3g}, change allowed {p.eps:.3g}, with "
+                       f"{self.model_name}")
 
     def update_neuron_labels(self) -> None:
         classes = self.cards.get(self.model_name, {}).get("neuron_classes", [])

@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.editor = Editor(self, Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE)))
         self.show_overlays = True  # mask, regions and strength drawn over the image (View > Show overlays)
         self.overlays_outlined = False  # drawn as outlines: a run started, its result shows inside the mask (#47)
+        self.run_summary = self.run_detail = ""  # what the last run ran, in the panel's words (the status line's start)
         self.previewing = False  # the canvas shows a timeline iterate or the run's start, not the document
         self.sketch_shown = False  # the sketch layer shown (and painted on) instead of the result (View menu)
         self.ask_before_closing = False  # the app turns this on; tests close windows without a dialog
@@ -148,8 +149,10 @@ class MainWindow(QMainWindow):
         panel.class_picked.connect(self.canvas.setFocus)  # B, H, K ... are tools again, not letters in the field
         self.controls.run_button.clicked.connect(self.toggle_run)
         self.controls.reanchor_check.toggled.connect(self.editor.reset_anchor)
-        session.status.connect(self.status_label.setText)
-        session.status_detail.connect(self.status_label.setToolTip)
+        session.status.connect(lambda text: self.status_label.setText(
+            f"{self.run_summary} · {text}" if self.run_summary else text))
+        session.status_detail.connect(lambda text: self.status_label.setToolTip(
+            f"{self.run_detail}\n{text}" if self.run_summary else text))
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
@@ -253,8 +256,9 @@ class MainWindow(QMainWindow):
             return
         name = self.panel.model_name
         self.session.start(name, self.panel.cards.get(name, {}).get("weights_sha256", ""), request)
-        self.status_label.setText(self.panel.summary())  # what runs, in one line (its notes replace it)
-        self.status_label.setToolTip(self.panel.summary())
+        self.run_summary, self.run_detail = self.panel.summary()  # before each step's figures and the end note
+        self.status_label.setText(self.run_summary)
+        self.status_label.setToolTip(self.run_detail)
         self.outline_overlays(True)
 
     def outline_overlays(self, outlined: bool) -> None:
