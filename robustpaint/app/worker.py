@@ -87,31 +87,32 @@ class RunJob:
 
 
 class ThumbnailJob:
-    """The neuron browser's thumbnails of one model: one PGD step of a chunk of units per step."""
+    """The neuron browser's thumbnails of one model (`core.neurons.ThumbnailFill`: a few units at a time, in the
+    order the browser asks for), one PGD step per step, with a preview of the units being drawn now and then."""
 
-    CHUNK = 16  # units drawn together (one batch)
+    PREVIEW_EVERY_S = 0.25  # previews of the batch being drawn at most this often (a GPU takes hundreds of steps/s)
 
     def __init__(self, model_name: str, cache, todo: list[int]):
-        self.model_name, self.cache, self.todo = model_name, cache, todo
-        self.units: list[int] = []
-        self.run = None  # the chunk being drawn
+        from robustpaint.core.neurons import ThumbnailFill
+        self.model_name, self.fill = model_name, ThumbnailFill(cache, todo)
+        self.previewed = 0.0  # perf_counter of the last preview sent
 
     @property
     def ready(self) -> bool:
-        return bool(self.todo) or self.run is not None
+        return self.fill.ready
 
     def step(self) -> dict | None:
-        """One step of the current chunk; the chunk's thumbnails {unit: H x W x 3} when it is done, else None."""
-        from robustpaint.core.neurons import thumbnail_optimizer
-        if self.run is None:
-            self.units, self.todo = self.todo[:self.CHUNK], self.todo[self.CHUNK:]
-            self.run = thumbnail_optimizer(self.cache.model, self.units, self.cache.recipe)
-        self.run.step()
-        if not self.run.done:
+        """One step of the current batch; the batch's thumbnails {unit: H x W x 3} when it is done, else None."""
+        thumbs = self.fill.step()
+        return None if thumbs is None else {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()}
+
+    def previews(self) -> dict | None:
+        """The batch being drawn {unit: H x W x 3}, when a preview is due."""
+        now = time.perf_counter()
+        if now - self.previewed < self.PREVIEW_EVERY_S:
             return None
-        thumbs = self.cache.add(self.units, self.run.x)
-        self.run = None
-        return {u: t.permute(1, 2, 0).numpy() for u, t in thumbs.items()}
+        self.previewed = now
+        return {u: t.permute(1, 2, 0).numpy() for u, t in self.fill.previews().items()} or None
 
 
 class SynthesisWorker(QObject):
@@ -125,6 +126,7 @@ class SynthesisWorker(QObject):
     model_ready = Signal(str, object)  # model name, card (with the model's input_size, and "neuron_classes":
     # the strongest classes of each unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
+    neurons_drawing = Signal(str, object)  # model name, {unit: H x W x 3 uint8 preview} of the units being drawn
     classified = Signal(int, object)  # request id, top-5 [(class, probability), ...] of the image sent
     step_progress = Signal(int, float)  # job id, share of the step going on that is done (slow steps only)
     device_ready = Signal(object, str, bool)  # the devices this machine has, the one the models run on, and whether
@@ -220,6 +222,8 @@ class SynthesisWorker(QObject):
             return
         if thumbs is not None:
             self.neurons_ready.emit(job.model_name, thumbs)
+        elif (previews := job.previews()) is not None:
+            self.neurons_drawing.emit(job.model_name, previews)
         if not job.ready:
             self.queue.remove(job)
 
@@ -227,24 +231,30 @@ class SynthesisWorker(QObject):
 
     @Slot(str)
     def request_neurons(self, name: str) -> None:
-        """Starts drawing the neuron browser's thumbnails for model `name` (cached ones arrive at once). They are
+        """Starts drawing the neuron browser's thumbnails for model `name` (cached ones arrive at once: always one
+        message, empty when none are, so the browser knows its worker and sends `prefer_neurons`). They are
         stepped only while no run is ready, so a run sent meanwhile starts within one step; `cancel_neurons` (the
         browser closed) drops the rest."""
         from robustpaint.core.neurons import NeuronCache
+        self.cancel_neurons()
         try:
             bundle = self.bundle(name)
             cache = NeuronCache(bundle.model, bundle.entry.name, bundle.sha256)
+            job = ThumbnailJob(name, cache, list(range(bundle.model.representation_size)))
         except Exception as exc:  # noqa: BLE001 - the slot's boundary: reported, never raised into Qt
             self._fail(-1, exc)
             return
-        self.cancel_neurons()
-        done = {u: t.permute(1, 2, 0).numpy() for u, t in cache.thumbnails.items()}
-        if done:
-            self.neurons_ready.emit(name, done)
-        todo = [u for u in range(bundle.model.representation_size) if u not in cache.thumbnails]
-        if todo:
-            self.queue.add(Priority.THUMBNAILS, ThumbnailJob(name, cache, todo))
+        self.neurons_ready.emit(name, {u: t.permute(1, 2, 0).numpy() for u, t in cache.thumbnails.items()})
+        if job.ready:
+            self.queue.add(Priority.THUMBNAILS, job)
             self._wake()
+
+    @Slot(str, object)
+    def prefer_neurons(self, name: str, units) -> None:
+        """The browser's units in view (then the rest, in its order): drawn first, from the next batch on."""
+        job = self.queue.job(Priority.THUMBNAILS)
+        if job is not None and job.model_name == name:
+            job.fill.prefer(units)
 
     @Slot()
     def cancel_neurons(self) -> None:
