@@ -188,3 +188,19 @@ def test_every_task_guesses_from_the_canvas_as_its_steps_judge_it(tiny_model, ta
     assert setup.notes["target"] == expected.indices.tolist()
     assert setup.notes["guessed_probability"][0] == pytest.approx(float(expected.values[0]), abs=1e-4)
     assert abs(float(at_own_size.values[0]) - float(expected.values[0])) > 1e-4  # the two readings differ here
+
+
+def test_the_apps_top5_reads_a_large_canvas_as_the_steps_judge_it(qtbot, window, tiny_model):
+    """Between runs the top-5 read a canvas larger than the model at its own size (a 384x256 church: 85%) while the
+    run's steps, and its top-5, read it at the model's scale (99.99%)."""
+    from robustpaint.core.views import judged_whole
+    image = np.random.default_rng(5).random((48, 80, 3)).astype(np.float32)
+    image[:, :30] *= 0.2
+    with qtbot.waitSignal(window.session.worker.classified, timeout=10000) as blocker:
+        window.session.classify("tiny", image)
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        expected = tiny_model(judged_whole(x, tiny_model.input_size))[0].softmax(0)
+    name, probability = blocker.args[1][0]
+    assert name == tiny_model.classes[int(expected.argmax())]
+    assert probability == pytest.approx(float(expected.max()), abs=1e-4)

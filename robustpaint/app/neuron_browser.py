@@ -70,14 +70,8 @@ class NeuronBrowser(QDockWidget):
     # --- the worker ----------------------------------------------------------------------------------------
 
     def attach(self, worker: QObject) -> None:
-        """Talks to `worker` (the app's SynthesisWorker) beyond `wanted`: its previews of the units being drawn,
-        and the order the units are wanted in. Done by the first thumbnails it sends (the window wires only those),
-        so a worker without these signals (an older one) still fills the browser, in its own order."""
-        if worker is None or worker is self._worker or not hasattr(worker, "prefer_neurons"):
-            return
-        if self._worker is not None:
-            self.order.disconnect(self._worker.prefer_neurons)
-            self._worker.neurons_drawing.disconnect(self.add_previews)
+        """Talks to `worker` (the app's SynthesisWorker, wired by the window) beyond `wanted`: its previews of the
+        units being drawn, and the order the units are wanted in."""
         self._worker = worker
         self.order.connect(worker.prefer_neurons)
         worker.neurons_drawing.connect(self.add_previews)
@@ -143,7 +137,6 @@ class NeuronBrowser(QDockWidget):
 
     def add_thumbnails(self, name: str, thumbnails: dict) -> None:
         """Finished pictures {unit: H x W x 3 uint8} (cached ones at once, then a batch at a time)."""
-        self.attach(self.sender())
         if name != self.model:
             return
         self._list_units(sorted(thumbnails))

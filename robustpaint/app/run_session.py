@@ -10,7 +10,7 @@ import enum
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
 
 from robustpaint.app.worker import SynthesisWorker
@@ -31,7 +31,6 @@ _STUCK_THREADS: list = []  # threads that did not stop in time: kept referenced,
 
 
 LIVE_LABEL = "Live: run again after each change"
-NOTHING_RAN = "the run failed: "  # the worker's words for an error it does not know; a load ran nothing
 
 
 def one_line(message: str, limit: int = 200) -> str:
@@ -39,31 +38,6 @@ def one_line(message: str, limit: int = 200) -> str:
     lines = message.strip().splitlines()
     text = lines[0].strip() if lines else message
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-class ModelLoader(QObject):
-    """Lives in the worker's thread and asks the worker for models. The worker reports a model's failure to load
-    as it reports any failure without a job, `failed(-1, why)`, which names no model; this relays every failure and
-    names the model when it came while that model was loading (in this thread, so a refused device or a failed
-    readout is never taken for a model that did not load)."""
-
-    failed = Signal(int, str, str)  # job id, message, the model whose load it was ("" when none)
-
-    def __init__(self, worker: SynthesisWorker):
-        super().__init__()
-        self.worker, self.loading = worker, ""
-        worker.failed.connect(self._relay, Qt.ConnectionType.DirectConnection)  # in the thread that emits it
-
-    @Slot(str)
-    def load(self, name: str) -> None:
-        self.loading = name
-        try:
-            self.worker.load_model(name)  # model_ready, or failed(-1, why) while `loading` names it
-        finally:
-            self.loading = ""
-
-    def _relay(self, job_id: int, message: str) -> None:
-        self.failed.emit(job_id, message, self.loading if job_id == -1 else "")
 
 
 class RunState(enum.Enum):
@@ -241,20 +215,18 @@ class RunSession(QObject):
         self.load_errors: dict[str, str] = {}  # model name -> why it could not be loaded, until it is asked again
         self.thread = QThread(self)
         self.worker = SynthesisWorker()
-        self.loader = ModelLoader(self.worker)
-        for part in (self.worker, self.loader):
-            part.moveToThread(self.thread)
-            self.thread.finished.connect(part.deleteLater)
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.deleteLater)
         self.load_model.connect(self._forget_load_error)
         for signal, slot in ((self.submit_job, self.worker.submit), (self.pause_worker, self.worker.pause),
                              (self.resume_worker, self.worker.resume), (self.step_worker, self.worker.single_step),
                              (self.stop_worker, self.worker.stop), (self.dispose_worker, self.worker.dispose),
-                             (self.load_model, self.loader.load), (self.set_device, self.worker.set_device),
+                             (self.load_model, self.worker.load_model), (self.set_device, self.worker.set_device),
                              (self.request_neurons, self.worker.request_neurons),
                              (self.cancel_neurons, self.worker.cancel_neurons),
                              (self.request_classify, self.worker.classify),
                              (self.worker.stepped, self._on_stepped), (self.worker.finished, self._on_finished),
-                             (self.loader.failed, self._on_failed),
+                             (self.worker.failed, self._on_failed), (self.worker.load_failed, self._on_load_failed),
                              (self.worker.step_progress, self._on_step_progress)):
             signal.connect(slot)
         controls.timeline_slider.valueChanged.connect(self.show_timeline)
@@ -586,11 +558,14 @@ class RunSession(QObject):
         why = self.load_errors.get(model_name)
         return None if why is None else f"could not load {model_name}: {why}"
 
-    def _on_failed(self, job_id, message, failed_model: str = "") -> None:
-        if failed_model:  # a model that did not load: nothing ran, and the panel says so instead of "loading…"
-            self.load_errors[failed_model] = one_line(message.removeprefix(NOTHING_RAN))
-            message = self.load_error(failed_model)
-            self.model_failed.emit(failed_model, message)
+    def _on_load_failed(self, model_name: str, why: str) -> None:
+        """A model that did not load: nothing ran, and the panel says so instead of "loading…"."""
+        self.load_errors[model_name] = one_line(why)
+        message = self.load_error(model_name)
+        self.model_failed.emit(model_name, message)
+        self._on_failed(-1, message)
+
+    def _on_failed(self, job_id, message) -> None:
         if job_id not in (-1, self.job_id):
             return  # a job we have moved past
         if job_id != -1 and (why := self.load_error(self.model_name)):  # Run before the load failed: it ran nothing

@@ -14,7 +14,6 @@ from robustpaint.core.classmap import PALETTE_NAMES
 from robustpaint.core.catalog import accuracy_summary
 from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
 from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
-from robustpaint.core.tasks.knobs import EFFORT_STEPS
 
 NO_MIX = "(no mix)"
 OTHER_CLASS = "(the other class)"  # translate on a two-class model: the class the picture does not read as

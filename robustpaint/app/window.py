@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         session.model_failed.connect(panel.show_load_error)
         self.readout = CanvasReadout(self)
         worker.neurons_ready.connect(self.neurons.add_thumbnails)
+        self.neurons.attach(worker)  # its previews, and the order the browser wants units in
         self.neurons.wanted.connect(session.request_neurons)
         self.neurons.not_wanted.connect(session.cancel_neurons)
         self.neurons.picked.connect(self.panel.pick_neuron)

@@ -123,6 +123,7 @@ class SynthesisWorker(QObject):
     stepped = Signal(int, object, float, int, int, object, object)
     finished = Signal(int, object)  # job id, final image
     failed = Signal(int, str)  # job id, message (the GUI keeps its last good image)
+    load_failed = Signal(str, str)  # a model that could not be loaded, and why (one line, nothing ran)
     model_ready = Signal(str, object)  # model name, card (with the model's input_size, and "neuron_classes":
     # the strongest classes of each unit)
     neurons_ready = Signal(str, object)  # model name, {unit: H x W x 3 uint8 thumbnail} (a chunk at a time)
@@ -269,9 +270,11 @@ class SynthesisWorker(QObject):
 
         try:
             model = self.bundle(name).model
+            from robustpaint.core.views import judged_whole
             x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
+            x = judged_whole(x.to(next(model.parameters()).device), model.input_size)  # as the steps judge it
             with torch.no_grad():
-                probs = model(x.to(next(model.parameters()).device))[0].float().softmax(0).cpu()
+                probs = model(x)[0].float().softmax(0).cpu()
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
             from robustpaint.core.errors import RobustPaintError
             self._fail(-1, exc if isinstance(exc, RobustPaintError) else
@@ -312,7 +315,9 @@ class SynthesisWorker(QObject):
         try:
             _, info, _ = self._model(name)
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
-            self._fail(-1, exc)
+            from robustpaint.core.errors import RobustPaintError
+            self.load_failed.emit(name, str(exc) if isinstance(exc, RobustPaintError) else
+                                  f"{type(exc).__name__}: {exc}")
             return
         self.model_ready.emit(name, info)
 
