@@ -94,6 +94,7 @@ def main(argv=None) -> int:
     window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("sketch"))
     monitor = _Monitor(loop)
     window.session.worker.failed.connect(monitor.on_failed)
+    window.session.worker.load_failed.connect(lambda name, why: monitor.on_failed(-1, f"{name}: {why}"))
 
     def start_when_ready():  # the class list arrives with the model, on the GUI thread
         if name in window.panel.cards:

@@ -127,10 +127,16 @@ def test_a_live_restart_during_superres_starts_from_the_picture_not_the_enlarged
     assert window.document.size == (32, 32)
 
 
-def test_the_change_mask_follows_the_picture_to_the_larger_canvas(qtbot, window):
-    """A strength map painted on the canvas applies to the larger output (it was a size mismatch)."""
+def test_the_change_mask_follows_the_picture_to_the_larger_canvas(qtbot, window, tiny_model):
+    """A strength map painted on the canvas applies to the larger output (it was a size mismatch), and protects
+    its pixels against the consistency projection too (it moved them as much as the others: a review's finding)."""
+    from robustpaint.core.tasks.base import build_task
     _superres(window, 2, steps=2, picture=_picture(32, 32))
     window.document.strength[:, :16] = 0  # the left half may not change
-    _run(qtbot, window)
+    request = window.make_request().with_knobs(min_confidence=0.0)  # the tiny model's guess steers the picture
+    start = build_task(tiny_model, request).start[0].permute(1, 2, 0).numpy()
+    _run(qtbot, window, request)
     assert window.session.steps_done == 2 and window.document.size == (64, 64)
     assert window.document.strength.shape == (64, 64) and (window.document.strength[:, :32] == 0).all()
+    assert np.allclose(window.document.image[:, :32], start[:, :32], atol=1e-6)  # the protected half kept
+    assert not np.allclose(window.document.image[:, 32:], start[:, 32:], atol=1e-6)  # the rest moved

@@ -519,8 +519,8 @@ class RunSession(QObject):
         guess was read on the whole large canvas, "only 42% sure" beside a top-5 of church 100%)."""
         index = self.candidate_index
         guessed = self.figures["guessed"][min(index, len(self.figures["guessed"]) - 1)]
-        top5 = self.last_top5[min(index, len(self.last_top5) - 1)] if self.last_top5 else []
-        name = top5[0][0] if top5 else "its best guess"
+        targets = self.figures.get("target") or []  # the class the task guessed (the top-5 of the last step may
+        name = targets[min(index, len(targets) - 1)][0] if targets else "its best guess"  # name another)
         judged = ("at the model's scale, as the top-5 reads it" if self.request.knob("views") == "model"
                   else "on all its pixels, as the top-5 reads it")
         return (f"super-resolution kept the smooth upsampling: the model reads the picture as {name} at only "
@@ -575,6 +575,7 @@ class RunSession(QObject):
             if self.run_before is not None and self.run_before[0].shape[:2] != document.size and (
                     self.timeline_start is None or np.array_equal(self.timeline_start, document.image)):
                 document.restore(self.run_before)  # refused before its first step: the canvas it resized goes back
+                self.timeline, self.timeline_start = [], None  # with the run's start, at the size it no longer has
             elif self.run_before is not None and not np.array_equal(self.run_before[0], document.image):
                 self.commit("PGD run (stopped)")  # the steps before the failure stay, as one undo step
             self.run_before = None

@@ -535,7 +535,8 @@ class TaskPanel(QWidget):
         the values it comes to, for its tooltip."""
         p = self.parameters()
         subject = {"paint": "features " + ", ".join(f"{u}" for u, w in p.features if w),
-                   "superres": f"x{p.factor}"}.get(p.task, p.class_name or "the other class")
+                   "superres": f"x{p.factor}", "classmap": "the class of each region"}.get(
+            p.task, p.class_name or "the other class")
         short = f"{get_task(p.task).label} → {subject} · freedom {p.knob('freedom'):.2g}x · {p.knob('effort')} work"
         return short, (f"{short}: {p.steps} steps of {p.step_size:.3g}, change allowed {p.eps:.3g}, with "
                        f"{self.model_name}")

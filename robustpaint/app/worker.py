@@ -342,7 +342,8 @@ class SynthesisWorker(QObject):
             self._fail(job_id, exc)
             return
         self.queue.add(Priority.RUN, RunJob(job_id, model_name, optimizer, request.candidates,
-                                            bundle.model.classes, self._threads, setup.notes, request.targets))
+                                            bundle.model.classes, self._threads, setup.notes,
+                                            request.targets or tuple(setup.notes.get("target", ()))))  # or guessed
         self._wake()
 
     @Slot()

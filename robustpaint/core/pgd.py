@@ -285,6 +285,8 @@ class PGDOptimizer:
                 self.x = project(moved, self.anchor, self.config.norm, self.config.eps, self.change_mask)
             if self.constraint is not None:
                 self.x = self.constraint(self.x)
+                if self.change_mask is not None:  # a protected pixel stays, whatever the constraint moved
+                    self.x = self.anchor + (self.x - self.anchor) * self.change_mask
         self.steps_done += 1
         self.last_loss = loss.detach()
         if self.config.settle > 0 and not coarse:

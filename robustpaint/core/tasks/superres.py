@@ -90,9 +90,10 @@ class SuperResolve(TaskSpec):
         size = canvas_input_size(*canvas.shape[:2], check_factor(factor))
         if size == canvas.shape[:2]:
             return canvas
-        from robustpaint.core.views import resize
-        image = torch.from_numpy(np.ascontiguousarray(canvas.transpose(2, 0, 1), np.float32))[None]
-        return resize(image, size)[0].permute(1, 2, 0).clamp(0, 1).numpy()
+        from PIL import Image  # PIL, not torch: this runs on the app's GUI thread, which never waits on torch
+        channels = [np.asarray(Image.fromarray(np.ascontiguousarray(canvas[..., c], np.float32), "F").resize(
+            size[::-1], Image.Resampling.BICUBIC, reducing_gap=3.0)) for c in range(canvas.shape[2])]
+        return np.clip(np.stack(channels, -1), 0, 1).astype(np.float32)
 
     def canvas_limits(self, model_side: int) -> tuple[int, int]:
         """The output may be as large as the command line makes it (`superres_max_output`)."""
