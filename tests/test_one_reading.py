@@ -204,3 +204,25 @@ def test_the_apps_top5_reads_a_large_canvas_as_the_steps_judge_it(qtbot, window,
     name, probability = blocker.args[1][0]
     assert name == tiny_model.classes[int(expected.argmax())]
     assert probability == pytest.approx(float(expected.max()), abs=1e-4)
+
+
+def test_a_recipe_from_before_the_one_reading_replays_its_guess_as_it_was_read(tiny_model):
+    """Recipes keep no guessed class: a replay guesses again. One written before the reading moved to the model's
+    scale (no "reading" in it) reads the canvas's own pixels, as it did then, so it makes the same pixels."""
+    from robustpaint.core.recipes import recipe_from_request, request_from_recipe
+    from robustpaint.core.tasks import TaskRequest, build_task, get_task
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 48, 80)
+    image[..., :30] *= 0.2
+    mask = torch.zeros(1, 1, 48, 80)
+    mask[..., 10:20, 40:60] = 1
+    request = get_task("inpaint").finalise(TaskRequest("inpaint", image=image, mask=mask), tiny_model.input_size)
+    recipe = recipe_from_request(request, "tiny", "0" * 64)
+    assert recipe["reading"] == "model"  # a new recipe says how it read
+    old = {key: value for key, value in recipe.items() if key != "reading"}
+    replayed = request_from_recipe(old)
+    assert replayed.knob("reading") == "canvas"
+    setup = build_task(tiny_model, replayed)
+    with torch.no_grad():
+        at_own_size = tiny_model(setup.start[:1]).softmax(1).max(1)
+    assert setup.notes["guessed_probability"][0] == pytest.approx(float(at_own_size.values[0]), abs=1e-4)

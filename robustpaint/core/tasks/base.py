@@ -199,7 +199,9 @@ class Context:
         steps judge the canvas (at the model's scale where it is larger, `views` model), one reading for every task
         and the CLI's lines about it."""
         images = images.to(self.device)
-        if "views" in get_task(self.request.task).parameters and self.request.knob("views") == "model":
+        uses = get_task(self.request.task).parameters
+        if "views" in uses and self.request.knob("views") == "model" and (
+                "reading" not in uses or self.request.knob("reading") == "model"):
             images = judged_whole(images, self.model.input_size)
         confidence, guess = self.model(images).float().softmax(1).max(1)
         return guess.cpu(), [round(float(p), 4) for p in confidence.cpu()]

@@ -56,7 +56,7 @@ class Inpaint(TaskSpec):
                                          "the time)", side=224, inside_mask_only=True)
     parameters = ("class", "eps", "step", "steps", "lam", "views",
                   "crops", "schedule", "momentum", "coarse", "settle",
-                  "schedule_steps", "freedom", "effort")
+                  "schedule_steps", "freedom", "effort", "reading")
     defaults = {"lam": 10.0}
     reads = frozenset({"image", "mask"})
 

@@ -197,6 +197,11 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
               "guess_confidence.py)",
          generic=True,
          before=0.0),
+    # One reading (#47): a task that guesses its class reads the canvas as its steps judge it; recipes from before
+    # replay their guess as it was read then (the canvas's own pixels), so they make the same pixels.
+    Knob("reading", "", "choice", "model", choices=("model", "canvas"),
+         help="how a task that guesses its class reads the canvas: as the steps judge it (model: a canvas larger "
+              "than the model at the model's scale) or on all its pixels", generic=True, before="canvas", flag=None),
     # Fewer, better steps (#34, beyond the paper): recipes from before them replay the paper's fixed schedule.
     Knob("schedule", "Step schedule", "choice", "constant", choices=("constant", "cosine"),
          help="the step size over a run: constant (the paper's) or cosine, large steps first and small ones at the "

@@ -78,7 +78,8 @@ class SuperResolve(TaskSpec):
                                          "evaluator accuracy 70 / 72 / 70 / 70% (bicubic 65%): a wider ball costs "
                                          "PSNR and buys no accuracy, so eps 2 at x4 and 128 px (4.3 at x8, 224 px)",
                           side=224)
-    parameters = ("eps", "step", "steps", "factor", "views", "crops", "min_confidence", "freedom", "effort")
+    parameters = ("eps", "step", "steps", "factor", "views", "crops", "min_confidence", "freedom", "effort",
+                  "reading")
 
     def radius_scale(self, factor: int) -> float:
         return (math.log2(factor) / 3) ** 0.5  # 1 at the paper's x8

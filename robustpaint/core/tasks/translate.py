@@ -32,7 +32,7 @@ class Translate(Sketch):
                                           "photo behind; use 'keep the photo' to keep its layout", side=224)
     parameters = ("class", "keep", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
                   "crops", "schedule", "momentum", "coarse", "settle",
-                  "schedule_steps", "freedom", "effort")
+                  "schedule_steps", "freedom", "effort", "reading")
     target_option = "--to"
 
     def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
