@@ -270,3 +270,17 @@ def test_the_eraser_on_the_result_brings_back_the_drawing_in_the_app(qtbot, wind
     assert np.array_equal(window.document.sketch, drawing)
     window.undo_stack.undo()
     assert np.array_equal(window.document.image, result)
+
+
+def test_a_soft_edge_fill_does_not_bleed_far_into_a_photos_gradient():
+    """A smooth ramp (a sky, a vignette) is no soft line: the rim stopped only 64 px past the area within the
+    tolerance, tinting the gradient all that way (a review found: the tolerance ended at column 78, pixels changed up
+    to column 141)."""
+    from robustpaint.core.fill import SOFT_REACH, fill_region
+    ramp = np.ones((40, 200, 3), np.float32)
+    ramp[:, 60:] = np.linspace(1, 0, 140, dtype=np.float32)[None, :, None]
+    document = Document(ramp.copy())
+    document.fill(5, 5, (255, 0, 0))
+    changed = np.flatnonzero((np.abs(document.image - ramp).max(2) > 1e-6).any(0))
+    within = np.flatnonzero(fill_region(ramp, 5, 5).any(0))
+    assert changed.max() <= within.max() + SOFT_REACH <= within.max() + 16

@@ -38,7 +38,7 @@ def _superres(window, factor, steps=2, picture=None):
 
 
 def _steps_field(panel):
-    return getattr(panel, "steps_spin", None) or panel.steps_slider  # a spin box since #47 item 2
+    return panel.steps_spin
 
 
 def _run(qtbot, window, request=None):
@@ -140,3 +140,30 @@ def test_the_change_mask_follows_the_picture_to_the_larger_canvas(qtbot, window,
     assert window.document.strength.shape == (64, 64) and (window.document.strength[:, :32] == 0).all()
     assert np.allclose(window.document.image[:, :32], start[:, :32], atol=1e-6)  # the protected half kept
     assert not np.allclose(window.document.image[:, 32:], start[:, 32:], atol=1e-6)  # the rest moved
+
+
+@pytest.mark.parametrize("task", ["superres", "sketch"])
+def test_undo_during_a_run_ends_the_run_and_takes_it_back(qtbot, window, task):
+    """Ctrl+Z while a run goes on: the run ends as an undo step and that step is undone (a super-resolution run had
+    resized the canvas, so the undo of an older step raised 'could not broadcast (32,32) into (64,64)')."""
+    picture = _picture(32, 32)
+    if task == "superres":
+        _superres(window, 2, steps=400, picture=picture)
+    else:
+        window.editor.replace(Document(picture), "paint")
+        window.controls.live_check.setChecked(False)
+        window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData(task))
+        _steps_field(window.panel).setValue(400)
+    window.editor.edit(lambda doc: setattr(doc, "mask", np.ones_like(doc.mask)), "mask")  # an older step
+    before = window.document.image.copy()
+    window.start_run()
+    qtbot.waitUntil(lambda: window.session.steps_done >= 1, timeout=60000)
+    window.undo_stack.undo()
+    assert not window.session.running
+    assert window.document.size == (32, 32) and np.array_equal(window.document.image, before)
+    assert window.document.mask.all()  # the older step is still there
+    window.undo_stack.undo()
+    assert not window.document.mask.any()
+    window.undo_stack.redo()
+    window.undo_stack.redo()  # the run again, at its size
+    assert window.document.size == ((64, 64) if task == "superres" else (32, 32))

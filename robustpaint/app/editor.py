@@ -45,6 +45,13 @@ class Editor(QObject):
         """The parts the editor works with, made after it (the run session's host is the editor)."""
         self.session, self.tools, self.panel, self.controls, self.candidates = (session, tools, panel, controls,
                                                                                 candidates)
+        self.undo_stack.before_step = self._end_run  # Ctrl+Z mid-run: the run ends as a step, then is taken back
+
+    def _end_run(self) -> None:
+        """A run going on (or paused) ends as one undo step before an undo or redo moves the document under it
+        (a super-resolution run had resized it: an undo then broke the canvas, a review found)."""
+        if self.session.state is not RunState.IDLE:
+            self.session.halt()
 
     def apply_edit(self, edit: DocumentEdit, side: int, recipe) -> None:
         """An undo step's side: the document as it was before (0) or after (1) the change, and the recipe of what

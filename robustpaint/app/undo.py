@@ -5,6 +5,7 @@ steps first and says so once. QUndoStack can only bound a count, and only while 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -62,6 +63,7 @@ class UndoHistory(QObject):
         self.limit = limit
         self.dropped = 0
         self.changes = 0  # every push, undo, redo and clear: autosave compares it (the index stops moving when full)
+        self.before_step: Callable[[], None] | None = None  # called before an undo or redo (the editor ends a run)
         self._actions: list = []
         self._packing: list = []  # (step, generator packing its tiles: DocumentEdit.pack_steps) of recent steps
         self._pack_timer = QTimer(self, interval=0)
@@ -140,6 +142,8 @@ class UndoHistory(QObject):
         self._trim()
 
     def undo(self) -> None:
+        if self.before_step is not None:
+            self.before_step()  # a run going on ends first, as an undo step of its own (which this then takes back)
         if self.canUndo():
             was = self.isClean()
             self.commands[self._index - 1].undo()  # the index moves once the step is applied
@@ -148,6 +152,8 @@ class UndoHistory(QObject):
             self._changed(was)
 
     def redo(self) -> None:
+        if self.before_step is not None:
+            self.before_step()
         if self.canRedo():
             was = self.isClean()
             self.commands[self._index].redo()

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_TOLERANCE = 0.15  # covers what is left of a soft edge's near-white pixels and a photo's slight noise
-SOFT_REACH = 64  # the widest soft rim followed, in pixels (a 128-px brush with hardness 0 fades over 64)
+SOFT_REACH = 16  # the widest soft rim followed, in pixels: a soft brush's fade, not a photo's gradient (64 px
+# tinted a sky or a vignette 64 px past the fill, a review found)
 RISE_SLACK = 0.01  # a rim may dip this much on its way to the line's core (8-bit steps, a JPEG's ripples)
 _SAME = 1e-6  # float noise: a tolerance of 0 takes exactly the seed's colour
 
