@@ -167,3 +167,18 @@ def test_undo_during_a_run_ends_the_run_and_takes_it_back(qtbot, window, task):
     window.undo_stack.redo()
     window.undo_stack.redo()  # the run again, at its size
     assert window.document.size == ((64, 64) if task == "superres" else (32, 32))
+
+
+def test_running_again_from_the_drawing_after_superres_enlarges_the_picture_once(qtbot, window):
+    """Run from my drawing after a super-resolution: the drawing had been enlarged with the canvas, so each run from
+    it enlarged it again (32 -> 128 -> 512, a review found). It starts from the picture the run started from."""
+    picture = _picture(32, 32)
+    _superres(window, 4, steps=2, picture=picture)
+    _run(qtbot, window)
+    assert window.document.size == (128, 128)
+    with qtbot.waitSignal(window.session.run_finished, timeout=60000):
+        window.editor.run_from_sketch()
+    assert window.document.size == (128, 128)
+    window.undo_stack.undo()  # the second run: the picture it started from, at its own size and pixels
+    assert window.document.size == (32, 32)
+    assert np.allclose(window.document.image, picture, atol=1 / 255)

@@ -172,9 +172,14 @@ class Editor(QObject):
         self.cancel_stroke()
         self.session.halt()
         before, recipe_before = self.document.state(), self.session.recipe_state()
-        self.document.image = self.document.sketch.copy()
+        picture = self.session.enlarged_from() if task.name == "superres" else None
+        if picture is not None and picture.shape[:2] != self.document.size:  # the canvas back to the picture's
+            self.document.resize(*picture.shape[:2])  # size, or each run from it would enlarge it again
+            self.document.image = picture
+        else:
+            self.document.image = self.document.sketch.copy()
         self.session.last_recipe = None  # the canvas shows the user's sketch, not a run's result
-        self.push_state(before, "back to the sketch", recipe_before)
+        self.push_state(before, "back to the sketch", recipe_before)  # (a resized canvas: the presets follow)
         if keep_drawing_shown:  # Live, from a stroke on the drawing: the drawing stays in view for the next stroke
             self.run_requested.emit(True)
             self.message.emit("running again from your drawing: keep drawing, or K to see the "

@@ -261,6 +261,19 @@ class RunSession(QObject):
     def last_recipe(self, recipe: dict | None) -> None:
         self._recipe, self._encoded = recipe, None
 
+    def enlarged_from(self) -> np.ndarray | None:
+        """The picture (H x W x 3) a super-resolution run made the canvas from, where the canvas shows that run's
+        result: running again from the drawing starts from it, not from the drawing enlarged with the canvas."""
+        recipe = self._recipe
+        if isinstance(recipe, tuple):
+            request = recipe[0]
+            if request.task == "superres" and request.image is not None:
+                return request.image[0].permute(1, 2, 0).float().numpy().copy()
+        elif isinstance(recipe, dict) and recipe.get("task") == "superres" and recipe.get("image"):
+            from robustpaint.core.recipes import decode_image
+            return decode_image(recipe["image"])[0].permute(1, 2, 0).float().numpy().copy()
+        return None
+
     def recipe_state(self):
         """What undo keeps of the recipe (cheap: the request, not its encoding)."""
         return self._recipe
