@@ -226,3 +226,17 @@ def test_a_recipe_from_before_the_one_reading_replays_its_guess_as_it_was_read(t
     with torch.no_grad():
         at_own_size = tiny_model(setup.start[:1]).softmax(1).max(1)
     assert setup.notes["guessed_probability"][0] == pytest.approx(float(at_own_size.values[0]), abs=1e-4)
+
+
+def test_the_apps_top5_reads_all_the_pixels_when_the_panel_judges_at_the_canvas(qtbot, window, tiny_model):
+    """With Judged at set to the canvas, the steps and the task's guess read all its pixels: so does the top-5."""
+    image = np.random.default_rng(6).random((48, 80, 3)).astype(np.float32)
+    from robustpaint.core.document import Document
+    window.editor.replace(Document(image), "paint")
+    window.panel.knob_widgets["views"].setCurrentText("canvas")  # (a new picture brings the preset's back)
+    with qtbot.waitSignal(window.session.worker.classified, timeout=10000) as blocker:
+        window.readout._classify()
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        expected = tiny_model(x)[0].softmax(0)
+    assert blocker.args[1][0][1] == pytest.approx(float(expected.max()), abs=1e-4)

@@ -174,7 +174,7 @@ def test_undoing_a_stroke_on_the_hidden_sketch_says_where_the_change_is(qtbot, w
 def test_the_top5_reads_the_sketch_while_it_is_shown(qtbot, window, monkeypatch):
     _sketch_and_run(qtbot, window)
     sent = []
-    monkeypatch.setattr(window.session, "classify", lambda name, image: sent.append(image))
+    monkeypatch.setattr(window.session, "classify", lambda name, image, at_model_scale=True: sent.append(image))
     window.sketch_action.trigger()
     qtbot.waitUntil(lambda: bool(sent), timeout=3000)
     assert np.array_equal(sent[-1], window.document.sketch)
@@ -239,7 +239,7 @@ def test_the_top5_reads_the_iterate_or_start_the_timeline_shows(qtbot, window):
     with qtbot.waitSignal(window.session.run_finished, timeout=20000):
         window.start_run()
     asked = []
-    window.session.request_classify.connect(lambda request_id, name, image: asked.append(image))
+    window.session.request_classify.connect(lambda request_id, name, image, at_model_scale: asked.append(image))
     window.controls.timeline_slider.setValue(0)
     qtbot.waitUntil(lambda: len(asked) == 1, timeout=3000)
     assert np.array_equal(asked[0], window.session.timeline[0][1])  # the iterate shown, not the document

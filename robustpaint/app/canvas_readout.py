@@ -55,7 +55,9 @@ class CanvasReadout(QObject):
             self.canvas_changed()
             return
         if not window.session.running and window.panel.has_models:
-            window.session.classify(window.panel.model_name, np.array(shown))
+            # read as the panel's task judges the canvas (Judged at: the model's scale, or all its pixels)
+            window.session.classify(window.panel.model_name, np.array(shown),
+                                    window.panel.parameters().knob("views") == "model")
 
     def _on_classified(self, request_id: int, top5) -> None:
         session = self.window.session

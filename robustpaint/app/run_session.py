@@ -173,7 +173,7 @@ class RunSession(QObject):
     set_device = Signal(str)  # "auto", "cpu", "cuda:0", "mps"
     request_neurons = Signal(str)
     cancel_neurons = Signal()
-    request_classify = Signal(int, str, object)  # request id, model name, image
+    request_classify = Signal(int, str, object, bool)  # request id, model name, image, at the model's scale
     # to the window
     run_finished = Signal(int)  # a run's last image is on the canvas
     image_updated = Signal(int)  # step number, after each live update
@@ -641,12 +641,13 @@ class RunSession(QObject):
 
     # --- the canvas's class readout ----------------------------------------------------------------------
 
-    def classify(self, model_name: str, image: np.ndarray) -> int:
-        """Asks the worker for the top-5 of `image` (one forward pass); the answer comes with this id. A model that
-        could not be loaded is not asked (it would fail again at every stroke)."""
+    def classify(self, model_name: str, image: np.ndarray, at_model_scale: bool = True) -> int:
+        """Asks the worker for the top-5 of `image` (one forward pass; a canvas larger than the model read at the
+        model's scale, as the steps judge it, unless the panel judges at the canvas's); the answer comes with this
+        id. A model that could not be loaded is not asked (it would fail again at every stroke)."""
         self.classify_id += 1
         if model_name not in self.load_errors:
-            self.request_classify.emit(self.classify_id, model_name, image)
+            self.request_classify.emit(self.classify_id, model_name, image, at_model_scale)
         return self.classify_id
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:

@@ -262,8 +262,8 @@ class SynthesisWorker(QObject):
         """Drops the thumbnails not drawn yet (the browser was closed); those drawn stay cached."""
         self.queue.remove(self.queue.job(Priority.THUMBNAILS))
 
-    @Slot(int, str, object)
-    def classify(self, request_id: int, name: str, image: np.ndarray) -> None:
+    @Slot(int, str, object, bool)
+    def classify(self, request_id: int, name: str, image: np.ndarray, at_model_scale: bool = True) -> None:
         """What the model sees in `image` (H x W x 3): one forward pass, no run; the top-5 comes back by signal,
         and a failure as a message (a broken model says so here too, not by an empty readout)."""
         import torch
@@ -272,7 +272,9 @@ class SynthesisWorker(QObject):
             model = self.bundle(name).model
             from robustpaint.core.views import judged_whole
             x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
-            x = judged_whole(x.to(next(model.parameters()).device), model.input_size)  # as the steps judge it
+            x = x.to(next(model.parameters()).device)
+            if at_model_scale:  # as the steps judge it (Judged at: model)
+                x = judged_whole(x, model.input_size)
             with torch.no_grad():
                 probs = model(x)[0].float().softmax(0).cpu()
         except Exception as exc:  # noqa: BLE001 - the slot's boundary
