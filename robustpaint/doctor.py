@@ -227,6 +227,15 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
 
 
 def run_doctor(gui: bool, model: str | None, screenshot: str | None = None, export_dir: str | None = None) -> int:
+    if screenshot:  # said at once, not as a bare [FAIL] after minutes of checks
+        from pathlib import Path
+
+        from robustpaint.core.errors import RobustPaintError
+        folder = Path(screenshot).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise RobustPaintError(f"cannot save the screenshot in {folder}: no such folder")
+        if not gui:
+            raise RobustPaintError("--screenshot needs --gui (the screenshot is of the app's window)")
     ok = check_install()
     ok &= check_threads(model)
     if gui:

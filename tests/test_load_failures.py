@@ -191,3 +191,12 @@ def test_a_failure_that_is_not_a_load_leaves_the_loaded_models_card(qtbot, windo
     qtbot.wait(100)
     assert "could not load" not in window.panel.card_label.text()
     assert window.panel.card_label.text().startswith("standard")
+
+
+def test_doctor_says_at_once_that_the_screenshot_folder_is_missing(tmp_path, capsys):
+    """`doctor --gui --screenshot` into a folder that does not exist ran its checks for minutes, then said only
+    '[FAIL] screenshot' (a review found)."""
+    from robustpaint.cli import main
+    assert main(["doctor", "--gui", "--screenshot", str(tmp_path / "no-such" / "shot.png")]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and str(tmp_path / "no-such") in err and "Traceback" not in err
