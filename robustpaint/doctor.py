@@ -208,8 +208,8 @@ def check_gui(model: str | None, steps: int = 5, screenshot: str | None = None, 
                 f"slot {window.session.longest_stall_ms:.1f} ms")
     if screenshot:
         window.panel.task_combo.setCurrentIndex(window.panel.task_combo.findData("generate"))
-        window.panel.class_combo.setCurrentText("horse" if "horse" in window.panel.cards[name]["classes"] else
-                                          window.panel.cards[name]["classes"][0])
+        classes = window.panel.cards[name]["classes"]  # a class the model paints best (the church)
+        window.panel.class_combo.setCurrentText(next((c for c in ("horse", "church") if c in classes), classes[0]))
         finished.clear()
         window.document.mask[:] = 0
         window.document.regions[:] = -1
