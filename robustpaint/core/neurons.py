@@ -4,7 +4,8 @@ A unit's thumbnail is a feature visualisation by PGD (the paper's recipe): start
 unit's activation (through the fake ReLU) inside a wide L2 ball. Thumbnails are cached per model in the user cache
 folder, keyed by the weights' sha256 and the recipe; a cache made from other weights, another recipe or a damaged
 file is rebuilt, never trusted. A cache shipped beside the models (`resources/neurons/<model>/`, checked the same
-way) serves the units it holds without drawing them.
+way) would serve the units it holds without drawing them; none ships yet (`robustpaint neurons --model NAME` makes
+one in the user cache, to be copied there).
 
 A model's 512 units take minutes to draw on a CPU, so the app fills its browser with `ThumbnailFill`: a few units at
 a time, in the order the browser asks for (the units in view first), with a preview of the units being drawn, and
