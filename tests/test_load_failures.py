@@ -200,3 +200,16 @@ def test_doctor_says_at_once_that_the_screenshot_folder_is_missing(tmp_path, cap
     assert main(["doctor", "--gui", "--screenshot", str(tmp_path / "no-such" / "shot.png")]) == 2
     err = capsys.readouterr().err
     assert "no such folder" in err and str(tmp_path / "no-such") in err and "Traceback" not in err
+
+
+def test_the_tested_pair_is_the_one_ci_and_the_readme_install():
+    """The fix a mismatch message gives names the pair CI tests: it is written in .ci/run, the README and
+    core/versions.py, and nothing else ties them (a review found)."""
+    import re
+    from pathlib import Path
+
+    from robustpaint.core.versions import TESTED_TORCH, TESTED_TORCHVISION
+    root = Path(__file__).resolve().parents[1]
+    for name in (".ci/run", "README.md"):
+        pins = set(re.findall(r"torch==([\w.]+) torchvision==([\w.]+)", (root / name).read_text()))
+        assert pins == {(TESTED_TORCH, TESTED_TORCHVISION)}, (name, pins)

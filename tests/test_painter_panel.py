@@ -146,3 +146,16 @@ def test_an_outline_updated_in_a_rectangle_equals_one_drawn_whole():
     for rect in ((0, 0, 25, 20), (25, 0, 50, 20), (0, 20, 25, 40), (25, 20, 50, 40)):  # tiles meet at the edges
         write_overlay(parts, mask, regions, strength, [], rect, outline=2)
     assert whole == parts
+
+
+def test_a_new_canvas_size_moves_the_radius_and_keeps_the_painters_other_values(qtbot, window):
+    """Undo or redo across a resized canvas (or Canvas size) put every Advanced value back to the preset: a
+    momentum or a lambda typed by hand was lost (a review found). The radius and step follow the size, as before."""
+    panel = window.panel
+    _select_task(window, "sketch")
+    panel.knob_widgets["momentum"].setValue(0.5)
+    panel.lam_slider.setValue(33.0)
+    eps = panel.eps_slider.value()
+    panel.set_canvas_size((64, 64))  # from 32 x 32
+    assert panel.eps_slider.value() == pytest.approx(2 * eps, abs=0.02)
+    assert panel.knob_widgets["momentum"].value() == 0.5 and panel.lam_slider.value() == 33.0

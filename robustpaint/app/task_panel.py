@@ -404,8 +404,11 @@ class TaskPanel(QWidget):
         self._show_mapping()
 
     def set_canvas_size(self, size: tuple[int, int]) -> None:
+        """Another canvas size (opened, resized, undone across a resize): the radius and step size follow it, as
+        the preset scales them; every other value stays as the painter set it (they all went back to the preset)."""
         self.canvas_size = size
-        self.apply_preset()
+        self._set_mapped()
+        self._show_mapping()
 
     def set_model_card(self, name: str, card: dict) -> None:
         """A model's card arrived: its classes fill the combos; if it is the selected model, rows and presets
@@ -482,11 +485,15 @@ class TaskPanel(QWidget):
     def effort(self) -> str:
         return _widget_value(self.knob_widgets["effort"], "effort")
 
-    def _apply_mapping(self) -> None:
-        """Freedom or Work moved: the radius, step size and steps follow (the other knobs stay as they are)."""
+    def _set_mapped(self) -> None:
+        """The radius, step size and steps that Freedom and Work give, shown (no run restarts)."""
         for key, widget, value in zip(("eps", "step", "steps"), (self.eps_slider, self.step_slider, self.steps_spin),
                                       self._mapped()):
             _show_value(widget, key, value)  # widened where the slider stops short (a large canvas's eps and step)
+
+    def _apply_mapping(self) -> None:
+        """Freedom or Work moved: the radius, step size and steps follow (the other knobs stay as they are)."""
+        self._set_mapped()
         self._show_mapping()
         self.changed.emit()
 
