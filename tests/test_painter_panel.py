@@ -155,7 +155,9 @@ def test_a_new_canvas_size_moves_the_radius_and_keeps_the_painters_other_values(
     _select_task(window, "sketch")
     panel.knob_widgets["momentum"].setValue(0.5)
     panel.lam_slider.setValue(33.0)
+    panel.steps_spin.setValue(77)
     eps = panel.eps_slider.value()
     panel.set_canvas_size((64, 64))  # from 32 x 32
     assert panel.eps_slider.value() == pytest.approx(2 * eps, abs=0.02)
     assert panel.knob_widgets["momentum"].value() == 0.5 and panel.lam_slider.value() == 33.0
+    assert panel.steps_spin.value() == 77

@@ -407,7 +407,9 @@ class TaskPanel(QWidget):
         """Another canvas size (opened, resized, undone across a resize): the radius and step size follow it, as
         the preset scales them; every other value stays as the painter set it (they all went back to the preset)."""
         self.canvas_size = size
-        self._set_mapped()
+        eps, step_size, _ = self._mapped()
+        for key, widget, value in (("eps", self.eps_slider, eps), ("step", self.step_slider, step_size)):
+            _show_value(widget, key, value)
         self._show_mapping()
 
     def set_model_card(self, name: str, card: dict) -> None:
