@@ -19,14 +19,14 @@ TINY_CLASSES = ["cat", "dog", "ship", "truck"]
 class TinyNet(nn.Module):
     """Two convolutions, BN, the switchable last ReLU, pooling, a linear head: fast, with the real interface."""
 
-    def __init__(self, num_classes: int = 4):
+    def __init__(self, num_classes: int = 4, units: int = 16):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 8, 3, 1, 1)
         self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 16, 3, 2, 1)
+        self.conv2 = nn.Conv2d(8, units, 3, 2, 1)  # `units`: the representation's size (neurons to browse)
         self.relu_out = SwitchableReLU()
         self.pool = GlobalPool()
-        self.linear = nn.Linear(16, num_classes)
+        self.linear = nn.Linear(units, num_classes)
 
     def forward(self, x):
         return self.linear(self.pool(self.relu_out(self.conv2(torch.relu(self.bn1(self.conv1(x)))))))

@@ -10,10 +10,11 @@ import threading
 
 import pytest
 import torch
-from torch import nn
 
 pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
+
+from conftest import TinyNet  # noqa: E402
 
 from robustpaint.app.stepper import Priority  # noqa: E402
 from robustpaint.core import neurons as neurons_mod  # noqa: E402
@@ -66,28 +67,11 @@ def gate(monkeypatch):
     gate.allow(10 ** 9)  # before the window's shutdown (fixtures end in reverse order)
 
 
-class WideNet(nn.Module):
+class WideNet(TinyNet):
     """The tiny test network with 64 representation units (the tiny one has 16): enough to scroll."""
 
     def __init__(self, num_classes: int = 4):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, 1, 1)
-        self.conv2 = nn.Conv2d(8, 64, 3, 2, 1)
-        from robustpaint.core.models.layers import GlobalPool, SwitchableReLU
-        self.relu_out = SwitchableReLU()
-        self.pool = GlobalPool()
-        self.linear = nn.Linear(64, num_classes)
-
-    def forward(self, x):
-        return self.linear(self.pool(self.relu_out(self.conv2(torch.relu(self.conv1(x))))))
-
-    @property
-    def head(self):
-        return self.linear
-
-    @property
-    def last_relu(self):
-        return self.relu_out
+        super().__init__(num_classes, units=64)
 
 
 @pytest.fixture
