@@ -104,6 +104,18 @@ def reference_sets(evaluator, photos, labels, classes) -> tuple[dict, dict, dict
     return reference, other, worse
 
 
+def setup(model: str, evaluator: str, data: str):
+    """The model's bundle, the evaluator, the test photos at the model's side with their labels, and the reference
+    sets of every class (`reference_sets`)."""
+    from robustpaint.core.models.bundle import load_model_bundle
+    bundle = load_model_bundle(model)
+    bundle.model.eval()
+    judge = load_model_bundle(evaluator).model.eval()
+    photos, labels = test_split(data, bundle.model.input_size)
+    classes = list(range(len(bundle.model.classes)))
+    return bundle, judge, photos, labels, reference_sets(judge, photos, labels, classes)
+
+
 def landmark_kids(reference, other, worse) -> dict:
     classes = sorted(reference)
     return {"photos": float(np.mean([kid(other[c], reference[c]) for c in classes])),
@@ -176,14 +188,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.per_class, args.n = 4, 20
     torch.manual_seed(args.seed)
-    from robustpaint.core.models.bundle import load_model_bundle
-    bundle = load_model_bundle(args.model)
-    bundle.model.eval()
-    evaluator = load_model_bundle(args.evaluator).model.eval()
+    bundle, evaluator, photos, labels, (reference, other, worse) = setup(args.model, args.evaluator, args.data)
     side = bundle.model.input_size
     classes = list(range(len(bundle.model.classes)))
-    photos, labels = test_split(args.data, side)
-    reference, other, worse = reference_sets(evaluator, photos, labels, classes)
     marks = landmark_kids(reference, other, worse)
     print(f"landmarks: photos {marks['photos']:.4f}, photos with noise and blur {marks['photos, noise + blur']:.4f}")
     rows, sheet = {}, []

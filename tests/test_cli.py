@@ -468,3 +468,19 @@ def test_a_recipe_whose_mix_class_is_out_of_range_is_one_line(installed_tiny, tm
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "mix class index 999 out of range (model has 4 classes)" in err
     assert "Traceback" not in err and not (tmp_path / "again.png").exists()
+
+
+def test_translate_keeps_the_photo_by_default_as_the_app_does(installed_tiny, tmp_path, capsys):
+    """The CLI's translate took the paper's wide ball unless --keep-photo was given, while the app (and the knob
+    table both derive from) keeps the photo: the same task gave two different defaults (#45; the sweep in
+    benchmarks/translate_sweep.py: the wide ball sits further from real photos of the target and keeps less of the
+    photo). --no-keep-photo asks for the paper's ball."""
+    from robustpaint.core.tasks import KNOBS
+    source = _png(tmp_path / "in.png")
+    for option, keep in (([], KNOBS["keep"].default), (["--keep-photo"], True), (["--no-keep-photo"], False)):
+        out_file = tmp_path / f"out{len(option)}{keep}.png"
+        code, _, err = _run(["translate", str(source), "--to", "truck", *option, "--out", str(out_file), *FAST],
+                            capsys)
+        assert code == 0, err
+        assert read_recipe(out_file)["keep_photo"] is keep, option
+    assert KNOBS["keep"].default is True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.base import Built, Context, Preset, class_index, register
+from robustpaint.core.tasks.knobs import KNOBS
 from robustpaint.core.tasks.sketch import Sketch
 
 # Translation that keeps the source photo's layout: a ball small enough that the photo stays recognisable.
@@ -55,8 +58,9 @@ class Translate(Sketch):
 
     def add_arguments(self, p) -> None:
         super().add_arguments(p)
-        p.add_argument("--keep-photo", action="store_true",
-                       help="a small ball that keeps the source's layout (the paper's setting leaves it behind)")
+        p.add_argument("--keep-photo", action=argparse.BooleanOptionalAction, default=KNOBS["keep"].default,
+                       help="a small ball that keeps the source's layout (the default, as in the app); "
+                            "--no-keep-photo: the paper's wide ball, which leaves the photo behind")
 
     def targets_from_args(self, args, model) -> tuple[int, ...]:
         if args.target is None and len(model.classes) != 2:
