@@ -1,11 +1,14 @@
 """Translation that a person sees (#45 item 4): held-out photos pushed to the other class (cat <-> dog by default)
-with several settings, each judged by four figures side by side:
+with several settings, each judged by these figures side by side:
   - target rate: the evaluator reads the target class (full size);
   - low-pass target rate: the evaluator reads it from a 32-px thumbnail scaled back up (PGD's fine pixel pattern
     does not survive that; an animal's shape does);
   - realism: the KID (x 1000, benchmarks/realism.py's measure) between the translations and real test photos of the
     target class in the evaluator's features, and its ratio to the same figure for the untouched source photos
     (the landmark: below 1, the translations moved towards real photos of the target; the issue's aim is <= 0.5);
+    the same in the features of a second judge (`--second-judge`, by default the Imagenette evaluator, which never
+    saw these photos): the first judge is a weak plain classifier that a small smooth change can move, so a
+    figure only it gives is not trusted;
   - SSIM to the source (scikit-image), which says how much of the photo is kept (the aim is >= 0.5).
 
     python benchmarks/translate_sweep.py [--data ../shared/data/pets-160.tar.gz] [--model pets_resnet18]
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save_results  # noqa: E402
 from naturalness import parse_variant  # noqa: E402
 from quality import evaluator_outputs, psnr_ssim  # noqa: E402
-from realism import class_kid, held_out, low_pass, recognition, setup  # noqa: E402
+from realism import class_kid, held_out, low_pass, recognition, reference_sets, setup  # noqa: E402
 
 PETS_DATA = "../shared/data/pets-160.tar.gz"
 VARIANTS = {
@@ -43,6 +46,8 @@ VARIANTS = {
     "keep, coarse start 0.5": {"keep": True, "coarse": 0.5},
     "keep, natural colours 1": {"keep": True, "saturation": 1.0},
     "keep, momentum 0.9": {"keep": True, "momentum": 0.9},
+    "keep, jitter 4, coarse start 0.5": {"keep": True, "jitter": 4, "coarse": 0.5},
+    "keep, smooth steps 1, freedom 2": {"keep": True, "fourier": 1.0, "freedom": 2.0},
 }
 
 
@@ -78,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=PETS_DATA)
     parser.add_argument("--model", default="pets_resnet18")
     parser.add_argument("--evaluator", default="pets-evaluator")
+    parser.add_argument("--second-judge", default="imagenette-evaluator",
+                        help="another classifier whose features judge realism too (its classes need not match)")
     parser.add_argument("--n", type=int, default=60, help="held-out photos translated by every variant")
     parser.add_argument("--variant", action="append", type=parse_variant, metavar="NAME=JSON",
                         help="knobs of one variant (repeatable); default: the built-in list")
@@ -89,11 +96,17 @@ def main(argv=None) -> int:
     classes = list(range(len(bundle.model.classes)))
     sources, source_labels = held_out(photos, labels, args.n)
     targets = (source_labels + 1) % len(classes)  # the other class of a pair; the next one otherwise
+    from robustpaint.core.models.bundle import load_model_bundle
+    second = load_model_bundle(args.second_judge).model.eval()
+    second_reference = reference_sets(second, photos, labels, classes)[0]
     landmark = class_kid(evaluator_outputs(evaluator, sources)[1], targets, reference)
+    second_landmark = class_kid(evaluator_outputs(second, sources)[1], targets, second_reference)
     print(f"{args.model} judged by {args.evaluator}, {args.n} held-out photos; untouched sources against real "
-          f"photos of the target: KID x 1000 {1000 * landmark:.1f}\n"
+          f"photos of the target: KID x 1000 {1000 * landmark:.1f} ({1000 * second_landmark:.1f} in the features of "
+          f"{args.second_judge}, the second judge)\n"
           "| variant | eps | steps | target rate | low-pass target rate | KID x 1000 | x the sources' | "
-          "SSIM to the source | seconds |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+          "second judge: x the sources' | SSIM to the source | seconds |\n|---|---|---|---|---|---|---|---|---|---|",
+          flush=True)
     rows, sheet = {}, [sources[:10]]
     for name, knobs in variants.items():
         started = time.perf_counter()
@@ -103,10 +116,13 @@ def main(argv=None) -> int:
         rows[name] = {"knobs": knobs, **config, "target_rate": recognition(evaluator, outs, targets),
                       "low_pass_target_rate": recognition(evaluator, low_pass(outs), targets),
                       "kid": round(value, 5), "vs_sources": round(value / landmark, 3),
+                      "second_judge_vs_sources": round(class_kid(evaluator_outputs(second, outs)[1], targets,
+                                                                 second_reference) / second_landmark, 3),
                       "ssim": round(psnr_ssim(outs, sources)[1], 4), "seconds": seconds}
         r = rows[name]
         print(f"| {name} | {r['eps']:g} | {r['steps']} | {r['target_rate']:.2f} | {r['low_pass_target_rate']:.2f} | "
-              f"{1000 * value:.1f} | {r['vs_sources']:.2f} | {r['ssim']:.3f} | {seconds} |", flush=True)
+              f"{1000 * value:.1f} | {r['vs_sources']:.2f} | {r['second_judge_vs_sources']:.2f} | {r['ssim']:.3f} | "
+              f"{seconds} |", flush=True)
         sheet.append(outs[:10])
     if args.sheet is not None:
         from torchvision.utils import save_image
@@ -114,7 +130,8 @@ def main(argv=None) -> int:
         save_image(torch.cat(sheet), args.sheet, nrow=10, padding=2)
         print(f"wrote {args.sheet} (rows: the sources, then {', '.join(variants)})")
     save_results(args.json, {"benchmark": "translate_sweep", "model": args.model, "evaluator": args.evaluator,
-                             "n": args.n, "sources_kid": round(landmark, 5), "rows": rows})
+                             "second_judge": args.second_judge, "n": args.n, "sources_kid": round(landmark, 5),
+                             "second_judge_sources_kid": round(second_landmark, 5), "rows": rows})
     return 0
 
 
