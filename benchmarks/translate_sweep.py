@@ -15,7 +15,7 @@ with several settings, each judged by these figures side by side:
         [--evaluator pets-evaluator] [--n 60] [--variant NAME='{"keep": false}' ...] [--sheet PATH] [--json PATH]
 
 Each variant is a set of knobs as the CLI and recipes spell them (the table in core/tasks/knobs.py); without
---variant the built-in list runs: the CLI's default (the paper's wide ball), the keep-the-photo preset, and that
+--variant the built-in list runs: the paper's wide ball, the keep-the-photo preset (the default of the app and the CLI), and that
 preset with Freedom, Work and the priors changed one at a time. Every variant sees the same photos.
 """
 
@@ -36,7 +36,7 @@ from realism import class_kid, held_out, low_pass, recognition, reference_sets, 
 
 PETS_DATA = "../shared/data/pets-160.tar.gz"
 VARIANTS = {
-    "CLI default (the paper's ball)": {"keep": False},
+    "the paper's wide ball (--no-keep-photo)": {"keep": False},
     "keep the photo (preset)": {"keep": True},
     "keep, freedom 0.5": {"keep": True, "freedom": 0.5},
     "keep, freedom 2": {"keep": True, "freedom": 2.0},
@@ -57,7 +57,7 @@ def translation_request(sources: torch.Tensor, target: int, knobs: dict, side: i
     from robustpaint.core.tasks import KNOBS, TaskRequest, get_task, scaled_config
     knobs = dict(knobs)
     request = TaskRequest("translate", image=sources, targets=(int(target),), candidates=len(sources), bf16=False,
-                          keep_photo=bool(knobs.pop("keep", True)))
+                          keep_photo=KNOBS["keep"].check(knobs.pop("keep", KNOBS["keep"].default), "the variant"))
     fields = {"eps": "eps", "step": "step_size", "steps": "steps"}
     generic = {k: v for k, v in knobs.items() if k in KNOBS and KNOBS[k].generic}
     request = request.with_knobs(**generic)

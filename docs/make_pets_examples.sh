@@ -44,7 +44,7 @@ unit=$(cat "$tmp/dog-unit.txt")
 model=(--model pets_resnet18 --quiet)
 robustpaint generate --class cat,dog -n 4 "${model[@]}" --out "$tmp/gen" --grid "$out/generate-cats-and-dogs.png"
 robustpaint translate "$tmp/chelsea.png" "${model[@]}" --keep-photo --out "$out/translate-chelsea-to-dog.png"
-robustpaint translate "$tmp/chelsea.png" "${model[@]}" --out "$out/translate-chelsea-to-dog-paper-ball.png"
+robustpaint translate "$tmp/chelsea.png" "${model[@]}" --no-keep-photo --out "$out/translate-chelsea-to-dog-paper-ball.png"
 robustpaint translate "$tmp/test-cat.png" "${model[@]}" --keep-photo --out "$out/translate-test-cat-to-dog.png"
 robustpaint translate "$tmp/test-dog.png" --to cat "${model[@]}" --keep-photo --out "$out/translate-test-dog-to-cat.png"  # the model reads this dog as a cat (61%): the other class would be dog
 robustpaint sketch "$tmp/sketch-dog.png" --class dog "${model[@]}" --out "$out/sketch-dog.png"

@@ -41,11 +41,16 @@ REALISM_ROWS = {"generate": 0, "drawings": 1, "sketch": 2, "translate": 6}  # be
 def compose_sheets(folder: Path, out: Path) -> None:
     """One sheet of the realism sheets' rows, by task then radius (each row is a side + 2 px band of its grid)."""
     from PIL import Image
-    sheets = sorted(folder.glob("eps*.png"), key=lambda p: float(p.stem[3:]))
+    sheets = sorted((p for p in folder.glob("eps*.png") if p.stem[3:].replace(".", "", 1).isdigit()),
+                    key=lambda p: float(p.stem[3:]))
     if not sheets:
         raise SystemExit(f"no epsR.png sheets in {folder}")
     images = [Image.open(p).convert("RGB") for p in sheets]
     band = (images[0].width - 2) // 10  # ten pictures a row, 2 px of padding each
+    for path, image in zip(sheets, images):
+        if image.size != (10 * band + 2, 7 * band + 2):
+            raise SystemExit(f"{path} is not a sheet of realism.py's four tasks (7 rows of 10): make it with "
+                             f"--tasks generate,sketch,inpaint,translate and the default --per-class and --n")
     order = [("generate", i) for i in range(len(images))] + [("drawings", 0)] + \
         [(task, i) for task in ("sketch", "translate") for i in range(len(images))]
     result = Image.new("RGB", (images[0].width, band * len(order) + 2))

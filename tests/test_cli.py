@@ -11,6 +11,7 @@ from PIL import Image
 from robustpaint.cli import main
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.imageio import read_recipe
+from test_high_resolution import installed_photo_model  # noqa: F401 - the 64-px photo model fixture
 
 
 def _png(path, size=32, seed=0, mode="RGB"):
@@ -470,17 +471,20 @@ def test_a_recipe_whose_mix_class_is_out_of_range_is_one_line(installed_tiny, tm
     assert "Traceback" not in err and not (tmp_path / "again.png").exists()
 
 
-def test_translate_keeps_the_photo_by_default_as_the_app_does(installed_tiny, tmp_path, capsys):
-    """The CLI's translate took the paper's wide ball unless --keep-photo was given, while the app (and the knob
-    table both derive from) keeps the photo: the same task gave two different defaults (#45; the sweep in
-    benchmarks/translate_sweep.py: the wide ball sits further from real photos of the target and keeps less of the
-    photo). --no-keep-photo asks for the paper's ball."""
+def test_translate_keeps_the_photo_by_default_as_the_app_does(installed_tiny, installed_photo_model, tmp_path,
+                                                             capsys):
+    """The CLI's translate took the paper's wide ball unless --keep-photo was given, while the app keeps the photo on
+    a photo model (the knob table's default): one task, two defaults (#45; benchmarks/translate_sweep.py: the wide
+    ball lands further from real photos of the target and keeps less of the photo). As in the app, a 32-px model
+    keeps its own preset unless --keep-photo is given; --no-keep-photo asks for the paper's ball anywhere."""
     from robustpaint.core.tasks import KNOBS
-    source = _png(tmp_path / "in.png")
-    for option, keep in (([], KNOBS["keep"].default), (["--keep-photo"], True), (["--no-keep-photo"], False)):
-        out_file = tmp_path / f"out{len(option)}{keep}.png"
-        code, _, err = _run(["translate", str(source), "--to", "truck", *option, "--out", str(out_file), *FAST],
-                            capsys)
-        assert code == 0, err
-        assert read_recipe(out_file)["keep_photo"] is keep, option
     assert KNOBS["keep"].default is True
+    source = _png(tmp_path / "in.png", 64)
+    for model, option, keep in (("photo", [], True), ("photo", ["--keep-photo"], True),
+                                ("photo", ["--no-keep-photo"], False), ("tiny", [], False),
+                                ("tiny", ["--keep-photo"], True)):
+        out_file = tmp_path / f"{model}{len(option)}{keep}.png"
+        code, _, err = _run(["translate", str(source), "--to", "church" if model == "photo" else "truck", *option,
+                             "--out", str(out_file), "--model", model, "--steps", "2", "--quiet"], capsys)
+        assert code == 0, err
+        assert read_recipe(out_file)["keep_photo"] is keep, (model, option)

@@ -34,7 +34,7 @@ def test_it_finds_the_readmes_commands_in_blocks_lines_and_prose(script):
                  "cosine --init runs/r18/model.safetensors --ema 0.998",
                  ".venv/bin/robustpaint",  # the app, in a block
                  "robustpaint inpaint photo.jpg --mask hole.png",  # prose
-                 "robustpaint translate my_cat.jpg --model pets_resnet18 --keep-photo",
+                 "robustpaint translate my_cat.jpg --model pets_resnet18",
                  "QT_QPA_PLATFORM=offscreen robustpaint doctor --gui --screenshot docs/screenshot.png"):
         assert text in found, text
     assert len(found) >= 40

@@ -40,10 +40,10 @@ class Sketch(TaskSpec):
     def request_from_args(self, args, model, seeds, note) -> CliJob:
         targets = self.targets_from_args(args, model)  # a wrong class is one line before the photo is read
         image, _ = read_input(args, model, note)
-        request = TaskRequest(self.name, image=image, targets=targets, **self.extra_fields(args))
+        request = TaskRequest(self.name, image=image, targets=targets, **self.extra_fields(args, model))
         return CliJob(request, [default_output(args, self.name)], (args.input,))
 
-    def extra_fields(self, args) -> dict:
+    def extra_fields(self, args, model) -> dict:
         return {}
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
-from robustpaint.core.tasks.base import Built, Context, Preset, class_index, register
+from robustpaint.core.tasks.base import PHOTO_MODEL_SIDE, Built, Context, Preset, class_index, register
 from robustpaint.core.tasks.knobs import KNOBS
 from robustpaint.core.tasks.sketch import Sketch
 
@@ -58,9 +58,9 @@ class Translate(Sketch):
 
     def add_arguments(self, p) -> None:
         super().add_arguments(p)
-        p.add_argument("--keep-photo", action=argparse.BooleanOptionalAction, default=KNOBS["keep"].default,
-                       help="a small ball that keeps the source's layout (the default, as in the app); "
-                            "--no-keep-photo: the paper's wide ball, which leaves the photo behind")
+        p.add_argument("--keep-photo", action=argparse.BooleanOptionalAction, default=None,
+                       help="a small ball that keeps the source's layout (the default on a photo model, as in the "
+                            "app); --no-keep-photo: the paper's wide ball, which leaves the photo behind")
 
     def targets_from_args(self, args, model) -> tuple[int, ...]:
         if args.target is None and len(model.classes) != 2:
@@ -69,8 +69,13 @@ class Translate(Sketch):
                                    f"only a two-class model picks the other class by itself")
         return () if args.target is None else (class_index(model.classes, args.target),)
 
-    def extra_fields(self, args) -> dict:
-        return {"keep_photo": bool(args.keep_photo)}
+    def extra_fields(self, args, model) -> dict:
+        """Keep the photo unless told: the knob's default, on photo models only, as the app decides it (a 32-px
+        model has no keep-the-photo preset of its own); an explicit --keep-photo is honoured on any model."""
+        keep = args.keep_photo
+        if keep is None:
+            keep = KNOBS["keep"].default and model.input_size >= PHOTO_MODEL_SIDE
+        return {"keep_photo": bool(keep)}
 
 
 SPEC = register(Translate())
