@@ -72,3 +72,25 @@ def test_the_apps_translate_on_a_two_class_model_offers_the_other_class_first(qt
         assert panel.class_combo.findText(OTHER_CLASS) < 0  # only translation has it
     finally:
         win.session.shutdown()
+
+
+def test_the_app_and_the_cli_decide_keep_the_photo_by_one_rule():
+    """The canvas's request and the CLI's both ask `keeps_photo` (one rule, #45's note): a photo model keeps the
+    photo when it is chosen, a 32-px model only when the choice was made explicitly (the CLI's --keep-photo)."""
+    import argparse
+
+    import numpy as np
+
+    from robustpaint.core.document import Document, canvas_request
+    from robustpaint.core.project import TaskParameters
+    from robustpaint.core.tasks import PHOTO_MODEL_SIDE, get_task, keeps_photo
+    assert keeps_photo(True, PHOTO_MODEL_SIDE) and not keeps_photo(True, 32) and keeps_photo(True, 32, explicit=True)
+    assert not keeps_photo(False, PHOTO_MODEL_SIDE, explicit=True)
+    classes = ["cat", "dog"]
+    for side in (32, PHOTO_MODEL_SIDE):
+        params = TaskParameters(task="translate", class_name="dog", keep_photo=True)
+        request = canvas_request(Document(np.full((side, side, 3), 0.5, np.float32)), params, classes, False, None,
+                                 side)
+        model = argparse.Namespace(input_size=side)
+        cli = get_task("translate").extra_fields(argparse.Namespace(keep_photo=None), model)["keep_photo"]
+        assert request.keep_photo is cli is keeps_photo(True, side), side

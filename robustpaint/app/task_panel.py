@@ -13,7 +13,7 @@ from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider, QLargeIn
 from robustpaint.core.classmap import PALETTE_NAMES
 from robustpaint.core.catalog import accuracy_summary
 from robustpaint.core.project import FEATURE_SLIDERS, MAX_UNIT, REGION_SLOTS, TaskParameters
-from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, preset_values
+from robustpaint.core.tasks import KNOBS, PHOTO_MODEL_SIDE, TASKS, get_task, keeps_photo, preset_values
 
 NO_MIX = "(no mix)"
 OTHER_CLASS = "(the other class)"  # translate on a two-class model: the class the picture does not read as
@@ -475,7 +475,7 @@ class TaskPanel(QWidget):
 
     def _mapped(self) -> tuple[float, float, int]:
         """The radius, step size and steps that Freedom and Work give for this task, model and canvas."""
-        keep_photo = self.keep_photo_check.isChecked() and self.model_side() >= PHOTO_MODEL_SIDE
+        keep_photo = keeps_photo(self.keep_photo_check.isChecked(), self.model_side())
         factor, (h, w) = int(self.factor_combo.currentText()), self.canvas_size
         if self.task == "superres":  # its run makes a canvas `factor` times larger (#47 item 4): the preset is its
             from robustpaint.core.tasks.superres import canvas_input_size
@@ -519,7 +519,7 @@ class TaskPanel(QWidget):
     def apply_preset(self) -> None:
         spec = get_task(self.task)
         model_side = self.model_side()
-        keep_photo = self.keep_photo_check.isChecked() and model_side >= PHOTO_MODEL_SIDE
+        keep_photo = keeps_photo(self.keep_photo_check.isChecked(), model_side)
         eps, step_size, steps = self._mapped()
         values = (("eps", self.eps_slider, eps), ("step", self.step_slider, step_size),
                   ("steps", self.steps_spin, steps), ("lam", self.lam_slider, spec.default("lam")),

@@ -350,7 +350,7 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
     pixel for pixel."""
     import torch
 
-    from robustpaint.core.tasks import PHOTO_MODEL_SIDE, TaskRequest, get_task
+    from robustpaint.core.tasks import TaskRequest, get_task, keeps_photo
     from robustpaint.core.tasks.knobs import REGION_SLOTS, generic_knobs
 
     spec = get_task(params.task)
@@ -387,7 +387,7 @@ def canvas_request(document: Document, params, classes: list[str], bf16: bool,
     if "factor" in uses:
         fields["factor"] = params.factor
     if "keep" in uses:
-        fields["keep_photo"] = params.keep_photo and model_side >= PHOTO_MODEL_SIDE
+        fields["keep_photo"] = keeps_photo(params.keep_photo, model_side)
     if "candidates" in uses:
         fields["candidates"] = params.candidates
     if "temperature" in uses:

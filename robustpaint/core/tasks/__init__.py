@@ -19,9 +19,9 @@ for _module in pkgutil.iter_modules(__path__):
 
 from robustpaint.core.tasks.inpaint import masked_channel_mean, smooth_fill  # noqa: E402
 from robustpaint.core.tasks.superres import agrees_with  # noqa: E402
-from robustpaint.core.tasks.translate import KEEP_PHOTO_TRANSLATE  # noqa: E402
+from robustpaint.core.tasks.translate import KEEP_PHOTO_TRANSLATE, keeps_photo  # noqa: E402
 
-__all__ = ["KNOBS", "PHOTO_MODEL_SIDE", "TASKS", "Built", "CliJob", "Context", "KEEP_PHOTO_TRANSLATE",
+__all__ = ["KNOBS", "PHOTO_MODEL_SIDE", "TASKS", "Built", "CliJob", "Context", "KEEP_PHOTO_TRANSLATE", "keeps_photo",
            "Knob", "Preset", "TaskRequest", "TaskSetup", "TaskSpec", "agrees_with", "build_task", "class_index",
            "get_task", "masked_channel_mean", "preset_for", "preset_values", "register", "scaled_config",
            "smooth_fill", "unregister"]

@@ -22,6 +22,13 @@ KEEP_PHOTO_TRANSLATE = Preset(52.5, 3.5, 20, "a ball of about two thirds of the 
                                               "0.20x the time", side=224)
 
 
+def keeps_photo(choice: bool, model_side: int, explicit: bool = False) -> bool:
+    """Whether a translation keeps the photo, the one rule the app and the CLI share: "keep the photo" is a preset of
+    photo models, so a 32-px model keeps its own preset unless the choice was made explicitly (the CLI's
+    --keep-photo); the app offers the choice on photo models only, so its hidden checkbox is never explicit."""
+    return bool(choice) and (explicit or model_side >= PHOTO_MODEL_SIDE)
+
+
 class Translate(Sketch):
     """The same run as sketch to image (start at the image, a ball around it, towards the target class), with the
     paper's wider translation ball and the "keep the photo" preset."""
@@ -72,10 +79,9 @@ class Translate(Sketch):
     def extra_fields(self, args, model) -> dict:
         """Keep the photo unless told: the knob's default, on photo models only, as the app decides it (a 32-px
         model has no keep-the-photo preset of its own); an explicit --keep-photo is honoured on any model."""
-        keep = args.keep_photo
-        if keep is None:
-            keep = KNOBS["keep"].default and model.input_size >= PHOTO_MODEL_SIDE
-        return {"keep_photo": bool(keep)}
+        explicit = args.keep_photo is not None
+        choice = args.keep_photo if explicit else KNOBS["keep"].default
+        return {"keep_photo": keeps_photo(choice, model.input_size, explicit)}
 
 
 SPEC = register(Translate())
