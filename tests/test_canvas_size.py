@@ -33,6 +33,25 @@ def test_a_larger_canvas_is_shown_whole_at_the_models_scale_and_in_crops_whose_f
     assert all(torch.equal(a.image, b.image) for a, b in zip(views, again))  # drawn from the seed: replays
 
 
+def test_tiles_are_cut_at_the_canvass_own_resolution_and_the_views_knob_chooses_them():
+    """`views` tiles (#45 item 5): the crops are pixels of the canvas as they are, a model side square, not a larger
+    square scaled down, so the model judges detail at its own scale; the whole view stays as with `model`."""
+    from robustpaint.core.tasks.base import views_of
+    x = torch.rand(1, 3, 96, 160)
+    views = ModelScaleViews(32, crops=4, seed=3, native=True)(x)
+    assert tuple(views[0].image.shape[-2:]) == (32, 53)
+    for view in views[1:]:
+        tile = view.image[0, 0]
+        hits = [(top, left) for top in range(96 - 31) for left in range(160 - 31)
+                if torch.equal(x[0, 0, top:top + 32, left:left + 32], tile)]
+        assert len(hits) == 1  # the tile is a piece of the canvas, unresized
+    uses = set(get_task("generate").parameters)
+    for choice, native in (("tiles", True), ("model", False)):
+        request = TaskRequest("generate", targets=(0,), knobs=(("views", choice),))
+        assert views_of(request, uses, (96, 96), 32).native is native
+    assert views_of(TaskRequest("generate", targets=(0,), knobs=(("views", "canvas"),)), uses, (96, 96), 32) is None
+
+
 def test_the_gradient_of_several_views_reaches_the_whole_canvas(tiny_model):
     from robustpaint.core.pgd import PGDConfig, PGDOptimizer
     x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
+from robustpaint.core.tasks.knobs import AT_MODEL_SCALE
+
 EMPTY_CANVAS_HINT = ("Draw here with the brush (B), or open a photo (Ctrl+O);\n"
                      "then pick a task on the right and press Run (Space)")
 
@@ -57,7 +59,7 @@ class CanvasReadout(QObject):
         if not window.session.running and window.panel.has_models:
             # read as the panel's task judges the canvas (Judged at: the model's scale, or all its pixels)
             window.session.classify(window.panel.model_name, np.array(shown),
-                                    window.panel.parameters().knob("views") == "model")
+                                    window.panel.parameters().knob("views") in AT_MODEL_SCALE)
 
     def _on_classified(self, request_id: int, top5) -> None:
         session = self.window.session

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QThread, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
 
 from robustpaint.app.worker import SynthesisWorker
+from robustpaint.core.tasks.knobs import AT_MODEL_SCALE
 
 TIMELINE_EVERY = 5  # keep every 5th iterate of a run for the timeline, at first
 # The timeline's bound: at most this many iterates and this many bytes of them (a 1000-step run at 1024 px kept 200
@@ -534,7 +535,7 @@ class RunSession(QObject):
         guessed = self.figures["guessed"][min(index, len(self.figures["guessed"]) - 1)]
         targets = self.figures.get("target") or []  # the class the task guessed (the top-5 of the last step may
         name = targets[min(index, len(targets) - 1)][0] if targets else "its best guess"  # name another)
-        judged = ("at the model's scale, as the top-5 reads it" if self.request.knob("views") == "model"
+        judged = ("at the model's scale, as the top-5 reads it" if self.request.knob("views") in AT_MODEL_SCALE
                   else "on all its pixels, as the top-5 reads it")
         return (f"super-resolution kept the smooth upsampling: the model reads the picture as {name} at only "
                 f"{guessed:.0%} ({judged}), under the {self.request.knob('min_confidence'):.0%} it needs to paint a "

@@ -8,7 +8,9 @@ so the gradient of a step is the mean of their gradients.
 - `RandomView`: transformation robustness (lucid's and lucent's recipe): the canvas shifted and mirrored at random.
 - `ModelScaleViews`: a canvas larger than the model, judged at the model's scale: the whole canvas scaled down to
   the model's side, plus random crops of it resized to that side, so the class reads both in the whole picture and
-  in its detail.
+  in its detail. With `native` (the `views` knob's "tiles", beyond the paper, #45 item 5) the crops are tiles of
+  the model's side cut at the canvas's own resolution: the model adds detail at the scale it was trained on, as
+  BIGRoC refines a picture with a robust classifier, while the whole view keeps the picture one object.
 
 Every draw comes from a generator seeded by the run's seed, so a run and its replay see the same views.
 """
@@ -87,8 +89,8 @@ class ModelScaleViews:
     view alone leaves the fine pixels to chance. The crops put the class into the detail, the whole view keeps the
     picture one object. The cost of a step is that of 1 + `crops` model-sized passes, whatever the canvas's size."""
 
-    def __init__(self, side: int, crops: int, seed: int, jitter: int = 0):
-        self.side, self.crops = int(side), int(crops)
+    def __init__(self, side: int, crops: int, seed: int, jitter: int = 0, native: bool = False):
+        self.side, self.crops, self.native = int(side), int(crops), bool(native)
         self.jitter = RandomView(jitter, seed) if jitter > 0 else None
         self.generator = torch.Generator().manual_seed(seed + CROPS_SEED_OFFSET)
 
@@ -109,7 +111,7 @@ class ModelScaleViews:
 
         views = [View(whole(x), whole)]
         for _ in range(self.crops):
-            crop_side = self._randint(self.side, short)
+            crop_side = self.side if self.native else self._randint(self.side, short)
             top, left = self._randint(0, h - crop_side), self._randint(0, w - crop_side)
 
             def crop(t: torch.Tensor, top=top, left=left, crop_side=crop_side) -> torch.Tensor:

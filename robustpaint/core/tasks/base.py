@@ -24,7 +24,7 @@ from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.options import (add_input_arguments, class_index, default_output, non_negative,  # noqa: F401
                                       positive_int)
 from robustpaint.core.pgd import PGDConfig, PGDOptimizer
-from robustpaint.core.tasks.knobs import CANVAS_MAX, CANVAS_MIN, EFFORT_STEPS, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
+from robustpaint.core.tasks.knobs import AT_MODEL_SCALE, CANVAS_MAX, CANVAS_MIN, EFFORT_STEPS, KNOBS, Knob, generic_knobs  # noqa: F401 - the knob table, re-exported
 from robustpaint.core.seeds import ClassSeeds
 from robustpaint.core.views import ModelScaleViews, RandomView, View, judged_whole
 
@@ -200,7 +200,7 @@ class Context:
         and the CLI's lines about it."""
         images = images.to(self.device)
         uses = get_task(self.request.task).parameters
-        if "views" in uses and self.request.knob("views") == "model" and (
+        if "views" in uses and self.request.knob("views") in AT_MODEL_SCALE and (
                 "reading" not in uses or self.request.knob("reading") == "model"):
             images = judged_whole(images, self.model.input_size)
         confidence, guess = self.model(images).float().softmax(1).max(1)
@@ -391,11 +391,12 @@ def build_task(model, request: TaskRequest, seeds: ClassSeeds | None = None) -> 
 
 def views_of(request: TaskRequest, uses: set, canvas: tuple[int, int], model_side: int):
     """What the model sees at each step: the canvas itself (None), shifted at random (jitter), or, for a canvas
-    larger than the model judged at the model's scale, the whole scaled down plus random crops."""
+    larger than the model judged at the model's scale, the whole scaled down plus random crops (`views` model) or
+    tiles at the canvas's own resolution (`views` tiles)."""
     jitter = request.knob("jitter") if "jitter" in uses else 0
-    at_model_scale = "views" in uses and request.knob("views") == "model"
-    if at_model_scale and min(canvas) > model_side:
-        return ModelScaleViews(model_side, request.knob("crops"), request.seed, jitter)
+    views = request.knob("views") if "views" in uses else "canvas"
+    if views in AT_MODEL_SCALE and min(canvas) > model_side:
+        return ModelScaleViews(model_side, request.knob("crops"), request.seed, jitter, native=views == "tiles")
     return RandomView(jitter, request.seed) if jitter > 0 else None
 
 

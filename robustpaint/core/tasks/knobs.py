@@ -97,6 +97,7 @@ class Knob:
         return low, min(high, PANEL_INT_LIMIT) if self.kind == "int" else high
 
 
+AT_MODEL_SCALE = ("model", "tiles")  # the `views` choices that judge a canvas larger than the model at its scale
 EFFORT_STEPS = {"quick": 0.5, "normal": 1.0, "thorough": 2.0}  # the effort knob's share of the preset's steps
 
 # Every knob any task uses. A task lists the ones it reads in `TaskSpec.parameters` and may override a default in
@@ -181,10 +182,12 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
                                                               "frequencies weighted by 1/f^(2 x this)); 0 = off, "
                                                               "the paper's plain steps", generic=True, before=0.0),
     # A canvas larger than the model (#29): how a step judges it (core.views.ModelScaleViews).
-    Knob("views", "Judged at", "choice", "model", choices=("model", "canvas"),
+    Knob("views", "Judged at", "choice", "model", choices=("model", "tiles", "canvas"),
          help="how the model sees a canvas larger than itself: at the model's scale (the whole canvas scaled down, "
-              "plus random crops at the model's side) or at the canvas's own (the model run on all its pixels, "
-              "which asks it for objects at its training scale: repeated small textures)", generic=True,
+              "plus random crops at the model's side), the same with the crops cut as tiles at the canvas's own "
+              "resolution (detail at the model's scale; beyond the paper), or at the canvas's own (the model run on "
+              "all its pixels, which asks it for objects at its training scale: repeated small textures)",
+         generic=True,
          before="canvas"),
     Knob("crops", "Crops", "int", 1, 0, 16, "random crops at the model's side each step judges beside the whole "
                                              "canvas scaled down (a canvas larger than the model; each costs one "
