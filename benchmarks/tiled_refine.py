@@ -59,6 +59,9 @@ def photo_halves(data: str, side: int, classes) -> tuple[dict, dict]:
     """Per class: the reference half and the other half of the test photos (as realism.py draws them), at `side`."""
     from robustpaint.core.train.data import load_split, resize_images
     test = load_split(data, "test")
+    if side > 1.15 * test.images.shape[-1]:
+        raise SystemExit(f"the test photos are {test.images.shape[-1]} px: at {side} px their quadrants would be "
+                         f"enlarged photos, a smear themselves; use a smaller --factor")
     labels = test.labels.long()
     reference, other = {}, {}
     for c in classes:

@@ -26,7 +26,7 @@ fill=(robustpaint inpaint chelsea.png --mask eye.png --class cat --model pets_re
 "${fill[@]}" --fill mean --freedom 6.2 --steps 720 --out paper.png
 "${fill[@]}" --freedom 4 --steps 200 --views tiles --crops 4 --out freedom4-200-steps-4-tiles.png
 # The units whose activation in the feature map's cells under a region is highest (for the eye itself: against the
-# photo with the eye filled smooth; for the other eye: against the mean over the picture), 4 of them.
+# photo with the eye filled by the preset, preset.png; for the other eye: against the mean over the picture), 4 of them.
 python - <<'EOF'
 import numpy as np
 import torch

@@ -100,6 +100,34 @@ def test_generate_on_a_larger_canvas_judges_at_the_models_scale_and_old_recipes_
     assert not torch.equal(new_pixels, run(old))
 
 
+def test_a_tiles_run_reads_costs_and_replays_as_its_recipe_says(tiny_model):
+    """`views` tiles end to end: the task's reading is at the model's scale (as with `model`), the cost line names
+    tiles, and the recipe replays the run pixel for pixel, unlike the same run with `model`."""
+    from robustpaint.core.recipes import run_cost
+    from robustpaint.core.tasks.base import Context
+    spec = get_task("generate")
+    request = spec.finalise(TaskRequest("generate", targets=(1,), size=96, steps=3).with_knobs(views="tiles",
+                                                                                                 crops=2), 32)
+    setup = build_task(tiny_model, request)
+    assert setup.view.native and setup.view.crops == 2
+    assert "2 tiles of 32 px" in run_cost(request, 32)[1]
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    context = Context(tiny_model, request, None)
+    from robustpaint.core.views import judged_whole
+    with torch.no_grad():
+        whole, canvas = (round(float(tiny_model(v).softmax(1).max()), 4) for v in (judged_whole(x, 32), x))
+    assert whole != canvas and context.reading(x)[1] == [whole]
+
+    def run(req):
+        opt = build_task(tiny_model, req).optimizer(tiny_model)
+        for _ in opt.run():
+            pass
+        return opt.result()
+    pixels = run(request)
+    assert torch.equal(pixels, run(request_from_recipe(recipe_from_request(request, "tiny", ""))))
+    assert not torch.equal(pixels, run(request.with_knobs(views="model")))
+
+
 def test_a_non_square_canvas_generates_at_its_own_shape(tiny_model):
     request = TaskRequest("generate", targets=(0,), size=48, width=80, steps=1)
     assert get_task("generate").output_shape(request, 32) == (48, 80)

@@ -88,9 +88,10 @@ def test_the_app_and_the_cli_decide_keep_the_photo_by_one_rule():
     assert not keeps_photo(False, PHOTO_MODEL_SIDE, explicit=True)
     classes = ["cat", "dog"]
     for side in (32, PHOTO_MODEL_SIDE):
-        params = TaskParameters(task="translate", class_name="dog", keep_photo=True)
-        request = canvas_request(Document(np.full((side, side, 3), 0.5, np.float32)), params, classes, False, None,
-                                 side)
         model = argparse.Namespace(input_size=side)
-        cli = get_task("translate").extra_fields(argparse.Namespace(keep_photo=None), model)["keep_photo"]
-        assert request.keep_photo is cli is keeps_photo(True, side), side
+        for checked, flag in ((True, None), (False, False)):  # the app's box as it comes, and unticked
+            params = TaskParameters(task="translate", class_name="dog", keep_photo=checked)
+            request = canvas_request(Document(np.full((side, side, 3), 0.5, np.float32)), params, classes, False,
+                                     None, side)
+            cli = get_task("translate").extra_fields(argparse.Namespace(keep_photo=flag), model)["keep_photo"]
+            assert request.keep_photo is cli is keeps_photo(checked, side, explicit=flag is not None), (side, checked)

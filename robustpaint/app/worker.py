@@ -273,7 +273,7 @@ class SynthesisWorker(QObject):
             from robustpaint.core.views import judged_whole
             x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
             x = x.to(next(model.parameters()).device)
-            if at_model_scale:  # as the steps judge it (Judged at: model)
+            if at_model_scale:  # as the steps judge it (Judged at: model or tiles)
                 x = judged_whole(x, model.input_size)
             with torch.no_grad():
                 probs = model(x)[0].float().softmax(0).cpu()

@@ -216,7 +216,8 @@ def run_cost(request: TaskRequest, side: int) -> tuple[float, str]:
         scale = side / min(h, w)
         whole = max(side, round(h * scale)) * max(side, round(w * scale))
         crops = view.crops
-        shown = (f"the whole canvas at the model's {side}-px scale and {crops} crop{'s' if crops != 1 else ''} of "
+        piece = "tile" if view.native else "crop"
+        shown = (f"the whole canvas at the model's {side}-px scale and {crops} {piece}{'s' if crops != 1 else ''} of "
                  f"{side} px")
     else:
         whole, crops, shown = h * w, 0, f"the {w}x{h} canvas"

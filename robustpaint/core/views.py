@@ -80,7 +80,8 @@ class RandomView:
 class ModelScaleViews:
     """A canvas whose shorter side exceeds the model's `side` is shown to the model as the whole canvas scaled down
     so that its shorter side is `side`, plus `crops` random square crops (of a side drawn between `side` and the
-    canvas's shorter side, anywhere on it) each resized to `side`. A canvas no larger than the model is shown as it
+    canvas's shorter side, anywhere on it; with `native`, of `side` itself: tiles at the canvas's resolution) each
+    resized to `side`. A canvas no larger than the model is shown as it
     is (so 128-px runs of a 128-px model are unchanged). With `jitter`, the canvas is first shifted and mirrored
     (`RandomView`).
 
