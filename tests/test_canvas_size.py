@@ -15,6 +15,14 @@ from robustpaint.core.views import ModelScaleViews
 from test_high_resolution import installed_photo_model  # noqa: F401 - the 64-px photo model fixture
 
 
+def _result(model, request):
+    """The pixels a run of `request` ends with."""
+    optimizer = build_task(model, request).optimizer(model)
+    for _ in optimizer.run():
+        pass
+    return optimizer.result()
+
+
 def test_a_canvas_no_larger_than_the_model_is_shown_as_it_is():
     x = torch.rand(2, 3, 32, 48)
     (view,) = ModelScaleViews(32, crops=3, seed=0)(x)
@@ -91,10 +99,7 @@ def test_generate_on_a_larger_canvas_judges_at_the_models_scale_and_old_recipes_
     assert old.knob("views") == "canvas" and build_task(tiny_model, old).view is None
 
     def run(req):
-        opt = build_task(tiny_model, req).optimizer(tiny_model)
-        for _ in opt.run():
-            pass
-        return opt.result()
+        return _result(tiny_model, req)
     new_pixels = run(request)
     assert torch.equal(new_pixels, run(request_from_recipe(recipe_from_request(request, "tiny", ""))))
     assert not torch.equal(new_pixels, run(old))
@@ -119,10 +124,7 @@ def test_a_tiles_run_reads_costs_and_replays_as_its_recipe_says(tiny_model):
     assert whole != canvas and context.reading(x)[1] == [whole]
 
     def run(req):
-        opt = build_task(tiny_model, req).optimizer(tiny_model)
-        for _ in opt.run():
-            pass
-        return opt.result()
+        return _result(tiny_model, req)
     pixels = run(request)
     assert torch.equal(pixels, run(request_from_recipe(recipe_from_request(request, "tiny", ""))))
     assert not torch.equal(pixels, run(request.with_knobs(views="model")))
