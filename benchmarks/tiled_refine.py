@@ -92,6 +92,17 @@ def superres(bundle, images, targets, factor: int, knobs: dict, freedom: float =
     return result
 
 
+def generate_large(bundle, model_name: str, targets: torch.Tensor, seed: int, large: int, knobs: dict) -> torch.Tensor:
+    """Generations made at the large side directly, a recipe per class (a run's batch has a pixel budget; the
+    preset's spread acts within a class, so this is the run a user gets for each class)."""
+    images = torch.empty(len(targets), 3, large, large)
+    for t in targets.unique().tolist():
+        which = (targets == t).nonzero().flatten()
+        images[which] = generate(bundle, model_name, [int(t)] * len(which), seed,
+                                 {"size": large, **knobs})[0].float().clamp(0, 1)
+    return images
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -100,6 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--per-class", type=int, default=6)
     parser.add_argument("--factor", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", help="run only the variants whose names contain one of these words, comma "
+                                           "separated (e.g. 'generated,Freedom')")
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="2 a class, 3 classes")
@@ -134,11 +147,28 @@ def main(argv=None) -> int:
                                                                        knobs, freedom)
     for name, views in ((f"generated at {large} px (the default)", {}),
                         (f"generated at {large} px, views tiles", {"views": "tiles"})):
-        variants[name] = lambda views=views: generate(bundle, args.model, targets.tolist(), args.seed,
-                                                      {"size": large, **views})[0].float().clamp(0, 1)
+        variants[name] = lambda views=views: generate_large(bundle, args.model, targets, args.seed, large, views)
+    if args.variants:
+        chosen = [name for name in variants if any(word in name for word in args.variants.split(","))]
+        if not chosen:
+            raise SystemExit(f"--variants {args.variants!r} names none of: {'; '.join(variants)}")
+        variants = {name: variants[name] for name in chosen}
 
     quads = targets.repeat_interleave(4)
     rows, sheet = {}, []
+
+    def write() -> None:
+        """The rows so far and their sheet (after every row: an hour's figures are not lost to a later failure)."""
+        if args.sheet is not None:
+            from torchvision.utils import save_image
+            args.sheet.parent.mkdir(parents=True, exist_ok=True)
+            save_image(torch.cat(sheet), args.sheet, nrow=len(sheet[0]), padding=2)
+        save_results(args.json, {"benchmark": "tiled_refine", "model": args.model, "evaluator": args.evaluator,
+                                 "factor": args.factor, "per_class": per_class, "classes": len(classes),
+                                 "landmarks_detail_kid": {"photos": round(1000 * floor, 3),
+                                                          "photos upscaled": round(1000 * smear, 3)},
+                                 "rows": rows})
+
     for name, make in variants.items():
         started = time.perf_counter()
         images = make()
@@ -157,17 +187,10 @@ def main(argv=None) -> int:
         picks = images[::per_class][:6]
         sheet.append(to_side(picks, side))
         sheet.append(picks[..., large // 4:large // 4 + side, large // 4:large // 4 + side])
+        write()
     if args.sheet is not None:
-        from torchvision.utils import save_image
-        args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        save_image(torch.cat(sheet), args.sheet, nrow=len(sheet[0]), padding=2)
         print(f"wrote {args.sheet} (rows in pairs per variant, in the order above: the whole at {side} px, then a "
               f"{side}-px crop at full resolution)")
-    save_results(args.json, {"benchmark": "tiled_refine", "model": args.model, "evaluator": args.evaluator,
-                             "factor": args.factor, "per_class": per_class, "classes": len(classes),
-                             "landmarks_detail_kid": {"photos": round(1000 * floor, 3),
-                                                      "photos upscaled": round(1000 * smear, 3)},
-                             "rows": rows})
     return 0
 
 

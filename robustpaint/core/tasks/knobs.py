@@ -185,10 +185,9 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("views", "Judged at", "choice", "model", choices=("model", "tiles", "canvas"),
          help="how the model sees a canvas larger than itself: at the model's scale (the whole canvas scaled down, "
               "plus random crops at the model's side), the same with the crops cut as tiles at the canvas's own "
-              "resolution (detail at the model's scale; beyond the paper), or at the canvas's own (the model run on "
-              "all its pixels, which asks it for objects at its training scale: repeated small textures)",
-         generic=True,
-         before="canvas"),
+              "resolution (beyond the paper; measured in docs/quality.md: finer texture, no detail a person sees), "
+              "or at the canvas's own (the model run on all its pixels, which asks it for objects at its training "
+              "scale: repeated small textures)", generic=True, before="canvas"),
     Knob("crops", "Crops", "int", 1, 0, 16, "random crops at the model's side each step judges beside the whole "
                                              "canvas scaled down (a canvas larger than the model; each costs one "
                                              "model-sized pass)", generic=True, before=0),
