@@ -196,8 +196,8 @@ class Context:
     @torch.no_grad()
     def reading(self, images: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """The class the model reads each image as, and its probability (rounded, for the notes): read as the task's
-        steps judge the canvas (at the model's scale where it is larger, `views` model or tiles), one reading for every task
-        and the CLI's lines about it."""
+        steps judge the canvas (at the model's scale where it is larger, `views` model or tiles), one reading for
+        every task and the CLI's lines about it."""
         images = images.to(self.device)
         uses = get_task(self.request.task).parameters
         if "views" in uses and self.request.knob("views") in AT_MODEL_SCALE and (
