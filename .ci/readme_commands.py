@@ -271,7 +271,7 @@ def plan(command: Command, slow: bool = False) -> Plan:
         words = _set(_set(_set(words, "--steps", STEPS), "--limit", "8"), "--batch-size", "8")
     elif sub == "doctor" and _option(words, "--screenshot"):
         inputs.append((str(Path(_option(words, "--screenshot")).parent), "folder", None))
-    elif sub not in ("seeds", "replay", "models", "doctor"):
+    elif sub not in ("seeds", "replay", "models", "doctor", "snapshot"):
         raise Uncovered(f"README line {command.line}: `{command.text}`: no rule for `{sub}` here; add one to plan() "
                         f"in .ci/readme_commands.py or the command to SKIP with the reason")
     data = _option(words, "--data")

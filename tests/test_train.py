@@ -489,3 +489,33 @@ def test_nfgsm_training_logs_a_pgd10_check_each_epoch(tiny_arch, tmp_path, capsy
     history = card["recipe"]["history"]
     assert len(history) == 3 and all(0 <= h["check_pgd10"] <= h["check_clean"] <= 1 for h in history)
     assert "N-FGSM" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ema", [None, "0.5"])
+def test_a_snapshot_of_a_run_is_the_model_the_run_writes(tiny_arch, tmp_path, capsys, ema):
+    data = make_folder(tmp_path / "data", per_class=4)
+    extra = ("--ema", ema) if ema else ()
+    assert _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "2", *extra) == 0
+    assert main(["snapshot", str(tmp_path / "run")]) == 0
+    assert "snapshot-epoch-02.safetensors" in capsys.readouterr().out
+    written, card = load_model(tmp_path / "run" / "model.safetensors")
+    taken, snap_card = load_model(tmp_path / "run" / "snapshot-epoch-02.safetensors")
+    assert snap_card["snapshot"] == {"after_epoch": 2, "of_epochs": 2}
+    assert snap_card["input_size"] == card["input_size"] and snap_card["recipe"]["history"] == card["recipe"]["history"]
+    diff = [k for k, v in written.net.state_dict().items() if not torch.equal(v, taken.net.state_dict()[k])]
+    assert diff == []  # the same tensors, the average where --ema
+    # a checkpoint written before checkpoints recorded the input size: the data's own size, as training used
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    del state["input_size"]
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    assert main(["snapshot", str(tmp_path / "run"), "--to", str(tmp_path / "old.safetensors")]) == 0
+    assert load_model(tmp_path / "old.safetensors")[1]["input_size"] == card["input_size"]
+
+
+def test_a_snapshot_without_a_checkpoint_or_to_a_wrong_name_is_one_line(tmp_path, capsys):
+    assert main(["snapshot", str(tmp_path)]) == 2
+    assert _error_lines(capsys.readouterr().err) == [
+        f"robustpaint: error: {tmp_path / 'checkpoint.pt'} does not exist: snapshot takes a training run's --out "
+        f"folder after its first epoch"]
+    assert main(["snapshot", str(tmp_path), "--to", str(tmp_path / "model.pt")]) == 2
+    assert "NAME.safetensors" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from robustpaint.cli.common import WRITTEN, UsageError, _Progress
 from robustpaint.cli.models import _classify, _models
 from robustpaint.cli.parser import build_parser
 from robustpaint.cli.tasks import _neurons, _replay, _run_task, _unfamiliar_photo_note
-from robustpaint.cli.training import _eval, _seeds, _train
+from robustpaint.cli.training import _eval, _seeds, _snapshot, _train
 from robustpaint.core.errors import RobustPaintError
 
 # The package: common (shared checks, progress), parser, tasks (the task commands, replay, neurons), models
@@ -111,7 +111,7 @@ def _main(argv: list[str]) -> int:
         if args.command in TASKS:
             return _run_task(args)
         handlers = {"classify": _classify, "neurons": _neurons, "replay": _replay, "models": _models, "train": _train,
-                    "seeds": _seeds, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
+                    "seeds": _seeds, "snapshot": _snapshot, "eval": lambda a: _eval(a, argv), "doctor": _doctor}
         return handlers[args.command](args)
 
     return _reported(command)

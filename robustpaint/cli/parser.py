@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop-scale", type=_non_negative, default=0.25,
                    help="with --image-size: the smallest crop, as a fraction of the photo's area (default 0.25)")
 
+    p = sub.add_parser("snapshot", help="the model of a training run so far (after its last finished epoch), to try "
+                                        "and measure while it trains on")
+    p.add_argument("run", metavar="OUT", help="the run's --out folder (it holds checkpoint.pt)")
+    p.add_argument("--to", metavar="PATH", help="where to write it (default OUT/snapshot-epoch-N.safetensors)")
+
     p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
     p.add_argument("--model", default=None)
     p.add_argument("--data", required=True)

@@ -32,6 +32,18 @@ def _train(args) -> int:
     return 0
 
 
+def _snapshot(args) -> int:
+    from robustpaint.core.train.loop import snapshot
+    to = Path(args.to) if args.to else None
+    if to is not None:
+        if to.suffix != ".safetensors":
+            raise UsageError(f"--to {args.to}: a model is written as NAME.safetensors (its card beside it)")
+        _check_writable_folder(to.parent)
+    path = snapshot(Path(args.run), to)
+    print(f"wrote {path} and its card (use it with --model {path})")
+    return 0
+
+
 def _eval(args, argv: list[str]) -> int:
     from robustpaint.core.models.checkpoint import read_card, write_card
     from robustpaint.core.models.bundle import load_model_bundle

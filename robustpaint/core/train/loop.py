@@ -265,25 +265,66 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
             write_checkpoint(checkpoint_path, {
                 "model": model.net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                 "ema": averaged.state_dict() if averaged is not None else None,
-                "history": history, "config": asdict(cfg), "classes": data.classes})
+                "history": history, "config": asdict(cfg), "classes": data.classes,
+                "input_size": cfg.image_size or int(data.images.shape[-1]), "precision_used": "bf16" if bf16 else "fp32",
+                "processes": world, "init_record": init_record})
     if rank == 0:
         final = averaged.module if averaged is not None else model
-        final.eval()
-        recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches")}
-        recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
-                       "processes": world, "history": history,
-                       "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})
-        if init_record is not None:
-            recipe["init_from"] = init_record
-        final.input_size = cfg.image_size or int(data.images.shape[-1])
-        card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
-                "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
-        final = final.float().to("cpu").to(memory_format=torch.contiguous_format)
-        needed = tensor_bytes(final.net.state_dict()) // (2 if cfg.half_weights else 1)
-        with reported_write(out / "model.safetensors", needed):
-            save_model(final, out / "model.safetensors", card, half=cfg.half_weights)
+        _write_model(final, out / "model.safetensors", cfg, bf16, world, history, init_record,
+                     cfg.image_size or int(data.images.shape[-1]))
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
         dist.destroy_process_group()
     return {"history": history}
+
+
+def _write_model(final, path: Path, cfg: TrainConfig, bf16: bool, world: int, history: list, init_record,
+                 input_size: int, snapshot: dict | None = None) -> dict:
+    """Writes the run's model and its card (recipe, history); `snapshot` marks a model taken before the run ended."""
+    final.eval()
+    recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches")}
+    recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
+                   "processes": world, "history": history,
+                   "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})
+    if init_record is not None:
+        recipe["init_from"] = init_record
+    final.input_size = input_size
+    card = {"dataset": Path(cfg.data).name, "robust": cfg.norm != "none",
+            "role": "synthesis" if cfg.norm != "none" else "evaluator", "recipe": recipe}
+    if snapshot is not None:
+        card["snapshot"] = snapshot
+    final = final.float().to("cpu").to(memory_format=torch.contiguous_format)
+    needed = tensor_bytes(final.net.state_dict()) // (2 if cfg.half_weights else 1)
+    with reported_write(path, needed):
+        return save_model(final, path, card, half=cfg.half_weights)
+
+
+def snapshot(run: Path, to: Path | None = None) -> Path:
+    """The model of an unfinished run as it stands after its last finished epoch (its moving average with --ema,
+    as the run would write it), so that it can be tried and measured while training goes on. Written to `to`, by
+    default RUN/snapshot-epoch-N.safetensors, with a card that says which epoch of how many."""
+    from robustpaint.core.train.state import read_checkpoint
+    checkpoint_path = Path(run) / "checkpoint.pt"
+    if not checkpoint_path.is_file():
+        raise RobustPaintError(f"{checkpoint_path} does not exist: snapshot takes a training run's --out folder "
+                               f"after its first epoch")
+    state = read_checkpoint(checkpoint_path)
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    model = build_classifier(cfg.arch, state["classes"])
+    if state.get("ema") is not None:  # AveragedModel's state: `module.`-prefixed, with its update count
+        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k != "n_averaged"}
+        model.load_state_dict(weights)
+    else:
+        model.net.load_state_dict(state["model"])
+    input_size = state.get("input_size") or cfg.image_size
+    if input_size is None:  # checkpoints written before they recorded it: the data's own size, as training used
+        input_size = int(load_split(cfg.data, "test").images.shape[-1])
+    epoch = state["epoch"]
+    path = Path(to) if to is not None else Path(run) / f"snapshot-epoch-{epoch:02d}.safetensors"
+    bf16 = state.get("precision_used", "bf16" if choose_precision(cfg.precision, torch.device("cpu"), cfg.arch)
+                     else "fp32") == "bf16"
+    _write_model(model, path, cfg, bf16, state.get("processes", 1), state["history"], state.get("init_record"),
+                 int(input_size), snapshot={"after_epoch": epoch, "of_epochs": cfg.epochs})
+    return path
