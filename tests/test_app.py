@@ -768,6 +768,9 @@ def test_the_model_card_reads_as_a_sentence_with_the_technical_line_in_the_toolt
     assert card_in_words(card) == ("robust ResNet-18 trained on Imagenette at 128 px; 84% of test images right, "
                                    "57% under attack")
     assert card_in_words({"arch": "tiny", "dataset": "synthetic", "input_size": 32}) == "standard tiny trained on synthetic at 32 px"
+    assert card_in_words({"arch": "tiny", "dataset": "synthetic", "input_size": 32, "robust": True,
+                          "snapshot": {"after_epoch": 9, "of_epochs": 30}}) == (
+        "robust tiny trained on synthetic at 32 px, a snapshot after epoch 9 of 30")  # still training: say so
 
 
 def test_the_timeline_names_the_step_of_the_iterate_shown(qtbot, window):

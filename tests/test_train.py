@@ -519,3 +519,34 @@ def test_a_snapshot_without_a_checkpoint_or_to_a_wrong_name_is_one_line(tmp_path
         f"folder after its first epoch"]
     assert main(["snapshot", str(tmp_path), "--to", str(tmp_path / "model.pt")]) == 2
     assert "NAME.safetensors" in capsys.readouterr().err
+
+
+def test_a_model_of_ours_is_imported_under_a_name_with_its_card_and_seeds(tiny_arch, tmp_path, capsys):
+    from robustpaint.core.catalog import find_model
+    data = make_folder(tmp_path / "data", per_class=4)
+    assert _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "2", "--ema", "0.5") == 0
+    assert main(["snapshot", str(tmp_path / "run")]) == 0
+    snap = tmp_path / "run" / "snapshot-epoch-02.safetensors"
+    seeds = snap.with_name("snapshot-epoch-02.seeds.safetensors")
+    seeds.write_bytes(b"seeds stand-in")
+    capsys.readouterr()
+    assert main(["models", "import", str(snap), "--name", "mine-e2"]) == 0
+    assert "with its seeds" in capsys.readouterr().out
+    entry = find_model("mine-e2")
+    assert entry.origin == "imported" and entry.seeds_path.read_bytes() == b"seeds stand-in"
+    source, source_card = load_model(snap)
+    model, card = load_model(entry.weights)
+    assert card["name"] == "mine-e2" and card["snapshot"] == {"after_epoch": 2, "of_epochs": 2}
+    assert card["recipe"] == source_card["recipe"] and card["weights_dtype"] == "float16"
+    assert card["source"].startswith("imported from snapshot-epoch-02.safetensors")
+    assert all(torch.equal(v, model.net.state_dict()[k]) for k, v in source.net.state_dict().items())
+    assert main(["models", "list"]) == 0 and "mine-e2" in capsys.readouterr().out
+    # a name taken, options for the authors' files, a damaged file: one line each, nothing added
+    assert main(["models", "import", str(snap), "--name", "mine-e2"]) == 2
+    assert main(["models", "import", str(snap), "--name", "other", "--arch", "resnet18"]) == 2
+    snap.write_bytes(snap.read_bytes()[:-8] + b"damaged!")
+    assert main(["models", "import", str(snap), "--name", "other"]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 3 and "exists already" in errors[0] and "carries its own card" in errors[1]
+    assert "damaged" in errors[2]
+    assert not (entry.weights.parent / "other.safetensors").exists()

@@ -44,6 +44,9 @@ def card_in_words(card: dict) -> str:
     dataset = {"imagenette": "Imagenette", "cifar10": "CIFAR-10"}.get(dataset, dataset)
     text = (f"{kind} {ARCH_WORDS.get(card.get('arch'), card.get('arch'))} trained on {dataset} at "
             f"{card.get('input_size', '?')} px")
+    snapshot = card.get("snapshot")
+    if isinstance(snapshot, dict) and all(isinstance(snapshot.get(k), int) for k in ("after_epoch", "of_epochs")):
+        text += f", a snapshot after epoch {snapshot['after_epoch']} of {snapshot['of_epochs']}"
     evaluation = (card.get("evaluations") or [{}])[-1]
     if isinstance(evaluation.get("clean_accuracy"), (int, float)):
         text += f"; {evaluation['clean_accuracy']:.0%} of test images right"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from robustpaint.cli.common import UsageError, _check_device, _note
 from robustpaint.core.errors import RobustPaintError
@@ -78,12 +79,43 @@ def _import(args) -> int:
         raise UsageError(f"--name may be at most 64 characters, not {len(args.name)}")
     if any(e.name == args.name for e in list_models()):
         raise UsageError(f"a model named {args.name!r} exists already; choose another --name")
-    model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
     target = user_models_dir() / f"{args.name}.safetensors"
+    if Path(args.path).suffix == ".safetensors":
+        return _import_own(args, target)
+    model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
     how = "read from its weights" if card.pop("arch_inferred") else "as asked"  # said here, not kept in the card
     data_how = "read from its weights" if card.pop("dataset_inferred") else "as asked"
     add_model(model, target, card)  # refused if another import took the name meanwhile
     print(f"imported {args.path} as {args.name!r} ({model.arch}, {how}; {card['dataset']}, {data_how}; "
           f"{len(model.classes)} classes) into {target}")
+    return 0
+
+
+# what a card's writer fills in from the weights and the file name: the new name's card gets them afresh
+_WRITTEN_FROM_WEIGHTS = ("card_version", "name", "arch", "classes", "mean", "std", "input_size", "weights_dtype",
+                         "weights_file", "weights_sha256")
+
+
+def _import_own(args, target: Path) -> int:
+    """A model in our format (one `robustpaint train` or `snapshot` wrote, its card beside it) copied under a name
+    into the user models folder, where the app's Model list and `--model NAME` find it; its seeds come along."""
+    from robustpaint.core.atomic import atomic_path
+    from robustpaint.core.models.checkpoint import add_model, load_model, sha256_of
+    import shutil
+
+    if args.dataset or args.arch or args.trust_pickle:
+        raise UsageError("--dataset, --arch and --trust-pickle are for the authors' .pt checkpoints: a .safetensors "
+                         "model carries its own card")
+    source = Path(args.path)
+    model, card = load_model(source)  # its card read and its sha256 checked: a damaged file is refused here
+    kept = {k: v for k, v in card.items() if k not in _WRITTEN_FROM_WEIGHTS}
+    kept["source"] = f"imported from {source.name} (sha256 {sha256_of(source)[:12]}...)"
+    add_model(model, target, kept, half=card.get("weights_dtype") == "float16")
+    seeds = source.with_name(source.stem + ".seeds.safetensors")
+    if seeds.is_file():
+        with atomic_path(target.with_name(target.stem + ".seeds.safetensors")) as tmp:
+            shutil.copyfile(seeds, tmp)
+    print(f"imported {source} as {args.name!r} ({model.arch}, {len(model.classes)} classes"
+          f"{', with its seeds' if seeds.is_file() else ''}) into {target}: the app's Model list shows it")
     return 0

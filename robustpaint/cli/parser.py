@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list or import models").add_subparsers(dest="models_command",
                                                                                    metavar="ACTION")
     models.add_parser("list", help="shipped and imported models with their cards")
-    p = models.add_parser("import", help="convert an authors' robustness-library .pt into our format")
+    p = models.add_parser("import", help="convert an authors' robustness-library .pt into our format, or add a "
+                                            ".safetensors model of ours (one you trained) under a name")
     p.add_argument("path")
     p.add_argument("--name", required=True)
     p.add_argument("--dataset", help="cifar10, imagenet, restricted_imagenet, horse2zebra, apple2orange, "
