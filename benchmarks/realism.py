@@ -3,7 +3,7 @@ features of the project's own evaluator, class by class, beside landmarks comput
 
     python benchmarks/realism.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
         [--evaluator imagenette-evaluator] [--per-class 12] [--tasks generate,sketch,inpaint,translate]
-        [--sheet docs/realism.png] [--json PATH] [--quick] [--travel 1.0]
+        [--sheet docs/realism.png] [--json PATH] [--quick] [--freedom 1.0]
 
 KID (Binkowski et al., 2018) is the unbiased squared MMD with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3
 on the evaluator's pooled features (d of them). Recognition by a plain classifier is saturated here (97-100%) and
@@ -25,9 +25,9 @@ Pictures:
     the untouched source photos as the landmark.
 Low-pass recognition (the evaluator reading a 32-px thumbnail scaled back up) is reported for sketch and
 translation: a class read only from the fine pixel pattern does not survive it.
-`--travel S` multiplies every preset's radius and step size by S (the same steps): the presets were tuned on the
-shipped eps-1.0 model, and a model trained at a larger radius moves less per step along the same travel, so a more
-robust model is judged at the shipped travel and at one scaled with its radius (#45 item 2).
+`--freedom F` sets the app's Freedom knob for every task (each preset's radius and step size times F, the same
+steps): the presets were tuned on the shipped eps-1.0 model, and a model trained at a larger radius moves less along
+the same travel, so a more robust model is judged at the presets and at a freedom scaled with its radius (#45 item 2).
 Every figure is printed with its landmarks; the ratio to "photos, noise + blur" is the headline (below 1: closer to
 real photos than a degraded photo is).
 """
@@ -132,31 +132,21 @@ def held_out(photos, labels, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return photos[pick], labels[pick]
 
 
-def scaled_generation_travel(bundle, travel: float) -> dict:
-    """The generation preset's radius and step size times `travel` (empty at 1: the preset itself)."""
-    if travel == 1:
-        return {}
-    from steps_to_quality import preset_of
-    side = bundle.model.input_size
-    eps, step, steps = preset_of("generate", side, side)
-    return {"eps": eps * travel, "step_size": step * travel, "steps": steps}
-
-
-def run_generation(bundle, model_name, classes, per_class, seed, travel=1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def run_generation(bundle, model_name, classes, per_class, seed, freedom=1.0) -> tuple[torch.Tensor, torch.Tensor]:
     targets = [c for c in classes for _ in range(per_class)]
-    images, _ = generate(bundle, model_name, targets, seed, scaled_generation_travel(bundle, travel))
+    images, _ = generate(bundle, model_name, targets, seed, {"freedom": freedom} if freedom != 1 else {})
     return images.float().clamp(0, 1), torch.tensor(targets)
 
 
-def run_photos(bundle, task: str, sources, targets, masks=None, travel=1.0) -> torch.Tensor:
-    """Sketch or translation (a request per target class) or inpainting of a batch with the task's preset (its radius
-    and step size times `travel`)."""
+def run_photos(bundle, task: str, sources, targets, masks=None, freedom=1.0) -> torch.Tensor:
+    """Sketch or translation (a request per target class) or inpainting of a batch with the task's preset at the
+    Freedom knob's `freedom`."""
     from robustpaint.core.tasks import TaskRequest
     from steps_to_quality import preset_of, run_batch
     side = bundle.model.input_size
     kwargs = {"keep_photo": True} if task == "translate" else {}
-    eps, step, steps = preset_of(task, side, side, **kwargs)
-    common = dict(eps=eps * travel, step_size=step * travel, steps=steps, bf16=False)
+    eps, step, steps = preset_of(task, side, side, freedom=freedom, **kwargs)
+    common = dict(eps=eps, step_size=step, steps=steps, bf16=False)
     if task == "inpaint":
         return run_batch(bundle, TaskRequest("inpaint", image=sources, mask=masks, candidates=len(sources),
                                              **common), side)
@@ -198,11 +188,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sheet", type=Path, help="a contact sheet of the pictures (PNG)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="4 a class, 20 photos")
-    parser.add_argument("--travel", type=float, default=1.0,
-                        help="every preset's radius and step size times this (default 1: the presets)")
+    parser.add_argument("--freedom", type=float, default=1.0,
+                        help="the Freedom knob for every task: each preset's radius and step size times this "
+                             "(0.1-10; default 1: the presets)")
     args = parser.parse_args(argv)
-    if not args.travel > 0:
-        parser.error(f"--travel must be above 0, not {args.travel}")
+    if not 0.1 <= args.freedom <= 10:
+        parser.error(f"--freedom must lie in 0.1-10 (the knob's range), not {args.freedom}")
     if args.quick:
         args.per_class, args.n = 4, 20
     torch.manual_seed(args.seed)
@@ -222,7 +213,7 @@ def main(argv=None) -> int:
     tasks = args.tasks.split(",")
     if "generate" in tasks:
         started = time.perf_counter()
-        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed, args.travel)
+        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed, args.freedom)
         feats = evaluator_outputs(evaluator, images)[1]
         row("generate", class_kid(feats, targets, reference), recognised=recognition(evaluator, images, targets),
             low_pass_recognised=recognition(evaluator, low_pass(images), targets),
@@ -237,7 +228,7 @@ def main(argv=None) -> int:
             recognised=recognition(evaluator, drawings, source_labels),
             low_pass_recognised=recognition(evaluator, low_pass(drawings), source_labels))
         started = time.perf_counter()
-        outs = run_photos(bundle, "sketch", drawings, source_labels, travel=args.travel)
+        outs = run_photos(bundle, "sketch", drawings, source_labels, freedom=args.freedom)
         row("sketch to image", class_kid(evaluator_outputs(evaluator, outs)[1], source_labels, reference),
             recognised=recognition(evaluator, outs, source_labels),
             low_pass_recognised=recognition(evaluator, low_pass(outs), source_labels),
@@ -247,7 +238,7 @@ def main(argv=None) -> int:
         from steps_to_quality import square_holes
         masks = square_holes(len(sources), side, side // 4)
         started = time.perf_counter()
-        outs = run_photos(bundle, "inpaint", sources, source_labels, masks, travel=args.travel)
+        outs = run_photos(bundle, "inpaint", sources, source_labels, masks, freedom=args.freedom)
         seconds = round(time.perf_counter() - started, 1)
         real = evaluator_outputs(evaluator, hole_crops(sources, masks, evaluator.input_size))[1]
         # the crops of the untouched photos, split in two: the floor of this comparison
@@ -265,7 +256,7 @@ def main(argv=None) -> int:
     if "translate" in tasks:
         targets = (source_labels + 1) % len(classes)
         started = time.perf_counter()
-        outs = run_photos(bundle, "translate", sources, targets, travel=args.travel)
+        outs = run_photos(bundle, "translate", sources, targets, freedom=args.freedom)
         row("translate: untouched sources", class_kid(evaluator_outputs(evaluator, sources)[1], targets, reference))
         row("translate", class_kid(evaluator_outputs(evaluator, outs)[1], targets, reference),
             target_rate=recognition(evaluator, outs, targets),
@@ -279,7 +270,7 @@ def main(argv=None) -> int:
         print(f"wrote {args.sheet}")
     save_results(args.json, {"benchmark": "realism", "model": args.model, "evaluator": args.evaluator,
                              "landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows,
-                             "per_class": args.per_class, "n": args.n, "travel": args.travel})
+                             "per_class": args.per_class, "n": args.n, "freedom": args.freedom})
     return 0
 
 

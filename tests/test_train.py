@@ -505,11 +505,15 @@ def test_a_snapshot_of_a_run_is_the_model_the_run_writes(tiny_arch, tmp_path, ca
     diff = [k for k, v in written.net.state_dict().items() if not torch.equal(v, taken.net.state_dict()[k])]
     assert diff == []  # the same tensors, the average where --ema
     # a checkpoint written before checkpoints recorded the input size: the data's own size, as training used
+    # (and neither its precision, process count nor starting model: the card leaves out what was not recorded)
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    del state["input_size"]
+    for key in ("input_size", "precision_used", "processes", "init_record"):
+        del state[key]
     torch.save(state, tmp_path / "run" / "checkpoint.pt")
     assert main(["snapshot", str(tmp_path / "run"), "--to", str(tmp_path / "old.safetensors")]) == 0
-    assert load_model(tmp_path / "old.safetensors")[1]["input_size"] == card["input_size"]
+    old_card = load_model(tmp_path / "old.safetensors")[1]
+    assert old_card["input_size"] == card["input_size"] and card["recipe"]["precision_used"] == "fp32"
+    assert "precision_used" not in old_card["recipe"] and "processes" not in old_card["recipe"]
 
 
 def test_a_snapshot_without_a_checkpoint_or_to_a_wrong_name_is_one_line(tmp_path, capsys):
@@ -521,19 +525,23 @@ def test_a_snapshot_without_a_checkpoint_or_to_a_wrong_name_is_one_line(tmp_path
     assert "NAME.safetensors" in capsys.readouterr().err
 
 
-def test_a_model_of_ours_is_imported_under_a_name_with_its_card_and_seeds(tiny_arch, tmp_path, capsys):
+def test_a_model_of_ours_is_imported_under_a_name_with_its_card_and_seeds(tiny_arch, tmp_path, capsys,
+                                                                          monkeypatch):
     from robustpaint.core.catalog import find_model
+    from robustpaint.core.seeds import ClassSeeds, fit_seeds
     data = make_folder(tmp_path / "data", per_class=4)
     assert _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "2", "--ema", "0.5") == 0
     assert main(["snapshot", str(tmp_path / "run")]) == 0
     snap = tmp_path / "run" / "snapshot-epoch-02.safetensors"
     seeds = snap.with_name("snapshot-epoch-02.seeds.safetensors")
-    seeds.write_bytes(b"seeds stand-in")
+    images = torch.rand(8, 3, 8, 8)
+    fit_seeds(images, torch.tensor([0, 1] * 4), 2, rank=2).save(seeds)
     capsys.readouterr()
     assert main(["models", "import", str(snap), "--name", "mine-e2"]) == 0
     assert "with its seeds" in capsys.readouterr().out
     entry = find_model("mine-e2")
-    assert entry.origin == "imported" and entry.seeds_path.read_bytes() == b"seeds stand-in"
+    assert entry.origin == "imported" and entry.seeds_path.read_bytes() == seeds.read_bytes()
+    assert ClassSeeds.load(entry.seeds_path).num_classes == 2
     source, source_card = load_model(snap)
     model, card = load_model(entry.weights)
     assert card["name"] == "mine-e2" and card["snapshot"] == {"after_epoch": 2, "of_epochs": 2}
@@ -541,12 +549,80 @@ def test_a_model_of_ours_is_imported_under_a_name_with_its_card_and_seeds(tiny_a
     assert card["source"].startswith("imported from snapshot-epoch-02.safetensors")
     assert all(torch.equal(v, model.net.state_dict()[k]) for k, v in source.net.state_dict().items())
     assert main(["models", "list"]) == 0 and "mine-e2" in capsys.readouterr().out
-    # a name taken, options for the authors' files, a damaged file: one line each, nothing added
+    # a seeds copy that fails takes the model back: the same import then works
+    import shutil
+    copy = shutil.copyfile
+    monkeypatch.setattr(shutil, "copyfile", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    assert main(["models", "import", str(snap), "--name", "again"]) != 0
+    assert not list(entry.weights.parent.glob("again*"))
+    monkeypatch.setattr(shutil, "copyfile", copy)
+    assert main(["models", "import", str(snap), "--name", "again"]) == 0
+    capsys.readouterr()
+    # a name taken, options for the authors' files, seeds of other classes or none at all, NaN weights whole on
+    # disk (a run that diverged), a damaged file: one line each, nothing added
     assert main(["models", "import", str(snap), "--name", "mine-e2"]) == 2
     assert main(["models", "import", str(snap), "--name", "other", "--arch", "resnet18"]) == 2
+    fit_seeds(torch.rand(9, 3, 8, 8), torch.tensor([0, 1, 2] * 3), 3, rank=2).save(seeds)
+    assert main(["models", "import", str(snap), "--name", "other"]) == 2
+    seeds.write_bytes(b"not seeds")
+    assert main(["models", "import", str(snap), "--name", "other"]) == 2
+    seeds.unlink()
+    from robustpaint.core.models.checkpoint import save_model
+    next(source.net.parameters()).data.fill_(float("nan"))
+    save_model(source, tmp_path / "nan.safetensors", {"robust": True})
+    assert main(["models", "import", str(tmp_path / "nan.safetensors"), "--name", "other"]) == 2
     snap.write_bytes(snap.read_bytes()[:-8] + b"damaged!")
     assert main(["models", "import", str(snap), "--name", "other"]) == 2
     errors = _error_lines(capsys.readouterr().err)
-    assert len(errors) == 3 and "exists already" in errors[0] and "carries its own card" in errors[1]
-    assert "damaged" in errors[2]
-    assert not (entry.weights.parent / "other.safetensors").exists()
+    assert len(errors) == 6 and "exists already" in errors[0] and "carries its own card" in errors[1]
+    assert "another number of classes" in errors[2] and "cannot read seeds" in errors[3]
+    assert "NaN" in errors[4], errors[4]
+    assert "damaged" in errors[5]
+    assert not list(entry.weights.parent.glob("other*"))
+
+
+SNAPSHOT_DAMAGES = {**{k: v for k, v in _damaged_checkpoints(
+    {"model": {"w": torch.zeros(1)}, "optimizer": {"param_groups": [{"params": [0]}]}, "history": []}).items()},
+    "classes a number": {"classes": 3}, "arch unknown": {"config": {"arch": "nonet"}},
+    "moving average lacking a tensor": "drop an ema key", "moving average not finite": "nan ema"}
+
+
+@pytest.mark.parametrize("damage", list(SNAPSHOT_DAMAGES))
+def test_a_snapshot_of_a_damaged_checkpoint_is_one_line_and_writes_nothing(tiny_arch, tmp_path, capsys, damage):
+    """Before: TypeError, RuntimeError, ValueError and KeyError tracebacks, and a moving average of NaN written as
+    a model: snapshot read the checkpoint without the checks --resume makes."""
+    data = make_folder(tmp_path / "data", per_class=4)
+    assert _train_cli(tiny_arch, data, tmp_path / "first", "--epochs", "1", "--ema", "0.5") == 0
+    state = torch.load(tmp_path / "first" / "checkpoint.pt", weights_only=True)
+    change = SNAPSHOT_DAMAGES[damage]
+    if change == "drop an ema key":
+        change = {"ema": {k: v for i, (k, v) in enumerate(state["ema"].items()) if i != 1}}
+    elif change == "nan ema":
+        change = {"ema": {k: v * float("nan") if v.is_floating_point() else v for k, v in state["ema"].items()}}
+    elif isinstance(change.get("config"), dict):
+        change = {"config": {**state["config"], **change["config"]}}
+    elif "model" in change or "optimizer" in change:  # the damages made for the training's own state
+        change = _damaged_checkpoints(state)[damage]
+    elif "epoch" in change and damage == "epoch past --epochs":
+        change = {"epoch": 50, "history": state["history"] * 50}
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({**state, **change}, out / "checkpoint.pt")
+    capsys.readouterr()
+    code = main(["snapshot", str(out)])
+    captured = capsys.readouterr()
+    lines = _error_lines(captured.err)
+    assert code == 2 and len(lines) == 1 and "checkpoint.pt" in lines[0] and "Traceback" not in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+
+
+def test_a_snapshot_never_replaces_a_model_that_is_not_a_snapshot(tiny_arch, tmp_path, capsys):
+    data = make_folder(tmp_path / "data", per_class=4)
+    assert _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "1") == 0
+    model = tmp_path / "run" / "model.safetensors"
+    before = model.read_bytes(), model.with_suffix(".json").read_bytes()
+    capsys.readouterr()
+    assert main(["snapshot", str(tmp_path / "run"), "--to", str(model)]) == 2
+    assert "exists and is not a snapshot" in capsys.readouterr().err
+    assert (model.read_bytes(), model.with_suffix(".json").read_bytes()) == before
+    assert main(["snapshot", str(tmp_path / "run")]) == 0 and main(["snapshot", str(tmp_path / "run")]) == 0  # again

@@ -80,7 +80,7 @@ def _import(args) -> int:
     if any(e.name == args.name for e in list_models()):
         raise UsageError(f"a model named {args.name!r} exists already; choose another --name")
     target = user_models_dir() / f"{args.name}.safetensors"
-    if Path(args.path).suffix == ".safetensors":
+    if Path(args.path).suffix.lower() == ".safetensors":
         return _import_own(args, target)
     model, card = import_robustness_checkpoint(args.path, args.dataset, args.arch, args.trust_pickle)
     card["accuracy_note"] = "not measured here; run 'robustpaint eval' on a test split to add figures"
@@ -99,23 +99,42 @@ _WRITTEN_FROM_WEIGHTS = ("card_version", "name", "arch", "classes", "mean", "std
 
 def _import_own(args, target: Path) -> int:
     """A model in our format (one `robustpaint train` or `snapshot` wrote, its card beside it) copied under a name
-    into the user models folder, where the app's Model list and `--model NAME` find it; its seeds come along."""
-    from robustpaint.core.atomic import atomic_path
-    from robustpaint.core.models.checkpoint import add_model, load_model, sha256_of
+    into the user models folder, where the app's Model list and `--model NAME` find it; its seeds come along. All is
+    checked before anything is added (weights finite, seeds readable and of the model's classes), and a failure
+    while adding takes back what was added: all or nothing, as for the authors' files."""
     import shutil
+    from robustpaint.core.atomic import atomic_path
+    from robustpaint.core.catalog import ModelEntry
+    from robustpaint.core.models.checkpoint import add_model, load_model, load_state_into
+    from robustpaint.core.seeds import ClassSeeds
 
     if args.dataset or args.arch or args.trust_pickle:
         raise UsageError("--dataset, --arch and --trust-pickle are for the authors' .pt checkpoints: a .safetensors "
                          "model carries its own card")
-    source = Path(args.path)
-    model, card = load_model(source)  # its card read and its sha256 checked: a damaged file is refused here
+    source = ModelEntry(Path(args.path).stem, Path(args.path), "file")
+    if not source.weights.is_file():
+        raise UsageError(f"{source.weights}: no such file")
+    if not source.card_path.is_file():
+        raise UsageError(f"{source.weights} has no card beside it ({source.card_path.name}): models import "
+                         f"takes a .safetensors model that robustpaint train or snapshot wrote, or an authors' .pt")
+    model, card = load_model(source.weights)  # its card read and its sha256 checked: a damaged file is refused here
+    # the sha256 says the file is whole, not that its numbers are: a run that diverged wrote NaN weights whole
+    load_state_into(model, model.net.state_dict(), str(source.weights), finite=True)
+    seeds = source.seeds_path if source.seeds_path.is_file() else None
+    if seeds is not None and ClassSeeds.load(seeds).num_classes != len(model.classes):
+        raise UsageError(f"{seeds} holds seeds of another number of classes than the model's {len(model.classes)}")
     kept = {k: v for k, v in card.items() if k not in _WRITTEN_FROM_WEIGHTS}
-    kept["source"] = f"imported from {source.name} (sha256 {sha256_of(source)[:12]}...)"
+    kept["source"] = f"imported from {source.weights.name} (sha256 {str(card.get('weights_sha256'))[:12]}...)"
     add_model(model, target, kept, half=card.get("weights_dtype") == "float16")
-    seeds = source.with_name(source.stem + ".seeds.safetensors")
-    if seeds.is_file():
-        with atomic_path(target.with_name(target.stem + ".seeds.safetensors")) as tmp:
-            shutil.copyfile(seeds, tmp)
-    print(f"imported {source} as {args.name!r} ({model.arch}, {len(model.classes)} classes"
-          f"{', with its seeds' if seeds.is_file() else ''}) into {target}: the app's Model list shows it")
+    if seeds is not None:
+        added = ModelEntry(target.stem, target, "imported")
+        try:
+            with atomic_path(added.seeds_path) as tmp:
+                shutil.copyfile(seeds, tmp)
+        except BaseException:  # the model without its seeds would block the same import again: take it back
+            target.unlink(missing_ok=True)
+            added.card_path.unlink(missing_ok=True)
+            raise
+    print(f"imported {source.weights} as {args.name!r} ({model.arch}, {len(model.classes)} classes"
+          f"{', with its seeds' if seeds else ''}) into {target}: the app's Model list shows it")
     return 0

@@ -193,10 +193,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         log(f"{n} training images are fewer than one batch of {cfg.batch_size} x {world}: training with batches "
             f"of {n // world}")
         cfg = replace(cfg, batch_size=n // world)
-    model = build_classifier(cfg.arch, data.classes).to(device)
-    model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                                weight_decay=cfg.weight_decay)
+    model, optimizer = _network_and_optimizer(cfg, data.classes, device)
     batches_per_epoch = n // (cfg.batch_size * world)
     if cfg.max_batches:
         batches_per_epoch = min(batches_per_epoch, cfg.max_batches)
@@ -207,10 +204,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         init_record = _start_from(model, cfg, data.classes)
         log(f"starting from the weights of {cfg.init_from} (sha256 {str(init_record['weights_sha256'])[:12]}...)")
     # The average starts as a copy of the starting weights; it is what the run writes as its model.
-    averaged = None
-    if cfg.ema is not None:
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-        averaged.update_parameters(model)  # the first update copies; later ones average
+    averaged = _average_of(model, cfg)
     if resume and checkpoint_path.is_file():
         start_epoch, history = restore(checkpoint_path, cfg.arch, data.classes, cfg.epochs, model, optimizer, averaged)
         log(f"resumed from {checkpoint_path} after epoch {start_epoch}")
@@ -270,8 +264,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
                 "processes": world, "init_record": init_record})
     if rank == 0:
         final = averaged.module if averaged is not None else model
-        _write_model(final, out / "model.safetensors", cfg, bf16, world, history, init_record,
-                     cfg.image_size or int(data.images.shape[-1]))
+        _write_model(final, out / "model.safetensors", cfg, history, init_record,
+                     cfg.image_size or int(data.images.shape[-1]), "bf16" if bf16 else "fp32", world)
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
@@ -279,14 +273,34 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     return {"history": history}
 
 
-def _write_model(final, path: Path, cfg: TrainConfig, bf16: bool, world: int, history: list, init_record,
-                 input_size: int, snapshot: dict | None = None) -> dict:
-    """Writes the run's model and its card (recipe, history); `snapshot` marks a model taken before the run ended."""
+
+def _network_and_optimizer(cfg: TrainConfig, classes: list[str], device) -> tuple[torch.nn.Module, torch.optim.SGD]:
+    model = build_classifier(cfg.arch, classes).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                                weight_decay=cfg.weight_decay)
+    return model, optimizer
+
+
+def _average_of(model, cfg: TrainConfig) -> AveragedModel | None:
+    """With --ema, the moving average, started as a copy of the model's weights (what the run writes as its model)."""
+    if cfg.ema is None:
+        return None
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+    averaged.update_parameters(model)  # the first update copies; later ones average
+    return averaged
+
+
+def _write_model(final, path: Path, cfg: TrainConfig, history: list, init_record, input_size: int,
+                 precision_used: str | None, processes: int | None, snapshot: dict | None = None,
+                 option: str = "--out") -> dict:
+    """Writes the run's model and its card (recipe, history); `snapshot` marks a model taken before the run ended.
+    A figure the run did not record (a checkpoint of older code) is left out of the card, not guessed."""
     final.eval()
     recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "device", "max_batches")}
-    recipe.update({"attack_step_size": cfg.step_size, "precision_used": "bf16" if bf16 else "fp32",
-                   "processes": world, "history": history,
+    recipe.update({"attack_step_size": cfg.step_size, "history": history,
                    "wall_time_minutes": round(sum(h["seconds"] for h in history) / 60, 1)})
+    recipe.update({k: v for k, v in (("precision_used", precision_used), ("processes", processes)) if v is not None})
     if init_record is not None:
         recipe["init_from"] = init_record
     final.input_size = input_size
@@ -296,35 +310,45 @@ def _write_model(final, path: Path, cfg: TrainConfig, bf16: bool, world: int, hi
         card["snapshot"] = snapshot
     final = final.float().to("cpu").to(memory_format=torch.contiguous_format)
     needed = tensor_bytes(final.net.state_dict()) // (2 if cfg.half_weights else 1)
-    with reported_write(path, needed):
+    with reported_write(path, needed, option, training=snapshot is None):
         return save_model(final, path, card, half=cfg.half_weights)
 
 
 def snapshot(run: Path, to: Path | None = None) -> Path:
     """The model of an unfinished run as it stands after its last finished epoch (its moving average with --ema,
     as the run would write it), so that it can be tried and measured while training goes on. Written to `to`, by
-    default RUN/snapshot-epoch-N.safetensors, with a card that says which epoch of how many."""
-    from robustpaint.core.train.state import read_checkpoint
+    default RUN/snapshot-epoch-NN.safetensors, with a card that says which epoch of how many. The checkpoint is
+    checked as `--resume` checks it: a damaged one is one line, never a model of NaN."""
+    from robustpaint.core.models.checkpoint import card_path, read_card
+    from robustpaint.core.train.data import DataError
+    from robustpaint.core.train.state import read_checkpoint, run_of
     checkpoint_path = Path(run) / "checkpoint.pt"
     if not checkpoint_path.is_file():
         raise RobustPaintError(f"{checkpoint_path} does not exist: snapshot takes a training run's --out folder "
                                f"after its first epoch")
     state = read_checkpoint(checkpoint_path)
-    known = {f for f in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    model = build_classifier(cfg.arch, state["classes"])
-    if state.get("ema") is not None:  # AveragedModel's state: `module.`-prefixed, with its update count
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k != "n_averaged"}
-        model.load_state_dict(weights)
-    else:
-        model.net.load_state_dict(state["model"])
+    config, classes = run_of(checkpoint_path, state)
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
+    model, optimizer = _network_and_optimizer(cfg, classes, "cpu")
+    averaged = _average_of(model, cfg)
+    epoch, history = restore(checkpoint_path, cfg.arch, classes, cfg.epochs, model, optimizer, averaged, state)
+    path = Path(to) if to is not None else Path(run) / f"snapshot-epoch-{epoch:02d}.safetensors"
+    if path.exists():  # a snapshot is written again; any other model (the run's own, an evaluated one) is kept
+        try:
+            replaceable = "snapshot" in read_card(card_path(path))
+        except RobustPaintError:
+            replaceable = False
+        if not replaceable:
+            raise RobustPaintError(f"{path} exists and is not a snapshot: choose another --to")
     input_size = state.get("input_size") or cfg.image_size
     if input_size is None:  # checkpoints written before they recorded it: the data's own size, as training used
-        input_size = int(load_split(cfg.data, "test").images.shape[-1])
-    epoch = state["epoch"]
-    path = Path(to) if to is not None else Path(run) / f"snapshot-epoch-{epoch:02d}.safetensors"
-    bf16 = state.get("precision_used", "bf16" if choose_precision(cfg.precision, torch.device("cpu"), cfg.arch)
-                     else "fp32") == "bf16"
-    _write_model(model, path, cfg, bf16, state.get("processes", 1), state["history"], state.get("init_record"),
-                 int(input_size), snapshot={"after_epoch": epoch, "of_epochs": cfg.epochs})
+        try:
+            input_size = int(load_split(cfg.data, "test").images.shape[-1])
+        except DataError as exc:
+            raise RobustPaintError(f"{checkpoint_path} was written by an older version that did not record the "
+                                   f"model's input size, and its data cannot be read to find it ({exc}); run "
+                                   f"snapshot from the folder the training ran in") from None
+    _write_model(averaged.module if averaged is not None else model, path, cfg, history, state.get("init_record"),
+                 int(input_size), state.get("precision_used"), state.get("processes"),
+                 snapshot={"after_epoch": epoch, "of_epochs": cfg.epochs}, option="--to")
     return path

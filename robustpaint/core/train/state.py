@@ -44,18 +44,19 @@ def _disk_full(exc: BaseException, folder: Path, needed: int) -> bool:
 
 
 @contextlib.contextmanager
-def reported_write(path: Path, needed: int) -> Iterator[None]:
+def reported_write(path: Path, needed: int, option: str = "--out", training: bool = True) -> Iterator[None]:
     """Around an atomic write of `path` (a failure leaves no partial file): a full disk or another I/O failure
-    becomes one line that names the file and says what is kept."""
+    becomes one line that names the file, the option that chooses another place, and (`training`) what is kept."""
     try:
         yield
     except (OSError, RuntimeError, SafetensorError) as exc:
         if _disk_full(exc, path.parent, needed):
-            why = f"the disk is full (about {needed / 1e6:.0f} MB needed); free some space or choose another --out"
+            why = f"the disk is full (about {needed / 1e6:.0f} MB needed); free some space or choose another {option}"
         else:
             why = (str(exc).splitlines() or [type(exc).__name__])[0]
         kept = path.parent / "checkpoint.pt"
-        note = "; the last epoch's checkpoint is kept: --resume continues from it" if kept.is_file() else ""
+        note = ("; the last epoch's checkpoint is kept: --resume continues from it" if training and kept.is_file()
+                else "")
         raise RobustPaintError(f"cannot write {path}: {why}{note}") from None
 
 
@@ -131,10 +132,23 @@ def _optimizer_problem(saved, optimizer: torch.optim.Optimizer) -> str | None:
     return None
 
 
-def restore(path: Path, arch: str, classes: list[str], epochs: int, model, optimizer, averaged) -> tuple[int, list]:
-    """Loads the checkpoint at `path` into `model`, `optimizer` and `averaged` (the EMA, or None); returns the epochs
-    done and their history. Every field is checked before any is loaded."""
-    state = read_checkpoint(path)
+def run_of(path: Path, state: dict) -> tuple[dict, list[str]]:
+    """The run a checkpoint belongs to (its config and classes), checked enough to build its network and optimizer
+    from (`restore` checks the rest), for reading a checkpoint without the run's command line (`snapshot`)."""
+    from robustpaint.core.models import ARCHITECTURES
+    config, classes = state["config"], state["classes"]
+    if (not isinstance(config, dict) or config.get("arch") not in ARCHITECTURES
+            or not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes)
+            or type(config.get("epochs")) is not int or not isinstance(config.get("data"), str)):
+        raise ModelError(f"{path} does not say which run it belongs to (its config or classes are damaged)")
+    return config, classes
+
+
+def restore(path: Path, arch: str, classes: list[str], epochs: int, model, optimizer, averaged,
+            state: dict | None = None) -> tuple[int, list]:
+    """Loads the checkpoint at `path` (or its `state`, read already) into `model`, `optimizer` and `averaged` (the
+    EMA, or None); returns the epochs done and their history. Every field is checked before any is loaded."""
+    state = state if state is not None else read_checkpoint(path)
     if state["config"].get("arch") != arch or not isinstance(state["classes"], list) or state["classes"] != classes:
         raise ModelError(f"{path} was made for {state['config'].get('arch')} on classes {state['classes']}, not "
                          f"{arch} on {classes}")
