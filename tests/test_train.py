@@ -497,7 +497,8 @@ def test_a_snapshot_of_a_run_is_the_model_the_run_writes(tiny_arch, tmp_path, ca
     extra = ("--ema", ema) if ema else ()
     assert _train_cli(tiny_arch, data, tmp_path / "run", "--epochs", "2", *extra) == 0
     assert main(["snapshot", str(tmp_path / "run")]) == 0
-    assert "snapshot-epoch-02.safetensors" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "snapshot-epoch-02.safetensors" in said and "the run has finished: its model.safetensors is this" in said
     written, card = load_model(tmp_path / "run" / "model.safetensors")
     taken, snap_card = load_model(tmp_path / "run" / "snapshot-epoch-02.safetensors")
     assert snap_card["snapshot"] == {"after_epoch": 2, "of_epochs": 2}

@@ -40,7 +40,12 @@ def _snapshot(args) -> int:
             raise UsageError(f"--to {args.to}: a model is written as NAME.safetensors (its card beside it)")
         _check_writable_folder(to.parent)
     path = snapshot(Path(args.run), to)
-    print(f"wrote {path} and its card (use it with --model {path})")
+    from robustpaint.core.models.checkpoint import card_path, read_card
+    taken = read_card(card_path(path))["snapshot"]
+    done = taken["after_epoch"] == taken["of_epochs"]
+    print(f"wrote {path} and its card: the model after epoch {taken['after_epoch']} of {taken['of_epochs']}"
+          + (" (the run has finished: its model.safetensors is this model)" if done else "")
+          + f"; use it with --model {path}, or add it to the app with 'robustpaint models import {path} --name NAME'")
     return 0
 
 
