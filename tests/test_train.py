@@ -585,6 +585,7 @@ def test_a_model_of_ours_is_imported_under_a_name_with_its_card_and_seeds(tiny_a
 SNAPSHOT_DAMAGES = {**{k: v for k, v in _damaged_checkpoints(
     {"model": {"w": torch.zeros(1)}, "optimizer": {"param_groups": [{"params": [0]}]}, "history": []}).items()},
     "classes a number": {"classes": 3}, "arch unknown": {"config": {"arch": "nonet"}},
+    "learning rate a string": {"config": {"lr": "fast"}}, "ema decay a string": {"config": {"ema": "0.5"}},
     "moving average lacking a tensor": "drop an ema key", "moving average not finite": "nan ema"}
 
 

@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("snapshot", help="the model of a training run so far (after its last finished epoch), to try "
                                         "and measure while it trains on")
     p.add_argument("run", metavar="OUT", help="the run's --out folder (it holds checkpoint.pt)")
-    p.add_argument("--to", metavar="PATH", help="where to write it (default OUT/snapshot-epoch-N.safetensors)")
+    p.add_argument("--to", metavar="PATH", help="where to write it (default OUT/snapshot-epoch-NN.safetensors)")
 
     p = sub.add_parser("eval", help="clean and PGD robust accuracy, written into the model card")
     p.add_argument("--model", default=None)

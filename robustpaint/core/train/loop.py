@@ -260,8 +260,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
                 "model": model.net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                 "ema": averaged.state_dict() if averaged is not None else None,
                 "history": history, "config": asdict(cfg), "classes": data.classes,
-                "input_size": cfg.image_size or int(data.images.shape[-1]), "precision_used": "bf16" if bf16 else "fp32",
-                "processes": world, "init_record": init_record})
+                "input_size": cfg.image_size or int(data.images.shape[-1]),
+                "precision_used": "bf16" if bf16 else "fp32", "processes": world, "init_record": init_record})
     if rank == 0:
         final = averaged.module if averaged is not None else model
         _write_model(final, out / "model.safetensors", cfg, history, init_record,
@@ -271,7 +271,6 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
         dist.barrier()
         dist.destroy_process_group()
     return {"history": history}
-
 
 
 def _network_and_optimizer(cfg: TrainConfig, classes: list[str], device) -> tuple[torch.nn.Module, torch.optim.SGD]:
@@ -328,9 +327,12 @@ def snapshot(run: Path, to: Path | None = None) -> Path:
                                f"after its first epoch")
     state = read_checkpoint(checkpoint_path)
     config, classes = run_of(checkpoint_path, state)
-    cfg = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
-    model, optimizer = _network_and_optimizer(cfg, classes, "cpu")
-    averaged = _average_of(model, cfg)
+    try:  # the run's own settings, as train() builds them (a value damaged by hand fails here, as one line)
+        cfg = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
+        model, optimizer = _network_and_optimizer(cfg, classes, "cpu")
+        averaged = _average_of(model, cfg)
+    except (TypeError, ValueError) as exc:
+        raise RobustPaintError(f"{checkpoint_path} holds settings train would not take ({exc})") from None
     epoch, history = restore(checkpoint_path, cfg.arch, classes, cfg.epochs, model, optimizer, averaged, state)
     path = Path(to) if to is not None else Path(run) / f"snapshot-epoch-{epoch:02d}.safetensors"
     if path.exists():  # a snapshot is written again; any other model (the run's own, an evaluated one) is kept
