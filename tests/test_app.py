@@ -1138,3 +1138,25 @@ def test_a_softer_brush_fades_out_towards_its_edge(qtbot, window):
     assert window.tools.brush().hardness == pytest.approx(0.3)
     window.document.log_stroke([(1, 1)], window.tools.brush())
     assert window.document.strokes[-1]["brush"]["hardness"] == pytest.approx(0.3)
+
+
+def test_a_model_imported_while_the_app_runs_is_in_the_model_list_when_it_opens(qtbot, window, installed_tiny):
+    # The Model list was read once at start: `robustpaint models import` needed a restart of the app to be offered.
+    import shutil
+    combo = window.panel.model_combo
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(installed_tiny.with_suffix(suffix), installed_tiny.with_name("tiny2" + suffix))
+    shutil.copy(installed_tiny.with_name("tiny.seeds.safetensors"), installed_tiny.with_name("tiny2.seeds.safetensors"))
+    chosen = []
+    window.panel.model_chosen.connect(chosen.append)
+    combo.showPopup()
+    combo.hidePopup()
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert "tiny2" in names and combo.currentText() == "tiny" and chosen == []  # listed; nothing reloaded
+    installed_tiny.unlink()  # the loaded model's file gone: it stays listed while chosen
+    combo.showPopup()
+    combo.hidePopup()
+    assert combo.currentText() == "tiny" and "tiny" in [combo.itemText(i) for i in range(combo.count())]
+    combo.setCurrentText("tiny2")  # the user's pick loads it
+    qtbot.waitUntil(lambda: "tiny2" in window.panel.cards, timeout=10000)
+    assert chosen == ["tiny2"]

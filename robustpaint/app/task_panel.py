@@ -5,7 +5,7 @@ nothing of runs, the canvas or the worker (the window tells it the canvas size a
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox, QSearchableComboBox
@@ -177,6 +177,35 @@ def _show_value(widget, key: str, value) -> None:
     widget.blockSignals(False)
 
 
+def offered_models(current: str = "") -> list[str]:
+    """The installed models a user paints with, shipped first. Evaluators are standard classifiers kept for scoring:
+    their gradients paint noise, so they are offered only when asked for by name (`current`)."""
+    from robustpaint.core.catalog import list_models
+    return [e.name for e in list_models() if e.role != "evaluator" or e.name == current]
+
+
+class ModelCombo(QComboBox):
+    """The Model list, read from disk again each time it opens: a model imported while the app runs (`robustpaint
+    models import`) is offered without a restart. The chosen model stays listed (it is loaded) even if its file
+    went away; choosing happens only by the user, so a refresh never starts a model load."""
+
+    def showPopup(self):
+        self.refresh()
+        super().showPopup()
+
+    def refresh(self) -> None:
+        current = self.currentText()
+        names = offered_models(current)
+        if current and current not in names:
+            names.append(current)
+        if names == [self.itemText(i) for i in range(self.count())]:
+            return
+        with QSignalBlocker(self):
+            self.clear()
+            self.addItems(names)
+            self.setCurrentIndex(self.findText(current))  # -1 when none was chosen: any pick is then a change
+
+
 class TaskPanel(QWidget):
     model_chosen = Signal(str)
     changed = Signal()  # a value the run reads changed (the live run restarts)
@@ -188,7 +217,7 @@ class TaskPanel(QWidget):
         self.form = form
         self.canvas_size = (0, 0)  # the window sets it
         self.cards: dict[str, dict] = {}
-        self.model_combo = QComboBox()
+        self.model_combo = ModelCombo()
         self.model_combo.addItems(models)
         if model_name in models:
             self.model_combo.setCurrentText(model_name)

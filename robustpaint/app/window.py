@@ -18,7 +18,7 @@ from robustpaint.app.files import DocumentFiles
 from robustpaint.app.menus import build_menus
 from robustpaint.app.neuron_browser import NeuronBrowser
 from robustpaint.app.run_session import RunControls, RunSession
-from robustpaint.app.task_panel import TaskPanel, card_input_size
+from robustpaint.app.task_panel import TaskPanel, card_input_size, offered_models
 from robustpaint.app.tools import ShortcutsOverNumberFields, ToolBar, default_brush_size
 from robustpaint.core.document import Document, canvas_request
 from robustpaint.core.project import REGION_SLOTS
@@ -34,7 +34,7 @@ OVERLAY_LAYERS = frozenset({"mask", "regions", "strength"})  # the layers drawn 
 class MainWindow(QMainWindow):
     def __init__(self, model_name: str | None = None, device: str = "auto"):
         super().__init__()
-        from robustpaint.core.catalog import DEFAULT_MODEL, list_models
+        from robustpaint.core.catalog import DEFAULT_MODEL
         model_name = model_name or DEFAULT_MODEL
         # The canvas starts at the model's size (read from its card, before the worker has loaded the weights).
         self.editor = Editor(self, Document.blank(card_input_size(model_name, fallback=FALLBACK_CANVAS_SIDE)))
@@ -56,9 +56,7 @@ class MainWindow(QMainWindow):
         for tool in ("mask", "unmask", "regions", "strength"):  # painting an overlay shows it filled again
             if tool in self.tools.actions_by_tool:
                 self.tools.actions_by_tool[tool].triggered.connect(lambda _=False: self.outline_overlays(False))
-        # Evaluators are standard classifiers kept for scoring: their gradients paint noise, so they are not offered.
-        names = [e.name for e in list_models() if e.role != "evaluator" or e.name == model_name]
-        self.panel = TaskPanel(names, model_name)
+        self.panel = TaskPanel(offered_models(model_name), model_name)
         self.panel.canvas_size = self.document.size
         self.controls = RunControls()
         self.session = RunSession(self.editor, self.controls, self)
