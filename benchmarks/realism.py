@@ -3,7 +3,7 @@ features of the project's own evaluator, class by class, beside landmarks comput
 
     python benchmarks/realism.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
         [--evaluator imagenette-evaluator] [--per-class 12] [--tasks generate,sketch,inpaint,translate]
-        [--sheet docs/realism.png] [--json PATH] [--quick] [--freedom 1.0]
+        [--sheet docs/realism.png] [--json PATH] [--quick] [--freedom 1.0] [--knob NAME=VALUE ...]
 
 KID (Binkowski et al., 2018) is the unbiased squared MMD with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3
 on the evaluator's pooled features (d of them). Recognition by a plain classifier is saturated here (97-100%) and
@@ -28,6 +28,8 @@ translation: a class read only from the fine pixel pattern does not survive it.
 `--freedom F` sets the app's Freedom knob for every task (each preset's radius and step size times F, the same
 steps): the presets were tuned on the shipped eps-1.0 model, and a model trained at a larger radius moves less along
 the same travel, so a more robust model is judged at the presets and at a freedom scaled with its radius (#45 item 2).
+`--knob NAME=VALUE` (repeatable) sets any other knob of the task table (jitter, saturation, ...) for every task that
+has it, to judge a knob on a model as the app would run it.
 Every figure is printed with its landmarks; the ratio to "photos, noise + blur" is the headline (below 1: closer to
 real photos than a degraded photo is).
 """
@@ -132,29 +134,39 @@ def held_out(photos, labels, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return photos[pick], labels[pick]
 
 
-def run_generation(bundle, model_name, classes, per_class, seed, freedom=1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def run_generation(bundle, model_name, classes, per_class, seed, freedom=1.0, knobs=None) -> tuple[torch.Tensor,
+                                                                                                    torch.Tensor]:
     targets = [c for c in classes for _ in range(per_class)]
-    images, _ = generate(bundle, model_name, targets, seed, {"freedom": freedom} if freedom != 1 else {})
+    variant = {**(knobs or {}), **({"freedom": freedom} if freedom != 1 else {})}
+    images, _ = generate(bundle, model_name, targets, seed, uses_knobs("generate", variant))
     return images.float().clamp(0, 1), torch.tensor(targets)
 
 
-def run_photos(bundle, task: str, sources, targets, masks=None, freedom=1.0) -> torch.Tensor:
+def uses_knobs(task: str, knobs: dict) -> dict:
+    """The knobs among `knobs` that `task` has (a knob another task lacks is left out there, not an error)."""
+    from robustpaint.core.tasks import get_task
+    return {name: value for name, value in knobs.items() if name in get_task(task).parameters}
+
+
+def run_photos(bundle, task: str, sources, targets, masks=None, freedom=1.0, knobs=None) -> torch.Tensor:
     """Sketch or translation (a request per target class) or inpainting of a batch with the task's preset at the
-    Freedom knob's `freedom`."""
+    Freedom knob's `freedom`, with `knobs` set where the task has them."""
     from robustpaint.core.tasks import TaskRequest
     from steps_to_quality import preset_of, run_batch
     side = bundle.model.input_size
     kwargs = {"keep_photo": True} if task == "translate" else {}
     eps, step, steps = preset_of(task, side, side, freedom=freedom, **kwargs)
     common = dict(eps=eps, step_size=step, steps=steps, bf16=False)
+    knobs = uses_knobs(task, knobs or {})
     if task == "inpaint":
         return run_batch(bundle, TaskRequest("inpaint", image=sources, mask=masks, candidates=len(sources),
-                                             **common), side)
+                                             **common).with_knobs(**knobs), side)
     outs = sources.clone()
     for t in targets.unique().tolist():
         which = (targets == t).nonzero().flatten()
         outs[which] = run_batch(bundle, TaskRequest(task, image=sources[which], targets=(int(t),),
-                                                    candidates=len(which), **kwargs, **common), side)
+                                                    candidates=len(which), **kwargs, **common).with_knobs(**knobs),
+                                side)
     return outs
 
 
@@ -176,6 +188,23 @@ def recognition(evaluator, images, targets) -> float:
     return round(float((probs.argmax(1) == targets).float().mean()), 4)
 
 
+def parse_knobs(parser, items: list[str]) -> dict:
+    """--knob NAME=VALUE items, each checked against the knob table (as the CLI checks them)."""
+    from robustpaint.core.errors import RobustPaintError
+    from robustpaint.core.tasks import KNOBS
+    knobs, names = {}, [k.name for k in KNOBS.values() if k.generic and k.name != "freedom"]
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in names:
+            parser.error(f"--knob takes NAME=VALUE with NAME one of {', '.join(names)} (freedom has its own "
+                         f"option), not {item!r}")
+        try:
+            knobs[name] = KNOBS[name].parse(text)
+        except (argparse.ArgumentTypeError, RobustPaintError) as exc:
+            parser.error(f"--knob {item}: {exc}")
+    return knobs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -191,9 +220,12 @@ def main(argv=None) -> int:
     parser.add_argument("--freedom", type=float, default=1.0,
                         help="the Freedom knob for every task: each preset's radius and step size times this "
                              "(0.1-10; default 1: the presets)")
+    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                        help="another knob for every task that has it (repeatable), e.g. jitter=4")
     args = parser.parse_args(argv)
     if not 0.1 <= args.freedom <= 10:
         parser.error(f"--freedom must lie in 0.1-10 (the knob's range), not {args.freedom}")
+    knobs = parse_knobs(parser, args.knob)
     if args.quick:
         args.per_class, args.n = 4, 20
     torch.manual_seed(args.seed)
@@ -213,7 +245,7 @@ def main(argv=None) -> int:
     tasks = args.tasks.split(",")
     if "generate" in tasks:
         started = time.perf_counter()
-        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed, args.freedom)
+        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed, args.freedom, knobs)
         feats = evaluator_outputs(evaluator, images)[1]
         row("generate", class_kid(feats, targets, reference), recognised=recognition(evaluator, images, targets),
             low_pass_recognised=recognition(evaluator, low_pass(images), targets),
@@ -228,7 +260,7 @@ def main(argv=None) -> int:
             recognised=recognition(evaluator, drawings, source_labels),
             low_pass_recognised=recognition(evaluator, low_pass(drawings), source_labels))
         started = time.perf_counter()
-        outs = run_photos(bundle, "sketch", drawings, source_labels, freedom=args.freedom)
+        outs = run_photos(bundle, "sketch", drawings, source_labels, freedom=args.freedom, knobs=knobs)
         row("sketch to image", class_kid(evaluator_outputs(evaluator, outs)[1], source_labels, reference),
             recognised=recognition(evaluator, outs, source_labels),
             low_pass_recognised=recognition(evaluator, low_pass(outs), source_labels),
@@ -238,7 +270,7 @@ def main(argv=None) -> int:
         from steps_to_quality import square_holes
         masks = square_holes(len(sources), side, side // 4)
         started = time.perf_counter()
-        outs = run_photos(bundle, "inpaint", sources, source_labels, masks, freedom=args.freedom)
+        outs = run_photos(bundle, "inpaint", sources, source_labels, masks, freedom=args.freedom, knobs=knobs)
         seconds = round(time.perf_counter() - started, 1)
         real = evaluator_outputs(evaluator, hole_crops(sources, masks, evaluator.input_size))[1]
         # the crops of the untouched photos, split in two: the floor of this comparison
@@ -256,7 +288,7 @@ def main(argv=None) -> int:
     if "translate" in tasks:
         targets = (source_labels + 1) % len(classes)
         started = time.perf_counter()
-        outs = run_photos(bundle, "translate", sources, targets, freedom=args.freedom)
+        outs = run_photos(bundle, "translate", sources, targets, freedom=args.freedom, knobs=knobs)
         row("translate: untouched sources", class_kid(evaluator_outputs(evaluator, sources)[1], targets, reference))
         row("translate", class_kid(evaluator_outputs(evaluator, outs)[1], targets, reference),
             target_rate=recognition(evaluator, outs, targets),
@@ -270,7 +302,7 @@ def main(argv=None) -> int:
         print(f"wrote {args.sheet}")
     save_results(args.json, {"benchmark": "realism", "model": args.model, "evaluator": args.evaluator,
                              "landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows,
-                             "per_class": args.per_class, "n": args.n, "freedom": args.freedom})
+                             "per_class": args.per_class, "n": args.n, "freedom": args.freedom, "knobs": knobs})
     return 0
 
 
