@@ -1160,3 +1160,21 @@ def test_a_model_imported_while_the_app_runs_is_in_the_model_list_when_it_opens(
     combo.setCurrentText("tiny2")  # the user's pick loads it
     qtbot.waitUntil(lambda: "tiny2" in window.panel.cards, timeout=10000)
     assert chosen == ["tiny2"]
+
+
+def test_a_model_imported_while_the_app_runs_is_reached_by_arrow_keys_on_the_closed_model_list(
+        qtbot, window, installed_tiny):
+    # The list was re-read only when it opened: stepping with the arrow keys on the closed list (or the wheel) never
+    # reached a model imported while the app ran.
+    import shutil
+    from PySide6.QtCore import Qt
+    combo = window.panel.model_combo
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(installed_tiny.with_suffix(suffix), installed_tiny.with_name("tiny2" + suffix))
+    shutil.copy(installed_tiny.with_name("tiny.seeds.safetensors"), installed_tiny.with_name("tiny2.seeds.safetensors"))
+    assert "tiny2" not in [combo.itemText(i) for i in range(combo.count())]
+    combo.setFocus()
+    for _ in range(combo.count() + 1):  # past the end of the old list
+        qtbot.keyClick(combo, Qt.Key_Down)
+    qtbot.waitUntil(lambda: "tiny2" in window.panel.cards, timeout=10000)
+    assert combo.currentText() == "tiny2"
