@@ -5,9 +5,13 @@
 # the photo's resolution (`--views tiles`), and feature painting of the units that fire where an eye is: those the
 # eye itself drives (taken from the original photo, which a user would not have: an upper bound) and those of her
 # other eye (what a user could point at). Each tile is the eye's neighbourhood, enlarged 2x.
-# Usage: bash docs/make_inpaint_eye_tries.sh   (needs scikit-image: pip install -e ".[bench]"; about 15 min on 2 cores)
+# Usage: bash docs/make_inpaint_eye_tries.sh [MODEL] [OUT]   (needs scikit-image: pip install -e ".[bench]"; about
+#   15 min on 2 cores; MODEL: a name or RUN/model.safetensors, default pets_resnet18; OUT: default docs/inpaint-eye-tries.jpg)
 set -euo pipefail
-out=docs/inpaint-eye-tries.jpg
+model=${1:-pets_resnet18}
+[[ -f "$model" ]] && model=$(realpath "$model")
+out=$(realpath -m "${2:-docs/inpaint-eye-tries.jpg}")
+export model
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -20,7 +24,7 @@ for name, box in (("eye", (132, 84, 208, 146)), ("other-eye", (290, 105, 348, 16
     ImageDraw.Draw(mask).ellipse(box, fill=255)
     mask.save(f"{name}.png")
 EOF
-fill=(robustpaint inpaint chelsea.png --mask eye.png --class cat --model pets_resnet18 --quiet)
+fill=(robustpaint inpaint chelsea.png --mask eye.png --class cat --model "$model" --quiet)
 "${fill[@]}" --out preset.png
 "${fill[@]}" --freedom 4 --steps 200 --out freedom4-200-steps.png
 "${fill[@]}" --fill mean --freedom 6.2 --steps 720 --out paper.png
@@ -28,13 +32,15 @@ fill=(robustpaint inpaint chelsea.png --mask eye.png --class cat --model pets_re
 # The units whose activation in the feature map's cells under a region is highest (for the eye itself: against the
 # photo with the eye filled by the preset, preset.png; for the other eye: against the mean over the picture), 4 of them.
 python - <<'EOF'
+import os
+
 import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
 from robustpaint.core.models import FEATURE_MAP
 from robustpaint.core.models.bundle import load_model_bundle
-model = load_model_bundle("pets_resnet18").model.eval()
+model = load_model_bundle(os.environ["model"]).model.eval()
 def tensor(path, mode="RGB"):
     array = np.asarray(Image.open(path).convert(mode), np.float32) / 255
     return torch.from_numpy(array).permute(2, 0, 1)[None] if mode == "RGB" else torch.from_numpy(array)[None, None]
@@ -53,7 +59,7 @@ open("own-units.txt", "w").write(",".join(map(str, own)))
 open("other-units.txt", "w").write(",".join(map(str, other)))
 print("units of the eye itself:", own, "units of the other eye:", other)
 EOF
-paint=(robustpaint paint preset.png --mask eye.png --model pets_resnet18 --views tiles --crops 4 --quiet)
+paint=(robustpaint paint preset.png --mask eye.png --model "$model" --views tiles --crops 4 --quiet)
 "${paint[@]}" --neuron "$(cat own-units.txt)" --out units-of-the-eye-itself.png
 "${paint[@]}" --neuron "$(cat other-units.txt)" --out units-of-the-other-eye.png
 cd - > /dev/null
