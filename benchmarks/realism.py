@@ -216,7 +216,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sheet", type=Path, help="a contact sheet of the pictures (PNG)")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--quick", action="store_true", help="4 a class, 20 photos: a first look, too few photos to compare by")
+    parser.add_argument("--quick", action="store_true",
+                        help="4 a class, 20 photos: a first look, too few photos to compare by")
     parser.add_argument("--freedom", type=float, default=1.0,
                         help="the Freedom knob for every task: each preset's radius and step size times this "
                              "(0.1-10; default 1: the presets)")

@@ -6,7 +6,8 @@
 # eye itself drives (taken from the original photo, which a user would not have: an upper bound) and those of her
 # other eye (what a user could point at). Each tile is the eye's neighbourhood, enlarged 2x.
 # Usage: bash docs/make_inpaint_eye_tries.sh [MODEL] [OUT]   (needs scikit-image: pip install -e ".[bench]"; about
-#   15 min on 2 cores; MODEL: a name or RUN/model.safetensors, default pets_resnet18; OUT: default docs/inpaint-eye-tries.jpg)
+#   15 min on 2 cores; MODEL: a name or RUN/model.safetensors, default pets_resnet18;
+#   OUT: default docs/inpaint-eye-tries.jpg)
 set -euo pipefail
 model=${1:-pets_resnet18}
 [[ -f "$model" ]] && model=$(realpath "$model")

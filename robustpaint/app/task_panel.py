@@ -186,8 +186,9 @@ def offered_models(current: str = "") -> list[str]:
 
 class ModelCombo(QComboBox):
     """The Model list, read from disk again each time it opens or is stepped through while closed (arrow keys, the
-    wheel): a model imported while the app runs (`robustpaint models import`) is offered without a restart. The chosen model stays listed (it is loaded) even if its file
-    went away; choosing happens only by the user, so a refresh never starts a model load."""
+    wheel): a model imported while the app runs (`robustpaint models import`) is offered without a restart. The
+    chosen model stays listed (it is loaded) even if its file went away; choosing happens only by the user, so a
+    refresh never starts a model load."""
 
     def showPopup(self):
         self.refresh()
