@@ -1178,3 +1178,22 @@ def test_a_model_imported_while_the_app_runs_is_reached_by_arrow_keys_on_the_clo
         qtbot.keyClick(combo, Qt.Key_Down)
     qtbot.waitUntil(lambda: "tiny2" in window.panel.cards, timeout=10000)
     assert combo.currentText() == "tiny2"
+
+
+def test_a_model_imported_while_the_app_runs_is_listed_after_a_wheel_turn_on_the_closed_model_list(
+        qtbot, window, installed_tiny):
+    # The wheel steps through a closed list as the arrow keys do: it re-reads the list first, so the turn can reach a
+    # model imported while the app ran.
+    import shutil
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+    combo = window.panel.model_combo
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(installed_tiny.with_suffix(suffix), installed_tiny.with_name("tiny2" + suffix))
+    assert "tiny2" not in [combo.itemText(i) for i in range(combo.count())]
+    centre = QPointF(combo.width() / 2, combo.height() / 2)
+    turn = QWheelEvent(centre, combo.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120), Qt.NoButton, Qt.NoModifier,
+                       Qt.NoScrollPhase, False)
+    QApplication.sendEvent(combo, turn)
+    assert "tiny2" in [combo.itemText(i) for i in range(combo.count())]
