@@ -4,6 +4,7 @@ features of the project's own evaluator, class by class, beside landmarks comput
     python benchmarks/realism.py [--data ../shared/data/imagenette-224.tar.gz] [--model imagenette_resnet18]
         [--evaluator imagenette-evaluator] [--per-class 12] [--tasks generate,sketch,inpaint,translate]
         [--sheet docs/realism.png] [--json PATH] [--quick] [--freedom 1.0] [--knob NAME=VALUE ...]
+        [--second-judge imagenette_resnet50]
 
 KID (Binkowski et al., 2018) is the unbiased squared MMD with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3
 on the evaluator's pooled features (d of them). Recognition by a plain classifier is saturated here (97-100%) and
@@ -30,6 +31,8 @@ steps): the presets were tuned on the shipped eps-1.0 model, and a model trained
 the same travel, so a more robust model is judged at the presets and at a freedom scaled with its radius (#45 item 2).
 `--knob NAME=VALUE` (repeatable) sets any other knob of the task table (jitter, saturation, ...) for every task that
 has it, to judge a knob on a model as the app would run it.
+`--second-judge MODEL` scores the same pictures in a second classifier's features too, with its own landmarks (a
+plain evaluator's features can be moved by PGD's fine pattern; a robust judge's less): the pictures are made once.
 Every figure is printed with its landmarks; the ratio to "photos, noise + blur" is the headline (below 1: closer to
 real photos than a degraded photo is).
 """
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +209,121 @@ def parse_knobs(parser, items: list[str]) -> dict:
     return knobs
 
 
+@dataclass
+class Pictures:
+    """What one run made, task by task, for every judge to score: each tensor is in [0,1] at the model's side."""
+
+    generated: tuple[torch.Tensor, torch.Tensor, float] | None = None  # images, classes, seconds
+    sources: torch.Tensor | None = None  # held-out photos (sketch, inpaint, translate)
+    source_labels: torch.Tensor | None = None
+    drawings: torch.Tensor | None = None
+    sketched: tuple[torch.Tensor, float] | None = None
+    masks: torch.Tensor | None = None
+    inpainted: tuple[torch.Tensor, float] | None = None
+    translated: tuple[torch.Tensor, torch.Tensor, float] | None = None  # images, target classes, seconds
+
+    def sheet_rows(self) -> list[torch.Tensor]:
+        """The contact sheet's rows: generations (one a class), drawings, sketches, holes, inpainted, sources and
+        translations."""
+        rows = []
+        if self.generated is not None:
+            images, targets, _ = self.generated
+            per_class = int((targets == targets[0]).sum())
+            rows.append(images[::per_class])
+        if self.sketched is not None:
+            rows += [self.drawings, self.sketched[0]]
+        if self.inpainted is not None:
+            rows += [self.sources * (1 - self.masks), self.inpainted[0]]
+        if self.translated is not None:
+            rows += [self.sources, self.translated[0]]
+        return rows
+
+
+def timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, round(time.perf_counter() - started, 1)
+
+
+def make_pictures(bundle, args, tasks, photos, labels, classes, knobs) -> Pictures:
+    """Every task's pictures at the presets (with `args.freedom` and `knobs`), made once for all judges."""
+    side = bundle.model.input_size
+    pictures = Pictures()
+    if "generate" in tasks:
+        (images, targets), seconds = timed(run_generation, bundle, args.model, classes, args.per_class, args.seed,
+                                           args.freedom, knobs)
+        pictures.generated = (images, targets, seconds)
+    pictures.sources, pictures.source_labels = held_out(photos, labels, args.n)
+    if "sketch" in tasks:
+        from steps_to_quality import flat_drawings
+        pictures.drawings = flat_drawings(pictures.sources)
+        pictures.sketched = timed(run_photos, bundle, "sketch", pictures.drawings, pictures.source_labels,
+                                  freedom=args.freedom, knobs=knobs)
+    if "inpaint" in tasks:
+        from steps_to_quality import square_holes
+        pictures.masks = square_holes(len(pictures.sources), side, side // 4)
+        pictures.inpainted = timed(run_photos, bundle, "inpaint", pictures.sources, pictures.source_labels,
+                                   pictures.masks, freedom=args.freedom, knobs=knobs)
+    if "translate" in tasks:
+        targets = (pictures.source_labels + 1) % len(classes)
+        outs, seconds = timed(run_photos, bundle, "translate", pictures.sources, targets, freedom=args.freedom,
+                              knobs=knobs)
+        pictures.translated = (outs, targets, seconds)
+    return pictures
+
+
+def score(evaluator, references, pictures: Pictures, name: str) -> dict:
+    """One judge's landmarks and rows for the pictures (`references`: its `reference_sets`), printed as they come."""
+    reference, other, worse = references
+    marks = landmark_kids(reference, other, worse)
+    print(f"judged by {name}: landmarks photos {marks['photos']:.4f}, photos with noise and blur "
+          f"{marks['photos, noise + blur']:.4f}")
+    rows = {}
+
+    def features(images):
+        return evaluator_outputs(evaluator, images)[1]
+
+    def row(row_name, value, **extra):
+        rows[row_name] = {"kid": round(value, 5), "vs_noise_blur": round(value / marks["photos, noise + blur"], 3),
+                          **extra}
+        print(f"{row_name:34s} KID {value:.4f}  = {rows[row_name]['vs_noise_blur']:.2f} x noise+blur landmark  "
+              + "  ".join(f"{k} {v}" for k, v in extra.items()), flush=True)
+
+    def class_row(row_name, images, classes, seconds=None, rate="recognised"):
+        extra = {rate: recognition(evaluator, images, classes),
+                 f"low_pass_{rate}": recognition(evaluator, low_pass(images), classes)}
+        row(row_name, class_kid(features(images), classes, reference),
+            **extra, **({} if seconds is None else {"seconds": seconds}))
+
+    sources, labels = pictures.sources, pictures.source_labels
+    if pictures.generated is not None:
+        images, targets, seconds = pictures.generated
+        class_row("generate", images, targets, seconds)
+    if pictures.sketched is not None:
+        class_row("sketch: the drawings alone", pictures.drawings, labels)
+        class_row("sketch to image", pictures.sketched[0], labels, pictures.sketched[1])
+    if pictures.inpainted is not None:
+        outs, seconds = pictures.inpainted
+        masks = pictures.masks
+        real = features(hole_crops(sources, masks, evaluator.input_size))
+        # the crops of the untouched photos, split in two: the floor of this comparison
+        half = len(real) // 2
+        floor = kid(real[:half], real[half:])
+        filled = features(hole_crops(outs, masks, evaluator.input_size))
+        blurred = features(hole_crops(degraded(sources), masks, evaluator.input_size))
+        value, worse_crop = kid(filled[:half], real[half:]), kid(blurred[:half], real[half:])
+        rows["inpaint: the hole"] = {"kid": round(value, 5), "photos_crops": round(floor, 5),
+                                     "noise_blur_crops": round(worse_crop, 5),
+                                     "vs_noise_blur": round(value / worse_crop, 3), "seconds": seconds}
+        print(f"{'inpaint: the hole':34s} KID {value:.4f}  = {value / worse_crop:.2f} x noise+blur crops "
+              f"(photos' crops {floor:.4f}, noise+blur crops {worse_crop:.4f})", flush=True)
+    if pictures.translated is not None:
+        outs, targets, seconds = pictures.translated
+        row("translate: untouched sources", class_kid(features(sources), targets, reference))
+        class_row("translate", outs, targets, seconds, rate="target_rate")
+    return {"landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -223,6 +342,9 @@ def main(argv=None) -> int:
                              "(0.1-10; default 1: the presets)")
     parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                         help="another knob for every task that has it (repeatable), e.g. jitter=4")
+    parser.add_argument("--second-judge", metavar="MODEL",
+                        help="score the same pictures in a second classifier's features too (e.g. the robust "
+                             "imagenette_resnet50, which PGD's fine pattern moves less): the pictures are made once")
     args = parser.parse_args(argv)
     if not 0.1 <= args.freedom <= 10:
         parser.error(f"--freedom must lie in 0.1-10 (the knob's range), not {args.freedom}")
@@ -233,80 +355,25 @@ def main(argv=None) -> int:
               "2 photos a class is noise (translation read 0.27-1.8 x the landmark across knobs of one model), "
               "compare models and knobs on the full run", flush=True)
     torch.manual_seed(args.seed)
-    bundle, evaluator, photos, labels, (reference, other, worse) = setup(args.model, args.evaluator, args.data)
-    side = bundle.model.input_size
+    bundle, evaluator, photos, labels, references = setup(args.model, args.evaluator, args.data)
     classes = list(range(len(bundle.model.classes)))
-    marks = landmark_kids(reference, other, worse)
-    print(f"landmarks: photos {marks['photos']:.4f}, photos with noise and blur {marks['photos, noise + blur']:.4f}")
-    rows, sheet = {}, []
-
-    def row(name, value, **extra):
-        rows[name] = {"kid": round(value, 5), "vs_noise_blur": round(value / marks["photos, noise + blur"], 3),
-                      **extra}
-        print(f"{name:34s} KID {value:.4f}  = {rows[name]['vs_noise_blur']:.2f} x noise+blur landmark  "
-              + "  ".join(f"{k} {v}" for k, v in extra.items()), flush=True)
-
-    tasks = args.tasks.split(",")
-    if "generate" in tasks:
-        started = time.perf_counter()
-        images, targets = run_generation(bundle, args.model, classes, args.per_class, args.seed, args.freedom, knobs)
-        feats = evaluator_outputs(evaluator, images)[1]
-        row("generate", class_kid(feats, targets, reference), recognised=recognition(evaluator, images, targets),
-            low_pass_recognised=recognition(evaluator, low_pass(images), targets),
-            seconds=round(time.perf_counter() - started, 1))
-        sheet.append(images[::args.per_class][:10])
-    sources, source_labels = held_out(photos, labels, args.n)
-    if "sketch" in tasks:
-        from steps_to_quality import flat_drawings
-        drawings = flat_drawings(sources)
-        row("sketch: the drawings alone", class_kid(evaluator_outputs(evaluator, drawings)[1], source_labels,
-                                                     reference),
-            recognised=recognition(evaluator, drawings, source_labels),
-            low_pass_recognised=recognition(evaluator, low_pass(drawings), source_labels))
-        started = time.perf_counter()
-        outs = run_photos(bundle, "sketch", drawings, source_labels, freedom=args.freedom, knobs=knobs)
-        row("sketch to image", class_kid(evaluator_outputs(evaluator, outs)[1], source_labels, reference),
-            recognised=recognition(evaluator, outs, source_labels),
-            low_pass_recognised=recognition(evaluator, low_pass(outs), source_labels),
-            seconds=round(time.perf_counter() - started, 1))
-        sheet += [drawings[:10], outs[:10]]
-    if "inpaint" in tasks:
-        from steps_to_quality import square_holes
-        masks = square_holes(len(sources), side, side // 4)
-        started = time.perf_counter()
-        outs = run_photos(bundle, "inpaint", sources, source_labels, masks, freedom=args.freedom, knobs=knobs)
-        seconds = round(time.perf_counter() - started, 1)
-        real = evaluator_outputs(evaluator, hole_crops(sources, masks, evaluator.input_size))[1]
-        # the crops of the untouched photos, split in two: the floor of this comparison
-        half = len(real) // 2
-        floor = kid(real[:half], real[half:])
-        filled = evaluator_outputs(evaluator, hole_crops(outs, masks, evaluator.input_size))[1]
-        blurred = evaluator_outputs(evaluator, hole_crops(degraded(sources), masks, evaluator.input_size))[1]
-        value, worse_crop = kid(filled[:half], real[half:]), kid(blurred[:half], real[half:])
-        rows["inpaint: the hole"] = {"kid": round(value, 5), "photos_crops": round(floor, 5),
-                                     "noise_blur_crops": round(worse_crop, 5),
-                                     "vs_noise_blur": round(value / worse_crop, 3), "seconds": seconds}
-        print(f"{'inpaint: the hole':34s} KID {value:.4f}  = {value / worse_crop:.2f} x noise+blur crops "
-              f"(photos' crops {floor:.4f}, noise+blur crops {worse_crop:.4f})", flush=True)
-        sheet += [(sources * (1 - masks))[:10], outs[:10]]
-    if "translate" in tasks:
-        targets = (source_labels + 1) % len(classes)
-        started = time.perf_counter()
-        outs = run_photos(bundle, "translate", sources, targets, freedom=args.freedom, knobs=knobs)
-        row("translate: untouched sources", class_kid(evaluator_outputs(evaluator, sources)[1], targets, reference))
-        row("translate", class_kid(evaluator_outputs(evaluator, outs)[1], targets, reference),
-            target_rate=recognition(evaluator, outs, targets),
-            low_pass_target_rate=recognition(evaluator, low_pass(outs), targets),
-            seconds=round(time.perf_counter() - started, 1))
-        sheet += [sources[:10], outs[:10]]
+    pictures = make_pictures(bundle, args, args.tasks.split(","), photos, labels, classes, knobs)
+    result = {"benchmark": "realism", "model": args.model, "evaluator": args.evaluator,
+              **score(evaluator, references, pictures, args.evaluator)}
+    if args.second_judge:
+        from robustpaint.core.models.bundle import load_model_bundle
+        second = load_model_bundle(args.second_judge).model.eval()
+        judged = score(second, reference_sets(second, photos, labels, classes), pictures, args.second_judge)
+        result.update(second_judge=args.second_judge, second_judge_landmarks=judged["landmarks"],
+                      second_judge_rows=judged["rows"])
+    sheet = [images[:10] for images in pictures.sheet_rows() if len(images)]
     if args.sheet is not None and sheet:
         from torchvision.utils import save_image
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        save_image(torch.cat([s for s in sheet if len(s)]), args.sheet, nrow=10, padding=2)
+        save_image(torch.cat(sheet), args.sheet, nrow=10, padding=2)
         print(f"wrote {args.sheet}")
-    save_results(args.json, {"benchmark": "realism", "model": args.model, "evaluator": args.evaluator,
-                             "landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows,
-                             "per_class": args.per_class, "n": args.n, "freedom": args.freedom, "knobs": knobs})
+    save_results(args.json, {**result, "per_class": args.per_class, "n": args.n, "freedom": args.freedom,
+                             "knobs": knobs})
     return 0
 
 

@@ -33,3 +33,23 @@ def test_a_knob_is_given_only_to_the_tasks_that_have_it():
     knobs = {"jitter": 4, "saturation": 2.0}
     assert realism.uses_knobs("generate", knobs) == knobs
     assert realism.uses_knobs("inpaint", knobs) == {}  # inpainting has neither: left out there, not an error
+
+
+def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(installed_tiny):
+    """--second-judge scores the pictures the run made once: every row the first judge gives, in its own features."""
+    from robustpaint.core.models.bundle import load_model_bundle
+    judge = load_model_bundle("tiny").model.eval()
+    g = torch.Generator().manual_seed(0)
+    photos = torch.rand(40, 3, 32, 32, generator=g)
+    labels = torch.arange(40) % 2
+    references = realism.reference_sets(judge, photos, labels, [0, 1])
+    targets = torch.tensor([0, 0, 0, 1, 1, 1])
+    pictures = realism.Pictures(generated=(torch.rand(6, 3, 32, 32, generator=g), targets, 1.0),
+                                sources=photos[:6], source_labels=labels[:6])
+    pictures.translated = (photos[:6].flip(-1), (labels[:6] + 1) % 2, 2.0)
+    judged = realism.score(judge, references, pictures, "tiny")
+    assert set(judged["rows"]) == {"generate", "translate: untouched sources", "translate"}
+    assert judged["rows"]["translate"]["seconds"] == 2.0 and "low_pass_target_rate" in judged["rows"]["translate"]
+    assert judged["landmarks"]["photos, noise + blur"] > 0
+    # the contact sheet: one generation a class, then the sources and their translations
+    assert [len(r) for r in pictures.sheet_rows()] == [2, 6, 6]
