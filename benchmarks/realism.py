@@ -23,7 +23,8 @@ Pictures:
     hole with a margin of an eighth of the side, scaled to the evaluator's side) against the same crop of the
     untouched photos: does the fill read like the photo around it;
   - translate: held-out photos to the next class (keep-photo preset), against real photos of the target class, with
-    the untouched source photos as the landmark.
+    the untouched source photos as the landmark, and the SSIM to the source (a translation that changes less sits
+    nearer the sources: compare settings at a like SSIM).
 Low-pass recognition (the evaluator reading a 32-px thumbnail scaled back up) is reported for sketch and
 translation: a class read only from the fine pixel pattern does not survive it.
 `--freedom F` sets the app's Freedom knob for every task (each preset's radius and step size times F, the same
@@ -52,7 +53,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save_results  # noqa: E402
 from naturalness import DEFAULT_DATA, generate  # noqa: E402
-from quality import evaluator_outputs  # noqa: E402
+from quality import evaluator_outputs, psnr_ssim  # noqa: E402
 
 REFERENCE_PER_CLASS = 100
 BLUR_SIGMA, NOISE = 1.5, 0.08  # the degraded-photo landmark at 128 px
@@ -321,6 +322,7 @@ def score(evaluator, references, pictures: Pictures, name: str) -> dict:
         outs, targets, seconds = pictures.translated
         row("translate: untouched sources", class_kid(features(sources), targets, reference))
         class_row("translate", outs, targets, seconds, rate="target_rate")
+        rows["translate"]["ssim"] = round(psnr_ssim(outs, sources)[1], 4)  # how much of the photo is kept
     return {"landmarks": {k: round(v, 5) for k, v in marks.items()}, "rows": rows}
 
 

@@ -46,10 +46,11 @@ def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(inst
     targets = torch.tensor([0, 0, 0, 1, 1, 1])
     pictures = realism.Pictures(generated=(torch.rand(6, 3, 32, 32, generator=g), targets, 1.0),
                                 sources=photos[:6], source_labels=labels[:6])
-    pictures.translated = (photos[:6].flip(-1), (labels[:6] + 1) % 2, 2.0)
+    pictures.translated = (photos[:6] * 0.8 + 0.1, (labels[:6] + 1) % 2, 2.0)
     judged = realism.score(judge, references, pictures, "tiny")
     assert set(judged["rows"]) == {"generate", "translate: untouched sources", "translate"}
-    assert judged["rows"]["translate"]["seconds"] == 2.0 and "low_pass_target_rate" in judged["rows"]["translate"]
+    translated = judged["rows"]["translate"]
+    assert translated["seconds"] == 2.0 and "low_pass_target_rate" in translated and 0 < translated["ssim"] < 1
     assert judged["landmarks"]["photos, noise + blur"] > 0
     # the contact sheet: one generation a class, then the sources and their translations
     assert [len(r) for r in pictures.sheet_rows()] == [2, 6, 6]
