@@ -276,3 +276,43 @@ def test_the_photo_preset_spreads_and_the_32_px_preset_does_not():
     spec = TASKS["generate"]
     assert spec.spread_of(TaskRequest("generate"), 128) == 0.05 and spec.spread_of(TaskRequest("generate"), 32) == 0
     assert spec.spread_of(TaskRequest("generate", spread=0.2), 32) == 0.2
+
+
+def _loss(model, objective, x):
+    with model.capture(objective.layers) as acts:
+        logits = model(x)
+    return objective(x, logits, acts)
+
+
+def test_focus_one_is_the_plain_class_target_and_below_one_reads_only_the_strongest_locations(tiny_model):
+    x, targets = _image(3).expand(3, -1, -1, -1).clone(), torch.tensor([0, 1, 3])
+    plain = _loss(tiny_model, obj.class_target(targets), x)
+    whole = _loss(tiny_model, obj.focused_class_target(tiny_model.head, targets, 1.0), x)
+    assert torch.allclose(plain, whole, atol=1e-5)  # the logits are the mean of the per-location logits
+    focused = obj.focused_class_target(tiny_model.head, targets, 0.25)
+    assert (_loss(tiny_model, focused, x) < plain).all()  # the strongest locations read more as the class
+    # on a map of 4 locations, focus 0.5 reads the 2 that read most as the class: a change at another leaves it
+    head = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        head.bias.zero_()
+    fmap = torch.tensor([[[3.0, 2.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]]]).view(1, 2, 2, 2)  # class 0 at the top row
+    half = obj.focused_class_target(head, torch.tensor([0]), 0.5)
+    loss = half(None, None, {"pool:in": fmap})
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(torch.tensor([[2.5, 0.0]]), torch.tensor([0])))
+    weaker = fmap.clone()
+    weaker[0, 1, 1, :] += 5.0  # the bottom row reads even more as class 1: not the locations read
+    assert torch.allclose(half(None, None, {"pool:in": weaker}), loss)
+    assert _loss(tiny_model, focused, x).shape == (3,)
+
+
+def test_translate_with_focus_reads_the_strongest_locations_and_recipes_from_before_replay_as_the_whole(tiny_model):
+    from robustpaint.core.tasks import KNOBS
+    request = TaskRequest("translate", image=_image(5), targets=(3,), steps=3, eps=3.0, step_size=0.3)
+    assert KNOBS["focus"].before == 1.0  # a recipe made before the knob replays as the paper's objective
+    plain = build_task(tiny_model, request)
+    focused = build_task(tiny_model, request.with_knobs(focus=0.25))
+    assert plain.objective.name == "class target" and "strongest 0.25" in focused.objective.name
+    assert build_task(tiny_model, request.with_knobs(focus=1.0)).objective.name == "class target"
+    with pytest.raises(RobustPaintError):
+        request.with_knobs(focus=0.0)

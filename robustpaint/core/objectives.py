@@ -54,6 +54,31 @@ def class_target(targets: torch.Tensor) -> Objective:
                      "class target")
 
 
+def focused_class_target(head: torch.nn.Linear, targets: torch.Tensor, share: float) -> Objective:
+    """Cross-entropy towards a class per image, read from the `share` of the feature map's locations that read most
+    as that class (beyond the paper; the knob `focus`).
+
+    Why: a linear head on average pooling makes the logits the mean of per-location logits, so the plain objective
+    asks for the class's evidence at every location: a translated photo grows a second and third snout wherever a
+    face could go. Asking it of the strongest locations only grows the class where it already shows and leaves the
+    rest of the photo to the ball. At a like change (SSIM to the source), on 60 held-out pets photos, this with
+    jitter and a coarse start came about 40% nearer real photos of the target by two judges (docs/quality.md)."""
+    targets = targets.long()
+
+    def fn(x, logits, a):
+        fmap = a[FEATURE_MAP].float().flatten(2)  # B x C x L
+        per_location = torch.einsum("bcl,kc->bkl", fmap, head.weight.float())  # B x classes x L, without the bias
+        t = targets.to(fmap.device)
+        rows = torch.arange(len(t), device=fmap.device)
+        reads_as_target = per_location[rows, t] - per_location.logsumexp(1)  # B x L
+        k = max(1, round(share * fmap.shape[-1]))
+        strongest = reads_as_target.topk(k, dim=1).indices  # B x k
+        picked = per_location.gather(2, strongest[:, None, :].expand(-1, per_location.shape[1], -1))
+        return F.cross_entropy(picked.mean(2) + head.bias.float(), t, reduction="none")
+
+    return Objective(fn, f"class target at the strongest {share:g} of the map", frozenset({FEATURE_MAP}))
+
+
 def away_from_class(labels: torch.Tensor) -> Objective:
     """Negative cross-entropy of the current class: the image should stop reading as `labels` (untargeted)."""
     return -class_target(labels)

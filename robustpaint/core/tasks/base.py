@@ -177,6 +177,13 @@ class Context:
             raise RobustPaintError(f"{self.request.task} needs a target class")
         return default
 
+    def class_objective(self, targets: torch.Tensor) -> obj.Objective:
+        """Towards `targets`, read from the whole picture, or from its strongest locations where the task has the
+        `focus` knob and it is below 1 (objectives.focused_class_target)."""
+        focus = self.request.knob("focus") if "focus" in get_task(self.request.task).parameters else 1.0
+        targets = targets.to(self.device)
+        return obj.class_target(targets) if focus >= 1 else obj.focused_class_target(self.model.head, targets, focus)
+
     def mix(self) -> tuple[int, float] | None:
         """The request's (other class, weight), its class checked like a target's (a recipe may say anything)."""
         mix = self.request.mix

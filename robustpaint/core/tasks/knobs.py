@@ -216,6 +216,12 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
                                                              "the canvas at half its side (a quarter of the cost), "
                                                              "moving large shapes first; 0 = off", generic=True,
          before=0.0),
+    Knob("focus", "Focus", "float", 1.0, 0.05, 1.0, "the share of the picture's locations (the model's last feature "
+                                                  "map) asked to read as the class: 1 = all of them, the paper's "
+                                                  "(the class's evidence grows everywhere: several faces); below 1, "
+                                                  "only those that already read most as it (one object, where the "
+                                                  "class already shows)", generic=True, before=1.0,
+         panel_range=(0.05, 1.0)),
     Knob("schedule_steps", "", "int", None, 1, 100_000, "the planned length of the run that the step schedule and "
                                                        "the coarse share follow (a run stopped early keeps it)",
          generic=True, before=None, flag=None),

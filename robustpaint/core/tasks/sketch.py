@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from robustpaint.core import objectives as obj
 from robustpaint.core.tasks.base import (Built, CliJob, Context, Preset, TaskRequest, TaskSpec, add_photo_arguments,
                                          class_index, default_output, read_input, register)
 
@@ -26,7 +25,7 @@ class Sketch(TaskSpec):
 
     def build(self, ctx: Context) -> Built:
         image = ctx.image()
-        return Built(image, obj.class_target(ctx.targets().to(ctx.device)), anchor=ctx.anchor(image))
+        return Built(image, ctx.class_objective(ctx.targets()), anchor=ctx.anchor(image))
 
     def add_arguments(self, p) -> None:
         add_photo_arguments(p)

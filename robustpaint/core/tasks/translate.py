@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from robustpaint.core import objectives as obj
 from robustpaint.core.errors import RobustPaintError
 from robustpaint.core.tasks.base import PHOTO_MODEL_SIDE, Built, Context, Preset, class_index, register
 from robustpaint.core.tasks.knobs import KNOBS
@@ -42,7 +41,7 @@ class Translate(Sketch):
                                           "photo behind; use 'keep the photo' to keep its layout", side=224)
     parameters = ("class", "keep", "eps", "step", "steps", "jitter", "saturation", "fourier", "views",
                   "crops", "schedule", "momentum", "coarse", "settle",
-                  "schedule_steps", "freedom", "effort", "reading")
+                  "schedule_steps", "freedom", "effort", "reading", "focus")
     target_option = "--to"
 
     def preset_for(self, model_side: int = 32, keep_photo: bool = False) -> Preset:
@@ -61,7 +60,7 @@ class Translate(Sketch):
         reads_as, probability = ctx.reading(image)
         targets = 1 - reads_as
         ctx.notes.update(reads_as=reads_as.tolist(), reads_as_probability=probability, target=targets.tolist())
-        return Built(image, obj.class_target(targets.to(ctx.device)), anchor=ctx.anchor(image))
+        return Built(image, ctx.class_objective(targets), anchor=ctx.anchor(image))
 
     def add_arguments(self, p) -> None:
         super().add_arguments(p)
