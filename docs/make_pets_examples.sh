@@ -43,9 +43,12 @@ EOF
 unit=$(cat "$tmp/dog-unit.txt")
 model=(--model pets_resnet18 --quiet)
 robustpaint generate --class cat,dog -n 4 "${model[@]}" --out "$tmp/gen" --grid "$out/generate-cats-and-dogs.png"
-robustpaint translate "$tmp/chelsea.png" "${model[@]}" --keep-photo --out "$out/translate-chelsea-to-dog.png"
-robustpaint translate "$tmp/chelsea.png" "${model[@]}" --no-keep-photo --out "$out/translate-chelsea-to-dog-paper-ball.png"
-robustpaint translate "$tmp/test-cat.png" "${model[@]}" --keep-photo --out "$out/translate-test-cat-to-dog.png"
+# Each translation names its target: without --to a two-class model goes to the class it does not read, and the
+# retrained pets model reads chelsea at her own size as a dog (58%), so "the other class" there is cat.
+robustpaint translate "$tmp/chelsea.png" --to dog "${model[@]}" --keep-photo --out "$out/translate-chelsea-to-dog.png"
+robustpaint translate "$tmp/chelsea.png" --to dog "${model[@]}" --no-keep-photo \
+  --out "$out/translate-chelsea-to-dog-paper-ball.png"
+robustpaint translate "$tmp/test-cat.png" --to dog "${model[@]}" --keep-photo --out "$out/translate-test-cat-to-dog.png"
 robustpaint translate "$tmp/test-dog.png" --to cat "${model[@]}" --keep-photo --out "$out/translate-test-dog-to-cat.png"  # the model reads this dog as a cat (61%): the other class would be dog
 robustpaint sketch "$tmp/sketch-dog.png" --class dog "${model[@]}" --out "$out/sketch-dog.png"
 robustpaint inpaint "$tmp/chelsea.png" --mask "$tmp/chelsea-hole.png" --class cat "${model[@]}" \
