@@ -112,3 +112,18 @@ def test_every_reader_takes_the_same_range(qtbot, window):
             TaskParameters.from_dict("sketch", {key: too_big})
         with pytest.raises(RobustPaintError):
             check_recipe({"task": "sketch", key: too_big if key == "eps" else int(too_big)})
+
+
+def test_translate_offers_focus_in_the_panel_and_the_cli_and_sketch_does_not(qtbot, window):
+    panel = window.panel
+    panel.advanced.expand(animate=False)
+    panel.task_combo.setCurrentIndex(panel.task_combo.findData("translate"))
+    slider = panel.rows["focus"][1]
+    assert slider.isVisibleTo(window) and panel.row_labels["focus"].text() == "Focus"
+    assert panel.parameters().knob("focus") == pytest.approx(1.0)  # the preset asks the whole picture
+    slider.setValue(0.25)
+    assert window.make_request().knob("focus") == pytest.approx(0.25)
+    panel.task_combo.setCurrentIndex(panel.task_combo.findData("sketch"))
+    assert not slider.isVisibleTo(window)
+    from robustpaint.cli.parser import build_parser
+    assert "--focus" in build_parser()._subparsers._group_actions[0].choices["translate"].format_help()
