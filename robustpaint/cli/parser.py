@@ -78,8 +78,13 @@ def _add_knob_option(p: argparse.ArgumentParser, knob, spec=None) -> None:
     said = (lambda v: "on" if v else "off") if knob.kind == "bool" else str
     default = f"default: {said(knob.default)}"
     if spec is not None:
-        presets = {"photo models": dict(spec.photo_preset.knobs), "32-px models": dict(spec.preset.knobs)}
-        other = [f"{said(values[knob.key])} with {which}' preset" for which, values in presets.items()
+        from robustpaint.core.tasks import PHOTO_MODEL_SIDE
+        presets = {"photo models' preset": dict(spec.photo_preset.knobs),
+                   "32-px models' preset": dict(spec.preset.knobs)}
+        kept = spec.preset_for(PHOTO_MODEL_SIDE, keep_photo=True)  # translate's own preset when it keeps the photo
+        if kept is not spec.photo_preset:
+            presets["the keep-the-photo preset"] = dict(kept.knobs)
+        other = [f"{said(values[knob.key])} with {which}" for which, values in presets.items()
                  if knob.key in values and values[knob.key] != knob.default]
         if other:
             default = f"{default}; {', '.join(other)}"
