@@ -96,11 +96,10 @@ def test_photo_models_take_the_papers_224_pixel_presets_scaled_to_their_side():
     # 32-px models keep their own tuned table.
     assert preset_values("generate", 32, 32)[0] == TASKS["generate"].preset.eps
     assert all(spec.photo_preset.side == 224 for spec in TASKS.values())
-    kept = preset_values("translate", 128, 128, model_side=128, keep_photo=True)[0]
-    # keeping the photo is a smaller ball than the paper's (with Focus, jitter and a coarse start, which change a
-    # photo less at a given radius: SSIM 0.63-0.69 at 1.17x smaller, where the plain steps kept 0.57 at 1.5x)
-    assert kept < preset_values("translate", 128, 128, model_side=128)[0] / 1.15
-    assert TASKS["translate"].preset_for(128, keep_photo=True).knobs  # the priors that come with it
+    # keeping the photo is Focus (the class grows where it shows, not everywhere) in a ball near the paper's size: SSIM
+    # to the source 0.52 on pets and 0.62 on Imagenette, where the paper's 200 plain steps kept 0.41 on pets
+    kept = TASKS["translate"].preset_for(128, keep_photo=True)
+    assert dict(kept.knobs)["focus"] < 1 and kept.eps < 1.25 * TASKS["translate"].photo_preset.eps
     first = TASKS["translate"].preset_for(32, keep_photo=True)  # a 32-px model that keeps the photo: its first preset
     assert first.knobs == () and preset_values("translate", 32, 32, model_side=32, keep_photo=True)[0] == (
         pytest.approx(52.5 * 32 / 224))

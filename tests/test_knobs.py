@@ -120,7 +120,7 @@ def test_translate_offers_focus_in_the_panel_and_the_cli_and_sketch_does_not(qtb
     panel.task_combo.setCurrentIndex(panel.task_combo.findData("translate"))
     slider = panel.rows["focus"][1]
     assert slider.isVisibleTo(window) and panel.row_labels["focus"].text() == "Focus"
-    assert panel.parameters().knob("focus") == pytest.approx(1.0)  # the preset asks the whole picture
+    assert panel.parameters().knob("focus") == pytest.approx(1.0)  # a 32-px model's preset asks the whole picture
     slider.setValue(0.25)
     assert window.make_request().knob("focus") == pytest.approx(0.25)
     panel.task_combo.setCurrentIndex(panel.task_combo.findData("sketch"))
