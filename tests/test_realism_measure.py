@@ -35,8 +35,10 @@ def test_a_knob_is_given_only_to_the_tasks_that_have_it():
     assert realism.uses_knobs("inpaint", knobs) == {}  # inpainting has neither: left out there, not an error
 
 
-def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(installed_tiny):
+def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(installed_tiny, monkeypatch):
     """--second-judge scores the pictures the run made once: every row the first judge gives, in its own features."""
+    compared = []  # SSIM is scikit-image's (the bench extra, not a test dependency): only its call is checked here
+    monkeypatch.setattr(realism, "psnr_ssim", lambda a, b: compared.append((a, b)) or (30.0, 0.5))
     from robustpaint.core.models.bundle import load_model_bundle
     judge = load_model_bundle("tiny").model.eval()
     g = torch.Generator().manual_seed(0)
@@ -50,7 +52,8 @@ def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(inst
     judged = realism.score(judge, references, pictures, "tiny")
     assert set(judged["rows"]) == {"generate", "translate: untouched sources", "translate"}
     translated = judged["rows"]["translate"]
-    assert translated["seconds"] == 2.0 and "low_pass_target_rate" in translated and 0 < translated["ssim"] < 1
+    assert translated["seconds"] == 2.0 and "low_pass_target_rate" in translated and translated["ssim"] == 0.5
+    assert len(compared) == 1 and compared[0][1] is pictures.sources  # the translations against their sources
     assert judged["landmarks"]["photos, noise + blur"] > 0
     # the contact sheet: one generation a class, then the sources and their translations
     assert [len(r) for r in pictures.sheet_rows()] == [2, 6, 6]
