@@ -12,7 +12,8 @@ with several settings, each judged by these figures side by side:
   - SSIM to the source (scikit-image), which says how much of the photo is kept (the aim is >= 0.5).
 
     python benchmarks/translate_sweep.py [--data ../shared/data/pets-160.tar.gz] [--model pets_resnet18]
-        [--evaluator pets-evaluator] [--n 60] [--variant NAME='{"keep": false}' ...] [--sheet PATH] [--json PATH]
+        [--evaluator pets-evaluator] [--n 60] [--variant NAME='{"keep": false}' ...] [--sheet PATH]
+        [--sheet-photos 0:10] [--json PATH]
 
 Each variant is a set of knobs as the CLI and recipes spell them (the table in core/tasks/knobs.py); without
 --variant the built-in list runs: the paper's wide ball, the keep-the-photo preset (the default of the app and the CLI), and that
@@ -78,6 +79,18 @@ def translate_all(bundle, sources, targets, knobs) -> tuple[torch.Tensor, dict]:
     return outs, {"eps": round(request.eps, 3), "step": round(request.step_size, 4), "steps": request.steps}
 
 
+def photo_range(text: str) -> tuple[int, int]:
+    """--sheet-photos A:B, with 0 <= A < B."""
+    first, sep, last = text.partition(":")
+    try:
+        a, b = int(first), int(last)
+    except ValueError:
+        a = b = -1
+    if not sep or not 0 <= a < b:
+        raise argparse.ArgumentTypeError(f"takes A:B with 0 <= A < B, not {text!r}")
+    return a, b
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=PETS_DATA)
@@ -89,8 +102,13 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", action="append", type=parse_variant, metavar="NAME=JSON",
                         help="knobs of one variant (repeatable); default: the built-in list")
     parser.add_argument("--sheet", type=Path, help="contact sheet: the sources, then a row per variant (PNG)")
+    parser.add_argument("--sheet-photos", type=photo_range, default=(0, 10), metavar="A:B",
+                        help="which held-out photos the sheet shows, in blocks of 10 (default 0:10; docs/quality.md's "
+                             "eye check of the translate preset used 10:30)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.sheet_photos[1] > args.n:
+        parser.error(f"--sheet-photos {args.sheet_photos[0]}:{args.sheet_photos[1]} reaches past the {args.n} photos")
     variants = dict(args.variant) if args.variant else VARIANTS
     bundle, evaluator, photos, labels, (reference, _, _) = setup(args.model, args.evaluator, args.data)
     classes = list(range(len(bundle.model.classes)))
@@ -107,7 +125,9 @@ def main(argv=None) -> int:
           "| variant | eps | steps | target rate | low-pass target rate | KID x 1000 | x the sources' | "
           "second judge: x the sources' | SSIM to the source | seconds |\n|---|---|---|---|---|---|---|---|---|---|",
           flush=True)
-    rows, sheet = {}, [sources[:10]]
+    first, last = args.sheet_photos
+    shown = [slice(start, min(start + 10, last)) for start in range(first, last, 10)]
+    rows, sheet = {}, [[sources[part]] for part in shown]
     for name, knobs in variants.items():
         started = time.perf_counter()
         outs, config = translate_all(bundle, sources, targets, knobs)
@@ -123,11 +143,12 @@ def main(argv=None) -> int:
         print(f"| {name} | {r['eps']:g} | {r['steps']} | {r['target_rate']:.2f} | {r['low_pass_target_rate']:.2f} | "
               f"{1000 * value:.1f} | {r['vs_sources']:.2f} | {r['second_judge_vs_sources']:.2f} | {r['ssim']:.3f} | "
               f"{seconds} |", flush=True)
-        sheet.append(outs[:10])
+        for block, part in zip(sheet, shown):
+            block.append(outs[part])
     if args.sheet is not None:
         from torchvision.utils import save_image
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        save_image(torch.cat(sheet), args.sheet, nrow=10, padding=2)
+        save_image(torch.cat([image for block in sheet for image in block]), args.sheet, nrow=10, padding=2)
         print(f"wrote {args.sheet} (rows: the sources, then {', '.join(variants)})")
     save_results(args.json, {"benchmark": "translate_sweep", "model": args.model, "evaluator": args.evaluator,
                              "second_judge": args.second_judge, "n": args.n, "sources_kid": round(landmark, 5),
