@@ -95,3 +95,30 @@ def test_the_app_and_the_cli_decide_keep_the_photo_by_one_rule():
                                      None, side)
             cli = get_task("translate").extra_fields(argparse.Namespace(keep_photo=flag), model)["keep_photo"]
             assert request.keep_photo is cli is keeps_photo(checked, side, explicit=flag is not None), (side, checked)
+
+
+def test_the_apps_status_line_names_the_class_the_other_class_chose(qtbot, installed_pair):
+    """With "(the other class)" the run picks the class the picture does not read as; the status line said only
+    "→ the other class", so a cat the model read as a dog went to cat, stayed a cat, and the user was not told why
+    (#45's note). It now names the class and the model's reading, as the CLI prints it."""
+    from robustpaint.app.task_panel import OTHER_CLASS
+    from robustpaint.app.window import MainWindow
+    win = MainWindow(model_name="pair")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: "pair" in win.panel.cards, timeout=10000)
+    try:
+        win.controls.live_check.setChecked(False)
+        panel = win.panel
+        panel.task_combo.setCurrentIndex(panel.task_combo.findData("translate"))
+        assert panel.class_combo.currentText() == OTHER_CLASS
+        panel.steps_spin.setValue(2)
+        with qtbot.waitSignal(win.session.run_finished, timeout=20000):
+            win.start_run()
+        target = win.session.figures["target"][0][0]  # the class the run pushed towards
+        reads_as = {"cat": "dog", "dog": "cat"}[target]
+        status = win.status_label.text()
+        assert f"→ {target}, the other class (the model read the picture as {reads_as} at " in status, status
+        assert "→ the other class" not in status
+    finally:
+        win.session.shutdown()

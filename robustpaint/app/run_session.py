@@ -181,6 +181,7 @@ class RunSession(QObject):
     status = Signal(str)  # the status line: model, step, loss, rate
     status_detail = Signal(str)  # the status line's tooltip (how the thread count was chosen)
     message = Signal(str)  # a message for the status bar (a failed run says why)
+    target_chosen = Signal(str)  # "dog, the other class (the model read the picture as cat at 58%)", once a run
     model_failed = Signal(str, str)  # a model that could not be loaded, and "could not load NAME: why" (one line)
     preview = Signal(object)  # an image to show without touching the document (timeline scrubbing), None = document
 
@@ -458,6 +459,8 @@ class RunSession(QObject):
         if job_id != self.job_id:
             return  # a result of a job we have moved past
         started = time.perf_counter()
+        if figures.get("reads_as") and not self.figures.get("reads_as"):  # the run's first step: say what it chose
+            self.target_chosen.emit(self.chosen_target(figures))
         self.steps_done, self.figures = step, figures
         self.run_device = figures["device"].split(":")[0]
         self.host.show_result(image)
@@ -526,6 +529,14 @@ class RunSession(QObject):
             self._end_note(f"done: settled at step {self.steps_done} (its loss stopped changing; Stop when "
                            "settled)")
         self.run_finished.emit(job_id)
+
+    def chosen_target(self, figures: dict) -> str:
+        """The class "(the other class)" went to and why, for the candidate shown (the CLI prints the same)."""
+        index = self.candidate_index
+        read, probability = figures["reads_as"][min(index, len(figures["reads_as"]) - 1)]
+        targets = figures.get("target") or []
+        target = targets[min(index, len(targets) - 1)][0] if targets else "the class it does not read as"
+        return f"{target}, the other class (the model read the picture as {read} at {probability:.0%})"
 
     def unsure_note(self) -> str:
         """Why super-resolution kept the smooth upsampling: the model's guess, read as the top-5 reads the same

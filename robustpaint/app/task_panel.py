@@ -580,13 +580,14 @@ class TaskPanel(QWidget):
         self.seed_spin.setValue(random.randrange(0, 2**31))
         self.changed.emit()
 
-    def summary(self) -> tuple[str, str]:
+    def summary(self, chosen: str | None = None) -> tuple[str, str]:
         """What a run of the panel as it is runs: a short line for the status bar (before each step's figures) and
-        the values it comes to, for its tooltip."""
+        the values it comes to, for its tooltip. `chosen`: the class "(the other class)" went to, once the run
+        has said."""
         p = self.parameters()
         subject = {"paint": "features " + ", ".join(f"{u}" for u, w in p.features if w),
                    "superres": f"x{p.factor}", "classmap": "the class of each region"}.get(
-            p.task, p.class_name or "the other class")
+            p.task, p.class_name or chosen or "the other class")
         short = f"{get_task(p.task).label} → {subject} · freedom {p.knob('freedom'):.2g}x · {p.knob('effort')} work"
         return short, (f"{short}: {p.steps} steps of {p.step_size:.3g}, change allowed {p.eps:.3g}, with "
                        f"{self.model_name}")

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         session.status_detail.connect(lambda text: self.status_label.setToolTip(
             f"{self.run_detail}\n{text}" if self.run_summary else text))
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        session.target_chosen.connect(self._on_target_chosen)
         session.preview.connect(self.refresh_canvas)
         worker.model_ready.connect(self._on_model_ready)
         session.model_failed.connect(panel.show_load_error)
@@ -259,6 +260,12 @@ class MainWindow(QMainWindow):
         self.status_label.setText(self.run_summary)
         self.status_label.setToolTip(self.run_detail)
         self.outline_overlays(True)
+
+    def _on_target_chosen(self, chosen: str) -> None:
+        """Translate's "(the other class)": the status line names the class the run chose and the reading why."""
+        self.run_summary, self.run_detail = self.panel.summary(chosen)
+        self.status_label.setText(self.run_summary)
+        self.status_label.setToolTip(self.run_detail)
 
     def outline_overlays(self, outlined: bool) -> None:
         """Draws the mask and regions as outlines (a run shows its result inside them) or filled (painting them)."""

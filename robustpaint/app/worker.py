@@ -82,8 +82,15 @@ class RunJob:
                    "device": str(next(optimizer.model.parameters()).device),
                    "settled": optimizer.settled,  # done before its step count (early stopping)
                    "unsure": self.notes.get("unsure"), "guessed": self.notes.get("guessed_probability"),
-                   "target": target_probability}  # per image: (the class asked for, its probability now)
+                   "target": target_probability,  # per image: (the class asked for, its probability now)
+                   "reads_as": self.reading()}  # translate's "(the other class)": what the start read as
         return self.image(), float(result.loss.mean()), top5, figures
+
+    def reading(self) -> list[tuple[str, float]] | None:
+        """Per image, the class the picture read as when translate chose the other class, with its probability."""
+        if "reads_as" not in self.notes:
+            return None
+        return [(self.classes[c], p) for c, p in zip(self.notes["reads_as"], self.notes["reads_as_probability"])]
 
 
 class ThumbnailJob:
