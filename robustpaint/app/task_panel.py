@@ -344,9 +344,10 @@ class TaskPanel(QWidget):
         for key in ("freedom", "effort"):
             widget = self.knob_widgets[key]
             (widget.currentIndexChanged if key == "effort" else widget.valueChanged).connect(self._apply_mapping)
-        preset = QPushButton("Paper preset", toolTip="every value back to the task's preset for this model and "
-                                                      "canvas (Freedom 1x, Work normal; the preset's reason in the "
-                                                      "tooltip of Change allowed)")
+        preset = QPushButton("Reset to preset", toolTip="every value back to the task's preset for this model "
+                                                         "and canvas (Freedom 1x, Work normal; the preset's reason, "
+                                                         "and where it goes beyond the paper, in the tooltip of "
+                                                         "Change allowed)")
         preset.clicked.connect(self.reset_to_preset)
         advanced_form.addRow(preset)
         self.advanced.addWidget(advanced_page)
@@ -551,7 +552,7 @@ class TaskPanel(QWidget):
             f"{eps:.3g}, {steps} steps of {step_size:.3g}" + (" (changed by hand below)" if by_hand else ""))
 
     def reset_to_preset(self) -> None:
-        """The Paper preset button: Freedom 1x, normal work and every knob at the task's preset."""
+        """The Reset to preset button: Freedom 1x, normal work and every knob at the task's preset."""
         for key, value in (("freedom", 1.0), ("effort", "normal")):
             _show_value(self.knob_widgets[key], key, value)
         self.apply_preset()
