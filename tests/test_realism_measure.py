@@ -57,3 +57,24 @@ def test_one_set_of_pictures_is_scored_by_each_judge_with_its_own_landmarks(inst
     assert judged["landmarks"]["photos, noise + blur"] > 0
     # the contact sheet: one generation a class, then the sources and their translations
     assert [len(r) for r in pictures.sheet_rows()] == [2, 6, 6]
+
+
+def test_translate_sweeps_stop_at_hinges_the_class_loss_and_puts_it_back():
+    """benchmarks/translate_sweep.py's `stop_at` (docs/quality.md, "Stop pushing at a confidence"): an image the
+    model reads as the target at P or more has zero loss (so a zero step); below P the loss is the plain one less
+    -log P; outside the sweep the task's objective is the plain one again."""
+    import math
+    translate_sweep = pytest.importorskip("translate_sweep")
+    from robustpaint.core.tasks.base import Context
+    plain = Context.class_objective
+    context = argparse.Namespace(request=argparse.Namespace(task="translate", knob=lambda key: 1.0), device="cpu")
+    logits = torch.tensor([[5.0, 0.0], [0.0, 0.0]])  # image 0 reads as class 0 at 99.3%, image 1 at 50%
+    targets = torch.tensor([0, 0])
+    with translate_sweep.class_loss_stopped_at(0.9):
+        hinged = Context.class_objective(context, targets)(None, logits, {})
+    assert Context.class_objective is plain
+    before = plain(context, targets)(None, logits, {})
+    assert hinged[0] == 0 and hinged[1] == pytest.approx(before[1] - (-math.log(0.9)))
+    with pytest.raises(SystemExit):
+        with translate_sweep.class_loss_stopped_at(1.0):
+            pass
